@@ -1,0 +1,48 @@
+# kp: live patching for Linux 6.1 x86_64.  See README.md.
+#
+#   make deps     install the Debian packages kp needs (scripts/deps.sh)
+#   make all      C++ userspace (diffgen, kp-build, kpctl) into build/userspace
+#   make kernel   the test kernel in build/linux (cached)
+#   make modules  kernel modules (kmod/) against the test kernel
+#   make check    unit + integration tests
+#   make demo     source fix -> patch module -> patched kernel in QEMU
+#   make bench    benchmarks (docs/benchmarks.md)
+
+BUILD     := $(CURDIR)/build
+KDIR      ?= $(BUILD)/linux
+USERSPACE := $(BUILD)/userspace
+JOBS      ?= $(shell nproc)
+PYTEST    ?= python3 -m pytest
+
+.PHONY: deps all kernel modules check unit integration demo bench clean
+
+all: deps
+	cmake -S . -B $(USERSPACE) -DKP_BUILD_DIR=$(BUILD) >/dev/null
+	cmake --build $(USERSPACE) -j$(JOBS)
+
+deps:
+	@bash scripts/deps.sh
+
+kernel: deps
+	@bash vm-images/build-kernel.sh $(BUILD)
+
+modules: kernel
+	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR); fi
+
+unit: all kernel
+	ctest --test-dir $(USERSPACE) --output-on-failure -j$(JOBS)
+
+integration: all kernel modules
+	$(PYTEST) -v test/integration
+
+check: unit integration
+
+demo: all kernel modules
+	@if [ -x scripts/demo.sh ]; then bash scripts/demo.sh; else echo "demo: not built yet (issue 4)"; exit 1; fi
+
+bench: all kernel modules
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf $(USERSPACE)
+	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR) clean; fi

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kp patch-module ABI: the records diffgen writes into a patch object, the patch
+ * module template links, the core module reads at load, and kpctl reads from the
+ * .ko file without loading it.  Shared by kernel C (kmod/) and userspace C++.
+ *
+ * Every record lives in its own section of the patch module.  Pointer fields are
+ * 64-bit and filled by ordinary R_X86_64_64 relocations that the kernel's module
+ * loader applies, so a record is usable as a plain C struct in the core module and
+ * readable (section bytes + relocations) by userspace tools.
+ *
+ * Layout is fixed: 8-byte fields only, no implicit padding.  Bump KP_ABI_VERSION on
+ * any change.
+ */
+#ifndef KP_ABI_H
+#define KP_ABI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdint.h>
+typedef uint64_t __u64;
+typedef int64_t __s64;
+#endif
+
+#define KP_ABI_VERSION 1
+
+/* Section names (identifiers, so the patch linker script can bound them). */
+#define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
+#define KP_SEC_SYMS	"kp_syms"	/* struct kp_sym_rec[] */
+#define KP_SEC_RELOCS	"kp_relocs"	/* struct kp_reloc_rec[] */
+#define KP_SEC_PATCH	"kp_patch"	/* one struct kp_patch_rec (from the template) */
+
+/* Object name of the kernel image; anything else is a module name. */
+#define KP_OBJ_VMLINUX	"vmlinux"
+
+/*
+ * One replaced function.  @objname/@name/@sympos identify the old function in the
+ * running kernel (sympos: 0 = the name is unique in that object, N = the N-th symbol
+ * of that name in address order, counting from 1).  @old_size is the size the patch
+ * was built against; the core refuses the patch when the running one differs.
+ */
+struct kp_func_rec {
+	__u64 objname;		/* const char * */
+	__u64 name;		/* const char * */
+	__u64 sympos;
+	__u64 old_size;
+	__u64 new_func;		/* address of the replacement (relocated) */
+	__u64 new_size;
+};
+
+/*
+ * A non-exported symbol of the running kernel that the patch code refers to and that
+ * kp-build resolved at build time (relocation against an exported anchor symbol plus
+ * a constant offset, valid for the exact vmlinux whose build ID the patch records).
+ * The core checks, before anything is patched, that name+sympos in @objname resolves
+ * to exactly @addr; any difference refuses the load.
+ */
+struct kp_sym_rec {
+	__u64 objname;		/* const char * */
+	__u64 name;		/* const char * */
+	__u64 sympos;
+	__u64 addr;		/* where the build expects the symbol (relocated) */
+};
+
+/*
+ * A relocation the core applies itself (text_poke), for symbols of a module target
+ * that may load after the patch.  Applied when the target object is present, before
+ * any patched function of that object is redirected.  Never referenced from special
+ * sections (diffgen refuses those).
+ */
+struct kp_reloc_rec {
+	__u64 dest;		/* address in the patch module to write (relocated) */
+	__u64 objname;		/* const char * */
+	__u64 name;		/* const char * */
+	__u64 sympos;
+	__s64 addend;
+	__u64 type;		/* R_X86_64_64, _PC32, _PLT32, _32S */
+};
+
+#define KP_PATCH_MAGIC	0x6b70706174636831ULL	/* "kppatch1" */
+
+/*
+ * Patch-wide record, emitted by the patch template (kmod/patch/) in section kp_patch.
+ * @target_build_id is the hex GNU build ID of the vmlinux the patch was built for.
+ * The array bounds come from the template's linker script (kp_funcs etc. sections).
+ */
+struct kp_patch_rec {
+	__u64 magic;
+	__u64 abi_version;
+	__u64 name;		/* const char *: patch name (module name) */
+	__u64 target_release;	/* const char *: UTS release */
+	__u64 target_build_id;	/* const char *: hex */
+	__u64 funcs;		/* struct kp_func_rec *: first record */
+	__u64 funcs_end;	/* one past the last record */
+	__u64 syms;		/* struct kp_sym_rec * */
+	__u64 syms_end;
+	__u64 relocs;		/* struct kp_reloc_rec * */
+	__u64 relocs_end;
+};
+
+/*
+ * .modinfo keys the template adds (readable with modinfo(8) and kpctl info):
+ *   kp_patch=1                  marks a kp patch module
+ *   kp_target_release=RELEASE   kp_target_build_id=HEX
+ *   kp_source=FILE:SHA256       one per source patch file, in apply order
+ */
+
+#endif /* KP_ABI_H */
