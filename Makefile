@@ -12,7 +12,7 @@ BUILD     := $(CURDIR)/build
 KDIR      ?= $(BUILD)/linux
 USERSPACE := $(BUILD)/userspace
 JOBS      ?= $(shell nproc)
-PYTEST    ?= python3 -m pytest
+PYTEST    ?= /usr/bin/python3 -m pytest
 
 .PHONY: deps all kernel modules check unit integration demo bench clean
 

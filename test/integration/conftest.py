@@ -1,0 +1,79 @@
+"""pytest fixtures for kp's QEMU integration tests.
+
+`vm`            boots the test kernel with the given files and runs one guest script.
+`build_module`  builds an out-of-tree module with Kbuild against the test kernel.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "vm-images"))
+import kpvm  # noqa: E402
+
+BUILD = kpvm.BUILD
+KDIR = kpvm.KERNEL_TREE
+
+
+class Vm:
+    """One test's handle on the VM runner; each run() is one fresh boot."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.runs = 0
+
+    def run(self, script: str, files: dict[str, str | Path] | None = None,
+            timeout: float = 120, check: bool = True, append: str = "") -> kpvm.VmResult:
+        self.runs += 1
+        result = kpvm.run(script, files, timeout=timeout, append=append,
+                          log_dir=self.log_dir / f"run{self.runs}")
+        if check and not result.ok:
+            pytest.fail(result.describe(), pytrace=False)
+        return result
+
+
+@pytest.fixture(scope="session")
+def kernel_tree() -> Path:
+    if not (KDIR / "arch/x86/boot/bzImage").exists():
+        pytest.fail(f"test kernel not built in {KDIR}: run 'make kernel'", pytrace=False)
+    return KDIR
+
+
+@pytest.fixture
+def vm(kernel_tree, request) -> Vm:
+    name = request.node.name.replace("/", "_").replace("[", "_").replace("]", "")
+    log_dir = BUILD / "test-logs" / name
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return Vm(log_dir)
+
+
+@pytest.fixture(scope="session")
+def build_module(kernel_tree, tmp_path_factory):
+    """build_module(src_dir) -> Path of the .ko, built in a scratch copy of src_dir."""
+    built: dict[Path, Path] = {}
+
+    def build(src: Path, extra: list[str] | None = None) -> Path:
+        src = Path(src).resolve()
+        if src in built and not extra:
+            return built[src]
+        work = tmp_path_factory.mktemp(src.name)
+        shutil.copytree(src, work, dirs_exist_ok=True)
+        cmd = ["make", "-C", str(kernel_tree), f"M={work}", f"-j{os.cpu_count() or 1}",
+               "modules"] + (extra or [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail(f"module build failed in {src}:\n{proc.stdout}\n{proc.stderr}",
+                        pytrace=False)
+        kos = sorted(work.glob("*.ko"))
+        if len(kos) != 1:
+            pytest.fail(f"expected one .ko from {src}, got {kos}", pytrace=False)
+        built[src] = kos[0]
+        return kos[0]
+
+    return build
