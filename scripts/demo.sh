@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make demo: a source fix becomes a live patch of a running kernel (in QEMU).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$repo/build
+fix=$repo/docs/examples/fix-uname-machine.patch
+out=$build/demo
+find_tool() { find "$build/userspace" -type f -name "$1" -perm -u+x | head -n1; }
+kp_build=$(find_tool kp-build)
+kpctl=$(find_tool kpctl)
+[ -n "$kp_build" ] && [ -n "$kpctl" ] || { echo "demo: run 'make all' first" >&2; exit 1; }
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. The fix (a source diff against the running kernel's tree)"
+sed -n '1,200p' "$fix"
+
+step "2. kp-build turns it into a patch module"
+mkdir -p "$out"
+rm -f "$out/kp-demo.ko"
+echo "\$ kp-build --src build/linux --patch $(basename "$fix") -o build/demo/kp-demo.ko"
+"$kp_build" --src "$build/linux" --cache-dir "$build/kp-build-cache" --patch "$fix" \
+	-o "$out/kp-demo.ko" -n kp-demo
+echo
+echo "\$ kpctl info build/demo/kp-demo.ko"
+"$kpctl" info "$out/kp-demo.ko"
+
+step "3. Boot the test kernel in QEMU and patch it live"
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+cat > "$script" <<'GUEST'
+say() { echo; echo "# $*"; }
+say "before the patch:"
+echo "\$ uname -m"; uname -m
+say "load the patch (kpctl checks the build ID, loads kp_core.ko, waits for a safe switch):"
+echo "\$ kpctl load kp-demo.ko"; kpctl load /kp/kp-demo.ko
+say "after the patch, same running kernel, no reboot:"
+echo "\$ uname -m"; uname -m
+echo "\$ kpctl status"; kpctl status
+say "unload the patch:"
+echo "\$ kpctl unload kp-demo"; kpctl unload kp-demo
+echo "\$ uname -m"; uname -m
+GUEST
+python3 "$repo/vm-images/kpvm.py" --script "$script" --timeout 300 \
+	--file "/kp/kp-demo.ko=$out/kp-demo.ko" --file "/kp/kp_core.ko=$out/kp_core.ko" \
+	--file "/kp/bin/kpctl=$kpctl"
+step "Done: the kernel was patched and unpatched while running."
