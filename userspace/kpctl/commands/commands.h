@@ -1,0 +1,37 @@
+// kpctl's subcommands.  Each returns the exit status or throws Error.
+#pragma once
+
+#include "errors.h"
+
+#include <optional>
+#include <string>
+
+namespace kpctl {
+
+struct LoadOptions {
+    std::string file;
+    double timeout = 60;
+    std::string core;   // --core PATH
+};
+
+struct UnloadOptions {
+    std::string target; // NAME or FILE.ko
+    double timeout = 60;
+};
+
+Exit cmd_load(const LoadOptions &o);
+Exit cmd_unload(const UnloadOptions &o);
+Exit cmd_status(const std::optional<std::string> &name, bool json);
+Exit cmd_list(const std::optional<std::string> &dir, bool json);
+Exit cmd_info(const std::string &file, bool json);
+
+// Throws Error(not_root) unless running as root.
+void require_root(const char *what);
+
+// Throws Error(wrong_kernel) unless @m targets the running kernel.
+struct ModuleInfo;
+void check_target(const ModuleInfo &m);
+// true / false / nullopt (running kernel's build ID unreadable).
+std::optional<bool> matches_running_kernel(const ModuleInfo &m);
+
+}  // namespace kpctl

@@ -1,0 +1,92 @@
+#include "commands/commands.h"
+
+#include "commands/wait.h"
+#include "kmsg.h"
+#include "loader.h"
+#include "module_file.h"
+#include "sysfs.h"
+
+#include <cerrno>
+#include <iostream>
+
+namespace kpctl {
+
+namespace {
+
+std::string joined(const std::vector<std::string> &lines)
+{
+    std::string s;
+    for (const auto &l : lines)
+        s += (s.empty() ? "" : " | ") + l;
+    return s;
+}
+
+}  // namespace
+
+Exit cmd_load(const LoadOptions &o)
+{
+    require_root("load");
+    ModuleInfo m = read_module(o.file);
+    check_target(m);
+    const std::string name = m.name;
+    if (module_loaded(name) || read_patch(name))
+        throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name +
+                    ", or kpctl unload " + name + " first to reload it");
+
+    auto deadline = deadline_after(o.timeout);
+    if (ensure_core(o.core, o.file))
+        progress("loaded the core module kp_core");
+
+    std::vector<std::string> last_core;
+    for (unsigned attempt = 1;; attempt++) {
+        KmsgCursor log;
+        int err = load_module(o.file);
+        last_core = core_messages(log.read_new());
+        if (err == 0)
+            break;
+        if (err == EEXIST)
+            throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name);
+        if (err != EBUSY) {
+            std::string why = last_core.empty() ? "" : " (core: " + joined(last_core) + ")";
+            throw Error(Exit::load_failed, errno_text("the kernel refused patch " + name, err) + why +
+                        "; nothing was patched; check the kernel log (dmesg) for details");
+        }
+        std::string who = blocker_summary(last_core);
+        if (Clock::now() >= deadline) {
+            std::cerr << "kpctl: tasks blocking patch " << name << " at the last attempt:\n";
+            for (const auto &l : last_core)
+                std::cerr << "  " << l << "\n";
+            throw Error(Exit::busy, "patch " + name + " not applied: tasks were inside functions it replaces for " +
+                        std::to_string(attempt) + " attempt(s) until the timeout; nothing was patched; retry later or with a longer --timeout");
+        }
+        progress("attempt " + std::to_string(attempt) + ": transition busy" + (who.empty() ? "" : " (" + who + ")") +
+                 "; retrying for " + std::to_string(static_cast<int>(seconds_left(deadline) + 0.5)) + " s more");
+        nap(deadline, 1000);
+    }
+
+    // The module is in; the patch must now be in force.  Give the core a little time
+    // even if the retries used up the deadline.
+    auto settle = std::max(deadline, deadline_after(5));
+    auto st = wait_settled(name, true, settle);
+    if (st && st->enabled && st->transition == "idle") {
+        std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size() << " function(s))\n";
+        return Exit::ok;
+    }
+    if (!st) {
+        std::string state = module_initstate(name);
+        throw Error(Exit::load_failed, "module " + name + " loaded but the core shows no patch for it in " +
+                    kp_sysfs_dir() + (state.empty() ? "" : " (module state " + state + ")") +
+                    "; check the kernel log (dmesg) and remove it with kpctl unload or rmmod");
+    }
+    // Still transitioning: undo, so that nothing stays half-applied.
+    auto who = blockers(st->blocked, last_core);
+    std::cerr << "kpctl: patch " << name << " stayed in transition " << st->transition << "; blocking tasks:\n";
+    for (const auto &l : who)
+        std::cerr << "  " << l << "\n";
+    write_enabled(name, false);
+    wait_settled(name, false, deadline_after(10));
+    remove_module(name);
+    throw Error(Exit::busy, "patch " + name + " did not finish its transition before the timeout and was reverted; retry later or with a longer --timeout");
+}
+
+}  // namespace kpctl

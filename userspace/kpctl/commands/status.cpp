@@ -1,0 +1,63 @@
+#include "commands/commands.h"
+
+#include "json.h"
+#include "loader.h"
+#include "sysfs.h"
+
+#include <iostream>
+
+namespace kpctl {
+
+namespace {
+
+void print_patch(const PatchState &p)
+{
+    std::cout << p.name << ": " << (p.enabled ? "enabled" : "disabled") << ", transition "
+              << p.transition << "\n";
+    std::cout << "  build ID " << p.build_id << "\n";
+    std::cout << "  functions (" << p.funcs.size() << "):\n";
+    for (const auto &f : p.funcs)
+        std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
+                  << f.old_addr << "  new " << f.new_addr << "\n";
+    if (!p.blocked.empty()) {
+        std::cout << "  blocked by (last failed attempt):\n";
+        for (const auto &b : p.blocked)
+            std::cout << "    " << b << "\n";
+    }
+}
+
+}  // namespace
+
+Exit cmd_status(const std::optional<std::string> &name, bool json)
+{
+    std::vector<PatchState> patches;
+    if (name) {
+        auto p = read_patch(normalize_module_name(*name));
+        if (!p)
+            throw Error(Exit::unknown_patch, "no kp patch named " + *name +
+                        " is loaded; see kpctl list for the loaded and installed patches");
+        patches.push_back(std::move(*p));
+    } else {
+        for (const auto &n : loaded_patch_names())
+            if (auto p = read_patch(n))
+                patches.push_back(std::move(*p));
+    }
+    bool core = module_loaded(core_module_name) || core_sysfs_present();
+    if (json) {
+        nlohmann::json j;
+        j["core_loaded"] = core;
+        j["patches"] = nlohmann::json::array();
+        for (const auto &p : patches)
+            j["patches"].push_back(patch_json(p));
+        std::cout << j.dump(2) << "\n";
+        return Exit::ok;
+    }
+    if (patches.empty())
+        std::cout << (core ? "no kp patches loaded\n"
+                           : "no kp patches loaded (core module kp_core not loaded)\n");
+    for (const auto &p : patches)
+        print_patch(p);
+    return Exit::ok;
+}
+
+}  // namespace kpctl

@@ -1,0 +1,62 @@
+#include "commands/wait.h"
+
+#include <algorithm>
+#include <iostream>
+#include <thread>
+
+namespace kpctl {
+
+Clock::time_point deadline_after(double seconds)
+{
+    return Clock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+double seconds_left(Clock::time_point deadline)
+{
+    return std::chrono::duration<double>(deadline - Clock::now()).count();
+}
+
+void nap(Clock::time_point deadline, int ms)
+{
+    auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(ms));
+    std::this_thread::sleep_until(until);
+}
+
+std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock::time_point deadline)
+{
+    for (;;) {
+        auto st = read_patch(name);
+        if (!st)
+            return st;
+        if (st->enabled == want && st->transition == "idle")
+            return st;
+        if (Clock::now() >= deadline)
+            return st;
+        nap(deadline, 100);
+    }
+}
+
+std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
+                                  const std::vector<std::string> &core_lines)
+{
+    return sysfs_blocked.empty() ? core_lines : sysfs_blocked;
+}
+
+std::string blocker_summary(const std::vector<std::string> &lines)
+{
+    for (const auto &l : lines) {
+        std::string low = l;
+        std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (low.find("pid") != std::string::npos || low.find("block") != std::string::npos ||
+            low.find("task") != std::string::npos)
+            return l;
+    }
+    return lines.empty() ? "" : lines.front();
+}
+
+void progress(const std::string &msg)
+{
+    std::cerr << "kpctl: " << msg << std::endl;
+}
+
+}  // namespace kpctl

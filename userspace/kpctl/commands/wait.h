@@ -1,0 +1,36 @@
+// Shared by load and unload: deadlines, waiting for a patch to settle, and reporting
+// the tasks that blocked a transition.
+#pragma once
+
+#include "sysfs.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kpctl {
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_after(double seconds);
+double seconds_left(Clock::time_point deadline);
+// Sleeps @ms, but not past @deadline.
+void nap(Clock::time_point deadline, int ms);
+
+// Polls sysfs until the patch has enabled == @want and transition idle, or the
+// deadline.  Returns the last state read (nullopt if the patch vanished).
+std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock::time_point deadline);
+
+// What blocked the last attempt: the core's sysfs "blocked" lines if any, else the
+// core's kernel log lines of that attempt.
+std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
+                                  const std::vector<std::string> &core_lines);
+
+// The first line that names a task, for progress messages ("" if none).
+std::string blocker_summary(const std::vector<std::string> &lines);
+
+// Prints "kpctl: <msg>" to stderr (progress).
+void progress(const std::string &msg);
+
+}  // namespace kpctl

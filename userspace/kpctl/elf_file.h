@@ -1,0 +1,43 @@
+// RAII ownership of a file descriptor and the libelf handle on it.
+#pragma once
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kpctl {
+
+class ElfFile {
+public:
+    // Throws Error(file_missing) if the file cannot be opened, Error(not_module) if
+    // libelf cannot read it as ELF.
+    explicit ElfFile(const std::string &path);
+    ~ElfFile();
+    ElfFile(const ElfFile &) = delete;
+    ElfFile &operator=(const ElfFile &) = delete;
+
+    Elf *elf() const { return elf_.get(); }
+    const std::string &path() const { return path_; }
+
+    GElf_Ehdr header() const;
+    // The first section named @name, or nullptr.
+    Elf_Scn *section(const std::string &name) const;
+    std::string section_name(Elf_Scn *scn) const;
+    GElf_Shdr shdr(Elf_Scn *scn) const;
+    // The section's bytes (empty for SHT_NOBITS).
+    std::vector<unsigned char> bytes(Elf_Scn *scn) const;
+
+private:
+    struct ElfEnd {
+        void operator()(Elf *e) const { elf_end(e); }
+    };
+    std::string path_;
+    int fd_ = -1;
+    std::unique_ptr<Elf, ElfEnd> elf_;
+};
+
+}  // namespace kpctl

@@ -1,0 +1,89 @@
+#include "loader.h"
+
+#include "errors.h"
+#include "kernel.h"
+#include "kmsg.h"
+#include "sysfs.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace kpctl {
+
+int load_module(const std::string &path)
+{
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    long r = ::syscall(SYS_finit_module, fd, "", 0);
+    int err = r == 0 ? 0 : errno;
+    ::close(fd);
+    return err;
+}
+
+int remove_module(const std::string &name)
+{
+    long r = ::syscall(SYS_delete_module, name.c_str(), O_NONBLOCK);
+    return r == 0 ? 0 : errno;
+}
+
+std::vector<std::string> core_candidates(const std::string &cli, const std::string &patch_path)
+{
+    std::vector<std::string> c;
+    if (!cli.empty()) {
+        c.push_back(cli);
+        return c;  // an explicit --core is the only candidate
+    }
+    if (const char *env = std::getenv("KP_CORE"); env && *env)
+        c.push_back(env);
+    c.push_back((fs::path(patch_path).parent_path() / "kp_core.ko").string());
+    c.push_back("/lib/modules/" + running_release() + "/extra/kp_core.ko");
+    return c;
+}
+
+bool ensure_core(const std::string &cli, const std::string &patch_path)
+{
+    if (module_loaded(core_module_name))
+        return false;
+    auto cands = core_candidates(cli, patch_path);
+    std::string found;
+    for (const auto &p : cands) {
+        std::error_code ec;
+        if (fs::is_regular_file(p, ec)) {
+            found = p;
+            break;
+        }
+    }
+    if (found.empty()) {
+        std::string tried;
+        for (const auto &p : cands)
+            tried += (tried.empty() ? "" : ", ") + p;
+        throw Error(Exit::core_missing, "the core module kp_core is not loaded and kp_core.ko was not found (tried " +
+                    tried + "); install it or pass --core PATH");
+    }
+    KmsgCursor log;
+    int err = load_module(found);
+    if (err == EEXIST)
+        return false;  // loaded concurrently
+    if (err) {
+        std::string why;
+        for (const auto &m : core_messages(log.read_new()))
+            why += " [" + m + "]";
+        throw Error(Exit::core_failed, errno_text("the kernel refused the core module " + found, err) + why +
+                    "; rebuild kp_core.ko for kernel " + running_release());
+    }
+    // The core's sysfs directory appears during its init; wait briefly if needed.
+    for (int i = 0; i < 50 && !core_sysfs_present(); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return true;
+}
+
+}  // namespace kpctl

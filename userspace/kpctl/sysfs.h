@@ -1,0 +1,39 @@
+// The core module's sysfs interface, /sys/kernel/kp (docs/architecture.md), and
+// /sys/module for module presence.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kpctl {
+
+struct FuncState {
+    std::string object, function;
+    unsigned long sympos = 0;
+    std::string old_addr, new_addr;   // as the core prints them
+};
+
+struct PatchState {
+    std::string name;
+    bool enabled = false;
+    std::string transition;           // idle | enabling | disabling
+    std::vector<std::string> blocked; // "pid comm function+off/size" lines
+    std::string build_id;
+    std::vector<FuncState> funcs;     // sorted by object, function, sympos
+};
+
+std::string kp_sysfs_dir();                       // <sysfs>/kernel/kp
+bool core_sysfs_present();
+std::vector<std::string> loaded_patch_names();    // sorted
+std::optional<PatchState> read_patch(const std::string &name);
+
+// Writes "0" or "1" to <patch>/enabled.  Returns 0 or the errno of the write.
+int write_enabled(const std::string &name, bool on);
+
+// A loadable module of that name is loaded (<sysfs>/module/NAME/initstate exists).
+bool module_loaded(const std::string &name);
+// Its initstate ("live", "coming", "going"), empty if not loaded.
+std::string module_initstate(const std::string &name);
+
+}  // namespace kpctl
