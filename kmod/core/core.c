@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * core.c - kp_core.ko: registry of kp patches, kp_register_patch() and
+ * kp_unregister_patch() called by patch modules, enabling and disabling.
+ *
+ * A patch registers from its module init.  The core checks its build ID,
+ * resolves and checks every old function, verifies the symbols the patch was
+ * linked against, applies relocations, attaches ftrace handlers and switches
+ * the patch on through a safe transition.  Any failure undoes everything, so
+ * the patch module's init fails with nothing patched.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/utsname.h>
+#include "kp_core.h"
+#include "kp_patch.h"
+
+DEFINE_MUTEX(kp_mutex);
+LIST_HEAD(kp_patches);
+
+#define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
+
+static const char *kp_str(__u64 p)
+{
+	return (const char *)(unsigned long)p;
+}
+
+static bool kp_in_mod(struct module *mod, unsigned long addr)
+{
+	bool ret;
+
+	preempt_disable();
+	ret = within_module(addr, mod);
+	preempt_enable();
+	return ret;
+}
+
+/* Refuse a patch built for another kernel. */
+static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
+{
+	char *running;
+	int ret;
+
+	running = kmalloc(KP_BUILD_ID_HEX_MAX, GFP_KERNEL);
+	if (!running)
+		return -ENOMEM;
+	ret = kp_vmlinux_build_id(running, KP_BUILD_ID_HEX_MAX);
+	if (ret)
+		goto out;
+	if (!rec->target_build_id || strcasecmp(running, kp_str(rec->target_build_id))) {
+		pr_err("%s: built for kernel build ID %s, the running kernel is %s\n",
+		       name, rec->target_build_id ? kp_str(rec->target_build_id) : "(none)",
+		       running);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (rec->target_release &&
+	    strcmp(kp_str(rec->target_release), init_utsname()->release)) {
+		pr_err("%s: built for kernel release %s, the running kernel is %s\n",
+		       name, kp_str(rec->target_release), init_utsname()->release);
+		ret = -EINVAL;
+	}
+out:
+	kfree(running);
+	return ret;
+}
+
+/* Resolve the old functions of @obj (loaded, obj->mod set for modules). */
+int kp_object_resolve(struct kp_object *obj)
+{
+	struct kp_patch *patch = obj->patch;
+	unsigned long addr, size, off;
+	unsigned int i, j;
+	int ret;
+
+	for (i = 0; i < obj->nr_funcs; i++) {
+		struct kp_func *func = &obj->funcs[i];
+
+		ret = kp_lookup(obj->name, obj->mod, func->name, func->sympos,
+				&addr);
+		if (ret) {
+			pr_err("%s: cannot find function %s,%lu in %s\n",
+			       patch->name, func->name, func->sympos, obj->name);
+			goto fail;
+		}
+		if (!kp_symbol_size(addr, &size, &off) || off) {
+			pr_err("%s: no size for function %s in %s\n",
+			       patch->name, func->name, obj->name);
+			ret = -ENOENT;
+			goto fail;
+		}
+		if (size != func->rec->old_size) {
+			pr_err("%s: function %s,%lu in %s has size %lu, the patch was built for size %llu\n",
+			       patch->name, func->name, func->sympos, obj->name,
+			       size, func->rec->old_size);
+			ret = -EINVAL;
+			goto fail;
+		}
+		func->ftrace_loc = kp_ftrace_location(addr);
+		if (!func->ftrace_loc || func->ftrace_loc >= addr + size) {
+			pr_err("%s: function %s in %s has no ftrace entry (notrace?)\n",
+			       patch->name, func->name, obj->name);
+			ret = -EINVAL;
+			goto fail;
+		}
+		for (j = 0; j < i; j++) {
+			if (obj->funcs[j].old_addr == addr) {
+				pr_err("%s: function %s in %s is replaced twice\n",
+				       patch->name, func->name, obj->name);
+				ret = -EINVAL;
+				goto fail;
+			}
+		}
+		func->old_addr = addr;
+		func->old_size = size;
+	}
+
+	ret = kp_verify_syms(patch, obj);
+	if (ret)
+		goto fail;
+	ret = kp_apply_relocs(patch, obj);
+	if (ret)
+		goto fail;
+	obj->present = true;
+	return 0;
+fail:
+	kp_object_unresolve(obj);
+	return ret;
+}
+
+void kp_object_unresolve(struct kp_object *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < obj->nr_funcs; i++) {
+		obj->funcs[i].old_addr = 0;
+		obj->funcs[i].old_size = 0;
+		obj->funcs[i].ftrace_loc = 0;
+	}
+	obj->present = false;
+	obj->mod = NULL;
+}
+
+/* Find the loaded objects of @patch that are not resolved yet and resolve them. */
+static int kp_resolve_loaded(struct kp_patch *patch)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < patch->nr_objs; i++) {
+		struct kp_object *obj = &patch->objs[i];
+
+		if (obj->present)
+			continue;
+		if (!kp_is_vmlinux(obj->name)) {
+			struct module *mod;
+
+			kp_module_lock();
+			mod = kp_find_module(obj->name);
+			if (mod && mod->state == MODULE_STATE_GOING)
+				mod = NULL;
+			kp_module_unlock();
+			if (!mod)
+				continue;	/* patched when it loads */
+			obj->mod = mod;
+		}
+		ret = kp_object_resolve(obj);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void kp_detach_all(struct kp_patch *patch)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < patch->nr_objs; i++)
+		for (j = 0; j < patch->objs[i].nr_funcs; j++)
+			if (!patch->objs[i].funcs[j].applied)
+				kp_detach_func(&patch->objs[i].funcs[j]);
+}
+
+int kp_enable_patch(struct kp_patch *patch)
+{
+	unsigned int i, j;
+	int ret;
+
+	lockdep_assert_held(&kp_mutex);
+	if (!try_module_get(patch->mod))
+		return -ENODEV;
+
+	ret = kp_resolve_loaded(patch);
+	if (ret)
+		goto fail;
+	for (i = 0; i < patch->nr_objs; i++) {
+		struct kp_object *obj = &patch->objs[i];
+
+		if (!obj->present)
+			continue;
+		for (j = 0; j < obj->nr_funcs; j++) {
+			ret = kp_attach_func(&obj->funcs[j]);
+			if (ret)
+				goto fail;
+		}
+	}
+	ret = kp_transition(patch, true);
+	if (ret)
+		goto fail;
+	patch->enabled = true;
+	add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
+	return 0;
+fail:
+	kp_detach_all(patch);
+	module_put(patch->mod);
+	return ret;
+}
+
+int kp_disable_patch(struct kp_patch *patch)
+{
+	int ret;
+
+	lockdep_assert_held(&kp_mutex);
+	ret = kp_transition(patch, false);
+	if (ret)
+		return ret;
+	/* NMI handlers that read the old stack head are done after this. */
+	synchronize_rcu();
+	kp_detach_all(patch);
+	patch->enabled = false;
+	module_put(patch->mod);
+	return 0;
+}
+
+static struct kp_object *kp_get_object(struct kp_patch *patch,
+				       const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < patch->nr_objs; i++)
+		if (!strcmp(patch->objs[i].name, name))
+			return &patch->objs[i];
+	return NULL;
+}
+
+/* Build the objects and functions of @patch from its records. */
+static int kp_init_patch(struct kp_patch *patch)
+{
+	const struct kp_patch_rec *rec = patch->rec;
+	const struct kp_func_rec *first, *last, *f;
+	unsigned int nr, i;
+	struct kp_func *funcs;
+
+	first = (const struct kp_func_rec *)(unsigned long)rec->funcs;
+	last = (const struct kp_func_rec *)(unsigned long)rec->funcs_end;
+	if (last <= first) {
+		pr_err("%s: the patch replaces no function\n", patch->name);
+		return -EINVAL;
+	}
+	nr = last - first;
+
+	patch->objs = kcalloc(nr, sizeof(*patch->objs), GFP_KERNEL);
+	funcs = kcalloc(nr, sizeof(*funcs), GFP_KERNEL);
+	patch->funcs = funcs;
+	if (!patch->objs || !funcs)
+		return -ENOMEM;
+
+	/* Objects in record order; each object's functions contiguous. */
+	for (f = first; f < last; f++) {
+		const char *objname = kp_str(f->objname);
+
+		if (!f->objname || !f->name || !f->new_func) {
+			pr_err("%s: malformed kp_funcs record %td\n",
+			       patch->name, f - first);
+			return -EINVAL;
+		}
+		if (!kp_get_object(patch, objname)) {
+			patch->objs[patch->nr_objs].name = objname;
+			patch->objs[patch->nr_objs].patch = patch;
+			patch->nr_objs++;
+		}
+	}
+	i = 0;
+	for (nr = 0; nr < patch->nr_objs; nr++) {
+		struct kp_object *obj = &patch->objs[nr];
+
+		obj->funcs = &funcs[i];
+		for (f = first; f < last; f++) {
+			struct kp_func *func = &funcs[i];
+			unsigned long size = f->new_size, off;
+
+			if (strcmp(kp_str(f->objname), obj->name))
+				continue;
+			func->obj = obj;
+			func->rec = f;
+			func->name = kp_str(f->name);
+			func->sympos = f->sympos;
+			func->new_addr = f->new_func;
+			if (!kp_in_mod(patch->mod, func->new_addr)) {
+				pr_err("%s: the replacement of %s is outside the patch module\n",
+				       patch->name, func->name);
+				return -EINVAL;
+			}
+			if (!size && (!kp_symbol_size(func->new_addr, &size, &off) || off))
+				size = 1;
+			func->new_size = size;
+			INIT_LIST_HEAD(&func->stack_node);
+			obj->nr_funcs++;
+			i++;
+		}
+	}
+	return 0;
+}
+
+static void kp_free_patch(struct kp_patch *patch)
+{
+	if (patch->kobj_added) {
+		kp_sysfs_del_patch(patch);	/* frees on the last reference */
+		return;
+	}
+	kfree(patch->funcs);
+	kfree(patch->objs);
+	kfree(patch->blocked);
+	kfree(patch);
+}
+
+static struct kp_patch *kp_find_patch(const char *name)
+{
+	struct kp_patch *patch;
+
+	list_for_each_entry(patch, &kp_patches, node)
+		if (!strcmp(patch->name, name))
+			return patch;
+	return NULL;
+}
+
+int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec)
+{
+	struct kp_patch *patch;
+	const char *name;
+	int ret;
+
+	if (!mod || !rec || rec->magic != KP_PATCH_MAGIC) {
+		pr_err("%s: not a kp patch record (bad magic)\n",
+		       mod ? mod->name : "?");
+		return -EINVAL;
+	}
+	if (rec->abi_version != KP_ABI_VERSION) {
+		pr_err("%s: patch ABI version %llu, kp_core supports %d\n",
+		       mod->name, rec->abi_version, KP_ABI_VERSION);
+		return -EINVAL;
+	}
+	name = rec->name ? kp_str(rec->name) : mod->name;
+
+	ret = kp_check_target(name, rec);
+	if (ret)
+		return ret;
+
+	patch = kzalloc(sizeof(*patch), GFP_KERNEL);
+	if (!patch)
+		return -ENOMEM;
+	patch->mod = mod;
+	patch->rec = rec;
+	patch->name = name;
+	patch->build_id = kp_str(rec->target_build_id);
+	INIT_LIST_HEAD(&patch->node);
+
+	ret = kp_init_patch(patch);
+	if (ret) {
+		kp_free_patch(patch);
+		return ret;
+	}
+
+	mutex_lock(&kp_mutex);
+	if (kp_find_patch(name)) {
+		pr_err("%s: a patch of that name is already loaded\n", name);
+		mutex_unlock(&kp_mutex);
+		kp_free_patch(patch);
+		return -EEXIST;
+	}
+	ret = kp_sysfs_add_patch(patch);
+	if (ret)
+		goto fail;
+	list_add_tail(&patch->node, &kp_patches);
+	ret = kp_enable_patch(patch);
+	if (ret) {
+		list_del(&patch->node);
+		goto fail;
+	}
+	mutex_unlock(&kp_mutex);
+	return 0;
+fail:
+	patch->removing = true;
+	mutex_unlock(&kp_mutex);
+	pr_err("%s: patch refused (%d), nothing patched\n", name, ret);
+	kp_free_patch(patch);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kp_register_patch);
+
+void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec)
+{
+	struct kp_patch *patch, *found = NULL;
+
+	mutex_lock(&kp_mutex);
+	list_for_each_entry(patch, &kp_patches, node) {
+		if (patch->rec == rec && patch->mod == mod) {
+			found = patch;
+			break;
+		}
+	}
+	if (!found) {
+		mutex_unlock(&kp_mutex);
+		return;
+	}
+	/* Cannot happen: an enabled patch holds a reference on its module. */
+	if (WARN_ON(found->enabled))
+		kp_disable_patch(found);
+	kp_detach_all(found);
+	list_del(&found->node);
+	found->removing = true;
+	mutex_unlock(&kp_mutex);
+
+	synchronize_rcu();
+	kp_free_patch(found);
+}
+EXPORT_SYMBOL_GPL(kp_unregister_patch);
+
+static int __init kp_core_init(void)
+{
+	int ret;
+
+	ret = kp_kallsyms_init();
+	if (ret)
+		return ret;
+	ret = kp_transition_init();
+	if (ret)
+		return ret;
+	ret = kp_sysfs_init();
+	if (ret)
+		goto err_transition;
+	ret = kp_module_init();
+	if (ret)
+		goto err_sysfs;
+	pr_info("ready\n");
+	return 0;
+
+err_sysfs:
+	kp_sysfs_exit();
+err_transition:
+	kp_transition_exit();
+	return ret;
+}
+
+static void __exit kp_core_exit(void)
+{
+	kp_module_exit();
+	kp_sysfs_exit();
+	kp_transition_exit();
+	kp_redirect_cleanup();
+}
+
+module_init(kp_core_init);
+module_exit(kp_core_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kp live-patching core");

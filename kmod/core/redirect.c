@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * redirect.c - send calls of an old function to its newest version.
+ *
+ * One ftrace_ops (SAVE_REGS | IPMODIFY) per old function, shared by every
+ * patch that replaces it.  Its versions form a stack, newest first; the
+ * handler reads the head of that RCU list.  The stack only changes inside
+ * stop_machine (transition.c) or for a module whose code has not run yet, so
+ * every caller, NMIs included, sees either the old or the new head.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ftrace.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include "kp_core.h"
+
+static LIST_HEAD(kp_fstates);
+
+static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
+				      struct ftrace_ops *ops,
+				      struct ftrace_regs *fregs)
+{
+	struct kp_fstate *fs = container_of(ops, struct kp_fstate, ops);
+	struct kp_func *func;
+	int bit;
+
+	/* Disables preemption: the RCU read side of the versions list. */
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	func = list_first_or_null_rcu(&fs->versions, struct kp_func,
+				      stack_node);
+	if (func)
+		ftrace_instruction_pointer_set(fregs, func->new_addr);
+	ftrace_test_recursion_unlock(bit);
+}
+
+static struct kp_fstate *kp_find_fstate(unsigned long loc)
+{
+	struct kp_fstate *fs;
+
+	list_for_each_entry(fs, &kp_fstates, node)
+		if (fs->ftrace_loc == loc)
+			return fs;
+	return NULL;
+}
+
+/*
+ * Make sure an ftrace_ops is registered on @func's old function.  Until the
+ * version is pushed (kp_push_version) the handler leaves calls alone.
+ */
+int kp_attach_func(struct kp_func *func)
+{
+	struct kp_fstate *fs;
+	int ret;
+
+	if (func->fs)
+		return 0;
+	fs = kp_find_fstate(func->ftrace_loc);
+	if (fs) {
+		func->fs = fs;
+		return 0;
+	}
+
+	fs = kzalloc(sizeof(*fs), GFP_KERNEL);
+	if (!fs)
+		return -ENOMEM;
+	fs->ftrace_loc = func->ftrace_loc;
+	INIT_LIST_HEAD(&fs->versions);
+	fs->ops.func = kp_ftrace_handler;
+	fs->ops.flags = FTRACE_OPS_FL_DYNAMIC | FTRACE_OPS_FL_SAVE_REGS |
+			FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
+
+	ret = ftrace_set_filter_ip(&fs->ops, fs->ftrace_loc, 0, 0);
+	if (ret) {
+		pr_err("%s: cannot set the ftrace filter on %s (%s): %d\n",
+		       func->obj->patch->name, func->name, func->obj->name, ret);
+		ftrace_free_filter(&fs->ops);
+		kfree(fs);
+		return ret;
+	}
+	ret = register_ftrace_function(&fs->ops);
+	if (ret) {
+		pr_err("%s: cannot register the ftrace handler on %s (%s): %d%s\n",
+		       func->obj->patch->name, func->name, func->obj->name, ret,
+		       ret == -EBUSY ? " (kernel.ftrace_enabled=0, or another IPMODIFY user)" : "");
+		ftrace_free_filter(&fs->ops);
+		kfree(fs);
+		return ret;
+	}
+	list_add(&fs->node, &kp_fstates);
+	func->fs = fs;
+	return 0;
+}
+
+/* Drop @func's use of its ftrace_ops; unregister it when nobody is left. */
+void kp_detach_func(struct kp_func *func)
+{
+	struct kp_fstate *fs = func->fs;
+	struct kp_patch *p;
+	unsigned int i, j;
+	int ret;
+
+	if (!fs || WARN_ON(func->applied))
+		return;
+	func->fs = NULL;
+
+	/* Still used by another attached function (of any patch)? */
+	list_for_each_entry(p, &kp_patches, node) {
+		for (i = 0; i < p->nr_objs; i++) {
+			for (j = 0; j < p->objs[i].nr_funcs; j++)
+				if (p->objs[i].funcs[j].fs == fs)
+					return;
+		}
+	}
+	ret = unregister_ftrace_function(&fs->ops);
+	if (ret)
+		pr_err("cannot unregister the ftrace handler on %ps: %d\n",
+		       (void *)fs->ftrace_loc, ret);
+	ftrace_free_filter(&fs->ops);
+	list_del(&fs->node);
+	kfree(fs);
+}
+
+/* Make @func the newest version.  Inside stop_machine or on a fresh module. */
+void kp_push_version(struct kp_func *func)
+{
+	list_add_rcu(&func->stack_node, &func->fs->versions);
+	func->applied = true;
+}
+
+/* Remove @func from its versions, wherever it is in the stack. */
+void kp_pop_version(struct kp_func *func)
+{
+	list_del_rcu(&func->stack_node);
+	func->applied = false;
+}
+
+struct kp_func *kp_top_version(struct kp_func *func)
+{
+	if (!func->fs)
+		return NULL;
+	return list_first_entry_or_null(&func->fs->versions, struct kp_func,
+					stack_node);
+}
+
+void kp_redirect_cleanup(void)
+{
+	WARN_ON(!list_empty(&kp_fstates));
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sysfs.c - /sys/kernel/kp/<patch>/{enabled,transition,blocked,build_id}
+ * and /sys/kernel/kp/<patch>/<object>/<function>,<sympos>/{old_addr,new_addr}.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kobject.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include "kp_core.h"
+
+static struct kobject *kp_root_kobj;
+
+#define to_patch(k) container_of(k, struct kp_patch, kobj)
+#define to_func(k) container_of(k, struct kp_func, kobj)
+
+static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_patch(kobj)->enabled));
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	struct kp_patch *patch = to_patch(kobj);
+	bool val;
+	int ret;
+
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+
+	mutex_lock(&kp_mutex);
+	if (patch->removing)
+		ret = -ENODEV;
+	else if (val == patch->enabled)
+		ret = 0;
+	else if (val)
+		ret = kp_enable_patch(patch);
+	else
+		ret = kp_disable_patch(patch);
+	mutex_unlock(&kp_mutex);
+	return ret ? ret : count;
+}
+
+static ssize_t transition_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	static const char * const names[] = {
+		[KP_IDLE] = "idle",
+		[KP_ENABLING] = "enabling",
+		[KP_DISABLING] = "disabling",
+	};
+
+	return sysfs_emit(buf, "%s\n", names[READ_ONCE(to_patch(kobj)->transition)]);
+}
+
+static ssize_t blocked_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	struct kp_patch *patch = to_patch(kobj);
+	ssize_t len;
+
+	mutex_lock(&kp_mutex);
+	len = sysfs_emit(buf, "%s", patch->blocked ? patch->blocked : "");
+	mutex_unlock(&kp_mutex);
+	return len;
+}
+
+static ssize_t build_id_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_patch(kobj)->build_id);
+}
+
+static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
+static struct kobj_attribute transition_attr = __ATTR_RO(transition);
+static struct kobj_attribute blocked_attr = __ATTR_RO(blocked);
+static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
+
+static struct attribute *kp_patch_attrs[] = {
+	&enabled_attr.attr,
+	&transition_attr.attr,
+	&blocked_attr.attr,
+	&build_id_attr.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(kp_patch);
+
+static ssize_t old_addr_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	struct kp_func *func = to_func(kobj);
+	unsigned long addr;
+
+	mutex_lock(&kp_mutex);
+	addr = func->old_addr;
+	mutex_unlock(&kp_mutex);
+	return sysfs_emit(buf, "0x%lx\n", addr);
+}
+
+static ssize_t new_addr_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "0x%lx\n", to_func(kobj)->new_addr);
+}
+
+static struct kobj_attribute old_addr_attr = __ATTR(old_addr, 0400,
+						    old_addr_show, NULL);
+static struct kobj_attribute new_addr_attr = __ATTR(new_addr, 0400,
+						    new_addr_show, NULL);
+
+static struct attribute *kp_func_attrs[] = {
+	&old_addr_attr.attr,
+	&new_addr_attr.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(kp_func);
+
+static void kp_patch_release(struct kobject *kobj)
+{
+	struct kp_patch *patch = to_patch(kobj);
+
+	kfree(patch->funcs);
+	kfree(patch->objs);
+	kfree(patch->blocked);
+	kfree(patch);
+}
+
+/* Objects and functions live in arrays freed with their patch. */
+static void kp_child_release(struct kobject *kobj)
+{
+}
+
+static struct kobj_type kp_patch_ktype = {
+	.release = kp_patch_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = kp_patch_groups,
+};
+
+static struct kobj_type kp_object_ktype = {
+	.release = kp_child_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+};
+
+static struct kobj_type kp_func_ktype = {
+	.release = kp_child_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = kp_func_groups,
+};
+
+int kp_sysfs_add_patch(struct kp_patch *patch)
+{
+	unsigned int i, j;
+	int ret;
+
+	ret = kobject_init_and_add(&patch->kobj, &kp_patch_ktype, kp_root_kobj,
+				   "%s", patch->name);
+	patch->kobj_added = true;
+	if (ret)
+		goto err;
+	for (i = 0; i < patch->nr_objs; i++) {
+		struct kp_object *obj = &patch->objs[i];
+
+		ret = kobject_init_and_add(&obj->kobj, &kp_object_ktype,
+					   &patch->kobj, "%s", obj->name);
+		if (ret) {
+			kobject_put(&obj->kobj);
+			goto err;
+		}
+		for (j = 0; j < obj->nr_funcs; j++) {
+			struct kp_func *func = &obj->funcs[j];
+
+			ret = kobject_init_and_add(&func->kobj, &kp_func_ktype,
+						   &obj->kobj, "%s,%lu",
+						   func->name, func->sympos);
+			if (ret) {
+				kobject_put(&func->kobj);
+				goto err;
+			}
+		}
+	}
+	return 0;
+err:
+	pr_err("%s: cannot create its sysfs directory: %d\n", patch->name, ret);
+	return ret;
+}
+
+/* Drop the sysfs tree of @patch; frees @patch with the last reference. */
+void kp_sysfs_del_patch(struct kp_patch *patch)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < patch->nr_objs; i++) {
+		struct kp_object *obj = &patch->objs[i];
+
+		for (j = 0; j < obj->nr_funcs; j++)
+			if (obj->funcs[j].kobj.state_in_sysfs)
+				kobject_put(&obj->funcs[j].kobj);
+		if (obj->kobj.state_in_sysfs)
+			kobject_put(&obj->kobj);
+	}
+	kobject_put(&patch->kobj);
+}
+
+int kp_sysfs_init(void)
+{
+	kp_root_kobj = kobject_create_and_add("kp", kernel_kobj);
+	if (!kp_root_kobj) {
+		pr_err("cannot create /sys/kernel/kp\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void kp_sysfs_exit(void)
+{
+	kobject_put(kp_root_kobj);
+}

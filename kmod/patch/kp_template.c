@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kp patch-module template.  kp-build (or a test) links this file with the
+ * objects that hold the replacement functions and their kp_funcs / kp_syms /
+ * kp_relocs records; kp-patch.lds bounds the record sections.
+ *
+ * The builder passes -DKP_TARGET_BUILD_ID="hex" and -DKP_TARGET_RELEASE="rel";
+ * kp_sources.h (generated, may be empty) lists the source patches with
+ * KP_SOURCE("file:sha256") lines.
+ */
+
+#include <linux/module.h>
+#include "kp_patch.h"
+
+#ifndef KP_TARGET_BUILD_ID
+#error "the builder must define KP_TARGET_BUILD_ID (hex GNU build ID of vmlinux)"
+#endif
+#ifndef KP_TARGET_RELEASE
+#error "the builder must define KP_TARGET_RELEASE (kernel release)"
+#endif
+
+/* Defined by kp-patch.lds around the record sections. */
+extern const struct kp_func_rec __kp_funcs_start[], __kp_funcs_end[];
+extern const struct kp_sym_rec __kp_syms_start[], __kp_syms_end[];
+extern const struct kp_reloc_rec __kp_relocs_start[], __kp_relocs_end[];
+
+/*
+ * Empty markers so each record section exists and is allocatable even when
+ * the patch has no record of that kind.
+ */
+static const struct kp_func_rec __kp_funcs_none[0] __used
+	__section(KP_SEC_FUNCS);
+static const struct kp_sym_rec __kp_syms_none[0] __used
+	__section(KP_SEC_SYMS);
+static const struct kp_reloc_rec __kp_relocs_none[0] __used
+	__section(KP_SEC_RELOCS);
+
+#define KP_PTR(p) ((__u64)(unsigned long)(p))
+
+const struct kp_patch_rec __kp_patch __used __aligned(8)
+	__section(KP_SEC_PATCH) = {
+	.magic = KP_PATCH_MAGIC,
+	.abi_version = KP_ABI_VERSION,
+	.name = KP_PTR(KBUILD_MODNAME),
+	.target_release = KP_PTR(KP_TARGET_RELEASE),
+	.target_build_id = KP_PTR(KP_TARGET_BUILD_ID),
+	.funcs = KP_PTR(__kp_funcs_start),
+	.funcs_end = KP_PTR(__kp_funcs_end),
+	.syms = KP_PTR(__kp_syms_start),
+	.syms_end = KP_PTR(__kp_syms_end),
+	.relocs = KP_PTR(__kp_relocs_start),
+	.relocs_end = KP_PTR(__kp_relocs_end),
+};
+
+#define KP_SOURCE(s) MODULE_INFO(kp_source, s)
+#include "kp_sources.h"
+
+static int __init kp_patch_init(void)
+{
+	return kp_register_patch(THIS_MODULE, &__kp_patch);
+}
+
+static void __exit kp_patch_exit(void)
+{
+	kp_unregister_patch(THIS_MODULE, &__kp_patch);
+}
+
+module_init(kp_patch_init);
+module_exit(kp_patch_exit);
+MODULE_INFO(kp_patch, "1");
+MODULE_INFO(kp_target_build_id, KP_TARGET_BUILD_ID);
+MODULE_INFO(kp_target_release, KP_TARGET_RELEASE);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kp live patch");

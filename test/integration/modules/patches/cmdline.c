@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hand-written kp patch of cmdline_proc_show() (its effect shows in
+ * /proc/cmdline), built with the kmod/patch template.  Variants, selected by
+ * the build (kmod/Makefile):
+ *   KP_OLD_SIZE      size of cmdline_proc_show in the target vmlinux (required)
+ *   KP_VARIANT=N     prints "kp-patched-vN"
+ *   KP_BAD_NAME      replaces a function that does not exist
+ *   KP_SYMPOS=N      asks for the N-th cmdline_proc_show
+ *   KP_SIZE_DELTA=N  claims a wrong old size
+ *   KP_BAD_KSYM      a kp_syms record whose address is another symbol's
+ */
+#include <linux/seq_file.h>
+#include "kp_patch.h"
+
+#ifndef KP_OLD_SIZE
+#error "KP_OLD_SIZE (size of cmdline_proc_show) is required"
+#endif
+#ifndef KP_VARIANT
+#define KP_VARIANT 1
+#endif
+#ifndef KP_SYMPOS
+#define KP_SYMPOS 0
+#endif
+#ifndef KP_SIZE_DELTA
+#define KP_SIZE_DELTA 0
+#endif
+#ifdef KP_BAD_NAME
+#define KP_FUNC_NAME "kp_no_such_function"
+#else
+#define KP_FUNC_NAME "cmdline_proc_show"
+#endif
+
+static int kp_cmdline_proc_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "kp-patched-v%d\n", KP_VARIANT);
+	return 0;
+}
+
+KP_FUNC(KP_OBJ_VMLINUX, KP_FUNC_NAME, KP_SYMPOS, KP_OLD_SIZE + KP_SIZE_DELTA,
+	kp_cmdline_proc_show);
+
+/* The replacement calls seq_printf: check it is the symbol we linked to. */
+#ifdef KP_BAD_KSYM
+KP_SYM(KP_OBJ_VMLINUX, "seq_puts", 0, seq_printf);
+#else
+KP_SYM(KP_OBJ_VMLINUX, "seq_printf", 0, seq_printf);
+#endif
