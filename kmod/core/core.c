@@ -23,6 +23,7 @@ DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
 
 #define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
+#define KP_FUNC_ALIGN		16
 
 static const char *kp_str(__u64 p)
 {
@@ -69,11 +70,25 @@ out:
 	return ret;
 }
 
+/*
+ * Does the running function have the size the patch was built for?  Module
+ * symbols carry their ELF size.  For vmlinux, kallsyms only knows the
+ * distance to the next symbol: the ELF size plus the padding up to the next
+ * function, which is less than the function alignment (16 bytes).
+ */
+static bool kp_size_matches(unsigned long want, unsigned long elf_size,
+			    unsigned long distance)
+{
+	if (elf_size)
+		return elf_size == want;
+	return want <= distance && distance < want + KP_FUNC_ALIGN;
+}
+
 /* Resolve the old functions of @obj (loaded, obj->mod set for modules). */
 int kp_object_resolve(struct kp_object *obj)
 {
 	struct kp_patch *patch = obj->patch;
-	unsigned long addr, size, off;
+	unsigned long addr, size, off, elf_size;
 	unsigned int i, j;
 	int ret;
 
@@ -81,7 +96,7 @@ int kp_object_resolve(struct kp_object *obj)
 		struct kp_func *func = &obj->funcs[i];
 
 		ret = kp_lookup(obj->name, obj->mod, func->name, func->sympos,
-				&addr);
+				&addr, &elf_size);
 		if (ret) {
 			pr_err("%s: cannot find function %s,%lu in %s\n",
 			       patch->name, func->name, func->sympos, obj->name);
@@ -93,10 +108,10 @@ int kp_object_resolve(struct kp_object *obj)
 			ret = -ENOENT;
 			goto fail;
 		}
-		if (size != func->rec->old_size) {
+		if (!kp_size_matches(func->rec->old_size, elf_size, size)) {
 			pr_err("%s: function %s,%lu in %s has size %lu, the patch was built for size %llu\n",
 			       patch->name, func->name, func->sympos, obj->name,
-			       size, func->rec->old_size);
+			       elf_size ? elf_size : size, func->rec->old_size);
 			ret = -EINVAL;
 			goto fail;
 		}

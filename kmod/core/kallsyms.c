@@ -13,6 +13,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/stacktrace.h>
 #include "kp_core.h"
@@ -104,16 +105,24 @@ bool kp_is_vmlinux(const char *objname)
 
 #define KP_MAX_DUPS 64
 
+struct kp_sym {
+	unsigned long addr;
+	unsigned long size;	/* ELF st_size for modules, 0 for vmlinux */
+};
+
 struct kp_match {
 	const char *name;
 	unsigned int count;
-	unsigned long addrs[KP_MAX_DUPS];
+	struct kp_sym syms[KP_MAX_DUPS];
 };
 
-static void kp_match_add(struct kp_match *m, unsigned long addr)
+static void kp_match_add(struct kp_match *m, unsigned long addr,
+			 unsigned long size)
 {
-	if (m->count < KP_MAX_DUPS)
-		m->addrs[m->count] = addr;
+	if (m->count < KP_MAX_DUPS) {
+		m->syms[m->count].addr = addr;
+		m->syms[m->count].size = size;
+	}
 	m->count++;
 }
 
@@ -123,7 +132,7 @@ static int kp_vmlinux_cb(void *data, const char *name, struct module *mod,
 	struct kp_match *m = data;
 
 	if (!mod && !strcmp(name, m->name))
-		kp_match_add(m, addr);
+		kp_match_add(m, addr, 0);
 	return 0;
 }
 
@@ -142,15 +151,15 @@ static void kp_module_symbols(struct module *mod, struct kp_match *m)
 		    ELF_ST_TYPE(sym->st_info) == STT_SECTION)
 			continue;
 		if (!strcmp(ks->strtab + sym->st_name, m->name))
-			kp_match_add(m, sym->st_value);
+			kp_match_add(m, sym->st_value, sym->st_size);
 	}
 	preempt_enable();
 }
 
-static int kp_cmp_ulong(const void *a, const void *b)
+static int kp_cmp_sym(const void *a, const void *b)
 {
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
+	unsigned long x = ((const struct kp_sym *)a)->addr;
+	unsigned long y = ((const struct kp_sym *)b)->addr;
 
 	return x < y ? -1 : x > y;
 }
@@ -158,10 +167,12 @@ static int kp_cmp_ulong(const void *a, const void *b)
 /*
  * Resolve @name in @objname (@mod must be the loaded module when @objname is
  * not vmlinux).  sympos 0: the name must be unique; N: the N-th symbol of that
- * name in address order.
+ * name in address order.  @elf_size (optional) gets the symbol's ELF size when
+ * known (module symbols), else 0.
  */
 int kp_lookup(const char *objname, struct module *mod, const char *name,
-	      unsigned long sympos, unsigned long *addr)
+	      unsigned long sympos, unsigned long *addr,
+	      unsigned long *elf_size)
 {
 	struct kp_match *m;
 	int ret = 0;
@@ -191,9 +202,13 @@ int kp_lookup(const char *objname, struct module *mod, const char *name,
 		       name, sympos, objname, m->count);
 		ret = -ENOENT;
 	} else {
-		sort(m->addrs, m->count, sizeof(m->addrs[0]), kp_cmp_ulong,
-		     NULL);
-		*addr = m->addrs[sympos ? sympos - 1 : 0];
+		struct kp_sym *sym;
+
+		sort(m->syms, m->count, sizeof(m->syms[0]), kp_cmp_sym, NULL);
+		sym = &m->syms[sympos ? sympos - 1 : 0];
+		*addr = sym->addr;
+		if (elf_size)
+			*elf_size = sym->size;
 	}
 	kfree(m);
 	return ret;
@@ -221,17 +236,24 @@ struct module *kp_find_module(const char *name)
 	return kp_find_module_fn(name);
 }
 
-/* 1 and the address when @mod's symbol table defines @name. */
+/* 1 and the address when @mod's symbol table defines @name once. */
 int kp_module_has_symbol(struct module *mod, const char *name,
 			 unsigned long *addr)
 {
-	struct kp_match m = { .name = name };
+	struct kp_match *m;
+	int ret = 0;
 
-	kp_module_symbols(mod, &m);
-	if (m.count != 1)
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
 		return 0;
-	*addr = m.addrs[0];
-	return 1;
+	m->name = name;
+	kp_module_symbols(mod, m);
+	if (m->count == 1) {
+		*addr = m->syms[0].addr;
+		ret = 1;
+	}
+	kfree(m);
+	return ret;
 }
 
 /* The GNU build ID of the running vmlinux as lowercase hex. */

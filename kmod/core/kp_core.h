@@ -107,7 +107,8 @@ extern unsigned int kp_retry_delay_ms;
 /* kallsyms.c */
 int kp_kallsyms_init(void);
 int kp_lookup(const char *objname, struct module *mod, const char *name,
-	      unsigned long sympos, unsigned long *addr);
+	      unsigned long sympos, unsigned long *addr,
+	      unsigned long *elf_size);
 bool kp_symbol_size(unsigned long addr, unsigned long *size,
 		    unsigned long *offset);
 struct module *kp_find_module(const char *name);

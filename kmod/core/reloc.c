@@ -47,7 +47,7 @@ int kp_verify_syms(struct kp_patch *patch, struct kp_object *obj)
 
 		if (strcmp(objname, obj->name))
 			continue;
-		ret = kp_lookup(objname, obj->mod, name, s->sympos, &addr);
+		ret = kp_lookup(objname, obj->mod, name, s->sympos, &addr, NULL);
 		if (ret) {
 			pr_err("%s: symbol %s,%llu (%s) the patch refers to cannot be verified\n",
 			       patch->name, name, s->sympos, objname);
@@ -96,7 +96,7 @@ int kp_apply_relocs(struct kp_patch *patch, struct kp_object *obj)
 
 		if (strcmp(objname, obj->name))
 			continue;
-		ret = kp_lookup(objname, obj->mod, name, r->sympos, &sym);
+		ret = kp_lookup(objname, obj->mod, name, r->sympos, &sym, NULL);
 		if (ret) {
 			pr_err("%s: relocation against %s,%llu (%s) cannot be resolved\n",
 			       patch->name, name, r->sympos, objname);

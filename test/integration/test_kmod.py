@@ -1,0 +1,256 @@
+"""kp_core.ko and the patch-module template, exercised in QEMU.
+
+Modules: `make -C kmod` builds kp_core.ko, the test targets
+(test/integration/modules/targets) and hand-written patch modules built with the
+kmod/patch template (test/integration/modules/patches -> build/kmod/<name>/<name>.ko).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KMOD = REPO / "kmod"
+TARGETS = REPO / "test/integration/modules/targets"
+
+# Helpers every guest script starts with.
+PRELUDE = r"""
+fail() { echo "FAIL: $*"; dmesg | tail -40; exit 1; }
+K=/sys/kernel/kp
+ORIG=$(cat /proc/cmdline)
+cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ] || fail "$2: /proc/cmdline is '$(cat /proc/cmdline)', want '$1'"; }
+# A refused patch leaves no module, no sysfs directory and no ftrace handler.
+nothing_patched() {
+	grep -q "^$1 " /proc/modules && fail "$1 still loaded"
+	[ -e $K/$1 ] && fail "$K/$1 exists"
+	[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "ftrace handlers left: $(cat /sys/kernel/tracing/enabled_functions)"
+	cmdline_is "$ORIG" "after refusing $1"
+}
+insmod /kp/kp_core.ko || fail "insmod kp_core"
+"""
+
+
+@pytest.fixture(scope="session")
+def kmods(kernel_tree) -> dict[str, Path]:
+    """Build every kp kernel module once; map module name -> .ko path."""
+    proc = subprocess.run(["make", "-C", str(KMOD), f"KDIR={kernel_tree}", "-j2"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"make -C kmod failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
+                    pytrace=False)
+    mods = {"kp_core": KMOD / "core/kp_core.ko"}
+    for ko in TARGETS.glob("*.ko"):
+        mods[ko.stem] = ko
+    for ko in (REPO / "build/kmod").glob("*/*.ko"):
+        mods[ko.stem] = ko
+    return mods
+
+
+def files(kmods: dict[str, Path], *names: str) -> dict[str, Path]:
+    return {f"/kp/{n}.ko": kmods[n] for n in ("kp_core",) + names}
+
+
+def run(vm, kmods, script: str, *names: str, timeout: float = 180):
+    return vm.run(PRELUDE + script, files(kmods, *names), timeout=timeout)
+
+
+def test_enable_disable_rmmod(vm, kmods):
+    r = run(vm, kmods, r"""
+insmod /kp/kp_test_cmdline.ko || fail "insmod patch"
+cmdline_is "kp-patched-v1" "enabled"
+[ "$(cat $K/kp_test_cmdline/enabled)" = 1 ] || fail "enabled != 1"
+[ "$(cat $K/kp_test_cmdline/transition)" = idle ] || fail "transition"
+grep -q "Build ID: $(cat $K/kp_test_cmdline/build_id)" /dev/null 2>/dev/null
+old=$(cat $K/kp_test_cmdline/vmlinux/cmdline_proc_show,0/old_addr)
+want=0x$(grep ' cmdline_proc_show$' /proc/kallsyms | cut -d' ' -f1 | sed 's/^0*//')
+[ "$old" = "$want" ] || fail "old_addr $old, kallsyms $want"
+new=$(cat $K/kp_test_cmdline/vmlinux/cmdline_proc_show,0/new_addr)
+grep -i "^0*${new#0x} t kp_cmdline_proc_show" /proc/kallsyms || fail "new_addr $new is not kp_cmdline_proc_show"
+grep -q cmdline_proc_show /sys/kernel/tracing/enabled_functions || fail "no ftrace handler"
+t=$(cat /proc/sys/kernel/tainted); [ $((t & 32768)) -ne 0 ] || fail "no TAINT_LIVEPATCH ($t)"
+rmmod kp_test_cmdline 2>/dev/null && fail "rmmod of an enabled patch succeeded"
+cmdline_is "kp-patched-v1" "after refused rmmod"
+echo 0 > $K/kp_test_cmdline/enabled || fail "disable"
+cmdline_is "$ORIG" "disabled"
+[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "handler left after disable"
+echo 1 > $K/kp_test_cmdline/enabled || fail "re-enable"
+cmdline_is "kp-patched-v1" "re-enabled"
+echo 0 > $K/kp_test_cmdline/enabled || fail "disable 2"
+rmmod kp_test_cmdline || fail "rmmod"
+cmdline_is "$ORIG" "after rmmod"
+[ -e $K/kp_test_cmdline ] && fail "sysfs left after rmmod"
+rmmod kp_core || fail "rmmod kp_core"
+echo OK
+""", "kp_test_cmdline")
+    assert "OK" in r.output
+    assert re.search(r"kp_test_cmdline: enabled in \d+ us", r.console)
+
+
+def test_stacking(vm, kmods):
+    r = run(vm, kmods, r"""
+insmod /kp/kp_test_cmdline.ko || fail "insmod v1"
+insmod /kp/kp_test_cmdline2.ko || fail "insmod v2"
+cmdline_is "kp-patched-v2" "v2 on top of v1"
+[ "$(grep -c cmdline_proc_show /sys/kernel/tracing/enabled_functions)" = 1 ] || fail "one handler per function"
+echo 0 > $K/kp_test_cmdline2/enabled || fail "disable v2"
+cmdline_is "kp-patched-v1" "v2 disabled: back to v1"
+echo 1 > $K/kp_test_cmdline2/enabled || fail "enable v2"
+cmdline_is "kp-patched-v2" "v2 again"
+echo 0 > $K/kp_test_cmdline/enabled || fail "disable v1 under v2"
+cmdline_is "kp-patched-v2" "v1 removed from under v2"
+echo 1 > $K/kp_test_cmdline/enabled || fail "enable v1 over v2"
+cmdline_is "kp-patched-v1" "v1 now newest"
+echo 0 > $K/kp_test_cmdline/enabled || fail "disable v1"
+cmdline_is "kp-patched-v2" "v1 gone: v2"
+echo 0 > $K/kp_test_cmdline2/enabled || fail "disable v2"
+cmdline_is "$ORIG" "all disabled"
+rmmod kp_test_cmdline kp_test_cmdline2 || fail rmmod
+nothing_patched kp_test_cmdline
+echo OK
+""", "kp_test_cmdline", "kp_test_cmdline2")
+    assert "OK" in r.output
+
+
+def test_busy_task_blocks_then_succeeds(vm, kmods):
+    r = run(vm, kmods, r"""
+D=/sys/kernel/debug/kp_test_busy
+echo 1 > /sys/module/kp_core/parameters/max_tries
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $D/start; sleep 1
+# kp_busy/0 sleeps inside kp_busy_wait: enabling must fail and name it.
+dmesg -c > /dev/null
+insmod /kp/kp_test_busy_patch.ko 2>/dev/null && fail "patch enabled while a task is inside kp_busy_wait"
+dmesg > /tmp/log1
+grep -q "task [0-9]* (kp_busy/0) is inside kp_busy_wait" /tmp/log1 || fail "blocker not named"
+nothing_patched kp_test_busy_patch
+echo 3 > /sys/module/kp_core/parameters/max_tries
+echo 1 > $D/release; sleep 1
+[ "$(cat $D/last)" = 1 ] || fail "original returned $(cat $D/last)"
+insmod /kp/kp_test_busy_patch.ko || fail "patch refused after release"
+# A new sleeper enters the new version: disabling must fail and say why in sysfs.
+echo 1 > $D/start; sleep 1
+echo 0 > $K/kp_test_busy_patch/enabled 2>/dev/null && fail "disabled while a task is inside the new version"
+cat $K/kp_test_busy_patch/blocked
+grep -q "^[0-9]* kp_busy/1 kp_busy_wait_new+0x[0-9a-f]*/0x[0-9a-f]* \[kp_test_busy_patch\]" $K/kp_test_busy_patch/blocked || fail "blocked does not name kp_busy/1"
+[ "$(cat $K/kp_test_busy_patch/enabled)" = 1 ] || fail "enabled changed by a failed disable"
+echo 1 > $D/release; sleep 1
+[ "$(cat $D/last)" = 101 ] || fail "patched version returned $(cat $D/last)"
+echo 0 > $K/kp_test_busy_patch/enabled || fail "disable after release"
+[ -z "$(cat $K/kp_test_busy_patch/blocked)" ] || fail "blocked not cleared"
+rmmod kp_test_busy_patch || fail "rmmod patch"
+rmmod kp_test_busy || fail "rmmod busy"
+echo OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=240)
+    assert "OK" in r.output
+
+
+REFUSALS = [
+    # module, guest setup, dmesg pattern naming the symbol and the reason
+    ("kp_test_badname", "", r"cannot find function kp_no_such_function,0 in vmlinux"),
+    ("kp_test_badpos", "", r"symbol cmdline_proc_show,2 not found in vmlinux: only 1 instance"),
+    ("kp_test_badsize", "", r"function cmdline_proc_show,0 in vmlinux has size \d+, the patch was built for size \d+"),
+    ("kp_test_badksym", "", r"symbol seq_puts,0 \(vmlinux\) is at \S+, the patch expects"),
+    ("kp_test_badbid", "", r"kp_test_badbid: refused: built for kernel build ID 0+deadbeef, the running kernel is [0-9a-f]{40}"),
+    ("kp_test_cmdline", "echo 0 > /proc/sys/kernel/ftrace_enabled",
+     r"cannot register the ftrace handler on cmdline_proc_show \(vmlinux\): -16"),
+]
+
+
+def test_refusals_leave_nothing_patched(vm, kmods):
+    script = ""
+    for name, setup, _ in REFUSALS:
+        script += f"""
+{setup}
+dmesg -c > /dev/null
+insmod /kp/{name}.ko 2>/dev/null && fail "{name} was accepted"
+echo "== {name}"; dmesg
+nothing_patched {name}
+echo 1 > /proc/sys/kernel/ftrace_enabled
+"""
+    # The same good patch loads once ftrace is back: the refusal was for that reason.
+    script += r"""
+insmod /kp/kp_test_cmdline.ko || fail "good patch refused"
+cmdline_is kp-patched-v1 "good patch"
+echo 0 > /proc/sys/kernel/ftrace_enabled 2>/dev/null && fail "ftrace_enabled=0 allowed under a patch"
+echo 0 > $K/kp_test_cmdline/enabled && rmmod kp_test_cmdline || fail "unload"
+echo OK
+"""
+    r = run(vm, kmods, script, *sorted({n for n, _, _ in REFUSALS}))
+    assert "OK" in r.output
+    sections = r.output.split("== ")
+    for name, _, pattern in REFUSALS:
+        sec = next(s for s in sections if s.startswith(name + "\n"))
+        assert re.search(pattern, sec), f"{name}: no '{pattern}' in:\n{sec}"
+
+
+def test_enable_disable_under_load(vm, kmods):
+    r = run(vm, kmods, r"""
+insmod /kp/kp_test_cmdline.ko || fail insmod
+echo 0 > $K/kp_test_cmdline/enabled
+reader() {
+	n=0; bad=0
+	while [ ! -e /tmp/stop ]; do
+		v=$(cat /proc/cmdline)
+		case "$v" in "$ORIG"|kp-patched-v1) ;; *) bad=$((bad+1)); echo "BAD: '$v'";; esac
+		n=$((n+1))
+	done
+	echo "reader $1: $n calls $bad bad" > /tmp/reader$1
+}
+reader 1 & reader 2 &
+i=0; fails=0
+while [ $i -lt 200 ]; do
+	echo 1 > $K/kp_test_cmdline/enabled || fails=$((fails+1))
+	echo 0 > $K/kp_test_cmdline/enabled || fails=$((fails+1))
+	i=$((i+1))
+done
+touch /tmp/stop; wait
+cat /tmp/reader1 /tmp/reader2
+echo "cycles $i failed writes $fails"
+grep -q " 0 bad" /tmp/reader1 && grep -q " 0 bad" /tmp/reader2 || fail "a call returned neither version"
+[ "$(dmesg | grep -c 'kp_test_cmdline: enabled in')" -ge 200 ] || fail "fewer than 200 enables"
+cmdline_is "$ORIG" "after the loop"
+rmmod kp_test_cmdline || fail rmmod
+echo OK
+""", "kp_test_cmdline", timeout=600)
+    assert "OK" in r.output
+    calls = [int(m) for m in re.findall(r"reader \d: (\d+) calls", r.output)]
+    assert len(calls) == 2 and min(calls) > 0, r.output
+
+
+def test_module_target_before_and_after(vm, kmods):
+    r = run(vm, kmods, r"""
+V=/sys/kernel/debug/kp_test_target/value
+P=$K/kp_test_target_patch
+# Target loaded before the patch.
+insmod /kp/kp_test_target.ko || fail "insmod target"
+[ "$(cat $V)" = 1 ] || fail "unpatched value $(cat $V)"
+insmod /kp/kp_test_target_patch.ko || fail "insmod patch"
+[ "$(cat $V)" = 42 ] || fail "patched value $(cat $V) (relocation to kp_target_secret?)"
+echo 0 > $P/enabled || fail disable
+[ "$(cat $V)" = 1 ] || fail "disabled value $(cat $V)"
+echo 1 > $P/enabled || fail enable
+[ "$(cat $V)" = 42 ] || fail "re-enabled value $(cat $V)"
+# Target unloaded and loaded again while the patch is in force.
+rmmod kp_test_target || fail "rmmod target"
+[ "$(cat $P/kp_test_target/kp_target_value,0/old_addr)" = 0x0 ] || fail "old_addr kept after unload"
+[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "handler left on an unloaded module"
+insmod /kp/kp_test_target.ko || fail "reinsmod target"
+[ "$(cat $V)" = 42 ] || fail "value after reload $(cat $V)"
+echo 0 > $P/enabled && rmmod kp_test_target_patch kp_test_target || fail "unload"
+# Patch loaded before the target.
+insmod /kp/kp_test_target_patch.ko || fail "insmod patch without target"
+[ "$(cat $P/enabled)" = 1 ] || fail "not enabled"
+[ "$(cat $P/kp_test_target/kp_target_value,0/old_addr)" = 0x0 ] || fail "old_addr set without target"
+cmdline_is "$ORIG" "unrelated function"
+insmod /kp/kp_test_target.ko || fail "insmod target after patch"
+[ "$(cat $V)" = 42 ] || fail "value of a target loaded after the patch: $(cat $V)"
+echo 0 > $P/enabled || fail disable
+[ "$(cat $V)" = 1 ] || fail "disabled value $(cat $V)"
+rmmod kp_test_target_patch kp_test_target || fail unload
+echo OK
+""", "kp_test_target", "kp_test_target_patch")
+    assert "OK" in r.output
+    assert "kp_test_target_patch: applied to kp_test_target" in r.console
