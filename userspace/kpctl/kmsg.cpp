@@ -45,9 +45,9 @@ std::vector<std::string> KmsgCursor::read_new()
     return out;
 }
 
-std::vector<std::string> core_messages(const std::vector<std::string> &msgs)
+std::vector<std::string> core_messages(const std::vector<std::string> &msgs, const std::string &patch)
 {
-    static const std::string prefix = "kp_core: ";
+    const std::string prefix = "kp_core: " + (patch.empty() ? "" : patch + ": ");
     std::vector<std::string> out;
     for (const auto &m : msgs)
         if (m.compare(0, prefix.size(), prefix) == 0)

@@ -24,7 +24,10 @@ private:
     int fd_ = -1;
 };
 
-// The messages of the core module (prefix "kp_core: "), prefix removed.
-std::vector<std::string> core_messages(const std::vector<std::string> &msgs);
+// The messages of the core module (prefix "kp_core: "), prefix removed.  With
+// @patch, only those about that patch (the core writes "kp_core: <patch>: ..."),
+// with that prefix removed too.
+std::vector<std::string> core_messages(const std::vector<std::string> &msgs,
+                                       const std::string &patch = "");
 
 }  // namespace kpctl

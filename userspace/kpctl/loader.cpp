@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "kernel.h"
 #include "kmsg.h"
+#include "module_file.h"
 #include "sysfs.h"
 
 #include <cerrno>
@@ -69,6 +70,15 @@ bool ensure_core(const std::string &cli, const std::string &patch_path)
         throw Error(Exit::core_missing, "the core module kp_core is not loaded and kp_core.ko was not found (tried " +
                     tried + "); install it or pass --core PATH");
     }
+    // Refuse to load anything else as the core (that would change the system for nothing).
+    std::string name;
+    try {
+        name = read_module(found, false).name;
+    } catch (const Error &e) {
+        throw Error(Exit::core_failed, "cannot use " + found + " as the core module: " + e.what());
+    }
+    if (name != core_module_name)
+        throw Error(Exit::core_failed, found + " is module " + name + ", not the core module kp_core; give kp_core.ko with --core or $KP_CORE");
     KmsgCursor log;
     int err = load_module(found);
     if (err == EEXIST)

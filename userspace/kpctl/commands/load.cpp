@@ -21,6 +21,13 @@ std::string joined(const std::vector<std::string> &lines)
     return s;
 }
 
+// The core's per-try lines ("enable attempt 2/5 blocked by 1 task(s)"): noise in a
+// list of blocking tasks.
+bool is_attempt_line(const std::string &l)
+{
+    return l.find(" attempt ") != std::string::npos && l.find(" blocked by ") != std::string::npos;
+}
+
 }  // namespace
 
 Exit cmd_load(const LoadOptions &o)
@@ -41,7 +48,7 @@ Exit cmd_load(const LoadOptions &o)
     for (unsigned attempt = 1;; attempt++) {
         KmsgCursor log;
         int err = load_module(o.file);
-        last_core = core_messages(log.read_new());
+        last_core = core_messages(log.read_new(), name);
         if (err == 0)
             break;
         if (err == EEXIST)
@@ -55,7 +62,8 @@ Exit cmd_load(const LoadOptions &o)
         if (Clock::now() >= deadline) {
             std::cerr << "kpctl: tasks blocking patch " << name << " at the last attempt:\n";
             for (const auto &l : last_core)
-                std::cerr << "  " << l << "\n";
+                if (!is_attempt_line(l))
+                    std::cerr << "  " << l << "\n";
             throw Error(Exit::busy, "patch " + name + " not applied: tasks were inside functions it replaces for " +
                         std::to_string(attempt) + " attempt(s) until the timeout; nothing was patched; retry later or with a longer --timeout");
         }

@@ -39,7 +39,7 @@ Exit cmd_unload(const UnloadOptions &o)
         for (unsigned attempt = 1;; attempt++) {
             KmsgCursor log;
             int err = write_enabled(name, false);
-            last_core = core_messages(log.read_new());
+            last_core = core_messages(log.read_new(), name);
             if (err == 0) {
                 st = wait_settled(name, false, std::max(deadline, deadline_after(5)));
                 if (st && !st->enabled && st->transition == "idle")

@@ -47,8 +47,7 @@ std::string blocker_summary(const std::vector<std::string> &lines)
     for (const auto &l : lines) {
         std::string low = l;
         std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (low.find("pid") != std::string::npos || low.find("block") != std::string::npos ||
-            low.find("task") != std::string::npos)
+        if (low.find("task ") != std::string::npos && low.find("attempt") == std::string::npos)
             return l;
     }
     return lines.empty() ? "" : lines.front();
@@ -56,7 +55,7 @@ std::string blocker_summary(const std::vector<std::string> &lines)
 
 void progress(const std::string &msg)
 {
-    std::cerr << "kpctl: " << msg << std::endl;
+    std::cout << "kpctl: " << msg << std::endl;
 }
 
 }  // namespace kpctl

@@ -30,7 +30,7 @@ std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
 // The first line that names a task, for progress messages ("" if none).
 std::string blocker_summary(const std::vector<std::string> &lines);
 
-// Prints "kpctl: <msg>" to stderr (progress).
+// Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
 
 }  // namespace kpctl

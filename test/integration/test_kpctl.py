@@ -1,0 +1,252 @@
+"""kpctl against the real core and hand-written patch modules, in the test kernel in QEMU.
+
+Modules come from `make -C kmod` (kp_core.ko, build/kmod/<patch>/<patch>.ko, the test
+targets); the fixture builds them if missing.  kpctl is the binary of `make all`, or
+$KPCTL_BIN.  Each guest step is run through `step NAME cmd...`, which records its exit
+status, stdout and stderr; the assertions are made here on the host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, KDIR, REPO
+
+HERE = Path(__file__).resolve().parent
+KMOD_OUT = BUILD / "kmod"
+TARGETS = HERE / "modules/targets"
+
+# Exit codes (kpctl --help, docs/kpctl.md).
+OK, NOT_KP, WRONG_KERNEL, ALREADY, UNKNOWN, CORE_MISSING, BUSY, REFUSED = 0, 6, 7, 8, 9, 10, 12, 13
+
+GUEST_LIB = r"""
+step() {
+	name=$1; shift
+	"$@" > /tmp/step.out 2> /tmp/step.err
+	rc=$?
+	echo "@@@ $name rc=$rc"
+	cat /tmp/step.out
+	echo "@@@ $name stderr"
+	cat /tmp/step.err
+	echo "@@@ $name end"
+}
+loaded() { grep -q "^$1 " /proc/modules && echo yes || echo no; }
+"""
+
+
+class Step:
+    def __init__(self, rc: int, out: str, err: str):
+        self.rc, self.out, self.err = rc, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def parse_steps(output: str) -> dict[str, Step]:
+    steps = {}
+    for m in re.finditer(r"@@@ (\S+) rc=(\d+)\n(.*?)@@@ \1 stderr\n(.*?)@@@ \1 end\n", output, re.S):
+        steps[m.group(1)] = Step(int(m.group(2)), m.group(3), m.group(4))
+    return steps
+
+
+def one_line_error(step: Step, code: int, *mentions: str):
+    assert step.rc == code, f"exit {step.rc}, expected {code}\nstdout: {step.out}\nstderr: {step.err}"
+    lines = step.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kpctl: error: "), step.err
+    for m in mentions:
+        assert m in lines[0], (m, lines[0])
+
+
+@pytest.fixture(scope="session")
+def kpctl_bin() -> Path:
+    env = os.environ.get("KPCTL_BIN")
+    if env:
+        return Path(env)
+    found = sorted(p for p in (BUILD / "userspace").rglob("kpctl")
+                   if p.is_file() and os.access(p, os.X_OK))
+    if not found:
+        pytest.fail("kpctl not built under build/userspace: run 'make all' (or set KPCTL_BIN)",
+                    pytrace=False)
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def kp_modules(kernel_tree) -> dict[str, Path]:
+    mods = {
+        "core": REPO / "kmod/core/kp_core.ko",
+        "cmdline": KMOD_OUT / "kp_test_cmdline/kp_test_cmdline.ko",
+        "badbid": KMOD_OUT / "kp_test_badbid/kp_test_badbid.ko",
+        "badsize": KMOD_OUT / "kp_test_badsize/kp_test_badsize.ko",
+        "busy_patch": KMOD_OUT / "kp_test_busy_patch/kp_test_busy_patch.ko",
+        "busy_target": TARGETS / "kp_test_busy.ko",
+    }
+    if not all(p.exists() for p in mods.values()):
+        proc = subprocess.run(["make", "-C", str(REPO / "kmod"), f"KDIR={KDIR}", "-j2"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail(f"make -C kmod failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
+                        pytrace=False)
+    missing = [str(p) for p in mods.values() if not p.exists()]
+    if missing:
+        pytest.fail(f"kmod did not build {missing}", pytrace=False)
+    return mods
+
+
+def test_load_status_list_unload(vm, kpctl_bin, kp_modules):
+    """The normal life of a patch; the core is loaded from beside the patch file."""
+    r = vm.run(GUEST_LIB + """
+step status0 kpctl status --json
+step load kpctl load /kp/patches/kp_test_cmdline.ko --timeout 30
+echo "core=$(loaded kp_core) patch=$(loaded kp_test_cmdline)"
+echo "cmdline=$(cat /proc/cmdline)"
+step status kpctl status kp_test_cmdline --json
+step status_text kpctl status
+step list kpctl list --dir /kp/patches --json
+step reload kpctl load /kp/patches/kp_test_cmdline.ko
+step unload kpctl unload kp_test_cmdline --timeout 30
+echo "after: patch=$(loaded kp_test_cmdline) cmdline=$(cat /proc/cmdline)"
+step unload_again kpctl unload kp_test_cmdline
+step load_by_file kpctl load /kp/patches/kp_test_cmdline.ko
+step unload_by_file kpctl unload /kp/patches/kp_test_cmdline.ko
+echo "final: patch=$(loaded kp_test_cmdline)"
+""", files={"/kp/bin/kpctl": kpctl_bin,
+            "/kp/patches/kp_core.ko": kp_modules["core"],
+            "/kp/patches/kp_test_cmdline.ko": kp_modules["cmdline"]}, timeout=180)
+    s = parse_steps(r.output)
+
+    assert s["status0"].rc == OK and s["status0"].json() == {"core_loaded": False, "patches": []}
+    assert s["load"].rc == OK, s["load"].err
+    assert "loaded the core module kp_core" in s["load"].out
+    assert "patch kp_test_cmdline enabled (1 function(s))" in s["load"].out
+    assert "core=yes patch=yes" in r.output
+    assert "cmdline=kp-patched-v1" in r.output
+
+    st = s["status"].json()
+    assert st["core_loaded"] is True and len(st["patches"]) == 1
+    p = st["patches"][0]
+    assert p["name"] == "kp_test_cmdline" and p["enabled"] is True
+    assert p["transition"] == "idle" and p["blocked"] == []
+    assert re.fullmatch(r"[0-9a-f]{40}", p["build_id"])
+    assert len(p["functions"]) == 1
+    f = p["functions"][0]
+    assert (f["object"], f["function"], f["sympos"]) == ("vmlinux", "cmdline_proc_show", 0)
+    assert int(f["old_addr"], 16) != 0 and int(f["new_addr"], 16) != 0
+    assert "kp_test_cmdline: enabled, transition idle" in s["status_text"].out
+
+    ls = s["list"].json()
+    assert [(x["name"], x["enabled"]) for x in ls["loaded"]] == [("kp_test_cmdline", True)]
+    inst = {Path(x["file"]).name: x for x in ls["installed"]}
+    assert inst["kp_test_cmdline.ko"]["loaded"] is True
+    assert inst["kp_test_cmdline.ko"]["matches_running_kernel"] is True
+    assert "not a kp patch" in inst["kp_core.ko"]["error"]
+
+    one_line_error(s["reload"], ALREADY, "already loaded")
+    assert s["unload"].rc == OK, s["unload"].err
+    assert "patch kp_test_cmdline disabled and removed" in s["unload"].out
+    assert "after: patch=no cmdline=console=ttyS0" in r.output
+    one_line_error(s["unload_again"], UNKNOWN, "kp_test_cmdline")
+    assert s["load_by_file"].rc == OK and s["unload_by_file"].rc == OK
+    assert "final: patch=no" in r.output
+
+
+def test_refusals_change_nothing(vm, kpctl_bin, kp_modules, build_module):
+    """Wrong kernel, core missing, not a patch, refused by the core, unknown name."""
+    plain = build_module(HERE / "kpctl-fixtures/kpctl_plain")
+    r = vm.run(GUEST_LIB + """
+step wrong kpctl load /kp/p/kp_test_badbid.ko --core /kp/core/kp_core.ko
+echo "after-wrong: core=$(loaded kp_core) patch=$(loaded kp_test_badbid)"
+step nocore kpctl load /kp/p/kp_test_cmdline.ko
+echo "after-nocore: core=$(loaded kp_core) patch=$(loaded kp_test_cmdline)"
+step badcore kpctl load /kp/p/kp_test_cmdline.ko --core /kp/p/kpctl_plain.ko
+echo "after-badcore: plain=$(loaded kpctl_plain)"
+step missing kpctl load /kp/p/nope.ko
+step notelf kpctl load /kp/core/notes.txt
+step plain kpctl load /kp/p/kpctl_plain.ko --core /kp/core/kp_core.ko
+step info_wrong kpctl info --json /kp/p/kp_test_badbid.ko
+step refused env KP_CORE=/kp/core/kp_core.ko kpctl load /kp/p/kp_test_badsize.ko --timeout 5
+echo "after-refused: core=$(loaded kp_core) patch=$(loaded kp_test_badsize)"
+step status kpctl status --json
+step unknown kpctl unload kp_no_such_patch
+step unknown_status kpctl status kp_no_such_patch
+insmod /kp/p/kpctl_plain.ko
+step unload_plain kpctl unload kpctl_plain
+echo "after-unload-plain: plain=$(loaded kpctl_plain)"
+""", files={"/kp/bin/kpctl": kpctl_bin,
+            "/kp/core/kp_core.ko": kp_modules["core"],
+            "/kp/core/notes.txt": HERE / "kpctl-fixtures/kpctl_plain/Kbuild",
+            "/kp/p/kp_test_badbid.ko": kp_modules["badbid"],
+            "/kp/p/kp_test_cmdline.ko": kp_modules["cmdline"],
+            "/kp/p/kp_test_badsize.ko": kp_modules["badsize"],
+            "/kp/p/kpctl_plain.ko": plain}, timeout=180)
+    s = parse_steps(r.output)
+
+    one_line_error(s["wrong"], WRONG_KERNEL, "00000000000000000000000000000000deadbeef", "rebuild")
+    assert "after-wrong: core=no patch=no" in r.output      # refused before the core
+    one_line_error(s["nocore"], CORE_MISSING, "kp_core.ko", "--core")
+    assert "after-nocore: core=no patch=no" in r.output
+    one_line_error(s["badcore"], 11, "kpctl_plain.ko", "not the core module")
+    assert "after-badcore: plain=no" in r.output
+    one_line_error(s["missing"], 4, "/kp/p/nope.ko")
+    one_line_error(s["notelf"], 5)
+    one_line_error(s["plain"], NOT_KP, "not a kp patch")
+    assert s["info_wrong"].json()["matches_running_kernel"] is False
+    # The core refuses the wrong old size: exit 13 with the core's reason, nothing loaded.
+    one_line_error(s["refused"], REFUSED, "cmdline_proc_show", "size")
+    assert "after-refused: core=yes patch=no" in r.output
+    assert s["status"].json()["patches"] == []
+    one_line_error(s["unknown"], UNKNOWN, "kp_no_such_patch")
+    one_line_error(s["unknown_status"], UNKNOWN, "kp_no_such_patch")
+    one_line_error(s["unload_plain"], NOT_KP, "rmmod")
+    assert "after-unload-plain: plain=yes" in r.output
+
+
+def test_busy_transition_names_the_blocking_task(vm, kpctl_bin, kp_modules):
+    """A kthread asleep inside kp_busy_wait blocks enabling, then disabling."""
+    r = vm.run(GUEST_LIB + """
+insmod /kp/t/kp_test_busy.ko
+echo 1 > /sys/kernel/debug/kp_test_busy/start
+sleep 1
+step busy_load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 4
+echo "after-busy-load: patch=$(loaded kp_test_busy_patch)"
+echo 1 > /sys/kernel/debug/kp_test_busy/release
+sleep 1
+step load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 30
+echo 1 > /sys/kernel/debug/kp_test_busy/start
+sleep 1
+step busy_unload kpctl unload kp_test_busy_patch --timeout 4
+step status kpctl status kp_test_busy_patch --json
+echo 1 > /sys/kernel/debug/kp_test_busy/release
+sleep 1
+echo "last=$(cat /sys/kernel/debug/kp_test_busy/last)"
+step unload kpctl unload kp_test_busy_patch --timeout 30
+echo "final: patch=$(loaded kp_test_busy_patch)"
+""", files={"/kp/bin/kpctl": kpctl_bin,
+            "/kp/p/kp_core.ko": kp_modules["core"],
+            "/kp/p/kp_test_busy_patch.ko": kp_modules["busy_patch"],
+            "/kp/t/kp_test_busy.ko": kp_modules["busy_target"]}, timeout=240)
+    s = parse_steps(r.output)
+
+    b = s["busy_load"]
+    assert b.rc == BUSY, (b.rc, b.out, b.err)
+    assert re.search(r"attempt 1: transition busy \(task \d+ \(kp_busy/0\) is inside kp_busy_wait", b.out), b.out
+    assert re.search(r"tasks blocking patch kp_test_busy_patch", b.err), b.err
+    assert re.search(r"^  task \d+ \(kp_busy/0\) is inside kp_busy_wait\+0x", b.err, re.M), b.err
+    assert b.err.strip().splitlines()[-1].startswith("kpctl: error: patch kp_test_busy_patch not applied")
+    assert "after-busy-load: patch=no" in r.output
+
+    assert s["load"].rc == OK, s["load"].err
+    u = s["busy_unload"]
+    assert u.rc == BUSY, (u.rc, u.out, u.err)
+    assert re.search(r"^  \d+ kp_busy/1 kp_busy_wait_new\+0x", u.err, re.M), u.err
+    assert "is still in force" in u.err
+    st = s["status"].json()["patches"][0]
+    assert st["enabled"] is True and st["transition"] == "idle"
+    assert any("kp_busy/1" in line for line in st["blocked"]), st
+    assert "last=100" in r.output    # the patched kp_busy_wait ran (the original returns 1)
+    assert s["unload"].rc == OK, s["unload"].err
+    assert "final: patch=no" in r.output
