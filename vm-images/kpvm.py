@@ -63,6 +63,7 @@ class VmResult:
     failures: list[str]     # console lines matching FAILURE_MARKERS
     timed_out: bool
     seconds: float
+    qemu_pid: int           # the QEMU process (gone by the time run() returns)
 
     @property
     def ok(self) -> bool:
@@ -210,7 +211,7 @@ def run(script: str, files: dict[str, str | Path] | None = None, timeout: float 
             (log_dir / "output.log").write_text(output)
         return VmResult(status=status, output=output, console=console,
                         failures=find_failures(console), timed_out=timed_out,
-                        seconds=seconds)
+                        seconds=seconds, qemu_pid=proc.pid)
 
 
 def main() -> int:
