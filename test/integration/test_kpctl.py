@@ -197,7 +197,7 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
     assert s["info_wrong"].json()["matches_running_kernel"] is False
     # The core refuses the wrong old size: exit 13 with the core's reason, nothing loaded.
     one_line_error(s["refused"], REFUSED, "cmdline_proc_show", "size")
-    assert "after-refused: core=yes patch=no" in r.output
+    assert "after-refused: core=no patch=no" in r.output    # the core it loaded is removed again
     assert s["status"].json()["patches"] == []
     one_line_error(s["unknown"], UNKNOWN, "kp_no_such_patch")
     one_line_error(s["unknown_status"], UNKNOWN, "kp_no_such_patch")
@@ -212,7 +212,7 @@ insmod /kp/t/kp_test_busy.ko
 echo 1 > /sys/kernel/debug/kp_test_busy/start
 sleep 1
 step busy_load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 4
-echo "after-busy-load: patch=$(loaded kp_test_busy_patch)"
+echo "after-busy-load: core=$(loaded kp_core) patch=$(loaded kp_test_busy_patch)"
 echo 1 > /sys/kernel/debug/kp_test_busy/release
 sleep 1
 step load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 30
@@ -237,7 +237,7 @@ echo "final: patch=$(loaded kp_test_busy_patch)"
     assert re.search(r"tasks blocking patch kp_test_busy_patch", b.err), b.err
     assert re.search(r"^  task \d+ \(kp_busy/0\) is inside kp_busy_wait\+0x", b.err, re.M), b.err
     assert b.err.strip().splitlines()[-1].startswith("kpctl: error: patch kp_test_busy_patch not applied")
-    assert "after-busy-load: patch=no" in r.output
+    assert "after-busy-load: core=no patch=no" in r.output
 
     assert s["load"].rc == OK, s["load"].err
     u = s["busy_unload"]

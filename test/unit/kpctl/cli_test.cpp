@@ -173,6 +173,9 @@ TEST(Cli, UnloadUnknownName)
     fs::path s = fake_sysfs();
     expect_error(kpctl({"unload", "kp_nonexistent_patch"}, {{"KPCTL_SYSFS", s.string()}}), 9, "kp_nonexistent_patch");
     expect_error(kpctl({"unload", "/nonexistent/kp.ko"}, {{"KPCTL_SYSFS", s.string()}}), 4);
+    // A loaded module the core does not list is not a patch: refused, not rmmod'ed.
+    write_file(s / "module/some_driver/initstate", "live\n");
+    expect_error(kpctl({"unload", "some-driver"}, {{"KPCTL_SYSFS", s.string()}}), 6, "rmmod");
 }
 
 TEST(Cli, StatusFromSysfs)

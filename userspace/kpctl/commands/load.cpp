@@ -28,6 +28,25 @@ bool is_attempt_line(const std::string &l)
     return l.find(" attempt ") != std::string::npos && l.find(" blocked by ") != std::string::npos;
 }
 
+// Removes the core again if this command loaded it and the patch did not make it in,
+// so that a failed load leaves the system as it was.
+class CoreGuard {
+public:
+    explicit CoreGuard(bool loaded_by_us) : ours_(loaded_by_us) {}
+    ~CoreGuard()
+    {
+        if (ours_ && !keep_ && loaded_patch_names().empty() && remove_module(core_module_name) != 0)
+            std::cerr << "kpctl: note: could not remove the core module kp_core loaded for this attempt\n";
+    }
+    CoreGuard(const CoreGuard &) = delete;
+    CoreGuard &operator=(const CoreGuard &) = delete;
+    void keep() { keep_ = true; }
+
+private:
+    bool ours_;
+    bool keep_ = false;
+};
+
 }  // namespace
 
 Exit cmd_load(const LoadOptions &o)
@@ -41,8 +60,10 @@ Exit cmd_load(const LoadOptions &o)
                     ", or kpctl unload " + name + " first to reload it");
 
     auto deadline = deadline_after(o.timeout);
-    if (ensure_core(o.core, o.file))
+    bool core_loaded_here = ensure_core(o.core, o.file);
+    if (core_loaded_here)
         progress("loaded the core module kp_core");
+    CoreGuard core_guard(core_loaded_here);
 
     std::vector<std::string> last_core;
     for (unsigned attempt = 1;; attempt++) {
@@ -78,9 +99,11 @@ Exit cmd_load(const LoadOptions &o)
     auto st = wait_settled(name, true, settle);
     if (st && st->enabled && st->transition == "idle") {
         std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size() << " function(s))\n";
+        core_guard.keep();
         return Exit::ok;
     }
     if (!st) {
+        core_guard.keep();  // a module of ours is loaded: leave the core for its removal
         std::string state = module_initstate(name);
         throw Error(Exit::load_failed, "module " + name + " loaded but the core shows no patch for it in " +
                     kp_sysfs_dir() + (state.empty() ? "" : " (module state " + state + ")") +
