@@ -1,0 +1,96 @@
+// The one ELF model every diffgen stage uses: a relocatable x86_64 object read with
+// libelf into plain structures (sections, symbols, relocations), validated on load so
+// later stages can index without checking bounds again.
+#pragma once
+#include <gelf.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kp::elf {
+
+struct Symbol;
+
+struct Reloc {
+	uint64_t offset = 0;  // within the section the relocations apply to
+	uint32_t type = 0;
+	Symbol *sym = nullptr;
+	int64_t addend = 0;
+};
+
+struct Section {
+	size_t index = 0;
+	std::string name;
+	GElf_Shdr shdr{};
+	std::vector<uint8_t> data;   // empty for SHT_NOBITS
+	std::vector<Reloc> relocs;   // from the SHT_RELA section applying to this one, by offset
+	Section *rela = nullptr;     // that SHT_RELA section, if any
+	Section *base = nullptr;     // for an SHT_RELA section: the section it applies to
+	Symbol *secsym = nullptr;    // the STT_SECTION symbol
+	std::vector<Symbol *> items; // STT_FUNC / STT_OBJECT symbols defined here, by value
+
+	uint64_t size() const { return shdr.sh_size; }
+	uint64_t flags() const { return shdr.sh_flags; }
+	bool is_nobits() const { return shdr.sh_type == SHT_NOBITS; }
+	bool is_text() const { return shdr.sh_flags & SHF_EXECINSTR; }
+	bool is_strings() const { return (shdr.sh_flags & SHF_STRINGS) != 0; }
+	bool is_group() const { return shdr.sh_type == SHT_GROUP; }
+	// Relocations whose offset lies in [begin, end).
+	std::pair<const Reloc *, const Reloc *> relocs_in(uint64_t begin, uint64_t end) const;
+};
+
+struct Symbol {
+	size_t index = 0;
+	std::string name;
+	unsigned char type = STT_NOTYPE;
+	unsigned char bind = STB_LOCAL;
+	unsigned char other = 0;
+	uint32_t shndx = SHN_UNDEF;
+	uint64_t value = 0;
+	uint64_t size = 0;
+	Section *sec = nullptr;  // defining section, null when undefined/absolute/common
+
+	bool is_local() const { return bind == STB_LOCAL; }
+	bool is_defined() const { return sec != nullptr; }
+	bool is_func() const { return type == STT_FUNC; }
+	bool is_object() const { return type == STT_OBJECT || type == STT_TLS; }
+	bool is_item() const { return sec && (is_func() || is_object()); }
+};
+
+class Object {
+public:
+	// Reads and validates @path; throws kp::diffgen::Error naming the file and reason.
+	static std::unique_ptr<Object> load(const std::string &path);
+	// Same from bytes already in memory (fuzzing); @name is used in messages.
+	static std::unique_ptr<Object> parse(const std::string &name, std::vector<uint8_t> bytes);
+
+	const std::string &path() const { return path_; }
+	const std::vector<std::unique_ptr<Section>> &sections() const { return sections_; }
+	const std::vector<std::unique_ptr<Symbol>> &symbols() const { return symbols_; }
+	Section *section(std::string_view name) const;
+	// The item (function/object symbol) whose range covers @offset of @sec; with
+	// @allow_end also one that ends exactly at @offset (ORC terminators, end labels).
+	Symbol *item_at(const Section *sec, uint64_t offset, bool allow_end = false) const;
+	// The STT_FILE name of the object ("" when none).
+	const std::string &file_name() const { return file_name_; }
+	const std::vector<uint8_t> &bytes() const { return bytes_; }
+
+private:
+	void read();
+	std::string path_;
+	std::string file_name_;
+	std::vector<uint8_t> bytes_;
+	std::vector<std::unique_ptr<Section>> sections_;
+	std::vector<std::unique_ptr<Symbol>> symbols_;
+	std::unordered_map<std::string_view, Section *> by_name_;
+};
+
+// Relocation type helpers (x86_64).
+bool is_pcrel(uint32_t type);
+const char *reloc_type_name(uint32_t type);
+
+}  // namespace kp::elf

@@ -1,0 +1,108 @@
+#include "entry_sizes.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace kp::diffgen {
+
+namespace {
+
+constexpr SpecialKind kinds[] = {
+	{"__bug_table", "bug_entry", true},
+	{"__ex_table", "exception_table_entry", true},
+	{"__jump_table", "jump_entry", true},
+	{".altinstructions", "alt_instr", true},
+	{".parainstructions", "paravirt_patch_site", true},
+	{".static_call_sites", "static_call_site", true},
+	{".orc_unwind", "orc_entry", true},
+	{".orc_unwind_ip", "int", false},
+	{".smp_locks", "int", false},
+	{".retpoline_sites", "int", false},
+	{".return_sites", "int", false},
+	{".call_sites", "int", false},
+	{".ibt_endbr_seal", "int", false},
+	{".printk_index", "long unsigned int", false},
+	{"__mcount_loc", "long unsigned int", false},
+};
+
+struct Fd {
+	int fd = -1;
+	~Fd()
+	{
+		if (fd >= 0)
+			close(fd);
+	}
+};
+struct DwarfCloser {
+	void operator()(Dwarf *d) const { dwarf_end(d); }
+};
+
+}  // namespace
+
+const SpecialKind *special_kind(const std::string &section)
+{
+	for (const auto &k : kinds)
+		if (section == k.section)
+			return &k;
+	return nullptr;
+}
+
+void EntrySizes::scan(const std::string &file)
+{
+	Fd f;
+	f.fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0)
+		return;
+	std::unique_ptr<Dwarf, DwarfCloser> dw(dwarf_begin(f.fd, DWARF_C_READ));
+	if (!dw)
+		return;
+	std::map<std::string, bool> wanted;
+	for (const auto &k : kinds)
+		if (!found_.count(k.type_name))
+			wanted[k.type_name] = k.is_struct;
+	Dwarf_Off off = 0, next = 0;
+	size_t hsize = 0;
+	while (!wanted.empty() && dwarf_nextcu(dw.get(), off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+		Dwarf_Die cu, die;
+		if (dwarf_offdie(dw.get(), off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+			do {
+				int tag = dwarf_tag(&die);
+				if (tag != DW_TAG_structure_type && tag != DW_TAG_base_type)
+					continue;
+				const char *nm = dwarf_diename(&die);
+				if (!nm)
+					continue;
+				auto it = wanted.find(nm);
+				if (it == wanted.end() || it->second != (tag == DW_TAG_structure_type))
+					continue;
+				Dwarf_Word size = 0;
+				Dwarf_Attribute a;
+				if (dwarf_attr(&die, DW_AT_byte_size, &a) && dwarf_formudata(&a, &size) == 0 && size) {
+					found_[nm] = size;
+					wanted.erase(it);
+				}
+			} while (dwarf_siblingof(&die, &die) == 0);
+		}
+		off = next;
+	}
+}
+
+std::optional<uint64_t> EntrySizes::size_of(const SpecialKind &kind)
+{
+	for (;;) {
+		auto it = found_.find(kind.type_name);
+		if (it != found_.end())
+			return it->second;
+		if (scanned_ >= files_.size())
+			return std::nullopt;
+		scan(files_[scanned_++]);
+	}
+}
+
+}  // namespace kp::diffgen

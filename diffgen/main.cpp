@@ -1,0 +1,37 @@
+// diffgen ORIG.o PATCHED.o -o OUT.o [--target vmlinux|MODULE] [--symbols FILE] [--explain]
+// Exit: 0 changed (OUT.o written), 1 error, 2 unsupported change, 3 no change.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "diffgen.h"
+
+int main(int argc, char **argv)
+{
+	CLI::App app{"diffgen: function-granularity ELF differ for kp patch modules"};
+	std::string orig, patched, out;
+	kp::diffgen::Options opts;
+	app.add_option("ORIG", orig, "object built from the original source")->required();
+	app.add_option("PATCHED", patched, "the same object built from the patched source")->required();
+	app.add_option("-o,--output", out, "patch object to write")->required();
+	app.add_option("--target", opts.target, "object the patch applies to: vmlinux or a module name");
+	app.add_option("--symbols", opts.symbols, "target ELF (vmlinux or MODULE.ko) for sympos and exports");
+	app.add_option("--kernel", opts.dwarf, "ELF with kernel DWARF for special-section entry sizes (repeatable)");
+	app.add_flag("--explain", opts.explain, "print a human report of the changes");
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::ParseError &e) {
+		int rc = app.exit(e);
+		return rc == 0 ? 0 : kp::diffgen::kError;
+	}
+	auto res = kp::diffgen::run(orig, patched, out, opts);
+	for (const auto &m : res.messages)
+		std::cerr << "diffgen: " << m << "\n";
+	if (opts.explain)
+		std::cout << res.explanation;
+	if (res.code == kp::diffgen::kChanged) {
+		std::cerr << "diffgen: " << out << ": " << res.replaced.size() << " replaced, " << res.added.size()
+			  << " new function(s)\n";
+	}
+	return res.code;
+}

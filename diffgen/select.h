@@ -1,0 +1,91 @@
+// Stage 4: what goes into the patch object.  Changed and new functions, then everything
+// they reference that is new (new data, string literals, anonymous constants, special
+// statics); references to unchanged symbols become references to the running kernel.
+#pragma once
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "compare.h"
+#include "correlate.h"
+#include "elf/object.h"
+#include "options.h"
+#include "references.h"
+#include "target_symbols.h"
+
+namespace kp::diffgen {
+
+// A symbol of the running kernel the patch refers to.
+struct External {
+	std::string name;      // name in the target
+	std::string out_name;  // the undefined symbol in the output object
+	bool local = false;
+	bool found = false;     // present in the --symbols target
+	bool exported = false;
+	uint64_t sympos = 0;
+	bool record = false;    // gets a kp_sym_rec
+	std::vector<std::string> users;  // included items referring to it (for --explain)
+};
+
+// Where one relocation of an included piece points in the output.
+struct Ref {
+	enum Kind { Item, Piece, Extern } kind = Extern;
+	const elf::Symbol *item = nullptr;
+	const elf::Section *piece = nullptr;
+	size_t external = 0;
+	int64_t addend = 0;
+};
+
+struct ReplacedFunc {
+	const elf::Symbol *orig;
+	const elf::Symbol *patched;
+	uint64_t sympos;
+};
+
+struct Selection {
+	std::vector<const elf::Symbol *> items;
+	std::unordered_set<const elf::Symbol *> item_set;
+	std::vector<const elf::Section *> pieces;
+	std::unordered_set<const elf::Section *> piece_set;
+	std::vector<External> externals;
+	std::unordered_map<std::string, size_t> external_index;  // by out_name
+	std::vector<ReplacedFunc> funcs;
+	std::vector<std::string> refusals;
+};
+
+class Selector {
+public:
+	Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr, const Comparison &cmp,
+		 const TargetSymbols *target, const Options &opts);
+
+	// Picks the initial set and closes it over references.
+	void run();
+	// Where @r (in @from, an included section) points; includes what it needs.
+	Ref use(const elf::Reloc &r, const elf::Section *from, const std::string &user);
+	// Includes what the items and pieces added since the last call need.
+	void close();
+
+	Selection &selection() { return sel_; }
+	const elf::Object &patched() const { return patched_; }
+	const elf::Object &orig() const { return orig_; }
+	const Options &options() const { return opts_; }
+	const TargetSymbols *target() const { return target_; }
+
+private:
+	void include_item(const elf::Symbol *item);
+	void include_piece(const elf::Section *sec);
+	size_t external(const std::string &name, bool local, const std::string &user);
+
+	const elf::Object &orig_, &patched_;
+	const Correlation &corr_;
+	const Comparison &cmp_;
+	const TargetSymbols *target_;
+	const Options &opts_;
+	Selection sel_;
+	std::deque<const elf::Symbol *> todo_items_;
+	std::deque<const elf::Section *> todo_pieces_;
+};
+
+}  // namespace kp::diffgen

@@ -1,0 +1,121 @@
+#include "special_sections.h"
+
+#include "errors.h"
+#include "kp/abi.h"
+#include "names.h"
+
+namespace kp::diffgen {
+
+namespace {
+
+// The entry belongs to an included function when its first field points into one.
+bool belongs(Selector &sel, const elf::Section *sec, uint64_t begin, uint64_t end)
+{
+	auto [b, e] = sec->relocs_in(begin, end);
+	if (b == e || b->offset != begin)
+		return false;
+	Target t = resolve(sel.patched(), *b, false);
+	return t.item && sel.selection().item_set.count(t.item);
+}
+
+// Arrays of one relocated scalar per entry (s32 sites, unsigned long addresses): the
+// width of the relocation every entry carries, when it is uniform and tiles the section.
+std::optional<uint64_t> array_entry_size(const elf::Section &sec)
+{
+	if (sec.relocs.empty())
+		return std::nullopt;
+	uint64_t width = 0;
+	for (const auto &r : sec.relocs) {
+		uint64_t w = r.type == R_X86_64_64 || r.type == R_X86_64_PC64 ? 8
+			     : r.type == R_X86_64_PC32 || r.type == R_X86_64_32 || r.type == R_X86_64_32S ? 4 : 0;
+		if (!w || (width && w != width))
+			return std::nullopt;
+		width = w;
+	}
+	if (sec.relocs.size() * width != sec.size())
+		return std::nullopt;
+	for (size_t i = 0; i < sec.relocs.size(); i++)
+		if (sec.relocs[i].offset != i * width)
+			return std::nullopt;
+	return width;
+}
+
+}  // namespace
+
+std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &sizes)
+{
+	std::vector<KeptEntries> kept;
+	const elf::Object &obj = sel.patched();
+	const bool module_target = sel.options().target != KP_OBJ_VMLINUX;
+	for (const auto &sp : obj.sections()) {
+		const elf::Section *sec = sp.get();
+		const SpecialKind *kind = special_kind(sec->name);
+		if (!kind || sec->name == ".orc_unwind" || sec->size() == 0)
+			continue;
+		uint64_t entsize = sec->shdr.sh_entsize;
+		if (!entsize) {
+			auto s = sizes.size_of(*kind);
+			if (!s && !kind->is_struct)
+				s = array_entry_size(*sec);
+			if (!s) {
+				// Unknown size only matters when some entry refers to included code.
+				bool relevant = false;
+				for (const auto &r : sec->relocs) {
+					Target t = resolve(obj, r, false);
+					if (t.item && sel.selection().item_set.count(t.item)) {
+						relevant = true;
+						break;
+					}
+				}
+				if (!relevant)
+					continue;
+				std::string from;
+				for (const auto &f : sizes.files())
+					from += (from.empty() ? "" : ", ") + f;
+				throw Error(obj.path() + ": section " + sec->name + ": entry size unknown: no DWARF type '" +
+					    kind->type_name + "' in " + (from.empty() ? "any DWARF input (pass --kernel)" : from));
+			}
+			entsize = *s;
+		}
+		if (sec->size() % entsize)
+			throw Error(obj.path() + ": section " + sec->name + ": size " + std::to_string(sec->size()) +
+				    " is not a multiple of the entry size " + std::to_string(entsize));
+		KeptEntries k{sec, entsize, {}};
+		for (uint64_t i = 0; i < sec->size() / entsize; i++)
+			if (belongs(sel, sec, i * entsize, (i + 1) * entsize))
+				k.entries.push_back(i);
+		if (k.entries.empty())
+			continue;
+		for (uint64_t i : k.entries) {
+			auto [b, e] = sec->relocs_in(i * entsize, (i + 1) * entsize);
+			for (; b != e; ++b) {
+				Ref ref = sel.use(*b, sec, sec->name);
+				if (ref.kind != Ref::Extern || !module_target)
+					continue;
+				const External &x = sel.selection().externals[ref.external];
+				if (sel.target() && x.found && (x.local || !x.exported))
+					throw Unsupported(obj.path() + ": section " + sec->name + " entry " + std::to_string(i) +
+							  " refers to " + x.name + ", a non-exported symbol of module " +
+							  sel.options().target +
+							  ": it would need a kp_relocs record, which special sections cannot use");
+			}
+		}
+		if (sec->name == ".orc_unwind_ip") {
+			const elf::Section *orc = obj.section(".orc_unwind");
+			if (!orc)
+				throw Error(obj.path() + ": .orc_unwind_ip without .orc_unwind");
+			auto s = orc->shdr.sh_entsize ? std::optional<uint64_t>(orc->shdr.sh_entsize)
+						      : sizes.size_of(*special_kind(".orc_unwind"));
+			if (!s)
+				throw Error(obj.path() + ": section .orc_unwind: entry size unknown: no DWARF type 'orc_entry'");
+			if (orc->size() != *s * (sec->size() / entsize))
+				throw Error(obj.path() + ": .orc_unwind and .orc_unwind_ip disagree on the entry count");
+			kept.push_back({orc, *s, k.entries});
+		}
+		kept.push_back(std::move(k));
+	}
+	sel.close();
+	return kept;
+}
+
+}  // namespace kp::diffgen

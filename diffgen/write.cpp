@@ -1,0 +1,187 @@
+#include "write.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "elf/writer.h"
+#include "errors.h"
+#include "kp/abi.h"
+
+namespace kp::diffgen {
+
+namespace {
+
+class Emitter {
+public:
+	explicit Emitter(Selector &sel) : sel_(sel) {}
+
+	void emit_items()
+	{
+		const Selection &s = sel_.selection();
+		for (const elf::Symbol *item : s.items) {
+			const elf::Section *sec = item->sec;
+			bool whole = item->value == 0 && item->size == sec->size();
+			std::string name = whole ? sec->name : sec->name + "." + item->name;
+			std::vector<uint8_t> bytes;
+			if (!sec->is_nobits())
+				bytes.assign(sec->data.begin() + item->value, sec->data.begin() + item->value + item->size);
+			size_t idx = w_.add_section(name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes),
+						    sec->is_nobits() ? item->size : 0);
+			item_sec_[item] = idx;
+			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0, item->size, item->other);
+		}
+		for (const elf::Section *sec : s.pieces) {
+			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, sec->data,
+						    sec->is_nobits() ? sec->size() : 0);
+			piece_sec_[sec] = idx;
+		}
+		for (const External &x : s.externals)
+			ext_sym_.push_back(w_.add_symbol(x.out_name, STT_NOTYPE, STB_GLOBAL, SHN_UNDEF, 0, 0));
+		// Relocations (after every target has its output symbol).
+		for (const elf::Symbol *item : s.items) {
+			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
+			for (; b != e; ++b)
+				reloc(item_sec_[item], b->offset - item->value, *b, item->sec, item->name);
+		}
+		for (const elf::Section *sec : s.pieces)
+			for (const auto &r : sec->relocs)
+				reloc(piece_sec_[sec], r.offset, r, sec, sec->name);
+	}
+
+	void emit_special(const std::vector<KeptEntries> &special)
+	{
+		for (const KeptEntries &k : special) {
+			const elf::Section *sec = k.sec;
+			std::vector<uint8_t> bytes;
+			bytes.reserve(k.entries.size() * k.entsize);
+			for (uint64_t i : k.entries)
+				bytes.insert(bytes.end(), sec->data.begin() + i * k.entsize,
+					     sec->data.begin() + (i + 1) * k.entsize);
+			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes));
+			uint64_t out = 0;
+			for (uint64_t i : k.entries) {
+				auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
+				for (; b != e; ++b)
+					reloc(idx, out + (b->offset - i * k.entsize), *b, sec, sec->name);
+				out += k.entsize;
+			}
+		}
+	}
+
+	void emit_records()
+	{
+		const Selection &s = sel_.selection();
+		const std::string &objname = sel_.options().target;
+		std::vector<const External *> recs;
+		for (const External &x : s.externals)
+			if (x.record)
+				recs.push_back(&x);
+		if (s.funcs.empty() && recs.empty())
+			return;
+		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
+		strsym_ = w_.section_symbol(strings_);
+		if (!s.funcs.empty()) {
+			size_t sec = w_.add_section(KP_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_func_rec),
+						    std::vector<uint8_t>(s.funcs.size() * sizeof(kp_func_rec), 0));
+			for (size_t i = 0; i < s.funcs.size(); i++) {
+				const ReplacedFunc &f = s.funcs[i];
+				kp_func_rec rec{};
+				rec.sympos = f.sympos;
+				rec.old_size = f.orig->size;
+				rec.new_size = f.patched->size;
+				uint64_t base = i * sizeof rec;
+				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
+				string_ptr(sec, base + offsetof(kp_func_rec, objname), objname);
+				string_ptr(sec, base + offsetof(kp_func_rec, name), f.orig->name);
+				w_.add_reloc(sec, base + offsetof(kp_func_rec, new_func), R_X86_64_64, item_sym_.at(f.patched), 0);
+			}
+		}
+		if (!recs.empty()) {
+			size_t sec = w_.add_section(KP_SEC_SYMS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_sym_rec),
+						    std::vector<uint8_t>(recs.size() * sizeof(kp_sym_rec), 0));
+			for (size_t i = 0; i < recs.size(); i++) {
+				kp_sym_rec rec{};
+				rec.sympos = recs[i]->sympos;
+				uint64_t base = i * sizeof rec;
+				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
+				string_ptr(sec, base + offsetof(kp_sym_rec, objname), objname);
+				string_ptr(sec, base + offsetof(kp_sym_rec, name), recs[i]->name);
+				size_t xi = sel_.selection().external_index.at(recs[i]->out_name);
+				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64, ext_sym_[xi], 0);
+			}
+		}
+	}
+
+	elf::Writer &writer() { return w_; }
+
+private:
+	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const elf::Section *from, const std::string &user)
+	{
+		Ref ref = sel_.use(r, from, user);
+		elf::Writer::SymId sym;
+		switch (ref.kind) {
+		case Ref::Item:
+			sym = item_sym_.at(ref.item);
+			break;
+		case Ref::Piece:
+			sym = w_.section_symbol(piece_sec_.at(ref.piece));
+			break;
+		default:
+			sym = ext_sym_.at(ref.external);
+		}
+		w_.add_reloc(out_sec, offset, r.type, sym, ref.addend);
+	}
+
+	void string_ptr(size_t sec, uint64_t offset, const std::string &s)
+	{
+		auto it = string_off_.find(s);
+		uint64_t off;
+		if (it != string_off_.end()) {
+			off = it->second;
+		} else {
+			auto &d = w_.data(strings_);
+			off = d.size();
+			d.insert(d.end(), s.begin(), s.end());
+			d.push_back(0);
+			string_off_.emplace(s, off);
+		}
+		w_.add_reloc(sec, offset, R_X86_64_64, strsym_, static_cast<int64_t>(off));
+	}
+
+	Selector &sel_;
+	elf::Writer w_;
+	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
+	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
+	std::unordered_map<const elf::Section *, size_t> piece_sec_;
+	std::vector<elf::Writer::SymId> ext_sym_;
+	std::unordered_map<std::string, uint64_t> string_off_;
+	size_t strings_ = 0;
+	elf::Writer::SymId strsym_ = 0;
+};
+
+}  // namespace
+
+void write_patch_object(Selector &sel, const std::vector<KeptEntries> &special, const std::string &path)
+{
+	Emitter em(sel);
+	em.emit_items();
+	em.emit_special(special);
+	em.emit_records();
+	std::string tmp = path + ".tmp." + std::to_string(getpid());
+	try {
+		em.writer().write(tmp);
+		std::filesystem::rename(tmp, path);
+	} catch (...) {
+		std::error_code ec;
+		std::filesystem::remove(tmp, ec);
+		throw;
+	}
+}
+
+}  // namespace kp::diffgen
