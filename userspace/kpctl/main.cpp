@@ -40,6 +40,9 @@ int main(int argc, char **argv)
     c_unload->add_option("--timeout", unload.timeout, "seconds to keep retrying a busy transition (default 60)")
         ->check(CLI::NonNegativeNumber);
 
+    c_load->footer(exit_codes_text());
+    c_unload->footer(exit_codes_text());
+
     std::string status_name;
     bool status_json = false;
     auto *c_status = app.add_subcommand("status", "state of loaded patches (from /sys/kernel/kp)");

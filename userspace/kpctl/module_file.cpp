@@ -122,6 +122,7 @@ public:
         p.kind = Pointer::Kind::local;
         Elf_Scn *scn = elf_getscn(f_.elf(), s.st_shndx);
         p.section = f_.section_name(scn);
+        p.shndx = s.st_shndx;
         uint64_t target = s.st_value + static_cast<uint64_t>(it->second.addend);
         p.value = target;  // offset inside p.section
         // Name it after the nearest named symbol at or before it in that section.
@@ -153,7 +154,7 @@ public:
         if (p.kind != Pointer::Kind::local)
             throw Error(Exit::not_kp_patch, f_.path() + ": " + what +
                         " does not point into the module; rebuild the patch with kp-build");
-        Elf_Scn *scn = f_.section(p.section);
+        Elf_Scn *scn = elf_getscn(f_.elf(), p.shndx);
         auto raw = scn ? f_.bytes(scn) : std::vector<unsigned char>{};
         if (p.value >= raw.size())
             throw Error(Exit::not_kp_patch, f_.path() + ": " + what + " points outside " + p.section);

@@ -17,6 +17,7 @@ struct Pointer {
     std::string symbol;      // symbol name (local: nearest symbol; external: undefined symbol)
     int64_t offset = 0;      // from the symbol
     std::string section;     // local: the target section
+    size_t shndx = 0;        // local: its index
     uint64_t value = 0;      // absolute value without relocation
 
     std::string describe() const;  // "sym", "sym+0x10", "sym-0x4", "0x1234", "(null)"
