@@ -157,6 +157,8 @@ echo "final: patch=$(loaded kp_test_cmdline)"
 def test_refusals_change_nothing(vm, kpctl_bin, kp_modules, build_module):
     """Wrong kernel, core missing, not a patch, refused by the core, unknown name."""
     plain = build_module(HERE / "kpctl-fixtures/kpctl_plain")
+    # Carries kp records for this kernel but never registers with the core.
+    unregistered = build_module(HERE / "kpctl-fixtures/kpctl_fixture", [f"KP_ROOT={REPO}"])
     r = vm.run(GUEST_LIB + """
 step wrong kpctl load /kp/p/kp_test_badbid.ko --core /kp/core/kp_core.ko
 echo "after-wrong: core=$(loaded kp_core) patch=$(loaded kp_test_badbid)"
@@ -171,6 +173,9 @@ step info_wrong kpctl info --json /kp/p/kp_test_badbid.ko
 step refused env KP_CORE=/kp/core/kp_core.ko kpctl load /kp/p/kp_test_badsize.ko --timeout 5
 echo "after-refused: core=$(loaded kp_core) patch=$(loaded kp_test_badsize)"
 step status kpctl status --json
+rmmod kp_core 2>/dev/null
+step unregistered kpctl load /kp/p/kpctl_fixture.ko --core /kp/core/kp_core.ko --timeout 0
+echo "after-unregistered: core=$(loaded kp_core) patch=$(loaded kpctl_fixture)"
 step unknown kpctl unload kp_no_such_patch
 step unknown_status kpctl status kp_no_such_patch
 insmod /kp/p/kpctl_plain.ko
@@ -182,7 +187,8 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
             "/kp/p/kp_test_badbid.ko": kp_modules["badbid"],
             "/kp/p/kp_test_cmdline.ko": kp_modules["cmdline"],
             "/kp/p/kp_test_badsize.ko": kp_modules["badsize"],
-            "/kp/p/kpctl_plain.ko": plain}, timeout=180)
+            "/kp/p/kpctl_plain.ko": plain,
+            "/kp/p/kpctl_fixture.ko": unregistered}, timeout=180)
     s = parse_steps(r.output)
 
     one_line_error(s["wrong"], WRONG_KERNEL, "00000000000000000000000000000000deadbeef", "rebuild")
@@ -199,6 +205,9 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
     one_line_error(s["refused"], REFUSED, "cmdline_proc_show", "size")
     assert "after-refused: core=no patch=no" in r.output    # the core it loaded is removed again
     assert s["status"].json()["patches"] == []
+    # Loaded, but no patch appeared in sysfs: taken out again, core too.
+    one_line_error(s["unregistered"], REFUSED, "kpctl_fixture", "removed again")
+    assert "after-unregistered: core=no patch=no" in r.output
     one_line_error(s["unknown"], UNKNOWN, "kp_no_such_patch")
     one_line_error(s["unknown_status"], UNKNOWN, "kp_no_such_patch")
     one_line_error(s["unload_plain"], NOT_KP, "rmmod")

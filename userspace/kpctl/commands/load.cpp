@@ -102,22 +102,26 @@ Exit cmd_load(const LoadOptions &o)
         core_guard.keep();
         return Exit::ok;
     }
-    if (!st) {
-        core_guard.keep();  // a module of ours is loaded: leave the core for its removal
-        std::string state = module_initstate(name);
-        throw Error(Exit::load_failed, "module " + name + " loaded but the core shows no patch for it in " +
-                    kp_sysfs_dir() + (state.empty() ? "" : " (module state " + state + ")") +
-                    "; check the kernel log (dmesg) and remove it with kpctl unload or rmmod");
+    // Not in force: take the module out again so that nothing changed.
+    std::string undo;
+    if (st && st->transition != "idle") {
+        auto who = blockers(st->blocked, last_core);
+        std::cerr << "kpctl: patch " << name << " stayed in transition " << st->transition << "; blocking tasks:\n";
+        for (const auto &l : who)
+            std::cerr << "  " << l << "\n";
+        write_enabled(name, false);
+        wait_settled(name, false, deadline_after(10));
     }
-    // Still transitioning: undo, so that nothing stays half-applied.
-    auto who = blockers(st->blocked, last_core);
-    std::cerr << "kpctl: patch " << name << " stayed in transition " << st->transition << "; blocking tasks:\n";
-    for (const auto &l : who)
-        std::cerr << "  " << l << "\n";
-    write_enabled(name, false);
-    wait_settled(name, false, deadline_after(10));
-    remove_module(name);
-    throw Error(Exit::busy, "patch " + name + " did not finish its transition before the timeout and was reverted; retry later or with a longer --timeout");
+    if (int err = remove_module(name); err != 0 && err != ENOENT) {
+        core_guard.keep();
+        undo = "; removing module " + name + " failed too (" + errno_text("delete_module", err) + "), remove it with rmmod";
+    }
+    if (st && st->transition != "idle")
+        throw Error(Exit::busy, "patch " + name + " did not finish its transition before the timeout and was reverted" + undo +
+                    "; retry later or with a longer --timeout");
+    std::string state = st ? "the core left it disabled" : "the core shows no patch for it in " + kp_sysfs_dir();
+    throw Error(Exit::load_failed, "module " + name + " loaded but " + state + ", so it was removed again" + undo +
+                "; check the kernel log (dmesg)");
 }
 
 }  // namespace kpctl
