@@ -160,6 +160,10 @@ def test_refusals_change_nothing(vm, kpctl_bin, kp_modules, build_module):
     # Carries kp records for this kernel but never registers with the core.
     unregistered = build_module(HERE / "kpctl-fixtures/kpctl_fixture", [f"KP_ROOT={REPO}"])
     r = vm.run(GUEST_LIB + """
+step notroot /kp/bin/setpriv --reuid=65534 --regid=65534 --clear-groups kpctl load /kp/p/kp_test_cmdline.ko --core /kp/core/kp_core.ko
+step notroot_unload /kp/bin/setpriv --reuid=65534 --regid=65534 --clear-groups kpctl unload kp_test_cmdline
+step notroot_info /kp/bin/setpriv --reuid=65534 --regid=65534 --clear-groups kpctl info /kp/p/kp_test_cmdline.ko
+echo "after-notroot: core=$(loaded kp_core) patch=$(loaded kp_test_cmdline)"
 step wrong kpctl load /kp/p/kp_test_badbid.ko --core /kp/core/kp_core.ko
 echo "after-wrong: core=$(loaded kp_core) patch=$(loaded kp_test_badbid)"
 step nocore kpctl load /kp/p/kp_test_cmdline.ko
@@ -182,6 +186,7 @@ insmod /kp/p/kpctl_plain.ko
 step unload_plain kpctl unload kpctl_plain
 echo "after-unload-plain: plain=$(loaded kpctl_plain)"
 """, files={"/kp/bin/kpctl": kpctl_bin,
+            "/kp/bin/setpriv": "/usr/bin/setpriv",   # util-linux: busybox's cannot change uid
             "/kp/core/kp_core.ko": kp_modules["core"],
             "/kp/core/notes.txt": HERE / "kpctl-fixtures/kpctl_plain/Kbuild",
             "/kp/p/kp_test_badbid.ko": kp_modules["badbid"],
@@ -191,6 +196,10 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
             "/kp/p/kpctl_fixture.ko": unregistered}, timeout=180)
     s = parse_steps(r.output)
 
+    one_line_error(s["notroot"], 3, "root")
+    one_line_error(s["notroot_unload"], 3, "root")
+    assert s["notroot_info"].rc == OK and "cmdline_proc_show" in s["notroot_info"].out
+    assert "after-notroot: core=no patch=no" in r.output
     one_line_error(s["wrong"], WRONG_KERNEL, "00000000000000000000000000000000deadbeef", "rebuild")
     assert "after-wrong: core=no patch=no" in r.output      # refused before the core
     one_line_error(s["nocore"], CORE_MISSING, "kp_core.ko", "--core")
