@@ -114,6 +114,16 @@ step unload_again kpctl unload kp_test_cmdline
 step load_by_file kpctl load /kp/patches/kp_test_cmdline.ko
 step unload_by_file kpctl unload /kp/patches/kp_test_cmdline.ko
 echo "final: patch=$(loaded kp_test_cmdline)"
+# Installed layout: patches in /lib/modules/$(uname -r)/kp, the core in .../extra.
+rmmod kp_core
+mods=/lib/modules/$(uname -r)
+mkdir -p $mods/kp $mods/extra
+cp /kp/patches/kp_test_cmdline.ko $mods/kp/
+cp /kp/patches/kp_core.ko $mods/extra/
+step installed_load kpctl load $mods/kp/kp_test_cmdline.ko
+step installed_list kpctl list --json
+step installed_list_text kpctl list
+step installed_unload kpctl unload kp_test_cmdline
 """, files={"/kp/bin/kpctl": kpctl_bin,
             "/kp/patches/kp_core.ko": kp_modules["core"],
             "/kp/patches/kp_test_cmdline.ko": kp_modules["cmdline"]}, timeout=180)
@@ -152,6 +162,16 @@ echo "final: patch=$(loaded kp_test_cmdline)"
     one_line_error(s["unload_again"], UNKNOWN, "kp_test_cmdline")
     assert s["load_by_file"].rc == OK and s["unload_by_file"].rc == OK
     assert "final: patch=no" in r.output
+
+    assert s["installed_load"].rc == OK, s["installed_load"].err
+    assert "loaded the core module kp_core" in s["installed_load"].out
+    ls = s["installed_list"].json()
+    assert ls["dir"].startswith("/lib/modules/6.1.") and ls["dir"].endswith("/kp")
+    assert [(Path(x["file"]).name, x["name"], x["loaded"]) for x in ls["installed"]] == \
+        [("kp_test_cmdline.ko", "kp_test_cmdline", True)]
+    assert re.search(r"^  kp_test_cmdline  enabled  transition idle  1 function\(s\)$",
+                     s["installed_list_text"].out, re.M), s["installed_list_text"].out
+    assert s["installed_unload"].rc == OK, s["installed_unload"].err
 
 
 def test_refusals_change_nothing(vm, kpctl_bin, kp_modules, build_module):
@@ -268,3 +288,13 @@ echo "final: patch=$(loaded kp_test_busy_patch)"
     assert "last=100" in r.output    # the patched kp_busy_wait ran (the original returns 1)
     assert s["unload"].rc == OK, s["unload"].err
     assert "final: patch=no" in r.output
+
+    assert s["installed_load"].rc == OK, s["installed_load"].err
+    assert "loaded the core module kp_core" in s["installed_load"].out
+    ls = s["installed_list"].json()
+    assert ls["dir"].startswith("/lib/modules/6.1.") and ls["dir"].endswith("/kp")
+    assert [(Path(x["file"]).name, x["name"], x["loaded"]) for x in ls["installed"]] == \
+        [("kp_test_cmdline.ko", "kp_test_cmdline", True)]
+    assert re.search(r"^  kp_test_cmdline  enabled  transition idle  1 function\(s\)$",
+                     s["installed_list_text"].out, re.M), s["installed_list_text"].out
+    assert s["installed_unload"].rc == OK, s["installed_unload"].err
