@@ -1,0 +1,28 @@
+// The patched build: a cheap copy of the cache tree, then `make <obj>...` for the objects
+// whose dependency records name a changed file. vmlinux is never relinked.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tree_copy.hpp"
+
+namespace kpb {
+
+class Log;
+
+// Creates the patched copy of the cache tree at `work_tree`.
+CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree);
+
+struct ObjectBuild {
+  double seconds = 0;  // time in make
+};
+
+// Builds `objects` in `tree` with the cache's KCFLAGS. Throws Error with the compiler's
+// messages (and the log's path) when an object does not build.
+ObjectBuild build_objects(const std::string& tree, const std::vector<std::string>& objects,
+                          int jobs, Log& log);
+
+// The compiler's error lines of a failed make (file:line: error: ...), at most `max` lines.
+std::string compiler_errors(const std::string& output, size_t max = 20);
+
+}  // namespace kpb

@@ -1,0 +1,12 @@
+#include "error.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace kpb {
+
+void throw_errno(const std::string& what) {
+  throw Error(what + ": " + std::strerror(errno));
+}
+
+}  // namespace kpb

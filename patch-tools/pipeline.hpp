@@ -1,0 +1,30 @@
+// kp-build's stages in order: setup, original build (or cache hit), patched build, diff,
+// resolve, link, module check.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace kpb {
+
+struct Options {
+  std::string src;
+  std::vector<std::string> patches;
+  std::string output;     // empty: ./<module>.ko
+  std::string name;       // empty: from the first patch file
+  std::string vmlinux;    // empty: <src>/vmlinux
+  int jobs = 0;           // 0: number of CPUs
+  std::string cache_dir;  // empty: ~/.cache/kp-build
+  bool explain = false;
+  bool keep_tmp = false;
+  bool verbose = false;
+  std::string self_exe;   // argv[0], to find diffgen
+};
+
+// Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages
+// go to stderr.
+int run_kp_build(const Options& options);
+
+// "fix" -> "kp-fix"; names already starting with "kp" are kept.
+std::string module_name_for(const std::string& name);
+
+}  // namespace kpb

@@ -1,0 +1,23 @@
+// Running external programs (make, patch, diffgen, ar) with their output captured.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace kpb {
+
+class Log;
+
+struct ProcResult {
+  int status = -1;      // exit status, or 128+signal
+  std::string output;   // stdout and stderr, interleaved
+  double seconds = 0;
+};
+
+// Runs argv (PATH lookup) in cwd (empty = current). The command line and its full output
+// go to log when given.
+ProcResult run_process(const std::vector<std::string>& argv, const std::string& cwd = {},
+                       Log* log = nullptr);
+
+std::string join_command(const std::vector<std::string>& argv);
+
+}  // namespace kpb

@@ -1,0 +1,55 @@
+// Cheap copies of kernel trees that never share a file the build writes.
+//
+// Sources are hard-linked (never written by Kbuild); everything else is copied or left out.
+// Before a file of a copy is modified, break_hard_link() gives it its own inode (copy then
+// rename), so the file it was linked to is never written.
+#pragma once
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <string>
+
+namespace kpb {
+
+struct CopyStats {
+  uint64_t linked = 0;
+  uint64_t copied = 0;
+  uint64_t copied_bytes = 0;
+  uint64_t skipped = 0;
+};
+
+enum class CopyAction { kLink, kCopy, kSkip };
+
+// Decides, for a regular file (path relative to the root, its stat), what the copy holds.
+using CopyPolicy = std::function<CopyAction(const std::string& rel, const struct stat& st)>;
+
+// Recreates the directory tree src under dst (which must not exist), symlinks as symlinks.
+CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPolicy& policy);
+
+// Object-like build products that a rebuild recreates (.o, .a, .ko, their .cmd/.d records,
+// vmlinux and its intermediates). Never needed in a copy that only rebuilds some objects.
+bool is_object_product(const std::string& rel);
+
+// Policy for the cache's copy of a user tree: link files older than `cutoff` (sources, from
+// before the tree's first build step) unless they are object products; copy newer files
+// (products of the user's build or files edited since; copies are always safe).
+CopyPolicy source_tree_policy(struct timespec cutoff);
+
+// Policy for a patched copy of the cache tree: link what the cache shares with the user
+// tree (sources, st_nlink > 1), leave out object products, copy the rest (generated
+// headers, host tools, .cmd records).
+CopyPolicy work_tree_policy();
+
+// Gives `path` its own inode with the same content, mode and mtime (copy then rename) when
+// it has other hard links. Returns true when a link was broken.
+bool break_hard_link(const std::string& path);
+
+// Copies one regular file (content, mode, mtime) to a new path.
+void copy_file_preserving(const std::string& src, const std::string& dst, const struct stat& st);
+
+// Removes a directory tree by unlinking (never writes any file).
+void remove_tree(const std::string& path);
+
+}  // namespace kpb

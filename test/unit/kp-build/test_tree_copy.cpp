@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "test_util.hpp"
+#include "tree_copy.hpp"
+
+using namespace kpbtest;
+
+namespace {
+struct stat stat_of(const std::string& p) {
+  struct stat st {};
+  EXPECT_EQ(lstat(p.c_str(), &st), 0) << p;
+  return st;
+}
+}  // namespace
+
+TEST(TreeCopy, BreakingALinkLeavesTheOriginalUntouched) {
+  TempDir t;
+  write_file(t / "a/src.c", "int original;\n");
+  ASSERT_EQ(link((t / "a/src.c").c_str(), (t / "b.c").c_str()), 0);
+  auto before = stat_of(t / "a/src.c");
+  EXPECT_TRUE(kpb::break_hard_link(t / "b.c"));
+  EXPECT_FALSE(kpb::break_hard_link(t / "b.c")) << "second call: nothing left to break";
+  // Write through the copy the way a compiler does (O_TRUNC).
+  {
+    std::ofstream out(t / "b.c", std::ios::trunc);
+    out << "int patched;\n";
+  }
+  auto after = stat_of(t / "a/src.c");
+  EXPECT_EQ(read_file(t / "a/src.c"), "int original;\n");
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  EXPECT_EQ(after.st_nlink, 1u);
+  EXPECT_NE(stat_of(t / "b.c").st_ino, before.st_ino);
+}
+
+TEST(TreeCopy, SourcePolicyLinksOldFilesCopiesNewOnesAndDropsObjects) {
+  TempDir t;
+  write_file(t / "u/kernel/fork.c", "old\n");
+  write_file(t / "u/kernel/fork.o", "obj\n");
+  write_file(t / "u/kernel/.fork.o.cmd", "cmd\n");
+  write_file(t / "u/include/generated/autoconf.h", "gen\n");
+  ASSERT_EQ(symlink("fork.c", (t / "u/kernel/link.c").c_str()), 0);
+  // fork.c predates the cutoff, the generated header does not.
+  struct timespec old_times[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (t / "u/kernel/fork.c").c_str(), old_times, 0), 0);
+  struct timespec cutoff {2000, 0};
+  auto stats = kpb::copy_tree(t / "u", t / "c", kpb::source_tree_policy(cutoff));
+  EXPECT_EQ(stats.linked, 1u);
+  EXPECT_EQ(stats.copied, 1u);
+  EXPECT_EQ(stats.skipped, 2u);
+  EXPECT_EQ(stat_of(t / "c/kernel/fork.c").st_ino, stat_of(t / "u/kernel/fork.c").st_ino);
+  EXPECT_NE(stat_of(t / "c/include/generated/autoconf.h").st_ino,
+            stat_of(t / "u/include/generated/autoconf.h").st_ino);
+  EXPECT_EQ(read_file(t / "c/include/generated/autoconf.h"), "gen\n");
+  EXPECT_NE(access((t / "c/kernel/fork.o").c_str(), F_OK), 0);
+  EXPECT_NE(access((t / "c/kernel/.fork.o.cmd").c_str(), F_OK), 0);
+  EXPECT_TRUE(S_ISLNK(stat_of(t / "c/kernel/link.c").st_mode));
+}
+
+TEST(TreeCopy, WorkPolicyLinksOnlySharedFiles) {
+  TempDir t;
+  write_file(t / "user/a.c", "source\n");
+  write_file(t / "cache/a.o", "object\n");
+  write_file(t / "cache/scripts/fixdep", "tool\n");
+  ASSERT_EQ(link((t / "user/a.c").c_str(), (t / "cache/a.c").c_str()), 0);
+  kpb::copy_tree(t / "cache", t / "work", kpb::work_tree_policy());
+  EXPECT_EQ(stat_of(t / "work/a.c").st_ino, stat_of(t / "user/a.c").st_ino);
+  EXPECT_NE(stat_of(t / "work/scripts/fixdep").st_ino, stat_of(t / "cache/scripts/fixdep").st_ino);
+  EXPECT_EQ(stat_of(t / "cache/scripts/fixdep").st_nlink, 1u);
+  EXPECT_NE(access((t / "work/a.o").c_str(), F_OK), 0);
+}
+
+TEST(TreeCopy, ObjectProducts) {
+  EXPECT_TRUE(kpb::is_object_product("fs/proc/cmdline.o"));
+  EXPECT_TRUE(kpb::is_object_product("fs/proc/.cmdline.o.cmd"));
+  EXPECT_TRUE(kpb::is_object_product("vmlinux"));
+  EXPECT_TRUE(kpb::is_object_product("fs/fuse/fuse.ko"));
+  EXPECT_FALSE(kpb::is_object_product("fs/proc/cmdline.c"));
+  EXPECT_FALSE(kpb::is_object_product("include/generated/autoconf.h"));
+  EXPECT_FALSE(kpb::is_object_product("scripts/basic/fixdep"));
+}
