@@ -243,9 +243,12 @@ int kp_disable_patch(struct kp_patch *patch)
 	ret = kp_transition(patch, false);
 	if (ret)
 		return ret;
-	/* NMI handlers that read the old stack head are done after this. */
-	synchronize_rcu();
-	kp_detach_all(patch);
+	/*
+	 * The ftrace handlers stay registered (doing nothing for this patch)
+	 * until the patch module goes: enabling and disabling then only flip
+	 * version stacks, without patching call sites or creating and freeing
+	 * ftrace trampolines while the functions are being called.
+	 */
 	patch->enabled = false;
 	module_put(patch->mod);
 	return 0;

@@ -54,7 +54,7 @@ int kp_verify_syms(struct kp_patch *patch, struct kp_object *obj)
 			return ret;
 		}
 		if (addr != s->addr) {
-			pr_err("%s: symbol %s,%llu (%s) is at %px, the patch expects %px\n",
+			pr_err("%s: symbol %s,%llu (%s) is at %pS, the patch expects %pS\n",
 			       patch->name, name, s->sympos, objname,
 			       (void *)addr, (void *)(unsigned long)s->addr);
 			return -EINVAL;

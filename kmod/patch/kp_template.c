@@ -19,11 +19,6 @@
 #error "the builder must define KP_TARGET_RELEASE (kernel release)"
 #endif
 
-/* Defined by kp-patch.lds around the record sections. */
-extern const struct kp_func_rec __kp_funcs_start[], __kp_funcs_end[];
-extern const struct kp_sym_rec __kp_syms_start[], __kp_syms_end[];
-extern const struct kp_reloc_rec __kp_relocs_start[], __kp_relocs_end[];
-
 /*
  * Empty markers so each record section exists and is allocatable even when
  * the patch has no record of that kind.

@@ -6,6 +6,8 @@
  * core applies (with text_poke, into read-only data) when the target is
  * present.
  */
+#include <linux/cache.h>
+#include <linux/compiler.h>
 #include <linux/elf.h>
 #include "kp_patch.h"
 
@@ -13,16 +15,15 @@
 #error "KP_OLD_SIZE (size of kp_target_value) is required"
 #endif
 
-static const volatile unsigned long kp_secret_addr;
+/* Read-only once the patch module is initialised: written with text_poke. */
+static int (*kp_secret)(void) __ro_after_init;
 
 static int kp_target_value_new(void)
 {
-	int (*secret)(void) = (int (*)(void))kp_secret_addr;
-
-	return secret() + 2;
+	return READ_ONCE(kp_secret)() + 2;
 }
 
 KP_FUNC("kp_test_target", "kp_target_value", 0, KP_OLD_SIZE,
 	kp_target_value_new);
-KP_RELOC(&kp_secret_addr, "kp_test_target", "kp_target_secret", 0, 0,
+KP_RELOC(&kp_secret, "kp_test_target", "kp_target_secret", 0, 0,
 	 R_X86_64_64);

@@ -40,7 +40,7 @@ noinline int kp_busy_wait(void)
 {
 	int ret = kp_busy_sleep();
 
-	pr_info("kp_test_busy: original kp_busy_wait returns\n");
+	pr_info("kp_test_busy: original %s returns\n", __func__);
 	return ret + 1;
 }
 
