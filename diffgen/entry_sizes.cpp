@@ -2,6 +2,7 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,16 +32,15 @@ constexpr SpecialKind kinds[] = {
 	{"__mcount_loc", "long unsigned int", false},
 };
 
-struct Fd {
-	int fd = -1;
-	~Fd()
-	{
-		if (fd >= 0)
-			close(fd);
-	}
+struct DwflCloser {
+	void operator()(Dwfl *d) const { dwfl_end(d); }
 };
-struct DwarfCloser {
-	void operator()(Dwarf *d) const { dwarf_end(d); }
+
+char *debuginfo_path = nullptr;
+// libdwfl's offline reporting applies the relocations of ET_REL debug sections (string
+// offsets of an object's DWARF are relocations until linked).
+const Dwfl_Callbacks offline_callbacks = {
+	dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address, &debuginfo_path,
 };
 
 }  // namespace
@@ -55,11 +55,15 @@ const SpecialKind *special_kind(const std::string &section)
 
 void EntrySizes::scan(const std::string &file)
 {
-	Fd f;
-	f.fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
-	if (f.fd < 0)
+	std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&offline_callbacks));
+	if (!dwfl)
 		return;
-	std::unique_ptr<Dwarf, DwarfCloser> dw(dwarf_begin(f.fd, DWARF_C_READ));
+	Dwfl_Module *mod = dwfl_report_offline(dwfl.get(), "entry-sizes", file.c_str(), -1);
+	dwfl_report_end(dwfl.get(), nullptr, nullptr);
+	if (!mod)
+		return;
+	Dwarf_Addr bias = 0;
+	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
 	if (!dw)
 		return;
 	std::map<std::string, bool> wanted;
@@ -68,9 +72,9 @@ void EntrySizes::scan(const std::string &file)
 			wanted[k.type_name] = k.is_struct;
 	Dwarf_Off off = 0, next = 0;
 	size_t hsize = 0;
-	while (!wanted.empty() && dwarf_nextcu(dw.get(), off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+	while (!wanted.empty() && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
 		Dwarf_Die cu, die;
-		if (dwarf_offdie(dw.get(), off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+		if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
 			do {
 				int tag = dwarf_tag(&die);
 				if (tag != DW_TAG_structure_type && tag != DW_TAG_base_type)

@@ -1,0 +1,162 @@
+// Real objects of the test kernel, from the function-sections copy built by
+// real-objects.sh (build/linux-fs).  Skipped when that tree is not built.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "helpers.h"
+
+namespace fs = std::filesystem;
+using Set = std::set<std::string>;
+
+namespace {
+
+fs::path tree() { return fs::path(KP_BUILD_DIR) / "linux-fs"; }
+fs::path running_vmlinux() { return fs::path(KP_BUILD_DIR) / "linux" / "vmlinux"; }
+
+bool have_tree() { return fs::exists(tree() / "vmlinux") && fs::exists(fs::path(KP_BUILD_DIR) / "linux-fs.stamp"); }
+
+#define REQUIRE_TREE()                                                                                          \
+	do {                                                                                                    \
+		if (!have_tree())                                                                               \
+			GTEST_SKIP() << tree() << " not built: run test/unit/diffgen/real-objects.sh (make check " \
+					"builds it first)";                                                     \
+	} while (0)
+
+std::string read_file(const fs::path &p)
+{
+	std::ifstream in(p);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+void replace_all(std::string &s, const std::string &from, const std::string &to)
+{
+	for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
+		s.replace(at, from.size(), to);
+}
+
+// Recompiles tree()/REL.c with @from replaced by @to into a temp dir, with the exact
+// command line from its .cmd file; returns the patched object's path.
+std::string build_patched(const std::string &rel, const std::string &from, const std::string &to)
+{
+	fs::path dir = kp::test::scratch_dir("real-" + fs::path(rel).filename().string());
+	fs::path src = tree() / (rel + ".c");
+	std::string text = read_file(src);
+	size_t at = text.find(from);
+	EXPECT_NE(at, std::string::npos) << from << " not in " << src;
+	if (at == std::string::npos)
+		return "";
+	text.replace(at, from.size(), to);
+	fs::path psrc = dir / fs::path(rel + ".c").filename();
+	std::ofstream(psrc) << text;
+	fs::path pobj = dir / fs::path(rel + ".o").filename();
+
+	fs::path cmdfile = tree() / fs::path(rel).parent_path() / ("." + fs::path(rel).filename().string() + ".o.cmd");
+	std::string cmd = read_file(cmdfile);
+	cmd = cmd.substr(0, cmd.find('\n'));
+	size_t eq = cmd.find(":=");
+	EXPECT_NE(eq, std::string::npos) << cmdfile;
+	cmd = cmd.substr(eq + 2);
+	replace_all(cmd, "-Wp,-MMD," + fs::path(rel).parent_path().string() + "/." + fs::path(rel).filename().string() + ".o.d",
+		    "-Wp,-MMD," + (dir / "dep.d").string());
+	replace_all(cmd, rel + ".o", pobj.string());
+	replace_all(cmd, rel + ".c", psrc.string());
+	// Quoted includes relative to the source directory.
+	replace_all(cmd, " -c ", " -I" + (tree() / fs::path(rel).parent_path()).string() + " -c ");
+	std::string out;
+	int rc = kp::test::run_command("cd " + tree().string() + " && " + cmd, &out);
+	EXPECT_EQ(rc, 0) << cmd << "\n" << out;
+	return pobj.string();
+}
+
+kp::diffgen::Result diff_real(const std::string &rel, const std::string &patched, const std::string &out)
+{
+	kp::diffgen::Options opts;
+	opts.symbols = running_vmlinux().string();
+	return kp::diffgen::run((tree() / (rel + ".o")).string(), patched, out, opts);
+}
+
+std::string joined(const kp::diffgen::Result &r)
+{
+	std::string s;
+	for (const auto &m : r.messages)
+		s += m + "\n";
+	return s;
+}
+
+}  // namespace
+
+TEST(DiffgenReal, CmdlineProcShow)
+{
+	REQUIRE_TREE();
+	std::string patched = build_patched("fs/proc/cmdline", "seq_puts(m, saved_command_line);",
+					    "seq_printf(m, \"%s kp\", saved_command_line);");
+	ASSERT_FALSE(patched.empty());
+	std::string out = (fs::path(patched).parent_path() / "out.o").string();
+	auto r = diff_real("fs/proc/cmdline", patched, out);
+	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	auto o = kp::test::read_output(out);
+	EXPECT_EQ(o.defined_funcs, Set({"cmdline_proc_show"}));
+	ASSERT_EQ(o.funcs.size(), 1u);
+	EXPECT_EQ(o.funcs[0].name, "cmdline_proc_show");
+	EXPECT_EQ(o.funcs[0].sympos, 0u);
+	EXPECT_TRUE(o.undefined.count("seq_printf"));
+	EXPECT_TRUE(o.undefined.count("saved_command_line"));
+	// Special sections follow the function: ORC entries for it, one __mcount_loc record.
+	EXPECT_EQ(o.section_sizes["__mcount_loc"], 8u);
+	if (o.section_sizes.count(".orc_unwind_ip")) {
+		EXPECT_EQ(o.section_sizes[".orc_unwind"] / 6, o.section_sizes[".orc_unwind_ip"] / 4);
+	}
+}
+
+TEST(DiffgenReal, KernelSysUname)
+{
+	REQUIRE_TREE();
+	// A string in override_release(): only that function (and its callers that inline it) change.
+	std::string patched = build_patched("kernel/sys", "return -EFAULT;\n\t}\n\treturn 0;\n}\n\nstatic int override_release",
+					    "return -EFAULT;\n\t}\n\treturn 1 - 1;\n}\n\nstatic int override_release");
+	ASSERT_FALSE(patched.empty());
+	std::string out = (fs::path(patched).parent_path() / "out.o").string();
+	auto r = diff_real("kernel/sys", patched, out);
+	// "1 - 1" folds to the same code: a source edit without a functional change.
+	EXPECT_EQ(r.code, kp::diffgen::kNoChange) << joined(r);
+
+	patched = build_patched("kernel/sys", "SYSCALL_DEFINE0(getppid)\n{\n\tint pid;",
+				"SYSCALL_DEFINE0(getppid)\n{\n\tint pid = 0;\n\tif (current->pid == 424242) return -1;");
+	ASSERT_FALSE(patched.empty());
+	r = diff_real("kernel/sys", patched, out);
+	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	auto o = kp::test::read_output(out);
+	EXPECT_TRUE(o.defined_funcs.count("__x64_sys_getppid")) << ::testing::PrintToString(o.defined_funcs);
+	for (const auto &f : o.defined_funcs)
+		EXPECT_NE(f.find("getppid"), std::string::npos) << "unrelated function emitted: " << f;
+}
+
+TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
+{
+	REQUIRE_TREE();
+	size_t n = 0;
+	std::vector<std::string> bad;
+	for (auto it = fs::recursive_directory_iterator(tree()); it != fs::recursive_directory_iterator(); ++it) {
+		const fs::path &p = it->path();
+		std::string rel = fs::relative(p, tree()).string();
+		if (it->is_directory() && (rel == "scripts" || rel == "tools" || rel == "Documentation" || rel == "usr")) {
+			it.disable_recursion_pending();
+			continue;
+		}
+		if (!it->is_regular_file() || p.extension() != ".o" || rel == "vmlinux.o" ||
+		    p.filename().string().find(".mod.o") != std::string::npos)
+			continue;
+		auto r = kp::diffgen::run(p.string(), p.string(), "/dev/null/never-written.o", {});
+		n++;
+		if (r.code != kp::diffgen::kNoChange)
+			bad.push_back(rel + ": exit " + std::to_string(r.code) + " " + joined(r));
+	}
+	EXPECT_GT(n, 100u);
+	EXPECT_TRUE(bad.empty()) << bad.size() << " of " << n << " objects, first: " << bad.front();
+}

@@ -1,0 +1,116 @@
+// --symbols: sympos, exported vs not, local names resolved through STT_FILE blocks.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "helpers.h"
+
+using kp::diffgen::kChanged;
+using kp::diffgen::kUnsupported;
+using Set = std::set<std::string>;
+
+namespace {
+
+const char *kOther = R"(
+#define noinline __attribute__((noinline))
+static noinline int dup(int v) { return v * 11; }
+int other_user(int v) { return dup(v); }
+int __ksymtab_exported_helper;
+)";
+
+std::string fixture(int k)
+{
+	return std::string(R"(
+#define noinline __attribute__((noinline))
+static noinline int dup(int v) { return v + 5; }
+noinline int exported_helper(int v) { return v - 1; }
+noinline int private_helper(int v) { return v ^ 3; }
+int show(int v) { return dup(v) + exported_helper(v) + private_helper(v) + )") +
+	       std::to_string(k) + "; }\n";
+}
+
+struct Target {
+	kp::test::Pair pair;
+	std::string target;
+};
+
+Target build()
+{
+	Target t;
+	t.pair = kp::test::make_pair_objects("symbols", fixture(1), fixture(2));
+	std::string other = kp::test::compile(t.pair.dir, "other", kOther);
+	t.target = (t.pair.dir / "target.elf").string();
+	std::string out;
+	int rc = kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " + t.target + " " + other +
+					       " " + t.pair.orig,
+				       &out);
+	EXPECT_EQ(rc, 0) << out;
+	return t;
+}
+
+}  // namespace
+
+TEST(DiffgenSymbols, SymposExportsAndLocalNames)
+{
+	Target t = build();
+	kp::diffgen::Options opts;
+	opts.symbols = t.target;
+	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
+	ASSERT_EQ(r.code, kChanged) << (r.messages.empty() ? "" : r.messages[0]);
+	auto o = kp::test::read_output(t.pair.out);
+	EXPECT_EQ(o.defined_funcs, Set({"show"}));
+	ASSERT_EQ(o.funcs.size(), 1u);
+	EXPECT_EQ(o.funcs[0].sympos, 0u);
+	// dup: second of two same-named locals in address order (other.o is linked first).
+	EXPECT_TRUE(o.undefined.count("dup.kp.2")) << "local with a clashing name gets the .kp.<sympos> suffix";
+	EXPECT_FALSE(o.undefined.count("dup"));
+	EXPECT_TRUE(o.undefined.count("exported_helper"));
+	EXPECT_TRUE(o.undefined.count("private_helper"));
+	std::map<std::string, kp::test::SymRec> syms;
+	for (const auto &s : o.syms)
+		syms[s.name] = s;
+	ASSERT_TRUE(syms.count("dup"));
+	EXPECT_EQ(syms["dup"].sympos, 2u);
+	EXPECT_EQ(syms["dup"].addr_sym, "dup.kp.2");
+	EXPECT_EQ(syms["dup"].objname, "vmlinux");
+	ASSERT_TRUE(syms.count("private_helper"));
+	EXPECT_EQ(syms["private_helper"].sympos, 0u);
+	EXPECT_FALSE(syms.count("exported_helper")) << "exported symbols are resolved by the module loader";
+}
+
+TEST(DiffgenSymbols, ModuleTargetNamesTheModule)
+{
+	Target t = build();
+	kp::diffgen::Options opts;
+	opts.target = "kp_test_mod";
+	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
+	ASSERT_EQ(r.code, kChanged);
+	auto o = kp::test::read_output(t.pair.out);
+	ASSERT_EQ(o.funcs.size(), 1u);
+	EXPECT_EQ(o.funcs[0].objname, "kp_test_mod");
+	for (const auto &s : o.syms)
+		EXPECT_EQ(s.objname, "kp_test_mod");
+}
+
+TEST(DiffgenSymbols, ChangedFunctionMissingFromTargetIsRefused)
+{
+	Target t = build();
+	// A target that lacks show().
+	std::string other_only = (t.pair.dir / "other-only.elf").string();
+	std::string out;
+	ASSERT_EQ(kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " + other_only + " " +
+						(t.pair.dir / "other.o").string(),
+					&out),
+		  0)
+		<< out;
+	kp::diffgen::Options opts;
+	opts.symbols = other_only;
+	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
+	EXPECT_EQ(r.code, kUnsupported);
+	std::string all;
+	for (const auto &m : r.messages)
+		all += m;
+	EXPECT_NE(all.find("show"), std::string::npos) << all;
+	EXPECT_NE(all.find("not found"), std::string::npos) << all;
+	EXPECT_FALSE(std::filesystem::exists(t.pair.out));
+}
