@@ -47,7 +47,7 @@ std::string sanitize_module_name(const std::string& text) {
   return out;
 }
 
-std::string link_module(const LinkRequest& req, Log& log) {
+std::string link_module(const LinkRequest& req, Log& log, double* make_seconds) {
   std::string objs, sources;
   for (const auto& o : req.objects) objs += (objs.empty() ? "" : " ") + o;
   for (const auto& s : req.sources) sources += (sources.empty() ? "" : " ") + s;
@@ -64,6 +64,7 @@ std::string link_module(const LinkRequest& req, Log& log) {
                                   "KDIR=" + req.kdir,
                                   "CORE_SYMVERS=" + req.core_symvers};
   auto r = run_process(cmd, {}, &log);
+  if (make_seconds) *make_seconds += r.seconds;
   std::string ko = req.out_dir + "/" + req.module + ".ko";
   if (r.status != 0 || !fs::exists(ko)) {
     std::string errs = compiler_errors(r.output);
@@ -77,7 +78,7 @@ std::string link_module(const LinkRequest& req, Log& log) {
 }
 
 CoreModule ensure_core_module(const std::string& src, const std::string& kdir,
-                              const std::string& cache_dir, Log& log) {
+                              const std::string& cache_dir, Log& log, double* make_seconds) {
   // The core's sources: kmod/core (its Kbuild includes ../../include and ../patch).
   std::vector<fs::path> files;
   for (const char* d : {"kmod/core", "kmod/patch", "include/kp"}) {
@@ -109,6 +110,7 @@ CoreModule ensure_core_module(const std::string& src, const std::string& kdir,
     copy_file_preserving(f.string(), dst.string(), st);
   }
   auto r = run_process({"make", "-C", kdir, "M=" + tmp + "/kmod/core", "modules"}, {}, &log);
+  if (make_seconds) *make_seconds += r.seconds;
   if (r.status != 0)
     throw Error("building kp_core.ko from " + src + "/kmod/core failed (log: " + log.path() + "):\n" +
                 compiler_errors(r.output));

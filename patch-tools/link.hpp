@@ -22,7 +22,7 @@ struct LinkRequest {
 };
 
 // Returns the path of the built .ko. Throws Error with the build's messages.
-std::string link_module(const LinkRequest& req, Log& log);
+std::string link_module(const LinkRequest& req, Log& log, double* make_seconds = nullptr);
 
 // The core module kp_core.ko built from kmod/core against `kdir`, kept in `cache_dir`
 // (rebuilt when the core's sources change).
@@ -32,7 +32,8 @@ struct CoreModule {
   bool built_now = false;
 };
 CoreModule ensure_core_module(const std::string& kp_source_dir, const std::string& kdir,
-                              const std::string& cache_dir, Log& log);
+                              const std::string& cache_dir, Log& log,
+                              double* make_seconds = nullptr);
 
 // The repository holding kmod/ and include/: $KP_SOURCE_DIR, else the one kp-build was
 // built from.

@@ -233,7 +233,8 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   // ---- link
   Stage link(progress, "link");
   std::string src_dir = kp_source_dir();
-  CoreModule core = ensure_core_module(src_dir, tree.src, cache_dir, log);
+  double link_make = 0;
+  CoreModule core = ensure_core_module(src_dir, tree.src, cache_dir, log, &link_make);
   LinkRequest req;
   req.template_dir = src_dir + "/kmod/patch";
   req.kdir = tree.src;
@@ -248,7 +249,9 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   }
   req.core_symvers = core.symvers;
   req.jobs = jobs;
-  std::string ko = link_module(req, log);
+  std::string ko = link_module(req, log, &link_make);
+  link.add_compiler_time(link_make);
+  compiler_seconds += link_make;
   link.done(std::string(core.built_now ? "kp_core.ko built, " : "") + fs::path(ko).filename().string());
 
   // ---- module check
@@ -276,7 +279,7 @@ int run(const Options& opt, WorkDir& work, Log& log) {
 
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char summary[256];
-  std::snprintf(summary, sizeof summary, "total %.2f s, of which in the compiler (make) %.2f s, outside %.1f%%",
+  std::snprintf(summary, sizeof summary, "total %.2f s, of which in the compiler (make) %.2f s, outside it %.1f%%",
                 total, compiler_seconds, total > 0 ? 100.0 * (total - compiler_seconds) / total : 0.0);
   progress.note(summary);
   progress.note("wrote " + output + (core_copied ? " and " + core_out : ""));

@@ -107,7 +107,10 @@ CopyPolicy source_tree_policy(struct timespec cutoff) {
 CopyPolicy work_tree_policy() {
   return [](const std::string& rel, const struct stat& st) {
     if (st.st_nlink > 1) return CopyAction::kLink;
-    if (is_object_product(rel)) return CopyAction::kSkip;
+    // Host programs (scripts/, tools/: fixdep, modpost, objtool) keep their objects, or
+    // `make <obj>.o` would relink them; kernel objects are rebuilt only when asked for.
+    bool host = rel.rfind("scripts/", 0) == 0 || rel.rfind("tools/", 0) == 0;
+    if (!host && is_object_product(rel)) return CopyAction::kSkip;
     return CopyAction::kCopy;
   };
 }

@@ -67,12 +67,14 @@ TEST(TreeCopy, WorkPolicyLinksOnlySharedFiles) {
   write_file(t / "user/a.c", "source\n");
   write_file(t / "cache/a.o", "object\n");
   write_file(t / "cache/scripts/fixdep", "tool\n");
+  write_file(t / "cache/scripts/mod/modpost.o", "host object\n");
   ASSERT_EQ(link((t / "user/a.c").c_str(), (t / "cache/a.c").c_str()), 0);
   kpb::copy_tree(t / "cache", t / "work", kpb::work_tree_policy());
   EXPECT_EQ(stat_of(t / "work/a.c").st_ino, stat_of(t / "user/a.c").st_ino);
   EXPECT_NE(stat_of(t / "work/scripts/fixdep").st_ino, stat_of(t / "cache/scripts/fixdep").st_ino);
   EXPECT_EQ(stat_of(t / "cache/scripts/fixdep").st_nlink, 1u);
   EXPECT_NE(access((t / "work/a.o").c_str(), F_OK), 0);
+  EXPECT_EQ(read_file(t / "work/scripts/mod/modpost.o"), "host object\n") << "host objects are kept";
 }
 
 TEST(TreeCopy, ObjectProducts) {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# kp-build benchmarks (docs/benchmarks.md, section "kp-build").
+#
+#   scripts/bench-kp-build.sh          cached runs: one-function patch, header change (~20 objects)
+#   scripts/bench-kp-build.sh --cold   also a cold run (empty cache) and a plain `make` of a
+#                                      clean copy of the same tree, for the ratio (slow: two
+#                                      full kernel builds)
+#
+# Environment: KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
+# build/kp-build-cache, shared with make demo and the tests).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+kdir=${KDIR:-$repo/build/linux}
+jobs=${JOBS:-2}
+cache=${KP_BUILD_CACHE:-$repo/build/kp-build-cache}
+kpb=$repo/build/userspace/patch-tools/kp-build
+patches=$repo/test/integration/patches-kpbuild
+[ -x "$kpb" ] || { echo "bench-kp-build: build kp-build first (make all)" >&2; exit 1; }
+[ -f "$kdir/vmlinux" ] || { echo "bench-kp-build: no kernel in $kdir (make kernel)" >&2; exit 1; }
+work=$(mktemp -d "$repo/build/bench-kp-build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# run NAME CACHE PATCH... : prints "NAME total compiler outside% objects"
+run() {
+	local name=$1 c=$2; shift 2
+	local args=()
+	for p in "$@"; do args+=(--patch "$patches/$p"); done
+	local t0 t1
+	t0=$(date +%s.%N)
+	if ! "$kpb" --src "$kdir" --cache-dir "$c" -j"$jobs" -o "$work/$name.ko" "${args[@]}" \
+		2> "$work/$name.err"; then
+		echo "bench-kp-build: $name failed:" >&2; cat "$work/$name.err" >&2; exit 1
+	fi
+	t1=$(date +%s.%N)
+	local total cc objs
+	total=$(sed -n 's/.*total \([0-9.]*\) s, of which.*/\1/p' "$work/$name.err")
+	cc=$(sed -n 's/.*in the compiler (make) \([0-9.]*\) s.*/\1/p' "$work/$name.err")
+	objs=$(sed -n 's/.* \([0-9]*\) object(s) rebuilt.*/\1/p' "$work/$name.err")
+	awk -v n="$name" -v w="$(echo "$t1 - $t0" | bc)" -v t="$total" -v c="$cc" -v o="$objs" 'BEGIN {
+		printf "%-26s wall %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
+			n, w, c, 100 * (t - c) / t, o }'
+	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \1: \2 s/p' "$work/$name.err" | cut -c1-110
+}
+
+echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ)"
+# Make sure the cache exists (a no-op when it does), then measure cached runs.
+run warm-up "$cache" cmdline-string.patch > /dev/null
+run cached-one-function "$cache" cmdline-string.patch
+run cached-header-20-objects "$cache" header-fsnotify.patch
+
+if [ "${1:-}" = "--cold" ]; then
+	cold=$work/cold-cache
+	run cold-one-function "$cold" cmdline-string.patch
+	# A plain build of a clean copy of the same tree (full copy: nothing shared with it).
+	plain=$work/plain
+	cp -a "$kdir" "$plain"
+	make -C "$plain" -s mrproper
+	cp "$kdir/.config" "$plain/.config"
+	t0=$(date +%s.%N)
+	make -C "$plain" -s -j"$jobs" > "$work/plain.log" 2>&1
+	t1=$(date +%s.%N)
+	echo "plain make (same tree, -j$jobs): $(echo "$t1 - $t0" | bc) s"
+fi

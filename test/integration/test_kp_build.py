@@ -1,0 +1,165 @@
+"""kp-build against the test kernel tree (build/linux): real patches in, patch modules out.
+
+The tree is the user's tree kp-build must never modify: every test that runs kp-build
+compares a listing (path, size, mtime, inode) of every file before and after.
+All runs share one cache (build/kp-build-cache, as `make demo` and test_e2e.py), so the
+original build is done once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+KDIR = BUILD / "linux"
+KP_BUILD = BUILD / "userspace/patch-tools/kp-build"
+CACHE = BUILD / "kp-build-cache"
+PATCHES = Path(__file__).resolve().parent / "patches-kpbuild"
+
+
+def tree_listing(tree: Path = KDIR) -> str:
+    out = subprocess.run(["find", str(tree), "-printf", r"%p %s %T@ %i\n"], check=True,
+                         capture_output=True, text=True).stdout
+    return hashlib.sha256("\n".join(sorted(out.splitlines())).encode()).hexdigest()
+
+
+def kp_build(patches: list[str], out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [str(KP_BUILD), "--src", str(KDIR), "--cache-dir", str(CACHE), "-o", str(out), "-j2"]
+    for p in patches:
+        cmd += ["--patch", str(PATCHES / p)]
+    return subprocess.run(cmd + list(extra), capture_output=True, text=True, timeout=3600)
+
+
+def section_size(ko: Path, name: str) -> int:
+    out = subprocess.run(["readelf", "-SW", str(ko)], check=True, capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"\]\s+(\S+)\s+\S+\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m and m.group(1) == name:
+            return int(m.group(2), 16)
+    return 0
+
+
+def modinfo(ko: Path, field: str) -> str:
+    return subprocess.run(["modinfo", "-F", field, str(ko)], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def vmlinux_build_id() -> str:
+    out = subprocess.run(["readelf", "-n", str(KDIR / "vmlinux")], check=True,
+                         capture_output=True, text=True).stdout
+    return re.search(r"Build ID: ([0-9a-f]+)", out).group(1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tool(kernel_tree):
+    if not KP_BUILD.exists():
+        pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def cmdline_module(tmp_path_factory):
+    """The cmdline patch, built once (the first run may do the original build)."""
+    out = tmp_path_factory.mktemp("cmdline") / "kp_kpb_cmdline.ko"
+    before = tree_listing()
+    r = kp_build(["cmdline-string.patch"], out)
+    after = tree_listing()
+    return r, out, before, after
+
+
+def test_good_patch_builds_a_loadable_module(cmdline_module):
+    r, out, before, after = cmdline_module
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+    assert (out.parent / "kp_core.ko").exists(), "kp_core.ko must be put beside the patch"
+    assert modinfo(out, "kp_target_build_id") == vmlinux_build_id()
+    assert modinfo(out, "kp_target_release") == (KDIR / "include/config/kernel.release").read_text().strip()
+    assert modinfo(out, "vermagic").startswith(modinfo(out, "kp_target_release") + " ")
+    source = modinfo(out, "kp_source")
+    digest = hashlib.sha256((PATCHES / "cmdline-string.patch").read_bytes()).hexdigest()
+    assert source == f"cmdline-string.patch:{digest}"
+    assert section_size(out, "kp_funcs") == 48, "one replaced function (cmdline_proc_show)"
+    # One line per stage, each with its time.
+    for stage in ("setup", "original build", "patched build", "diff", "resolve", "link",
+                  "module check"):
+        assert re.search(rf"kp-build: {stage}\b.*\[\d+\.\d+ s\]", r.stderr), (stage, r.stderr)
+    assert before == after, "kp-build modified the source tree"
+
+
+def test_second_patch_reuses_the_cache(cmdline_module, tmp_path):
+    assert cmdline_module[0].returncode == 0
+    key_dirs = [d for d in CACHE.iterdir() if (d / "complete").exists()]
+    assert len(key_dirs) >= 1
+    stamps = {d: (d / "tree/fs/proc/cmdline.o").stat().st_mtime_ns for d in key_dirs}
+    before = tree_listing()
+    out = tmp_path / "kp_kpb_version.ko"
+    r = kp_build(["version-string.patch"], out, "--keep-tmp")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"original build: cache hit", r.stderr), r.stderr
+    assert "original build (once per tree)" not in r.stderr
+    # The cached original objects were not rebuilt, and only the changed object was built.
+    assert stamps == {d: (d / "tree/fs/proc/cmdline.o").stat().st_mtime_ns for d in key_dirs}
+    assert re.search(r"patched build: 1 file\(s\) changed, 1 object\(s\) rebuilt", r.stderr)
+    log = Path(re.search(r"work dir (\S+)", r.stderr).group(1)) / "kp-build.log"
+    assert "make" in log.read_text() and "fs/proc/version.o" in log.read_text()
+    assert tree_listing() == before
+
+
+def test_several_patches_apply_in_order(tmp_path):
+    out = tmp_path / "kp_kpb_two.ko"
+    r = kp_build(["cmdline-string.patch", "version-string.patch"], out, "--explain")
+    assert r.returncode == 0, r.stderr
+    assert section_size(out, "kp_funcs") == 2 * 48
+    assert "diffgen report for fs/proc/cmdline.o" in r.stderr
+    assert "diffgen report for fs/proc/version.o" in r.stderr
+    assert modinfo(out, "kp_source").splitlines()[1].startswith("version-string.patch:")
+
+
+@pytest.mark.parametrize("patch,status,message", [
+    ("does-not-apply.patch", 1, r"does not apply.*\n\s+fs/proc/cmdline\.c: hunk #1 \(@@ -7,6 \+7,7 @@\) FAILED"),
+    ("assembly.patch", 2, r"assembly file arch/x86/lib/memcpy_64\.S"),
+    ("comment-only.patch", 3, r"no functional change"),
+    ("not-built.patch", 2, r"drivers/gpu/drm/drm_drv\.c, which is not built into vmlinux or any module"),
+])
+def test_refused_patch_writes_nothing(tmp_path, patch, status, message):
+    before = tree_listing()
+    out = tmp_path / "kp_kpb_refused.ko"
+    r = kp_build([patch], out)
+    assert r.returncode == status, r.stderr
+    assert re.search(message, r.stderr), r.stderr
+    assert not out.exists()
+    assert not (tmp_path / "kp_core.ko").exists()
+    assert tree_listing() == before
+
+
+def test_refused_build_keeps_its_log(tmp_path):
+    r = kp_build(["does-not-apply.patch"], tmp_path / "x.ko")
+    log = re.search(r"kp-build: log: (\S+)", r.stderr)
+    assert log, r.stderr
+    assert "Hunk #1 FAILED" in Path(log.group(1)).read_text()
+
+
+def test_patched_kernel_shows_the_new_cmdline(vm, cmdline_module):
+    """The real proof: kp_core + the built module change /proc/cmdline in the running kernel."""
+    r, out, _, _ = cmdline_module
+    assert r.returncode == 0, r.stderr
+    res = vm.run(f"""
+set -eu
+cat /proc/cmdline
+! grep -q kp_build_e2e /proc/cmdline
+insmod /kp/kp_core.ko
+insmod /kp/{out.name}
+grep -q kp_build_e2e /proc/cmdline
+echo CMDLINE-PATCHED
+echo 0 > /sys/kernel/kp/{out.stem}/enabled
+rmmod {out.stem}
+! grep -q kp_build_e2e /proc/cmdline
+echo CMDLINE-RESTORED
+""", files={f"/kp/{out.name}": out, "/kp/kp_core.ko": out.parent / "kp_core.ko"}, timeout=300)
+    assert "CMDLINE-PATCHED" in res.output and "CMDLINE-RESTORED" in res.output, res.output
