@@ -32,10 +32,10 @@ std::unordered_map<const elf::Symbol *, std::set<std::string>> referencers(const
 {
 	std::unordered_map<const elf::Symbol *, std::set<std::string>> refs;
 	for (const auto &sec : obj.sections()) {
-		if (!sec->is_text() || sec->relocs.empty())
+		if (sec->relocs.empty() || !(sec->flags() & SHF_ALLOC))
 			continue;
 		for (const auto &r : sec->relocs) {
-			Target t = resolve(obj, r, true);
+			Target t = resolve(obj, r, sec->is_text());
 			if (!t.item || t.item->is_func())
 				continue;
 			const elf::Symbol *from = obj.item_at(sec.get(), r.offset);
@@ -89,8 +89,7 @@ Correlation correlate(const elf::Object &orig, const elf::Object &patched)
 			const auto &a = orefs[o], &b = prefs[p];
 			return std::any_of(a.begin(), a.end(), [&](const std::string &n) { return b.count(n); });
 		});
-		if (key[0] == 'F')
-			take([](const elf::Symbol *o, const elf::Symbol *p) { return o->name == p->name; });
+		take([](const elf::Symbol *o, const elf::Symbol *p) { return o->name == p->name; });
 	}
 	return c;
 }

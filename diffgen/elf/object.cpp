@@ -122,8 +122,14 @@ void Object::read()
 	for (auto &s : sections_)
 		by_name_.emplace(s->name, s.get());
 
-	if (!symtab)
-		fail(path_, "no symbol table (.symtab)");
+	if (!symtab) {
+		// Nothing to correlate or patch (e.g. a stripped note object); relocations
+		// would have nothing to refer to.
+		for (auto &sec : sections_)
+			if (sec->shdr.sh_type == SHT_RELA)
+				fail(path_, "section " + sec->name + ": relocations without a symbol table");
+		return;
+	}
 	if (symtab->shdr.sh_link >= shnum || sections_[symtab->shdr.sh_link]->shdr.sh_type != SHT_STRTAB)
 		fail(path_, ".symtab: sh_link does not name a string table");
 	if (symtab->shdr.sh_entsize != sizeof(Elf64_Sym))
