@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kp_core benchmarks, in one QEMU (TCG, 2 vCPUs) run of the test kernel:
-#  1. cost per call of kp_bench_fn() (kp_bench_target.ko): unpatched, patched by kp,
-#     patched by the kernel's livepatch (klp_bench.ko); median of 5 runs of N calls.
+#  1. cost per call of three identical functions of kp_bench_target.ko: one unpatched,
+#     one patched by kp (kp_bench_patch.ko), one by the kernel's livepatch (klp_bench.ko),
+#     timed in turn (irqs off) in 9 interleaved rounds of N calls; medians.
 #  2. enable latency and stop_machine pause of a kp patch with 0/100/500 extra
 #     sleeping tasks (median of 5 enable/disable cycles each).
 # Usage: scripts/bench-kmod.sh [calls]    (modules: make -C kmod)
@@ -17,24 +18,29 @@ cat > "$script" <<GUEST
 set -e
 D=/sys/kernel/debug/kp_bench_target
 median() { sort -n | awk '{ v[NR] = \$1 } END { print v[int((NR + 1) / 2)] }'; }
-percall() {	# label: ps per call, median of 5
-	for i in 1 2 3 4 5; do echo $calls > \$D/run; cut -d' ' -f3 \$D/result; done | median > /tmp/m
-	echo "CALL \$1 \$(cat /tmp/m) sum=\$(cut -d' ' -f4 \$D/result)"
-}
+one() { echo "\$1 $calls" > \$D/run; cut -d' ' -f3 \$D/result; }
 insmod /kp/kp_core.ko
 insmod /kp/kp_bench_target.ko
-percall unpatched
 insmod /kp/kp_bench_patch.ko
-percall kp
-echo 0 > /sys/kernel/kp/kp_bench_patch/enabled
-rmmod kp_bench_patch
 insmod /kp/klp_bench.ko
 L=/sys/kernel/livepatch/klp_bench
 i=0; while [ "\$(cat \$L/transition)" != 0 ] && [ \$i -lt 100 ]; do sleep 0.2; i=\$((i+1)); done
-percall livepatch
+echo 1 $calls > \$D/run; echo "SUM kp \$(cut -d' ' -f4 \$D/result)"
+echo 2 $calls > \$D/run; echo "SUM livepatch \$(cut -d' ' -f4 \$D/result)"
+echo 0 $calls > \$D/run; echo "SUM unpatched \$(cut -d' ' -f4 \$D/result)"
+# Interleaved rounds: host noise hits the three alike.
+r=0; : > /tmp/p; : > /tmp/k; : > /tmp/l
+while [ \$r -lt 9 ]; do
+	one 0 >> /tmp/p; one 1 >> /tmp/k; one 2 >> /tmp/l
+	r=\$((r+1))
+done
+echo "CALL unpatched \$(median < /tmp/p)"
+echo "CALL kp \$(median < /tmp/k)"
+echo "CALL livepatch \$(median < /tmp/l)"
+awk 'NR == FNR { k[FNR] = \$1; next } { print k[FNR] * 1000 / \$1 }' /tmp/k /tmp/l | median > /tmp/r
+echo "RATIO \$(cat /tmp/r)"
+echo 0 > /sys/kernel/kp/kp_bench_patch/enabled
 echo 0 > \$L/enabled
-i=0; while [ -e \$L ] && [ "\$(cat \$L/transition 2>/dev/null)" != 0 ] && [ \$i -lt 100 ]; do sleep 0.2; i=\$((i+1)); done
-percall unpatched-again
 insmod /kp/kp_test_cmdline.ko
 echo 0 > /sys/kernel/kp/kp_test_cmdline/enabled
 for n in 0 100 500; do
@@ -56,12 +62,12 @@ out=$(python3 "$top/vm-images/kpvm.py" --script "$script" --timeout 600 \
 	--file /kp/klp_bench.ko="$t/klp_bench.ko" \
 	--file /kp/kp_bench_patch.ko="$b/kp_bench_patch/kp_bench_patch.ko" \
 	--file /kp/kp_test_cmdline.ko="$b/kp_test_cmdline/kp_test_cmdline.ko")
-echo "$out" | grep -E '^(CALL|ENABLE) '
+echo "$out" | grep -E '^(SUM|CALL|RATIO|ENABLE) '
 base=$(echo "$out" | awk '$1 == "CALL" && $2 == "unpatched" { print $3 }')
 kp=$(echo "$out" | awk '$1 == "CALL" && $2 == "kp" { print $3 }')
 klp=$(echo "$out" | awk '$1 == "CALL" && $2 == "livepatch" { print $3 }')
-echo "kmod: $calls calls of kp_bench_fn (ps/call, median of 5): unpatched $base, kp $kp, livepatch $klp"
-awk -v kp="$kp" -v klp="$klp" -v base="$base" 'BEGIN {
-	printf "kmod: kp/livepatch call cost ratio %.3f (target <= 1.0); kp overhead over unpatched %.1f ns/call\n",
-		kp / klp, (kp - base) / 1000 }'
+ratio=$(echo "$out" | awk '$1 == "RATIO" { print $2 / 1000 }')
+[ -n "$base" ] && [ -n "$kp" ] && [ -n "$klp" ] && [ -n "$ratio" ] || { echo "bench-kmod: run failed" >&2; echo "$out" >&2; exit 1; }
+echo "kmod: $calls calls (ps/call, median of 9 interleaved rounds): unpatched $base, kp $kp, livepatch $klp"
+echo "kmod: kp/livepatch call cost ratio $ratio (median of per-round ratios; target <= 1.0)"
 echo "command: scripts/bench-kmod.sh $calls"

@@ -2,8 +2,8 @@
 /*
  * redirect.c - send calls of an old function to its newest version.
  *
- * One ftrace_ops (SAVE_REGS | IPMODIFY) per old function, shared by every
- * patch that replaces it.  Its versions form a stack, newest first; the
+ * One ftrace_ops (IPMODIFY; SAVE_REGS only without WITH_ARGS) per old
+ * function, shared by every patch that replaces it.  Its versions form a stack, newest first; the
  * handler reads the head of that RCU list.  The stack only changes inside
  * stop_machine (transition.c) or for a module whose code has not run yet, so
  * every caller, NMIs included, sees either the old or the new head.
@@ -70,8 +70,16 @@ int kp_attach_func(struct kp_func *func)
 	fs->ftrace_loc = func->ftrace_loc;
 	INIT_LIST_HEAD(&fs->versions);
 	fs->ops.func = kp_ftrace_handler;
-	fs->ops.flags = FTRACE_OPS_FL_DYNAMIC | FTRACE_OPS_FL_SAVE_REGS |
-			FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
+	/*
+	 * With DYNAMIC_FTRACE_WITH_ARGS (x86_64 on 6.1) the light ftrace_caller
+	 * trampoline already lets the handler change the return IP, so full
+	 * pt_regs (SAVE_REGS) are only asked for where it is missing; the
+	 * kernel's livepatch does the same.
+	 */
+	fs->ops.flags = FTRACE_OPS_FL_DYNAMIC | FTRACE_OPS_FL_IPMODIFY |
+			FTRACE_OPS_FL_PERMANENT;
+	if (!IS_ENABLED(CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS))
+		fs->ops.flags |= FTRACE_OPS_FL_SAVE_REGS;
 
 	ret = ftrace_set_filter_ip(&fs->ops, fs->ftrace_loc, 0, 0);
 	if (ret) {

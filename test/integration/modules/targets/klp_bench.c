@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * klp_bench.ko: the kernel's own livepatch replacing kp_bench_fn() of
+ * klp_bench.ko: the kernel's own livepatch replacing kp_bench_klp_fn() of
  * kp_bench_target.ko, to compare the call cost with a kp patch.
  */
 #include <linux/livepatch.h>
@@ -12,7 +12,7 @@ static long klp_bench_fn(long x)
 }
 
 static struct klp_func funcs[] = {
-	{ .old_name = "kp_bench_fn", .new_func = klp_bench_fn, },
+	{ .old_name = "kp_bench_klp_fn", .new_func = klp_bench_fn, },
 	{ }
 };
 

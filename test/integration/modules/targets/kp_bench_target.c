@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kp_bench_target.ko: times calls of kp_bench_fn().
- *   echo N > /sys/kernel/debug/kp_bench_target/run   call it N times
+ * kp_bench_target.ko: times calls of three identical functions, so one VM run
+ * can patch one with kp and another with livepatch and time them in turn.
+ *   echo "F N" > /sys/kernel/debug/kp_bench_target/run   call function F N times
+ *       (F: 0 kp_bench_plain, 1 kp_bench_fn, 2 kp_bench_klp_fn)
  *   cat /sys/kernel/debug/kp_bench_target/result     "calls ns_total ps_per_call sum"
  */
 #include <linux/debugfs.h>
@@ -15,28 +17,60 @@ static struct dentry *kp_dir;
 static u64 kp_calls, kp_ns;
 static long kp_sum;
 
+noinline long kp_bench_plain(long x)
+{
+	return x * 3 + 1;
+}
+
 noinline long kp_bench_fn(long x)
 {
 	return x * 3 + 1;
 }
 
+noinline long kp_bench_klp_fn(long x)
+{
+	return x * 3 + 1;
+}
+
+static const char * const kp_bench_fns[] = {
+	"kp_bench_plain", "kp_bench_fn", "kp_bench_klp_fn",
+};
+
 static ssize_t run_write(struct file *file, const char __user *ubuf,
 			 size_t len, loff_t *ppos)
 {
-	unsigned long n, i;
+	unsigned long n, i, flags;
+	unsigned int f;
+	char buf[48];
 	long sum = 0;
 	u64 t0;
-	int ret;
 
-	ret = kstrtoul_from_user(ubuf, len, 10, &n);
-	if (ret)
-		return ret;
-	preempt_disable();
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%u %lu", &f, &n) != 2 || f >= ARRAY_SIZE(kp_bench_fns))
+		return -EINVAL;
+
+	local_irq_save(flags);
 	t0 = ktime_get_ns();
-	for (i = 0; i < n; i++)
-		sum += kp_bench_fn(i);
+	switch (f) {	/* direct calls, as callers of a patched function make */
+	case 0:
+		for (i = 0; i < n; i++)
+			sum += kp_bench_plain(i);
+		break;
+	case 1:
+		for (i = 0; i < n; i++)
+			sum += kp_bench_fn(i);
+		break;
+	default:
+		for (i = 0; i < n; i++)
+			sum += kp_bench_klp_fn(i);
+		break;
+	}
 	kp_ns = ktime_get_ns() - t0;
-	preempt_enable();
+	local_irq_restore(flags);
 	kp_calls = n;
 	kp_sum = sum;
 	return len;
