@@ -154,7 +154,9 @@ Comparison Comparer::run()
 		if (!p->is_item())
 			continue;
 		if (p->is_func())
-			patched_funcs.emplace(p->name, p);
+			patched_funcs.emplace(p->name, p->primary());
+		if (p->is_alias())
+			continue;
 		if (is_special_static(p->name, p->sec->name)) {
 			c.status[p] = Status::Special;
 			continue;
@@ -189,7 +191,7 @@ Comparison Comparer::run()
 	}
 	for (const auto &sp : patched_.symbols()) {
 		const elf::Symbol *p = sp.get();
-		if (!p->is_item() || c.of(p) != Status::Changed)
+		if (!p->is_item() || p->is_alias() || c.of(p) != Status::Changed)
 			continue;
 		const std::string &sec = p->sec->name;
 		if (p->is_func()) {

@@ -21,7 +21,7 @@ struct Comparison {
 
 	Status of(const elf::Symbol *patched_item) const
 	{
-		auto it = status.find(patched_item);
+		auto it = status.find(patched_item->primary());
 		return it == status.end() ? Status::Same : it->second;
 	}
 };

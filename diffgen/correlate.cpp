@@ -18,7 +18,7 @@ Groups group_items(const elf::Object &obj)
 {
 	Groups g;
 	for (const auto &s : obj.symbols()) {
-		if (!s->is_item() || is_special_static(s->name, s->sec->name))
+		if (!s->is_item() || s->is_alias() || is_special_static(s->name, s->sec->name))
 			continue;
 		std::string key = s->is_func() ? "F:" : "O:";
 		key += s->is_local() ? canonical_name(s->name) : s->name;

@@ -44,6 +44,7 @@ int visit_cu_funcs(Dwarf_Die *cu, const char *name, std::string &out)
 		Dwarf_Addr lo = 0, hi = 0;
 		if (dwarf_lowpc(&die, &lo) != 0 || dwarf_highpc(&die, &hi) != 0)
 			continue;  // declaration or fully inlined
+		const char *file = dwarf_decl_file(&die);
 		Dwarf_Lines *lines = nullptr;
 		size_t n = 0;
 		int first = INT_MAX, last = 0;
@@ -54,11 +55,14 @@ int visit_cu_funcs(Dwarf_Die *cu, const char *name, std::string &out)
 				int ln;
 				if (dwarf_lineaddr(l, &a) || dwarf_lineno(l, &ln) || a < lo || a >= hi)
 					continue;
+				// Lines of inlined code from headers are not this function's range.
+				const char *src = dwarf_linesrc(l, nullptr, nullptr);
+				if (file && (!src || std::string(src) != file))
+					continue;
 				first = std::min(first, ln);
 				last = std::max(last, ln);
 			}
 		}
-		const char *file = dwarf_decl_file(&die);
 		int decl = 0;
 		dwarf_decl_line(&die, &decl);
 		if (first == INT_MAX)
@@ -155,6 +159,9 @@ std::string explain(Selector &sel, const Comparison &cmp, const std::vector<Kept
 	os << "changed functions: " << s.funcs.size() << "\n";
 	for (const auto &f : s.funcs) {
 		std::string where = source_range(sel.patched().path(), f.patched->name);
+		for (const auto *alias : f.patched->aliases)
+			if (where.empty())
+				where = source_range(sel.patched().path(), alias->name);
 		os << "  " << f.orig->name << " (sympos " << f.sympos << ", " << f.orig->size << " -> " << f.patched->size
 		   << " bytes)" << (where.empty() ? "" : " at " + where) << "\n";
 		for (const auto &l : instruction_diff(sel.orig(), f.orig, sel.patched(), f.patched))

@@ -8,7 +8,7 @@ Target resolve(const elf::Object &obj, const elf::Reloc &r, bool from_text)
 	t.sym = r.sym;
 	t.delta = r.addend;
 	if (r.sym->is_item()) {
-		t.item = r.sym;
+		t.item = r.sym->primary();
 		t.sec = r.sym->sec;
 		return t;
 	}

@@ -33,6 +33,8 @@ public:
 						    sec->is_nobits() ? item->size : 0);
 			item_sec_[item] = idx;
 			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0, item->size, item->other);
+			for (const elf::Symbol *alias : item->aliases)
+				w_.add_symbol(alias->name, alias->type, alias->bind, idx, 0, alias->size, alias->other);
 		}
 		for (const elf::Section *sec : s.pieces) {
 			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),

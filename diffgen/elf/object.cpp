@@ -179,9 +179,31 @@ void Object::read()
 					    std::to_string(sym->size) + ") outside section " + sec->name);
 		sec->items.push_back(sym.get());
 	}
-	for (auto &sec : sections_)
-		std::stable_sort(sec->items.begin(), sec->items.end(),
+	for (auto &sec : sections_) {
+		auto &items = sec->items;
+		std::stable_sort(items.begin(), items.end(),
 				 [](const Symbol *a, const Symbol *b) { return a->value < b->value; });
+		// Collapse aliases onto one primary: global before local, then symtab order.
+		std::vector<Symbol *> kept;
+		for (size_t i = 0; i < items.size();) {
+			size_t j = i;
+			Symbol *primary = items[i];
+			while (j < items.size() && items[j]->value == items[i]->value && items[j]->size == items[i]->size &&
+			       items[j]->type == items[i]->type) {
+				if (!items[j]->is_local() && primary->is_local())
+					primary = items[j];
+				j++;
+			}
+			for (size_t k = i; k < j; k++)
+				if (items[k] != primary) {
+					items[k]->alias_of = primary;
+					primary->aliases.push_back(items[k]);
+				}
+			kept.push_back(primary);
+			i = j;
+		}
+		items = std::move(kept);
+	}
 
 	for (auto &sec : sections_) {
 		if (sec->shdr.sh_type == SHT_REL)

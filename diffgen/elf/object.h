@@ -53,12 +53,19 @@ struct Symbol {
 	uint64_t value = 0;
 	uint64_t size = 0;
 	Section *sec = nullptr;  // defining section, null when undefined/absolute/common
+	// Items sharing one range (e.g. __do_sys_X and __x64_sys_X): the primary (global
+	// first) stands for all of them; the others list it here and are not in Section::items.
+	Symbol *alias_of = nullptr;
+	std::vector<Symbol *> aliases;  // on the primary
 
 	bool is_local() const { return bind == STB_LOCAL; }
 	bool is_defined() const { return sec != nullptr; }
 	bool is_func() const { return type == STT_FUNC; }
 	bool is_object() const { return type == STT_OBJECT || type == STT_TLS; }
 	bool is_item() const { return sec && (is_func() || is_object()); }
+	bool is_alias() const { return alias_of != nullptr; }
+	// The item standing for this one (itself unless an alias).
+	const Symbol *primary() const { return alias_of ? alias_of : this; }
 };
 
 class Object {

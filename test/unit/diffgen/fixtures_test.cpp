@@ -405,3 +405,17 @@ int f_two(int v) { if (v > 200) BUG_HERE(); return v * 2; }
 	ASSERT_EQ(bt->relocs.size(), 1u);
 	EXPECT_EQ(bt->relocs[0].sym->name, "f_one");
 }
+
+TEST(DiffgenFixtures, AliasesShareOneReplacement)
+{
+	auto body = [](int k) {
+		return "static long do_thing(int v) { return exported_thing(v) + " + std::to_string(k) +
+		       "; }\nlong sys_thing(int v) __attribute__((alias(\"do_thing\")));\n";
+	};
+	auto p = make_pair_objects("alias", src(body(1)), src(body(2)));
+	auto r = diff(p);
+	ASSERT_EQ(r.code, kChanged) << joined(r);
+	auto o = read_output(p.out);
+	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
+	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"})) << "one ftrace redirect per address (the global name)";
+}
