@@ -102,7 +102,7 @@ bool Comparer::same_item(const elf::Symbol *o, const elf::Symbol *p, bool *line_
 		return false;
 	if (!same_relocs(o, p))
 		return false;
-	if (o->sec->is_nobits())
+	if (o->sec->is_nobits() || o->size == 0)
 		return true;
 	if (std::memcmp(o->sec->data.data() + o->value, p->sec->data.data() + p->value, o->size) == 0)
 		return true;

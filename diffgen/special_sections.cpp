@@ -32,7 +32,7 @@ std::optional<uint64_t> array_entry_size(const elf::Section &sec)
 			return std::nullopt;
 		width = w;
 	}
-	if (sec.relocs.size() * width != sec.size())
+	if (sec.relocs.size() * width != sec.data.size())
 		return std::nullopt;
 	for (size_t i = 0; i < sec.relocs.size(); i++)
 		if (sec.relocs[i].offset != i * width)
@@ -50,7 +50,7 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 	for (const auto &sp : obj.sections()) {
 		const elf::Section *sec = sp.get();
 		const SpecialKind *kind = special_kind(sec->name);
-		if (!kind || sec->name == ".orc_unwind" || sec->size() == 0)
+		if (!kind || sec->name == ".orc_unwind" || sec->data.empty())
 			continue;
 		uint64_t entsize = sec->shdr.sh_entsize;
 		if (!entsize) {
@@ -77,11 +77,11 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 			}
 			entsize = *s;
 		}
-		if (sec->size() % entsize)
-			throw Error(obj.path() + ": section " + sec->name + ": size " + std::to_string(sec->size()) +
+		if (sec->data.size() % entsize)
+			throw Error(obj.path() + ": section " + sec->name + ": size " + std::to_string(sec->data.size()) +
 				    " is not a multiple of the entry size " + std::to_string(entsize));
 		KeptEntries k{sec, entsize, {}};
-		for (uint64_t i = 0; i < sec->size() / entsize; i++)
+		for (uint64_t i = 0; i < sec->data.size() / entsize; i++)
 			if (belongs(sel, sec, i * entsize, (i + 1) * entsize))
 				k.entries.push_back(i);
 		if (k.entries.empty())
@@ -108,7 +108,7 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 						      : sizes.size_of(*special_kind(".orc_unwind"));
 			if (!s)
 				throw Error(obj.path() + ": section .orc_unwind: entry size unknown: no DWARF type 'orc_entry'");
-			if (orc->size() != *s * (sec->size() / entsize))
+			if (orc->data.size() != *s * (sec->data.size() / entsize))
 				throw Error(obj.path() + ": .orc_unwind and .orc_unwind_ip disagree on the entry count");
 			kept.push_back({orc, *s, k.entries});
 		}

@@ -174,7 +174,8 @@ void Object::read()
 		if (!sym->is_item())
 			continue;
 		Section *sec = sym->sec;
-		if (!sec->is_nobits() && (sym->value > sec->size() || sym->size > sec->size() - sym->value))
+		uint64_t limit = sec->is_nobits() ? UINT64_MAX : sec->data.size();
+		if (sym->value > limit || sym->size > limit - sym->value)
 			fail(path_, "symbol " + sym->name + ": range [" + std::to_string(sym->value) + ", +" +
 					    std::to_string(sym->size) + ") outside section " + sec->name);
 		sec->items.push_back(sym.get());
@@ -232,7 +233,7 @@ void Object::read()
 			if (si >= symbols_.size())
 				fail(path_, "section " + sec->name + ": relocation " + std::to_string(i) + " names symbol " +
 						    std::to_string(si) + " out of range");
-			if (!base->is_nobits() && r.r_offset >= base->size())
+			if (base->is_nobits() || r.r_offset >= base->data.size())
 				fail(path_, "section " + sec->name + ": relocation " + std::to_string(i) + " at offset " +
 						    std::to_string(r.r_offset) + " outside " + base->name);
 			base->relocs.push_back({r.r_offset, static_cast<uint32_t>(GELF_R_TYPE(r.r_info)), symbols_[si].get(),

@@ -39,4 +39,4 @@ for f in fs/proc/cmdline.o kernel/sys.o; do
 done
 echo "fuzz: running $out/fuzz_elf for $secs s"
 KP_FUZZ_BASE=$out/base.o "$out/fuzz_elf" -max_total_time="$secs" -max_len=300000 -rss_limit_mb=2048 \
-	-print_final_stats=1 "$out/corpus" 2>&1 | tail -25
+	-print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -25
