@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <elf.h>
 #include <memory>
 #include <vector>
 
@@ -36,6 +37,18 @@ struct DwflCloser {
 	void operator()(Dwfl *d) const { dwfl_end(d); }
 };
 
+struct Fd {
+	int fd = -1;
+	~Fd()
+	{
+		if (fd >= 0)
+			close(fd);
+	}
+};
+struct DwarfCloser {
+	void operator()(Dwarf *d) const { dwarf_end(d); }
+};
+
 char *debuginfo_path = nullptr;
 // libdwfl's offline reporting applies the relocations of ET_REL debug sections (string
 // offsets of an object's DWARF are relocations until linked).
@@ -55,15 +68,31 @@ const SpecialKind *special_kind(const std::string &section)
 
 void EntrySizes::scan(const std::string &file)
 {
-	std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&offline_callbacks));
-	if (!dwfl)
+	// Linked images: libdw directly (fast, nothing to relocate).  Relocatable objects:
+	// libdwfl's offline reporting, which applies the relocations of their debug sections.
+	std::unique_ptr<Dwfl, DwflCloser> dwfl;
+	std::unique_ptr<Dwarf, DwarfCloser> direct;
+	Fd f;
+	f.fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0)
 		return;
-	Dwfl_Module *mod = dwfl_report_offline(dwfl.get(), "entry-sizes", file.c_str(), -1);
-	dwfl_report_end(dwfl.get(), nullptr, nullptr);
-	if (!mod)
+	Elf64_Ehdr eh{};
+	if (pread(f.fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh))
 		return;
-	Dwarf_Addr bias = 0;
-	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+	Dwarf *dw = nullptr;
+	if (eh.e_type != ET_REL) {
+		direct.reset(dwarf_begin(f.fd, DWARF_C_READ));
+		dw = direct.get();
+	} else {
+		dwfl.reset(dwfl_begin(&offline_callbacks));
+		if (!dwfl)
+			return;
+		Dwfl_Module *mod = dwfl_report_offline(dwfl.get(), "entry-sizes", file.c_str(), -1);
+		dwfl_report_end(dwfl.get(), nullptr, nullptr);
+		Dwarf_Addr bias = 0;
+		if (mod)
+			dw = dwfl_module_getdwarf(mod, &bias);
+	}
 	if (!dw)
 		return;
 	std::map<std::string, bool> wanted;

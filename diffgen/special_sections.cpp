@@ -54,9 +54,12 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 			continue;
 		uint64_t entsize = sec->shdr.sh_entsize;
 		if (!entsize) {
-			auto s = sizes.size_of(*kind);
-			if (!s && !kind->is_struct)
+			// Scalar arrays: the relocation each entry carries fixes the width; structs: DWARF.
+			std::optional<uint64_t> s;
+			if (!kind->is_struct)
 				s = array_entry_size(*sec);
+			if (!s)
+				s = sizes.size_of(*kind);
 			if (!s) {
 				// Unknown size only matters when some entry refers to included code.
 				bool relevant = false;
@@ -104,8 +107,12 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 			const elf::Section *orc = obj.section(".orc_unwind");
 			if (!orc)
 				throw Error(obj.path() + ": .orc_unwind_ip without .orc_unwind");
+			// Parallel arrays: one orc_entry per ip entry, so the size follows from the two
+			// sections; DWARF's struct orc_entry only when .orc_unwind_ip is empty.
+			uint64_t n = sec->data.size() / entsize;
 			auto s = orc->shdr.sh_entsize ? std::optional<uint64_t>(orc->shdr.sh_entsize)
-						      : sizes.size_of(*special_kind(".orc_unwind"));
+				 : n && orc->data.size() % n == 0 ? std::optional<uint64_t>(orc->data.size() / n)
+								  : sizes.size_of(*special_kind(".orc_unwind"));
 			if (!s)
 				throw Error(obj.path() + ": section .orc_unwind: entry size unknown: no DWARF type 'orc_entry'");
 			if (orc->data.size() != *s * (sec->data.size() / entsize))

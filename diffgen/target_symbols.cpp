@@ -11,42 +11,34 @@
 
 namespace kp::diffgen {
 
-namespace {
-
-struct Fd {
-	int fd = -1;
-	~Fd()
-	{
-		if (fd >= 0)
-			close(fd);
-	}
-};
-struct ElfCloser {
-	void operator()(Elf *e) const { elf_end(e); }
-};
-
-}  // namespace
+TargetSymbols::~TargetSymbols()
+{
+	if (elf_)
+		elf_end(elf_);
+	if (fd_ >= 0)
+		close(fd_);
+}
 
 std::unique_ptr<TargetSymbols> TargetSymbols::load(const std::string &path)
 {
 	auto t = std::make_unique<TargetSymbols>();
 	t->path_ = path;
 	elf_version(EV_CURRENT);
-	Fd f;
-	f.fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-	if (f.fd < 0)
+	t->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (t->fd_ < 0)
 		throw Error(path + ": cannot open target symbols: " + std::strerror(errno));
-	std::unique_ptr<Elf, ElfCloser> elf(elf_begin(f.fd, ELF_C_READ_MMAP, nullptr));
-	if (!elf || elf_kind(elf.get()) != ELF_K_ELF)
+	t->elf_ = elf_begin(t->fd_, ELF_C_READ_MMAP, nullptr);
+	Elf *elf = t->elf_;
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
 		throw Error(path + ": not an ELF file");
 	GElf_Ehdr eh;
-	if (!gelf_getehdr(elf.get(), &eh))
+	if (!gelf_getehdr(elf, &eh))
 		throw Error(path + ": bad ELF header");
 	bool relocatable = eh.e_type == ET_REL;
 	Elf_Scn *scn = nullptr;
 	Elf_Data *data = nullptr;
 	GElf_Shdr sh{};
-	while ((scn = elf_nextscn(elf.get(), scn))) {
+	while ((scn = elf_nextscn(elf, scn))) {
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
 			data = elf_getdata(scn, nullptr);
 			break;
@@ -60,24 +52,21 @@ std::unique_ptr<TargetSymbols> TargetSymbols::load(const std::string &path)
 		GElf_Sym s;
 		if (!gelf_getsym(data, static_cast<int>(i), &s))
 			throw Error(path + ": cannot read symbol " + std::to_string(i));
-		const char *nm = elf_strptr(elf.get(), sh.sh_link, s.st_name);
+		const char *nm = elf_strptr(elf, sh.sh_link, s.st_name);
 		if (!nm)
 			throw Error(path + ": symbol " + std::to_string(i) + " has a bad name");
 		int type = GELF_ST_TYPE(s.st_info), bind = GELF_ST_BIND(s.st_info);
 		if (type == STT_FILE) {
 			block = t->block_files_.size();
 			t->block_files_.push_back(nm);
-			t->block_locals_.emplace_back();
 			continue;
 		}
 		if (type == STT_SECTION || s.st_shndx == SHN_UNDEF || !*nm)
 			continue;
-		std::string name = nm;
-		if (name.rfind("__ksymtab_", 0) == 0)
+		std::string_view name = nm;
+		if (name.substr(0, 10) == "__ksymtab_")
 			t->exported_.insert(name.substr(10));
 		bool local = bind == STB_LOCAL;
-		if (local && block != SIZE_MAX)
-			t->block_locals_[block].insert(name);
 		// Modules: symtab order is the order module kallsyms walks.
 		uint64_t addr = relocatable ? i : s.st_value;
 		t->by_name_[name].push_back({addr, local ? block : SIZE_MAX, local});
@@ -92,19 +81,24 @@ size_t TargetSymbols::best_block(const elf::Object &obj) const
 	auto it = block_cache_.find(&obj);
 	if (it != block_cache_.end())
 		return it->second;
-	std::vector<std::string> locals;
-	for (const auto &s : obj.symbols())
-		if (s->is_local() && s->is_item())
-			locals.push_back(s->name);
+	// Score each STT_FILE block by how many of the object's local names it holds.
+	std::unordered_map<size_t, size_t> score;
+	for (const auto &s : obj.symbols()) {
+		if (!s->is_local() || !s->is_item())
+			continue;
+		auto it = by_name_.find(s->name);
+		if (it == by_name_.end())
+			continue;
+		for (const Entry &e : it->second)
+			if (e.local && e.block != SIZE_MAX)
+				score[e.block]++;
+	}
 	size_t best = SIZE_MAX, best_score = 0;
-	for (size_t b = 0; b < block_locals_.size(); b++) {
-		size_t score = 0;
-		for (const auto &l : locals)
-			score += block_locals_[b].count(l);
+	for (auto [b, sc] : score) {
 		if (!obj.file_name().empty() && block_files_[b] == obj.file_name())
-			score += 1;
-		if (score > best_score) {
-			best_score = score;
+			sc++;
+		if (sc > best_score || (sc == best_score && b < best)) {
+			best_score = sc;
 			best = b;
 		}
 	}

@@ -6,22 +6,29 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "elf/object.h"
 
+struct Elf;
+
 namespace kp::diffgen {
 
 class TargetSymbols {
 public:
 	static std::unique_ptr<TargetSymbols> load(const std::string &path);
+	~TargetSymbols();
+	TargetSymbols() = default;
+	TargetSymbols(const TargetSymbols &) = delete;
+	TargetSymbols &operator=(const TargetSymbols &) = delete;
 
 	// sympos of @name, or nullopt when the target has no such symbol.  For a local of
 	// @obj, the STT_FILE block whose locals best match @obj's locals picks the candidate.
 	std::optional<uint64_t> sympos(const std::string &name, bool local, const elf::Object &obj) const;
-	bool exported(const std::string &name) const { return exported_.count(name) != 0; }
+	bool exported(const std::string &name) const { return exported_.count(std::string_view(name)) != 0; }
 	const std::string &path() const { return path_; }
 
 private:
@@ -33,10 +40,11 @@ private:
 	size_t best_block(const elf::Object &obj) const;
 
 	std::string path_;
-	std::unordered_map<std::string, std::vector<Entry>> by_name_;  // address order
-	std::vector<std::string> block_files_;
-	std::vector<std::unordered_set<std::string>> block_locals_;
-	std::unordered_set<std::string> exported_;
+	int fd_ = -1;
+	Elf *elf_ = nullptr;  // kept open: names below point into its string table
+	std::unordered_map<std::string_view, std::vector<Entry>> by_name_;  // address order
+	std::vector<std::string_view> block_files_;
+	std::unordered_set<std::string_view> exported_;
 	mutable std::unordered_map<const elf::Object *, size_t> block_cache_;
 };
 
