@@ -254,3 +254,37 @@ echo OK
 """, "kp_test_target", "kp_test_target_patch")
     assert "OK" in r.output
     assert "kp_test_target_patch: applied to kp_test_target" in r.console
+
+
+def test_module_target_reload_loop(vm, kmods):
+    """The target comes and goes 50 times under readers: patched at every load."""
+    r = run(vm, kmods, r"""
+V=/sys/kernel/debug/kp_test_target/value
+insmod /kp/kp_test_target_patch.ko || fail "insmod patch"
+reader() {
+	n=0; bad=0
+	while [ ! -e /tmp/stop ]; do
+		if read -r v < $V 2>/dev/null; then
+			n=$((n+1)); [ "$v" = 42 ] || { bad=$((bad+1)); echo "BAD: '$v'"; }
+		fi
+	done
+	echo "reader $1: $n calls $bad bad"
+}
+reader 1 > /tmp/r1 & reader 2 > /tmp/r2 &
+i=0
+while [ $i -lt 50 ]; do
+	insmod /kp/kp_test_target.ko || fail "insmod target $i"
+	rmmod kp_test_target || fail "rmmod target $i"
+	i=$((i+1))
+done
+touch /tmp/stop; wait
+cat /tmp/r1 /tmp/r2
+grep -q " 0 bad" /tmp/r1 && grep -q " 0 bad" /tmp/r2 || fail "unpatched value seen"
+[ "$(dmesg | grep -c 'kp_test_target_patch: applied to kp_test_target')" = 50 ] || fail "not applied at every load"
+[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "handler left on the unloaded target"
+echo 0 > $K/kp_test_target_patch/enabled && rmmod kp_test_target_patch || fail unload
+echo OK
+""", "kp_test_target", "kp_test_target_patch", timeout=400)
+    assert "OK" in r.output
+    calls = [int(m) for m in re.findall(r"reader \d: (\d+) calls", r.output)]
+    assert len(calls) == 2 and min(calls) > 0, r.output
