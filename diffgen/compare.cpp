@@ -60,15 +60,16 @@ std::string Comparer::target_key(const elf::Object &obj, const elf::Reloc &r, bo
 	}
 	if (t.sec) {
 		if (t.sec->is_strings()) {
-			int64_t off = r.addend + (r.sym->type == STT_SECTION ? 0 : static_cast<int64_t>(r.sym->value));
-			int64_t probe = off + (from_text && elf::is_pcrel(r.type) ? 4 : 0);
+			int64_t off = wrap_add(r.addend, r.sym->type == STT_SECTION ? 0 : static_cast<int64_t>(r.sym->value));
+			int64_t probe = wrap_add(off, from_text && elf::is_pcrel(r.type) ? 4 : 0);
 			int64_t start = 0;
 			std::string s = string_at(t.sec, probe, &start);
-			return key + " STR:\"" + s + "\"+" + std::to_string(off - start);
+			return key + " STR:\"" + s + "\"+" + std::to_string(wrap_add(off, -start));
 		}
 		key += " A:" + canonical_name(t.sec->name) + "+" + std::to_string(t.delta);
 		if ((t.sec->flags() & SHF_MERGE) && t.sec->shdr.sh_entsize && t.delta >= 0 &&
-		    static_cast<uint64_t>(t.delta) + t.sec->shdr.sh_entsize <= t.sec->data.size()) {
+		    static_cast<uint64_t>(t.delta) <= t.sec->data.size() &&
+		    t.sec->shdr.sh_entsize <= t.sec->data.size() - static_cast<uint64_t>(t.delta)) {
 			key.append(":");
 			key.append(reinterpret_cast<const char *>(t.sec->data.data() + t.delta), t.sec->shdr.sh_entsize);
 		} else {
@@ -220,7 +221,7 @@ bool has_ftrace_entry(const elf::Object &obj, const elf::Symbol *func)
 		for (const auto &r : mc->relocs) {
 			if (r.sym->sec != func->sec)
 				continue;
-			int64_t off = r.addend + static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value);
+			int64_t off = wrap_add(r.addend, static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value));
 			if (off >= static_cast<int64_t>(func->value) && off < static_cast<int64_t>(func->value + 16))
 				return true;
 		}

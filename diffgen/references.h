@@ -8,6 +8,12 @@
 
 namespace kp::diffgen {
 
+// Offsets from untrusted addends: wrap instead of overflowing.
+inline int64_t wrap_add(int64_t a, int64_t b)
+{
+	return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 struct Target {
 	const elf::Symbol *item = nullptr;   // covering function/object, if any
 	const elf::Section *sec = nullptr;   // section pointed into (null for undefined symbols)
