@@ -139,6 +139,34 @@ TEST(DiffgenReal, KernelSysGetppid)
 		EXPECT_NE(f.find("getppid"), std::string::npos) << "unrelated function emitted: " << f;
 }
 
+TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
+{
+	REQUIRE_TREE();
+	const std::string from = "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif (!tsk)\n\t\treturn -ESRCH;";
+	std::string patched = build_patched("fs/proc/base", from,
+					    "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif (!tsk)\n\t\treturn -ENOENT;");
+	ASSERT_FALSE(patched.empty());
+	std::string out = (fs::path(patched).parent_path() / "out.o").string();
+	auto r = diff_real("fs/proc/base", patched, out);
+	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	auto o = kp::test::read_output(out);
+	EXPECT_EQ(o.defined_funcs, Set({"proc_pid_cmdline_read"}));
+	// struct bug_entry of the test kernel (DWARF of vmlinux): relative pointers, 12 bytes.
+	// Kept: the entries of this function only (its BUG_ON and the inlined ones).
+	const auto *bt = o.obj->section("__bug_table");
+	ASSERT_NE(bt, nullptr);
+	ASSERT_GT(bt->size(), 0u);
+	EXPECT_EQ(bt->size() % 12, 0u);
+	auto orig = kp::elf::Object::load((tree() / "fs/proc/base.o").string());
+	EXPECT_LT(bt->size(), orig->section("__bug_table")->size());
+	for (uint64_t off = 0; off < bt->size(); off += 12) {
+		auto [b, e] = bt->relocs_in(off, off + 12);
+		ASSERT_NE(b, e);
+		EXPECT_EQ(b->offset, off);
+		EXPECT_EQ(b->sym->name, "proc_pid_cmdline_read");
+	}
+}
+
 TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 {
 	REQUIRE_TREE();
