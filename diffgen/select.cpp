@@ -1,6 +1,7 @@
 #include "select.h"
 
 #include "errors.h"
+#include "kp/abi.h"
 #include "names.h"
 
 namespace kp::diffgen {
@@ -46,8 +47,14 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 			sel_.refusals.push_back(patched_.path() + ": " + user + " refers to the local symbol " + name +
 						" which " + target_->path() + " does not have");
 	} else {
-		// Without the target's symbol table exports are unknown: record every reference.
-		e.record = true;
+		// Without the target's symbol table exports are unknown: record every reference
+		// (vmlinux); a module target's globals may live anywhere, so leave them to the loader.
+		e.record = opts_.target == KP_OBJ_VMLINUX;
+	}
+	if (opts_.target != KP_OBJ_VMLINUX && (local || e.found)) {
+		// Locals of the object are the module's; globals are when --symbols has them.
+		e.via_kp_relocs = true;
+		e.record = false;
 	}
 	auto [it, added] = sel_.external_index.emplace(e.out_name, sel_.externals.size());
 	if (added)

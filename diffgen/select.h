@@ -26,6 +26,9 @@ struct External {
 	bool exported = false;
 	uint64_t sympos = 0;
 	bool record = false;    // gets a kp_sym_rec
+	// A symbol of a module target: the module may load after the patch, so the core
+	// applies these relocations itself (kp_reloc_rec) instead of the module loader.
+	bool via_kp_relocs = false;
 	std::vector<std::string> users;  // included items referring to it (for --explain)
 };
 

@@ -46,7 +46,6 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 {
 	std::vector<KeptEntries> kept;
 	const elf::Object &obj = sel.patched();
-	const bool module_target = sel.options().target != KP_OBJ_VMLINUX;
 	for (const auto &sp : obj.sections()) {
 		const elf::Section *sec = sp.get();
 		const SpecialKind *kind = special_kind(sec->name);
@@ -93,10 +92,10 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 			auto [b, e] = sec->relocs_in(i * entsize, (i + 1) * entsize);
 			for (; b != e; ++b) {
 				Ref ref = sel.use(*b, sec, sec->name);
-				if (ref.kind != Ref::Extern || !module_target)
+				if (ref.kind != Ref::Extern)
 					continue;
 				const External &x = sel.selection().externals[ref.external];
-				if (sel.target() && x.found && (x.local || !x.exported))
+				if (x.via_kp_relocs)
 					throw Unsupported(obj.path() + ": section " + sec->name + " entry " + std::to_string(i) +
 							  " refers to " + x.name + ", a non-exported symbol of module " +
 							  sel.options().target +

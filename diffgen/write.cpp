@@ -43,7 +43,8 @@ public:
 			piece_sec_[sec] = idx;
 		}
 		for (const External &x : s.externals)
-			ext_sym_.push_back(w_.add_symbol(x.out_name, STT_NOTYPE, STB_GLOBAL, SHN_UNDEF, 0, 0));
+			ext_sym_.push_back(x.via_kp_relocs ? SIZE_MAX
+							   : w_.add_symbol(x.out_name, STT_NOTYPE, STB_GLOBAL, SHN_UNDEF, 0, 0));
 		// Relocations (after every target has its output symbol).
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
@@ -84,7 +85,7 @@ public:
 		for (const External &x : s.externals)
 			if (x.record)
 				recs.push_back(&x);
-		if (s.funcs.empty() && recs.empty())
+		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty())
 			return;
 		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
 		strsym_ = w_.section_symbol(strings_);
@@ -118,6 +119,36 @@ public:
 				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64, ext_sym_[xi], 0);
 			}
 		}
+
+		if (!kp_relocs_.empty()) {
+			size_t sec = w_.add_section(KP_SEC_RELOCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_reloc_rec),
+						    std::vector<uint8_t>(kp_relocs_.size() * sizeof(kp_reloc_rec), 0));
+			for (size_t i = 0; i < kp_relocs_.size(); i++) {
+				const PendingReloc &p = kp_relocs_[i];
+				const External &x = s.externals.at(p.external);
+				switch (p.type) {
+				case R_X86_64_64:
+				case R_X86_64_PC32:
+				case R_X86_64_PLT32:
+				case R_X86_64_32S:
+					break;
+				default:
+					throw Unsupported(sel_.patched().path() + ": " + p.user + " refers to " + x.name +
+							  " of module " + objname + " with relocation type " +
+							  std::to_string(p.type) + ", which kp_relocs cannot apply");
+				}
+				kp_reloc_rec rec{};
+				rec.sympos = x.sympos;
+				rec.addend = p.addend;
+				rec.type = p.type;
+				uint64_t base = i * sizeof rec;
+				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
+				w_.add_reloc(sec, base + offsetof(kp_reloc_rec, dest), R_X86_64_64, w_.section_symbol(p.out_sec),
+					     static_cast<int64_t>(p.offset));
+				string_ptr(sec, base + offsetof(kp_reloc_rec, objname), objname);
+				string_ptr(sec, base + offsetof(kp_reloc_rec, name), x.name);
+			}
+		}
 	}
 
 	elf::Writer &writer() { return w_; }
@@ -135,6 +166,10 @@ private:
 			sym = w_.section_symbol(piece_sec_.at(ref.piece));
 			break;
 		default:
+			if (sel_.selection().externals.at(ref.external).via_kp_relocs) {
+				kp_relocs_.push_back({out_sec, offset, r.type, ref.external, ref.addend, user});
+				return;
+			}
 			sym = ext_sym_.at(ref.external);
 		}
 		w_.add_reloc(out_sec, offset, r.type, sym, ref.addend);
@@ -156,8 +191,18 @@ private:
 		w_.add_reloc(sec, offset, R_X86_64_64, strsym_, static_cast<int64_t>(off));
 	}
 
+	struct PendingReloc {
+		size_t out_sec;
+		uint64_t offset;
+		uint32_t type;
+		size_t external;
+		int64_t addend;
+		std::string user;
+	};
+
 	Selector &sel_;
 	elf::Writer w_;
+	std::vector<PendingReloc> kp_relocs_;
 	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
 	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
 	std::unordered_map<const elf::Section *, size_t> piece_sec_;

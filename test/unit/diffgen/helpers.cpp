@@ -75,6 +75,7 @@ Output read_output(const std::string &path)
 	for (const auto &sec : o.sections())
 		out.section_sizes[sec->name] = sec->size();
 	read_records(o, out.funcs, out.syms);
+	read_relocs(o, out.relocs);
 	return out;
 }
 

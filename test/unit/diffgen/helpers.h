@@ -42,6 +42,13 @@ struct SymRec {
 	uint64_t sympos;
 };
 
+struct RelocRec {
+	std::string dest, objname, name;  // dest: "<section>+<offset>"
+	uint64_t sympos;
+	int64_t addend;
+	uint64_t type;
+};
+
 // What a diffgen output object holds.
 struct Output {
 	std::set<std::string> defined_funcs;
@@ -49,6 +56,7 @@ struct Output {
 	std::set<std::string> undefined;
 	std::vector<FuncRec> funcs;
 	std::vector<SymRec> syms;
+	std::vector<RelocRec> relocs;
 	std::map<std::string, uint64_t> section_sizes;
 	std::unique_ptr<elf::Object> obj;
 };
@@ -56,6 +64,7 @@ Output read_output(const std::string &path);
 // kp_funcs / kp_syms of @o (records.cpp: kept apart from gtest, whose system headers
 // declare __u64 differently from include/kp/abi.h's userspace typedefs).
 void read_records(const elf::Object &o, std::vector<FuncRec> &funcs, std::vector<SymRec> &syms);
+void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs);
 
 uint64_t symbol_size(const std::string &obj, const std::string &name);
 

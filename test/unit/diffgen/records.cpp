@@ -17,6 +17,13 @@ struct SymRec {
 	uint64_t sympos;
 };
 
+struct RelocRec {
+	std::string dest, objname, name;
+	uint64_t sympos;
+	int64_t addend;
+	uint64_t type;
+};
+
 namespace {
 
 // Name of the symbol relocated into @sec at @offset, or the string it points to in .rodata.kp.
@@ -35,6 +42,21 @@ std::string reloc_value(const elf::Section *sec, uint64_t offset)
 }
 
 }  // namespace
+
+void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs)
+{
+	const elf::Section *s = o.section(KP_SEC_RELOCS);
+	if (!s)
+		return;
+	for (uint64_t off = 0; off + sizeof(kp_reloc_rec) <= s->size(); off += sizeof(kp_reloc_rec)) {
+		kp_reloc_rec r;
+		std::memcpy(&r, s->data.data() + off, sizeof r);
+		auto [b, e] = s->relocs_in(off, off + 8);
+		std::string dest = b == e ? "<none>" : b->sym->name + "+" + std::to_string(b->addend);
+		relocs.push_back({dest, reloc_value(s, off + offsetof(kp_reloc_rec, objname)),
+				  reloc_value(s, off + offsetof(kp_reloc_rec, name)), r.sympos, r.addend, r.type});
+	}
+}
 
 void read_records(const elf::Object &o, std::vector<FuncRec> &funcs, std::vector<SymRec> &syms)
 {

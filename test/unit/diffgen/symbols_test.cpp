@@ -78,7 +78,7 @@ TEST(DiffgenSymbols, SymposExportsAndLocalNames)
 	EXPECT_FALSE(syms.count("exported_helper")) << "exported symbols are resolved by the module loader";
 }
 
-TEST(DiffgenSymbols, ModuleTargetNamesTheModule)
+TEST(DiffgenSymbols, ModuleTargetUsesKpRelocsForModuleSymbols)
 {
 	Target t = build();
 	kp::diffgen::Options opts;
@@ -88,8 +88,55 @@ TEST(DiffgenSymbols, ModuleTargetNamesTheModule)
 	auto o = kp::test::read_output(t.pair.out);
 	ASSERT_EQ(o.funcs.size(), 1u);
 	EXPECT_EQ(o.funcs[0].objname, "kp_test_mod");
-	for (const auto &s : o.syms)
-		EXPECT_EQ(s.objname, "kp_test_mod");
+	// The module's own static dup(): applied by the core (kp_relocs), no undefined symbol.
+	EXPECT_FALSE(o.undefined.count("dup"));
+	ASSERT_EQ(o.relocs.size(), 1u);
+	EXPECT_EQ(o.relocs[0].name, "dup");
+	EXPECT_EQ(o.relocs[0].objname, "kp_test_mod");
+	EXPECT_TRUE(o.relocs[0].type == R_X86_64_PLT32 || o.relocs[0].type == R_X86_64_PC32) << o.relocs[0].type;
+	EXPECT_EQ(o.relocs[0].addend, -4);
+	EXPECT_EQ(o.relocs[0].dest.rfind(".text.show+", 0), 0u) << o.relocs[0].dest;
+	// Globals: left to the module loader (may be vmlinux's), no kp_syms for a module.
+	EXPECT_TRUE(o.undefined.count("exported_helper"));
+	EXPECT_TRUE(o.syms.empty());
+}
+
+TEST(DiffgenSymbols, ModuleSymbolFromSpecialSectionIsRefused)
+{
+	// A jump-label-like entry whose key is a static of the module: it would need kp_relocs.
+	auto body = [](int k) {
+		return std::string(R"(
+struct jump_entry { int code; int target; long key; };
+struct jump_entry kp_jump_entry_type_anchor;
+static int my_key __attribute__((used));
+int f(int v) {
+	asm goto("1: .byte 0x0f,0x1f,0x44,0x00,0x00\n.pushsection __jump_table,\"aw\"\n.balign 8\n"
+		 ".long 1b - .\n.long %l[yes] - .\n.quad my_key - .\n.popsection" : : : : yes);
+	return v + )") + std::to_string(k) + R"(;
+yes:
+	return 0;
+}
+)";
+	};
+	auto p = kp::test::make_pair_objects("jumpkey", body(1), body(2));
+	kp::diffgen::Options opts;
+	opts.target = "kp_test_mod";
+	auto r = kp::diffgen::run(p.orig, p.patched, p.out, opts);
+	std::string all;
+	for (const auto &m : r.messages)
+		all += m;
+	EXPECT_EQ(r.code, kUnsupported) << all;
+	EXPECT_NE(all.find("__jump_table"), std::string::npos) << all;
+	EXPECT_NE(all.find("my_key"), std::string::npos) << all;
+	EXPECT_FALSE(std::filesystem::exists(p.out));
+	// The same patch against vmlinux is fine: the key becomes an ordinary reference.
+	auto v = kp::diffgen::run(p.orig, p.patched, p.out, {});
+	ASSERT_EQ(v.code, kChanged);
+	auto o = kp::test::read_output(p.out);
+	const auto *jt = o.obj->section("__jump_table");
+	ASSERT_NE(jt, nullptr);
+	EXPECT_EQ(jt->size(), 16u);
+	EXPECT_TRUE(o.undefined.count("my_key"));
 }
 
 TEST(DiffgenSymbols, ChangedFunctionMissingFromTargetIsRefused)
