@@ -419,3 +419,26 @@ TEST(DiffgenFixtures, AliasesShareOneReplacement)
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"})) << "one ftrace redirect per address (the global name)";
 }
+
+TEST(DiffgenFixtures, ChangedSectionGroupIsRefused)
+{
+	auto body = [](int k) {
+		return R"(
+asm(".section .text.grouped,\"axG\",@progbits,kp_group_sig,comdat\n"
+    ".globl kp_group_sig\nkp_group_sig:\n .byte )" +
+		       std::to_string(k) + R"(\n.previous");
+int user(int v) { return v; }
+int changed(int v) { return v * )" +
+		       std::to_string(k + 1) + R"(; }
+)";
+	};
+	// Unchanged group: fine.
+	auto same = make_pair_objects("group-same", src(body(1)), src(body(1)));
+	EXPECT_EQ(diff(same).code, kNoChange);
+	// Group whose members change (a new member section) is refused.
+	auto changed_src = body(1) + "asm(\".section .data.grouped,\\\"awG\\\",@progbits,kp_group_sig,comdat\\n.long 1\\n.previous\");\n";
+	auto p = make_pair_objects("group", src(body(1)), src(changed_src));
+	auto r = diff(p);
+	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_NE(joined(r).find("kp_group_sig"), std::string::npos) << joined(r);
+}
