@@ -4,15 +4,36 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
 
 namespace kp::test {
 
+namespace {
+
+std::filesystem::path scratch_root()
+{
+	return std::filesystem::temp_directory_path() / ("kp-diffgen-test-" + std::to_string(getpid()));
+}
+
+// Removes this process's scratch folder at exit (KP_KEEP_TEST_FILES=1 keeps it).
+struct ScratchCleanup {
+	~ScratchCleanup()
+	{
+		if (!std::getenv("KP_KEEP_TEST_FILES")) {
+			std::error_code ec;
+			std::filesystem::remove_all(scratch_root(), ec);
+		}
+	}
+} scratch_cleanup;
+
+}  // namespace
+
 std::filesystem::path scratch_dir(const std::string &name)
 {
-	auto dir = std::filesystem::temp_directory_path() / ("kp-diffgen-test-" + std::to_string(getpid())) / name;
+	auto dir = scratch_root() / name;
 	std::filesystem::remove_all(dir);
 	std::filesystem::create_directories(dir);
 	return dir;
