@@ -43,7 +43,8 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	Selector sel(*orig, *patched, corr, cmp, target.get(), opts);
 	sel.run();
 	std::vector<std::string> dwarf = opts.dwarf;
-	if (dwarf.empty() && !opts.symbols.empty() && opts.target == KP_OBJ_VMLINUX)
+	// Entry sizes: the kernel image (or the target module) of the build, then the object.
+	if (dwarf.empty() && !opts.symbols.empty())
 		dwarf.push_back(opts.symbols);
 	dwarf.push_back(patched_path);
 	EntrySizes sizes(dwarf);

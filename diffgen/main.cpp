@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 	app.add_option("-o,--output", out, "patch object to write")->required();
 	app.add_option("--target", opts.target, "object the patch applies to: vmlinux or a module name");
 	app.add_option("--symbols", opts.symbols, "target ELF (vmlinux or MODULE.ko) for sympos and exports");
-	app.add_option("--kernel", opts.dwarf, "ELF with kernel DWARF for special-section entry sizes (repeatable)");
+	app.add_option("--kernel", opts.dwarf, "ELF with kernel DWARF for special-section entry sizes (repeatable; default: --symbols, then PATCHED)");
 	app.add_flag("--explain", opts.explain, "print a human report of the changes");
 	try {
 		app.parse(argc, argv);
