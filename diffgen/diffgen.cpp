@@ -73,6 +73,13 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 Result run(const std::string &orig, const std::string &patched, const std::string &out, const Options &opts)
 {
 	Result res;
+	std::error_code ec;
+	for (const std::string &in : {orig, patched}) {
+		if (in == out || std::filesystem::equivalent(in, out, ec)) {
+			res.messages.push_back(out + ": the output would overwrite the input " + in);
+			return res;  // kError, and nothing removed
+		}
+	}
 	try {
 		res = run_stages(orig, patched, out, opts);
 	} catch (const Unsupported &e) {

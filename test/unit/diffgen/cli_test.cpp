@@ -72,3 +72,12 @@ TEST(DiffgenCli, ExplainReportsFunctionsLinesAndReferences)
 	EXPECT_NE(out.find("_printk"), std::string::npos) << out;
 	EXPECT_NE(out.find("resolved at load time"), std::string::npos) << out;
 }
+
+TEST(DiffgenCli, OutputOverInputIsRefusedAndInputKept)
+{
+	auto p = kp::test::make_pair_objects("cli-overwrite", kBase, kBase);
+	std::string out;
+	EXPECT_EQ(kp::test::run_command(diffgen(p.orig + " " + p.patched + " -o " + p.patched), &out), 1) << out;
+	EXPECT_NE(out.find("overwrite"), std::string::npos) << out;
+	EXPECT_TRUE(std::filesystem::exists(p.patched));
+}
