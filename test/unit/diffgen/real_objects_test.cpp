@@ -167,6 +167,35 @@ TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 	}
 }
 
+TEST(DiffgenReal, AlternativesFollowTheFunction)
+{
+	REQUIRE_TREE();
+	std::string patched = build_patched("kernel/sys", "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn -EPERM;\n\n\tif (opt == PR_SET_MM_EXE_FILE)",
+					    "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn -EACCES;\n\n\tif (opt == PR_SET_MM_EXE_FILE)");
+	ASSERT_FALSE(patched.empty());
+	std::string out = (fs::path(patched).parent_path() / "out.o").string();
+	auto r = diff_real("kernel/sys", patched, out);
+	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	auto o = kp::test::read_output(out);
+	EXPECT_EQ(o.defined_funcs, Set({"prctl_set_mm"}));
+	// struct alt_instr (DWARF): every kept entry's instruction is in prctl_set_mm, its
+	// replacement in the carried .altinstr_replacement.
+	const auto *alt = o.obj->section(".altinstructions");
+	ASSERT_NE(alt, nullptr);
+	ASSERT_NE(o.obj->section(".altinstr_replacement"), nullptr);
+	ASSERT_GE(alt->relocs.size(), 2u);
+	EXPECT_EQ(alt->relocs[0].offset, 0u);
+	EXPECT_EQ(alt->relocs[0].sym->name, "prctl_set_mm");
+	EXPECT_EQ(alt->relocs[1].sym->name, ".altinstr_replacement");
+	// Two relocations per entry: the kept entries have the original entry size.
+	auto orig = kp::elf::Object::load((tree() / "kernel/sys.o").string());
+	const auto *oalt = orig->section(".altinstructions");
+	ASSERT_NE(oalt, nullptr);
+	uint64_t entsize = oalt->size() / (oalt->relocs.size() / 2);
+	EXPECT_EQ(alt->size(), entsize * (alt->relocs.size() / 2));
+	EXPECT_LT(alt->size(), oalt->size());
+}
+
 TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 {
 	REQUIRE_TREE();
