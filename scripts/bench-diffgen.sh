@@ -34,7 +34,8 @@ cmd=${cmd// -c / -I$tree/$dir -c }
 (cd "$tree" && eval "$cmd") > "$work/cc.log" 2>&1 || { cat "$work/cc.log" >&2; exit 1; }
 
 ms() { echo $(( ($2 - $1) / 1000000 )).$(( (($2 - $1) / 10000) % 100 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# "median min" of the numbers on stdin.
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] " (min " a[1] ")"}'; }
 time_runs() {
 	for _ in $(seq "$runs"); do
 		s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
@@ -49,6 +50,7 @@ us=$(time_runs "$diffgen" "$tree/$largest" "$work/$base.o" -o "$work/out.o")
 us_sym=$(time_runs "$diffgen" "$tree/$largest" "$work/$base.o" -o "$work/out.o" --symbols "$repo/build/linux/vmlinux")
 rss=$(/usr/bin/time -v "$diffgen" "$tree/$largest" "$work/$base.o" -o "$work/out.o" 2>&1 | sed -n 's/.*Maximum resident set size (kbytes): //p')
 rss_sym=$(/usr/bin/time -v "$diffgen" "$tree/$largest" "$work/$base.o" -o "$work/out.o" --symbols "$repo/build/linux/vmlinux" 2>&1 | sed -n 's/.*Maximum resident set size (kbytes): //p')
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 echo "largest vs patched: median ${us} us, peak RSS ${rss} KiB (with --symbols vmlinux: ${us_sym} us, ${rss_sym} KiB)"
 
 # Every object against itself.
