@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
 #include <sstream>
 
 #include "cache.hpp"
 #include "error.hpp"
+#include "kbuild_deps.hpp"
 #include "process.hpp"
 #include "progress.hpp"
 
@@ -14,6 +16,23 @@ namespace kpb {
 
 CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree) {
   return copy_tree(cache_tree, work_tree, work_tree_policy());
+}
+
+CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
+                                const std::vector<std::string>& objects) {
+  std::set<std::string> dirs, files;
+  for (const auto& o : objects) {
+    auto slash = o.rfind('/');
+    dirs.insert(slash == std::string::npos ? "" : o.substr(0, slash));
+    std::string cmd = cache_tree + "/" + (slash == std::string::npos ? "" : o.substr(0, slash + 1)) + "." +
+                      o.substr(slash == std::string::npos ? 0 : slash + 1) + ".cmd";
+    ObjectDeps d = parse_cmd_file(cmd, cache_tree);
+    if (!d.source.empty()) files.insert(d.source);
+    for (const auto& f : d.deps)
+      if (!f.empty() && f.front() != '/') files.insert(f);
+  }
+  return copy_tree(cache_tree, work_tree, work_tree_policy(),
+                   sparse_work_tree_filter(std::move(dirs), std::move(files)));
 }
 
 std::string compiler_errors(const std::string& output, size_t max) {

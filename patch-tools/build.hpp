@@ -10,8 +10,11 @@ namespace kpb {
 
 class Log;
 
-// Creates the patched copy of the cache tree at `work_tree`.
+// Creates the patched copy of the cache tree at `work_tree`: everything, or (sparse) only
+// what building `objects` reads according to their dependency records.
 CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree);
+CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
+                                const std::vector<std::string>& objects);
 
 struct ObjectBuild {
   double seconds = 0;  // time in make

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -150,15 +151,68 @@ std::vector<std::string> list_object_records(const std::string& tree) {
   return out;
 }
 
+namespace {
+std::string cmd_path_of(const std::string& tree, const std::string& obj) {
+  auto slash = obj.rfind('/');
+  return tree + "/" + (slash == std::string::npos ? "" : obj.substr(0, slash + 1)) + "." +
+         obj.substr(slash == std::string::npos ? 0 : slash + 1) + ".cmd";
+}
+}  // namespace
+
+AffectedObjects find_affected_objects_cached(const std::string& tree, const std::set<std::string>& files,
+                                             const Membership& membership,
+                                             const std::string& index_path) {
+  std::ifstream in(index_path);
+  if (!in) {
+    // Build the index: one line per file, "file<TAB>obj obj ...".
+    std::map<std::string, std::vector<std::string>> inv;
+    for (const auto& obj : list_object_records(tree)) {
+      if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj)) continue;
+      ObjectDeps d = parse_cmd_file(cmd_path_of(tree, obj), tree);
+      std::set<std::string> all(d.deps.begin(), d.deps.end());
+      if (!d.source.empty()) all.insert(d.source);
+      for (const auto& f : all) inv[f].push_back(obj);
+    }
+    std::string tmp = index_path + ".tmp." + std::to_string(getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      for (const auto& [f, objs] : inv) {
+        out << f << '\t';
+        for (size_t i = 0; i < objs.size(); ++i) out << (i ? " " : "") << objs[i];
+        out << '\n';
+      }
+      if (!out) throw Error("cannot write " + tmp);
+    }
+    if (rename(tmp.c_str(), index_path.c_str()) != 0) throw_errno("rename " + tmp);
+    in.open(index_path);
+    if (!in) throw Error("cannot read " + index_path);
+  }
+  AffectedObjects a;
+  std::set<std::string> objects;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    std::string f = line.substr(0, tab);
+    if (!files.count(f)) continue;
+    std::istringstream words(line.substr(tab + 1));
+    std::string obj;
+    while (words >> obj) {
+      if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj)) continue;
+      a.by_file[f].push_back(obj);
+      objects.insert(obj);
+    }
+  }
+  a.objects.assign(objects.begin(), objects.end());
+  return a;
+}
+
 AffectedObjects find_affected_objects(const std::string& tree, const std::set<std::string>& files,
                                       const Membership& membership) {
   AffectedObjects a;
   for (const auto& obj : list_object_records(tree)) {
     if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj)) continue;
-    auto slash = obj.rfind('/');
-    std::string cmd = tree + "/" + (slash == std::string::npos ? "" : obj.substr(0, slash + 1)) +
-                      "." + obj.substr(slash == std::string::npos ? 0 : slash + 1) + ".cmd";
-    ObjectDeps d = parse_cmd_file(cmd, tree);
+    ObjectDeps d = parse_cmd_file(cmd_path_of(tree, obj), tree);
     bool hit = false;
     auto consider = [&](const std::string& f) {
       if (files.count(f)) {

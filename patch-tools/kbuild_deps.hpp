@@ -45,6 +45,12 @@ struct AffectedObjects {
 AffectedObjects find_affected_objects(const std::string& tree, const std::set<std::string>& files,
                                       const Membership& membership);
 
+// The same, from an inverted index (file -> objects) kept at `index_path`, written from the
+// tree's records the first time. The index belongs to an immutable tree (the cache's).
+AffectedObjects find_affected_objects_cached(const std::string& tree, const std::set<std::string>& files,
+                                             const Membership& membership,
+                                             const std::string& index_path);
+
 // Names of all .<obj>.o.cmd files of the tree (relative object paths).
 std::vector<std::string> list_object_records(const std::string& tree);
 

@@ -128,17 +128,12 @@ int run(const Options& opt, WorkDir& work, Log& log) {
 
   // ---- patched build
   Stage patched(progress, "patched build");
-  std::string wtree = work.path + "/tree";
-  CopyStats ws = make_work_tree(cache.tree(), wtree);
-  progress.verbose("patched copy: " + std::to_string(ws.linked) + " sources linked, " +
-                   std::to_string(ws.copied) + " build files copied");
-  std::set<std::string> changed;
-  for (const auto& p : patches) {
-    apply_patch(p, wtree, &log);
-    for (const auto& f : p.files) changed.insert(f.path);
-  }
+  std::set<std::string> changed, created;
+  for (const auto& p : patches)
+    for (const auto& f : p.files) (f.created ? created : changed).insert(f.path);
   Membership membership = read_membership(cache.tree(), &log);
-  AffectedObjects affected = find_affected_objects(cache.tree(), changed, membership);
+  AffectedObjects affected =
+      find_affected_objects_cached(cache.tree(), changed, membership, cache.dir() + "/deps-index");
   for (const auto& f : changed)
     if (!affected.by_file.count(f))
       throw Error("the patch changes " + f + ", which is not built into vmlinux or any module of this "
@@ -149,10 +144,33 @@ int run(const Options& opt, WorkDir& work, Log& log) {
     for (const auto& o : objs) list += " " + o;
     progress.verbose(f + " ->" + list);
   }
-  ObjectBuild ob = build_objects(wtree, affected.objects, jobs, log);
+  std::string wtree = work.path + "/tree";
+  auto prepare_tree = [&](bool sparse) {
+    auto copy_start = std::chrono::steady_clock::now();
+    CopyStats ws = sparse ? make_sparse_work_tree(cache.tree(), wtree, affected.objects)
+                          : make_work_tree(cache.tree(), wtree);
+    progress.verbose(std::string(sparse ? "sparse" : "full") + " patched copy: " + std::to_string(ws.linked) +
+                     " sources linked, " + std::to_string(ws.copied) + " build files copied in " +
+                     std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_start).count()) +
+                     " s");
+    for (const auto& p : patches) apply_patch(p, wtree, &log);
+  };
+  prepare_tree(true);
+  ObjectBuild ob;
+  try {
+    ob = build_objects(wtree, affected.objects, jobs, log);
+  } catch (const Error& e) {
+    // A sparse copy lacks the sources of other directories; when the build needs one the
+    // records did not name, build again in a full copy before calling the patch broken.
+    progress.note("the build failed in the sparse copy; retrying in a full copy");
+    log.write("sparse build failure: " + std::string(e.what()) + "\n");
+    remove_tree(wtree);
+    prepare_tree(false);
+    ob = build_objects(wtree, affected.objects, jobs, log);
+  }
   patched.add_compiler_time(ob.seconds);
   compiler_seconds += ob.seconds;
-  patched.done(std::to_string(changed.size()) + " file(s) changed, " +
+  patched.done(std::to_string(changed.size() + created.size()) + " file(s) changed, " +
                std::to_string(affected.objects.size()) + " object(s) rebuilt");
 
   // ---- diff
@@ -277,6 +295,12 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   check.done(std::to_string(facts.funcs) + " function(s), " + std::to_string(facts.syms) + " symbol record(s), vermagic '" +
              facts.vermagic + "'");
 
+  if (!opt.keep_tmp) {
+    Stage cleanup(progress, "cleanup");
+    remove_tree(work.path);  // part of the run's time
+    work.path.clear();
+    cleanup.done("work dir removed");
+  }
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char summary[256];
   std::snprintf(summary, sizeof summary, "total %.2f s, of which in the compiler (make) %.2f s, outside it %.1f%%",

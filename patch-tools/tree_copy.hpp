@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <set>
 #include <string>
 
 namespace kpb {
@@ -20,13 +21,23 @@ struct CopyStats {
   uint64_t skipped = 0;
 };
 
-enum class CopyAction { kLink, kCopy, kSkip };
+enum class CopyAction {
+  kLink,
+  kCopy,
+  kCopyRelocated,  // copy, replacing the source root's absolute path by the copy's in the
+                   // text (dependency records of tools built with absolute O= paths)
+  kSkip,
+};
 
 // Decides, for a regular file (path relative to the root, its stat), what the copy holds.
 using CopyPolicy = std::function<CopyAction(const std::string& rel, const struct stat& st)>;
+// Optional cheap test on the name alone: false leaves the file out without a stat().
+// For a directory, rel ends in '/': false leaves the whole subtree out.
+using NameFilter = std::function<bool(const std::string& rel)>;
 
 // Recreates the directory tree src under dst (which must not exist), symlinks as symlinks.
-CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPolicy& policy);
+CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPolicy& policy,
+                    const NameFilter& wanted = {});
 
 // Object-like build products that a rebuild recreates (.o, .a, .ko, their .cmd/.d records,
 // vmlinux and its intermediates). Never needed in a copy that only rebuilds some objects.
@@ -41,6 +52,14 @@ CopyPolicy source_tree_policy(struct timespec cutoff);
 // tree (sources, st_nlink > 1), leave out object products, copy the rest (generated
 // headers, host tools, .cmd records).
 CopyPolicy work_tree_policy();
+
+// With work_tree_policy: only what a `make <obj>.o` of the given objects reads: the top
+// level, include/, arch/x86/, scripts/, usr/, objtool's part of tools/, the top-level Kbuild's
+// inputs, the objects' directories and `needed_files` (their Kbuild dependency records).
+// Kconfig files are left out: the copy's include/config/auto.conf.cmd is relocated to name
+// none (kCopyRelocated), so the unchanged .config never triggers a syncconfig.
+// The name filter that goes with it (every file outside those places is left out).
+NameFilter sparse_work_tree_filter(std::set<std::string> needed_dirs, std::set<std::string> needed_files);
 
 // Gives `path` its own inode with the same content, mode and mtime (copy then rename) when
 // it has other hard links. Returns true when a link was broken.

@@ -46,7 +46,7 @@ echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ
 # Make sure the cache exists (a no-op when it does), then measure cached runs.
 run warm-up "$cache" cmdline-string.patch > /dev/null
 run cached-one-function "$cache" cmdline-string.patch
-run cached-header-20-objects "$cache" header-fsnotify.patch
+run cached-header-20-objects "$cache" header-rtc.patch
 
 if [ "${1:-}" = "--cold" ]; then
 	cold=$work/cold-cache

@@ -81,3 +81,18 @@ TEST(KbuildDeps, ModuleNames) {
   EXPECT_EQ(kpb::module_name_of("fs/fuse/fuse.ko"), "fuse");
   EXPECT_EQ(kpb::module_name_of("samples/livepatch/livepatch-sample.ko"), "livepatch_sample");
 }
+
+TEST(KbuildDeps, CachedIndexGivesTheSameAnswer) {
+  std::string tree = kernel_tree();
+  if (tree.empty()) GTEST_SKIP() << "test kernel not built (make kernel)";
+  TempDir t;
+  auto m = kpb::read_membership(tree, nullptr);
+  std::set<std::string> files = {"include/linux/seq_file.h", "fs/proc/version.c"};
+  auto direct = kpb::find_affected_objects(tree, files, m);
+  auto first = kpb::find_affected_objects_cached(tree, files, m, t / "index");  // writes it
+  auto second = kpb::find_affected_objects_cached(tree, files, m, t / "index");  // reads it
+  EXPECT_EQ(first.objects, direct.objects);
+  EXPECT_EQ(second.objects, direct.objects);
+  EXPECT_EQ(second.by_file.at("fs/proc/version.c"), std::vector<std::string>{"fs/proc/version.o"});
+  EXPECT_NE(read_file(t / "index").find("fs/proc/version.c\tfs/proc/version.o\n"), std::string::npos);
+}

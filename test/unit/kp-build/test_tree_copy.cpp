@@ -86,3 +86,44 @@ TEST(TreeCopy, ObjectProducts) {
   EXPECT_FALSE(kpb::is_object_product("include/generated/autoconf.h"));
   EXPECT_FALSE(kpb::is_object_product("scripts/basic/fixdep"));
 }
+
+TEST(TreeCopy, SparseFilterKeepsWhatASingleObjectBuildReads) {
+  auto wanted = kpb::sparse_work_tree_filter({"fs/proc"}, {"fs/internal.h"});
+  EXPECT_TRUE(wanted("Makefile"));
+  EXPECT_TRUE(wanted("include/linux/fs.h"));
+  EXPECT_TRUE(wanted("arch/x86/include/asm/page.h"));
+  EXPECT_FALSE(wanted("drivers/net/Kconfig")) << "the copy never reruns Kconfig";
+  EXPECT_FALSE(wanted("drivers/")) << "a directory nothing is needed from is not walked";
+  EXPECT_TRUE(wanted("fs/"));
+  EXPECT_TRUE(wanted("fs/proc/"));
+  EXPECT_TRUE(wanted("fs/proc/cmdline.c"));
+  EXPECT_TRUE(wanted("fs/internal.h"));
+  EXPECT_TRUE(wanted("kernel/time/timeconst.bc"));
+  EXPECT_FALSE(wanted("fs/proc/sub/x.c")) << "only the object's own directory";
+  EXPECT_FALSE(wanted("drivers/net/loopback.c"));
+  EXPECT_FALSE(wanted("tools/perf/builtin-record.c"));
+
+  TempDir t;
+  write_file(t / "cache/fs/proc/cmdline.c", "a\n");
+  write_file(t / "cache/drivers/x.c", "b\n");
+  write_file(t / "cache/fs/Makefile", "c\n");
+  write_file(t / "cache/fs/other.c", "d\n");
+  write_file(t / "cache/include/config/auto.conf.cmd",
+             "deps_config := \\\n\tdrivers/Kconfig \\\n\tfs/Kconfig\n\n"
+             "include/config/auto.conf: $(deps_config)\n\nifneq \"$(CC)\" \"gcc\"\n"
+             "include/config/auto.conf: FORCE\nendif\n");
+  struct timespec old_times[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (t / "cache/include/config/auto.conf.cmd").c_str(), old_times, 0), 0);
+  auto stats = kpb::copy_tree(t / "cache", t / "work", kpb::work_tree_policy(),
+                              kpb::sparse_work_tree_filter({"fs/proc"}, {}));
+  EXPECT_EQ(read_file(t / "work/fs/proc/cmdline.c"), "a\n");
+  EXPECT_EQ(read_file(t / "work/fs/Makefile"), "c\n");
+  EXPECT_NE(access((t / "work/fs/other.c").c_str(), F_OK), 0);
+  EXPECT_NE(access((t / "work/drivers").c_str(), F_OK), 0);
+  EXPECT_EQ(stats.skipped, 1u);
+  // Kconfig's file list is emptied in the copy (the rest of the record stays, mtime too).
+  EXPECT_EQ(read_file(t / "work/include/config/auto.conf.cmd"),
+            "deps_config :=\n\ninclude/config/auto.conf: $(deps_config)\n\nifneq \"$(CC)\" \"gcc\"\n"
+            "include/config/auto.conf: FORCE\nendif\n");
+  EXPECT_EQ(stat_of(t / "work/include/config/auto.conf.cmd").st_mtim.tv_sec, 1000);
+}
