@@ -8,6 +8,7 @@
 #include <climits>
 #include <memory>
 #include <sstream>
+#include <unordered_set>
 
 #include "names.h"
 #include "references.h"
@@ -171,6 +172,17 @@ std::string explain(Selector &sel, const Comparison &cmp, const std::vector<Kept
 	for (const auto *f : cmp.new_funcs) {
 		std::string where = source_range(sel.patched().path(), f->name);
 		os << "  " << f->name << (where.empty() ? "" : " at " + where) << "\n";
+	}
+	{
+		std::unordered_set<const elf::Symbol *> named;
+		for (const auto &f : s.funcs)
+			named.insert(f.patched);
+		for (const auto *f : cmp.new_funcs)
+			named.insert(f);
+		for (const auto *item : s.items)
+			if (item->is_func() && !named.count(item))
+				os << "carried without redirect (no ftrace entry or .cold part; its callers are replaced): "
+				   << item->name << "\n";
 	}
 	for (const auto &l : cmp.line_only)
 		os << "__LINE__-only change ignored: " << l << "\n";

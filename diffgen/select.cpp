@@ -1,5 +1,6 @@
 #include "select.h"
 
+#include "entry_sizes.h"
 #include "errors.h"
 #include "kp/abi.h"
 #include "names.h"
@@ -119,16 +120,86 @@ void Selector::close()
 	}
 }
 
+namespace {
+
+struct Referrers {
+	std::unordered_set<const elf::Symbol *> callers;  // function items referring to it
+	std::string other;                                // a non-code place referring to it, if any
+};
+
+// Who refers to each function item of @obj: functions, or (reported) anything else that
+// would keep the old code reachable.  The function's own special-section entries, debug
+// info and discarded annotations are not references.
+std::unordered_map<const elf::Symbol *, Referrers> function_referrers(const elf::Object &obj)
+{
+	std::unordered_map<const elf::Symbol *, Referrers> refs;
+	for (const auto &sec : obj.sections()) {
+		if (sec->relocs.empty() || !(sec->flags() & SHF_ALLOC) || special_kind(sec->name) ||
+		    sec->name.rfind(".discard", 0) == 0 || sec->name == "__patchable_function_entries")
+			continue;
+		for (const auto &r : sec->relocs) {
+			Target t = resolve(obj, r, sec->is_text());
+			if (!t.item || !t.item->is_func())
+				continue;
+			const elf::Symbol *from = obj.item_at(sec.get(), r.offset);
+			if (sec->is_text() && from && from->is_func()) {
+				if (from != t.item)
+					refs[t.item].callers.insert(from);
+			} else if (refs[t.item].other.empty()) {
+				refs[t.item].other = from ? from->name : sec->name;
+			}
+		}
+	}
+	return refs;
+}
+
+}  // namespace
+
 void Selector::run()
 {
-	for (const elf::Symbol *p : cmp_.changed_funcs) {
+	// Changed functions without an ftrace entry (notrace, or out-of-line `inline`, which
+	// the kernel makes notrace) cannot be redirected themselves.  When only functions of
+	// this object call them, their callers are replaced instead, calling the new copy.
+	std::deque<const elf::Symbol *> work(cmp_.changed_funcs.begin(), cmp_.changed_funcs.end());
+	std::unordered_set<const elf::Symbol *> seen(work.begin(), work.end());
+	std::unordered_map<const elf::Symbol *, Referrers> referrers;
+	bool have_referrers = false;
+	while (!work.empty()) {
+		const elf::Symbol *p = work.front();
+		work.pop_front();
 		const elf::Symbol *o = corr_.twin(p);
 		if (!o)
 			throw Error(patched_.path() + ": internal: changed function " + p->name + " has no original");
 		if (!has_ftrace_entry(orig_, o) || !has_ftrace_entry(patched_, p)) {
-			sel_.refusals.push_back(patched_.path() + ": changed function " + p->name +
-						" has no ftrace entry (no call __fentry__ at its start / no __mcount_loc "
-						"record): notrace functions cannot be redirected");
+			if (!have_referrers) {
+				referrers = function_referrers(patched_);
+				have_referrers = true;
+			}
+			const Referrers &r = referrers[p];
+			std::string why;
+			if (!p->is_local() || !o->is_local())
+				why = "it is global, so code outside this object may call it";
+			else if (!r.other.empty())
+				why = "its address is taken in " + r.other;
+			else if (r.callers.empty())
+				why = "nothing in this object calls it";
+			if (!why.empty()) {
+				sel_.refusals.push_back(patched_.path() + ": changed function " + p->name +
+							" has no ftrace entry (no call __fentry__ at its start / no "
+							"__mcount_loc record) and cannot be replaced through its callers: " + why);
+				continue;
+			}
+			// Carried as a new copy; its callers are replaced.
+			include_item(p);
+			for (const elf::Symbol *caller : r.callers) {
+				if (seen.insert(caller).second) {
+					if (!corr_.twin(caller)) {
+						include_item(caller);  // a new function: included anyway
+						continue;
+					}
+					work.push_back(caller);
+				}
+			}
 			continue;
 		}
 		uint64_t sympos = 0;

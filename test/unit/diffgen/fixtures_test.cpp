@@ -381,6 +381,43 @@ notrace int hot(int v) { return exported_thing(v + 1); }
 	EXPECT_NE(joined(r).find("ftrace"), std::string::npos);
 }
 
+TEST(DiffgenFixtures, NotraceStaticFunctionIsReplacedThroughItsCallers)
+{
+	// Like SYSCALL_DEFINE's out-of-line `static inline` __do_sys_X (the kernel's inline is notrace).
+	auto body = [](int k) {
+		return R"(
+static notrace noinline long do_thing(int v) { return exported_thing(v) + )" +
+		       std::to_string(k) + R"(; }
+long sys_thing(int v) { return do_thing(v); }
+long sys_other(int v) { return do_thing(v + 1) * 2; }
+int unrelated(int v) { return v; }
+)";
+	};
+	auto p = make_pair_objects("notrace-static", src(body(1)), src(body(2)));
+	auto r = diff(p);
+	ASSERT_EQ(r.code, kChanged) << joined(r);
+	auto o = read_output(p.out);
+	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing", "sys_other"}));
+	EXPECT_EQ(func_rec_names(o), Set({"sys_thing", "sys_other"}));
+	EXPECT_FALSE(o.undefined.count("do_thing")) << "callers must call the new copy";
+}
+
+TEST(DiffgenFixtures, NotraceStaticFunctionWithAddressTakenIsRefused)
+{
+	auto body = [](int k) {
+		return R"(
+static notrace noinline long do_thing(int v) { return exported_thing(v) + )" +
+		       std::to_string(k) + R"(; }
+long (*thing_ops[1])(int) = { do_thing };
+long sys_thing(int v) { return do_thing(v); }
+)";
+	};
+	auto p = make_pair_objects("notrace-addr", src(body(1)), src(body(2)));
+	auto r = diff(p);
+	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_NE(joined(r).find("thing_ops"), std::string::npos) << joined(r);
+}
+
 TEST(DiffgenFixtures, BugTableFilteredToIncludedFunctions)
 {
 	// Entries shaped like 6.1's struct bug_entry (relative pointers), size from DWARF.
