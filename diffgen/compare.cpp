@@ -165,7 +165,8 @@ Comparison Comparer::run()
 		const elf::Symbol *o = corr_.twin(p);
 		if (!o) {
 			c.status[p] = Status::New;
-			if (p->is_func())
+			// New .cold parts come in through their parent's references.
+			if (p->is_func() && !is_cold_part(p->name))
 				c.new_funcs.push_back(p);
 			continue;
 		}

@@ -43,7 +43,8 @@ std::string canonical_name(std::string_view name)
 
 bool is_special_static(std::string_view name, std::string_view section)
 {
-	if (section == ".data..once" || starts_with(section, ".data..once.") || section == "__dyndbg" ||
+	if (section == ".data..once" || starts_with(section, ".data..once.") || section == ".data.once" ||
+	    starts_with(section, ".data.once.") || section == "__dyndbg" ||
 	    starts_with(section, "__dyndbg."))
 		return true;
 	std::string c = canonical_name(name);
