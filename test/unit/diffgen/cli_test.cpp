@@ -24,6 +24,12 @@ TEST(DiffgenCli, ExitCodes)
 	EXPECT_EQ(kp::test::run_command(diffgen(changed.orig + " " + changed.patched + " -o " + changed.out), &out), 0)
 		<< out;
 	EXPECT_TRUE(std::filesystem::exists(changed.out));
+	// The output is an object the linker accepts as is (Kbuild links it into the .ko).
+	std::string linked = (changed.dir / "linked.o").string();
+	EXPECT_EQ(kp::test::run_command("ld -r -o " + linked + " " + changed.out, &out), 0) << out;
+	EXPECT_TRUE(out.empty()) << "ld warned: " << out;
+	EXPECT_EQ(kp::test::run_command("readelf -W --all " + changed.out + " >/dev/null", &out), 0) << out;
+	EXPECT_EQ(out.find("Warning"), std::string::npos) << out;
 
 	auto same = kp::test::make_pair_objects("cli-same", kBase, kBase);
 	EXPECT_EQ(kp::test::run_command(diffgen(same.orig + " " + same.patched + " -o " + same.out), &out), 3) << out;
