@@ -479,3 +479,16 @@ int changed(int v) { return v * )" +
 	EXPECT_EQ(r.code, kUnsupported) << joined(r);
 	EXPECT_NE(joined(r).find("kp_group_sig"), std::string::npos) << joined(r);
 }
+
+TEST(DiffgenFixtures, ChangedInitDataIsRefused)
+{
+	auto body = [](int k) {
+		return "__attribute__((section(\".init.data\"))) int boot_value = " + std::to_string(k) +
+		       ";\nint reader(void) { return 7; }\n";
+	};
+	auto p = make_pair_objects("initdata", src(body(1)), src(body(2)));
+	auto r = diff(p);
+	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_NE(joined(r).find("__init data"), std::string::npos) << joined(r);
+	EXPECT_NE(joined(r).find("boot_value"), std::string::npos) << joined(r);
+}
