@@ -50,7 +50,7 @@ std::string compiler_errors(const std::string& output, size_t max) {
 }
 
 ObjectBuild build_objects(const std::string& tree, const std::vector<std::string>& objects,
-                          int jobs, Log& log) {
+                          int jobs, Log& log, double* make_seconds) {
   std::vector<std::string> cmd = {"make", "-C", tree, "-j" + std::to_string(jobs),
                                   std::string("KCFLAGS=") + kKcflags};
   for (const auto& o : objects) {
@@ -63,6 +63,7 @@ ObjectBuild build_objects(const std::string& tree, const std::vector<std::string
   auto r = run_process(cmd, {}, &log);
   ObjectBuild b;
   b.seconds = r.seconds;
+  if (make_seconds) *make_seconds += r.seconds;
   if (r.status != 0)
     throw Error("the patched sources do not compile (full compiler output in " + log.path() + "):\n" +
                 compiler_errors(r.output));

@@ -22,8 +22,9 @@ struct ObjectBuild {
 
 // Builds `objects` in `tree` with the cache's KCFLAGS. Throws Error with the compiler's
 // messages (and the log's path) when an object does not build.
+// `make_seconds` (optional) accumulates the time in make, failed runs included.
 ObjectBuild build_objects(const std::string& tree, const std::vector<std::string>& objects,
-                          int jobs, Log& log);
+                          int jobs, Log& log, double* make_seconds = nullptr);
 
 // The compiler's error lines of a failed make (file:line: error: ...), at most `max` lines.
 std::string compiler_errors(const std::string& output, size_t max = 20);

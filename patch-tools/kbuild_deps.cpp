@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -25,6 +26,9 @@ std::string trim(const std::string& s) {
 }
 
 std::string normalize(std::string p, const std::string& tree) {
+  if (p.empty()) return p;
+  // "lib/../mm/internal.h" (an #include "../mm/internal.h") names mm/internal.h.
+  p = std::filesystem::path(p).lexically_normal().string();
   if (p.rfind("./", 0) == 0) p = p.substr(2);
   if (!tree.empty() && p.size() > tree.size() && p.compare(0, tree.size(), tree) == 0 &&
       p[tree.size()] == '/')

@@ -133,7 +133,7 @@ int run(const Options& opt, WorkDir& work, Log& log) {
     for (const auto& f : p.files) (f.created ? created : changed).insert(f.path);
   Membership membership = read_membership(cache.tree(), &log);
   AffectedObjects affected =
-      find_affected_objects_cached(cache.tree(), changed, membership, cache.dir() + "/deps-index");
+      find_affected_objects_cached(cache.tree(), changed, membership, cache.dir() + "/deps-index-v2");
   for (const auto& f : changed)
     if (!affected.by_file.count(f))
       throw Error("the patch changes " + f + ", which is not built into vmlinux or any module of this "
@@ -157,8 +157,9 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   };
   prepare_tree(true);
   ObjectBuild ob;
+  double make_seconds = 0;
   try {
-    ob = build_objects(wtree, affected.objects, jobs, log);
+    ob = build_objects(wtree, affected.objects, jobs, log, &make_seconds);
   } catch (const Error& e) {
     // A sparse copy lacks the sources of other directories; when the build needs one the
     // records did not name, build again in a full copy before calling the patch broken.
@@ -166,10 +167,10 @@ int run(const Options& opt, WorkDir& work, Log& log) {
     log.write("sparse build failure: " + std::string(e.what()) + "\n");
     remove_tree(wtree);
     prepare_tree(false);
-    ob = build_objects(wtree, affected.objects, jobs, log);
+    ob = build_objects(wtree, affected.objects, jobs, log, &make_seconds);
   }
-  patched.add_compiler_time(ob.seconds);
-  compiler_seconds += ob.seconds;
+  patched.add_compiler_time(make_seconds);
+  compiler_seconds += make_seconds;
   patched.done(std::to_string(changed.size() + created.size()) + " file(s) changed, " +
                std::to_string(affected.objects.size()) + " object(s) rebuilt");
 

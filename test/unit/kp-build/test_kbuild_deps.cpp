@@ -96,3 +96,14 @@ TEST(KbuildDeps, CachedIndexGivesTheSameAnswer) {
   EXPECT_EQ(second.by_file.at("fs/proc/version.c"), std::vector<std::string>{"fs/proc/version.o"});
   EXPECT_NE(read_file(t / "index").find("fs/proc/version.c\tfs/proc/version.o\n"), std::string::npos);
 }
+
+TEST(KbuildDeps, RelativeIncludesAreNormalised) {
+  auto d = kpb::parse_cmd_text("source_lib/v.o := lib/v.c\n\ndeps_lib/v.o := \\\n  lib/../mm/internal.h \\\n"
+                               "  ./include/linux/a.h \\\n\n");
+  EXPECT_EQ(d.deps, (std::vector<std::string>{"mm/internal.h", "include/linux/a.h"}));
+  std::string tree = kernel_tree();
+  if (tree.empty()) return;
+  auto m = kpb::read_membership(tree, nullptr);
+  auto a = kpb::find_affected_objects(tree, {"mm/internal.h"}, m);
+  EXPECT_TRUE(contains(a.objects, "lib/vsprintf.o")) << "lib/vsprintf.c includes ../mm/internal.h";
+}
