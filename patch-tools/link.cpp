@@ -114,8 +114,12 @@ CoreModule ensure_core_module(const std::string& src, const std::string& kdir,
   if (r.status != 0)
     throw Error("building kp_core.ko from " + src + "/kmod/core failed (log: " + log.path() + "):\n" +
                 compiler_errors(r.output));
-  remove_tree(root);
-  fs::rename(tmp, root);
+  std::error_code ec;
+  fs::rename(tmp, root, ec);  // fails when another kp-build finished first: use its build
+  if (ec) {
+    remove_tree(tmp);
+    if (!fs::exists(core.ko)) throw Error("cannot install kp_core.ko in " + root + ": " + ec.message());
+  }
   core.built_now = true;
   return core;
 }
