@@ -54,6 +54,12 @@ FAILURE_MARKERS = [
 
 EXIT_RE = re.compile(r"KP-EXIT=(-?\d+)")
 
+# Single-threaded TCG: both vCPUs run interleaved on one host thread. Multi-threaded TCG
+# was seen to leave a vCPU executing a stale int3 after ftrace rewrote a call site that
+# the other vCPU was calling (a hang, then an RCU stall), which real hardware and KVM do
+# not do. KP_QEMU_ACCEL overrides (e.g. "tcg" for multi-threaded TCG).
+DEFAULT_ACCEL = "tcg,thread=single"
+
 
 @dataclasses.dataclass
 class VmResult:
@@ -174,7 +180,8 @@ def run(script: str, files: dict[str, str | Path] | None = None, timeout: float 
         console_log = work / "console.log"
         output_log = work / "output.log"
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(smp),
+            "qemu-system-x86_64", "-accel", os.environ.get("KP_QEMU_ACCEL", DEFAULT_ACCEL),
+            "-cpu", "max", "-smp", str(smp),
             "-m", memory, "-nographic", "-no-reboot", "-nodefaults",
             "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", f"console=ttyS0 panic=-1 {append}".strip(),
