@@ -38,7 +38,13 @@ std::string find_diffgen(const std::string& self_exe) {
   if (const char* e = std::getenv("KP_DIFFGEN"); e && *e) return e;
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path self = fs::canonical(self_exe, ec);
+  fs::path self = fs::read_symlink(self_exe, ec);  // /proc/self/exe
+  if (ec) self = fs::canonical(self_exe, ec);
+  // A binary replaced while running reads as "<path> (deleted)".
+  std::string p = self.string();
+  const std::string deleted = " (deleted)";
+  if (p.size() > deleted.size() && p.compare(p.size() - deleted.size(), deleted.size(), deleted) == 0)
+    self = p.substr(0, p.size() - deleted.size());
   if (!ec) {
     for (fs::path cand : {self.parent_path().parent_path() / "diffgen" / "diffgen",
                           self.parent_path() / "diffgen"})
