@@ -15,13 +15,7 @@
 #ifndef KP_ABI_H
 #define KP_ABI_H
 
-#ifdef __KERNEL__
-#include <linux/types.h>
-#else
-#include <stdint.h>
-typedef uint64_t __u64;
-typedef int64_t __s64;
-#endif
+#include <linux/types.h>	/* __u64, __s64: kernel and UAPI headers alike */
 
 #define KP_ABI_VERSION 1
 

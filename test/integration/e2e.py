@@ -13,7 +13,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BUILD = Path(os.environ.get("KP_BUILD_DIR", REPO / "build"))
-USERSPACE = BUILD / "userspace"
+USERSPACE = Path(os.environ.get("KP_USERSPACE", BUILD / "userspace"))
 PATCHES = HERE / "patches"
 GUEST_TOOLS = HERE / "guest-tools"
 
