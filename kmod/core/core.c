@@ -23,7 +23,6 @@ DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
 
 #define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
-#define KP_FUNC_ALIGN		16
 
 static const char *kp_str(__u64 p)
 {
@@ -72,16 +71,19 @@ out:
 
 /*
  * Does the running function have the size the patch was built for?  Module
- * symbols carry their ELF size.  For vmlinux, kallsyms only knows the
- * distance to the next symbol: the ELF size plus the padding up to the next
- * function, which is less than the function alignment (16 bytes).
+ * symbols carry their ELF size, which must match exactly.  For vmlinux,
+ * kallsyms only knows the distance to the next symbol: the ELF size plus the
+ * alignment padding plus any code without a symbol of its own (the body of a
+ * __weak function that another object overrides stays in the image), so the
+ * function must fit in that distance.  That the image is the one the patch
+ * was built for is what the build ID check guarantees.
  */
 static bool kp_size_matches(unsigned long want, unsigned long elf_size,
 			    unsigned long distance)
 {
 	if (elf_size)
 		return elf_size == want;
-	return want <= distance && distance < want + KP_FUNC_ALIGN;
+	return want && want <= distance;
 }
 
 /* Resolve the old functions of @obj (loaded, obj->mod set for modules). */

@@ -85,8 +85,8 @@ mk("bug-table", [("fs/proc/softirqs.c",
    "head -1 /proc/softirqs | grep -q '^kp-e2e-bug '")
 
 mk("alternatives-cpuinfo", [("arch/x86/kernel/cpu/proc.c",
-   "\tseq_puts(m, \"\\n\\n\");\n\n\treturn 0;",
-   "\tif (static_cpu_has(X86_FEATURE_FPU))\n\t\tseq_puts(m, \"kp_alternatives\\t: fpu\\n\");\n\tseq_puts(m, \"\\n\\n\");\n\n\treturn 0;")],
+   "\tseq_puts(m, \"power management:\");",
+   "\tif (static_cpu_has(X86_FEATURE_FPU))\n\t\tseq_puts(m, \"kp_alternatives\\t: fpu\\n\");\n\tseq_puts(m, \"power management:\");")],
    "grep -q '^kp_alternatives' /proc/cpuinfo")
 
 mk("paravirt-irqsave", [("fs/proc/consoles.c",
