@@ -39,7 +39,7 @@ run() {
 	awk -v n="$name" -v w="$(echo "$t1 - $t0" | bc)" -v t="$total" -v c="$cc" -v o="$objs" 'BEGIN {
 		printf "%-26s wall %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
 			n, w, c, 100 * (t - c) / t, o }'
-	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \1: \2 s/p' "$work/$name.err" | cut -c1-110
+	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \2 s  \1/p' "$work/$name.err" | cut -c1-120
 }
 
 echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ)"
