@@ -82,8 +82,8 @@ KernelTree inspect_tree(const std::string& src, const std::string& vmlinux, Log*
       }
     }
   }
-  const char* cc = std::getenv("CC");
-  auto r = run_process({cc && *cc ? cc : "gcc", "--version"}, {}, log);
+  // The compiler Kbuild runs (CC := $(CROSS_COMPILE)gcc), found on PATH like make finds it.
+  auto r = run_process({"gcc", "--version"}, {}, log);
   if (r.status == 0) t.host_compiler = r.output.substr(0, r.output.find('\n'));
   return t;
 }

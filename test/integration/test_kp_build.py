@@ -139,6 +139,23 @@ def test_refused_patch_writes_nothing(tmp_path, patch, status, message):
     assert tree_listing() == before
 
 
+def test_other_compiler_is_refused(tmp_path):
+    """A gcc of another version than the one that built vmlinux is refused before any build."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "gcc").write_text("#!/bin/sh\necho 'gcc (Debian 13.1.0-1) 13.1.0'\n")
+    (fake / "gcc").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    out = tmp_path / "kp_kpb_cc.ko"
+    r = subprocess.run([str(KP_BUILD), "--src", str(KDIR), "--cache-dir", str(CACHE), "-o", str(out),
+                        "--patch", str(PATCHES / "cmdline-string.patch")],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 1, r.stderr
+    assert "compiler differs from the one that built vmlinux" in r.stderr
+    assert "13.1.0" in r.stderr and "12.2.0" in r.stderr, r.stderr
+    assert not out.exists()
+
+
 def test_refused_build_keeps_its_log(tmp_path):
     r = kp_build(["does-not-apply.patch"], tmp_path / "x.ko")
     log = re.search(r"kp-build: log: (\S+)", r.stderr)
