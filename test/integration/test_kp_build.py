@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -106,8 +107,12 @@ def test_second_patch_reuses_the_cache(cmdline_module, tmp_path):
     # The cached original objects were not rebuilt, and only the changed object was built.
     assert stamps == {d: (d / "tree/fs/proc/cmdline.o").stat().st_mtime_ns for d in key_dirs}
     assert re.search(r"patched build: 1 file\(s\) changed, 1 object\(s\) rebuilt", r.stderr)
-    log = Path(re.search(r"work dir (\S+)", r.stderr).group(1)) / "kp-build.log"
-    assert "make" in log.read_text() and "fs/proc/version.o" in log.read_text()
+    work = Path(re.search(r"work dir (\S+)", r.stderr).group(1))
+    try:
+        text = (work / "kp-build.log").read_text()
+        assert "make" in text and "fs/proc/version.o" in text
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # --keep-tmp kept it
     assert tree_listing() == before
 
 
