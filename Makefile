@@ -14,7 +14,7 @@ USERSPACE := $(BUILD)/userspace
 JOBS      ?= $(shell nproc)
 PYTEST    ?= /usr/bin/python3 -m pytest
 
-.PHONY: deps all kernel modules check unit integration demo bench clean
+.PHONY: deps all kernel modules fs-tree check unit integration demo bench clean
 
 all: deps
 	cmake -S . -B $(USERSPACE) -DKP_BUILD_DIR=$(BUILD) >/dev/null
@@ -29,8 +29,12 @@ kernel: deps
 modules: kernel
 	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR); fi
 
-unit: all kernel
-	ctest --test-dir $(USERSPACE) --output-on-failure -j$(JOBS)
+# diffgen's real-object tests need a function-sections build of the test kernel.
+fs-tree: kernel
+	@bash test/unit/diffgen/real-objects.sh $(BUILD)
+
+unit: all kernel modules fs-tree
+	ctest --test-dir $(USERSPACE) --output-on-failure
 
 integration: all kernel modules
 	$(PYTEST) -v test/integration
