@@ -23,6 +23,7 @@ echo "\$ kp-build --src build/linux --patch $(basename "$fix") -o build/demo/kp-
 	-o "$out/kp-demo.ko" -n kp-demo
 echo
 echo "\$ kpctl info build/demo/kp-demo.ko"
+echo "(run on the build host, which is not the kernel the patch is for: the QEMU guest below is)"
 "$kpctl" info "$out/kp-demo.ko"
 
 step "3. Boot the test kernel in QEMU and patch it live"
