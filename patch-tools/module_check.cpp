@@ -5,7 +5,7 @@
 
 #include "elf_file.hpp"
 #include "error.hpp"
-#include "kp_abi.hpp"
+#include <kp/abi.h>
 
 namespace kpb {
 

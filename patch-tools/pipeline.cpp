@@ -24,7 +24,7 @@
 #include "progress.hpp"
 #include "resolve.hpp"
 #include "tree_copy.hpp"
-#include "kp_abi.hpp"
+#include <kp/abi.h>
 
 namespace kpb {
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 
 #include "elf_file.hpp"
 #include "error.hpp"
-#include "kp_abi.hpp"
+#include <kp/abi.h>
 #include "tree_copy.hpp"
 
 namespace kpb {
