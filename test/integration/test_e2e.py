@@ -160,7 +160,6 @@ def test_combined_module(vm, guest_files):
     out = vm.run("\n".join(s) + "\n", files, timeout=600).output
     checks = parse_checks(out)
     for p in patches:
-        # special-static-once prints once per function instance: only "before/unloaded" must fail
         assert checks.get((p.name, "before")) == "fail", out
         assert checks.get((p.name, "loaded")) == "pass", out
         assert checks.get((p.name, "unloaded")) == "fail", out
