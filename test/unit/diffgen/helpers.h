@@ -61,8 +61,7 @@ struct Output {
 	std::unique_ptr<elf::Object> obj;
 };
 Output read_output(const std::string &path);
-// kp_funcs / kp_syms of @o (records.cpp: kept apart from gtest, whose system headers
-// declare __u64 differently from include/kp/abi.h's userspace typedefs).
+// kp_funcs / kp_syms of @o (records.cpp).
 void read_records(const elf::Object &o, std::vector<FuncRec> &funcs, std::vector<SymRec> &syms);
 void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs);
 

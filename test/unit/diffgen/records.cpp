@@ -4,25 +4,10 @@
 #include <vector>
 
 #include "elf/object.h"
+#include "helpers.h"
 #include "kp/abi.h"
 
 namespace kp::test {
-
-struct FuncRec {
-	std::string objname, name, new_func;
-	uint64_t sympos, old_size, new_size;
-};
-struct SymRec {
-	std::string objname, name, addr_sym;
-	uint64_t sympos;
-};
-
-struct RelocRec {
-	std::string dest, objname, name;
-	uint64_t sympos;
-	int64_t addend;
-	uint64_t type;
-};
 
 namespace {
 
