@@ -17,7 +17,8 @@
 
 #include <linux/types.h>	/* __u64, __s64: kernel and UAPI headers alike */
 
-#define KP_ABI_VERSION 1
+/* 2: kp_register_patch() takes the transition timeout. */
+#define KP_ABI_VERSION 2
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */

@@ -5,9 +5,11 @@
  *
  * A patch registers from its module init.  The core checks its build ID,
  * resolves and checks every old function, verifies the symbols the patch was
- * linked against, applies relocations, attaches ftrace handlers and switches
- * the patch on through a safe transition.  Any failure undoes everything, so
- * the patch module's init fails with nothing patched.
+ * linked against, applies relocations, attaches ftrace handlers and starts
+ * the transition that switches it on (transition.c), which either completes
+ * at once or goes on task by task after the init returned.  Any failure
+ * before the transition starts undoes everything, so the patch module's init
+ * fails with nothing patched.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -202,6 +204,10 @@ static void kp_detach_all(struct kp_patch *patch)
 				kp_detach_func(&patch->objs[i].funcs[j]);
 }
 
+/*
+ * Start switching @patch on.  Holds a reference on the patch module from here
+ * until the patch is settled disabled again (kp_patch_settled).
+ */
 int kp_enable_patch(struct kp_patch *patch)
 {
 	unsigned int i, j;
@@ -228,8 +234,6 @@ int kp_enable_patch(struct kp_patch *patch)
 	ret = kp_transition(patch, true);
 	if (ret)
 		goto fail;
-	patch->enabled = true;
-	add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
 	return 0;
 fail:
 	kp_detach_all(patch);
@@ -237,23 +241,27 @@ fail:
 	return ret;
 }
 
+/*
+ * Start switching @patch off.  The ftrace handlers stay registered (doing
+ * nothing for this patch) until the patch module goes: enabling and
+ * disabling then only change version stacks, without patching call sites or
+ * creating and freeing ftrace trampolines while the functions are called.
+ */
 int kp_disable_patch(struct kp_patch *patch)
 {
-	int ret;
-
 	lockdep_assert_held(&kp_mutex);
-	ret = kp_transition(patch, false);
-	if (ret)
-		return ret;
-	/*
-	 * The ftrace handlers stay registered (doing nothing for this patch)
-	 * until the patch module goes: enabling and disabling then only flip
-	 * version stacks, without patching call sites or creating and freeing
-	 * ftrace trampolines while the functions are being called.
-	 */
-	patch->enabled = false;
-	module_put(patch->mod);
-	return 0;
+	return kp_transition(patch, false);
+}
+
+/* A transition of @patch ended (completed or reversed) in state @enabled. */
+void kp_patch_settled(struct kp_patch *patch, bool enabled)
+{
+	patch->enabled = enabled;
+	patch->transition = KP_IDLE;
+	if (enabled)
+		add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
+	else
+		module_put(patch->mod);
 }
 
 static struct kp_object *kp_get_object(struct kp_patch *patch,
@@ -358,7 +366,8 @@ static struct kp_patch *kp_find_patch(const char *name)
 	return NULL;
 }
 
-int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec)
+int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
+		      unsigned int timeout_s)
 {
 	struct kp_patch *patch;
 	const char *name;
@@ -387,6 +396,7 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec)
 	patch->rec = rec;
 	patch->name = name;
 	patch->build_id = kp_str(rec->target_build_id);
+	patch->timeout_s = timeout_s ? timeout_s : kp_timeout_s;
 	INIT_LIST_HEAD(&patch->node);
 
 	ret = kp_init_patch(patch);
@@ -437,9 +447,11 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec)
 		mutex_unlock(&kp_mutex);
 		return;
 	}
-	/* Cannot happen: an enabled patch holds a reference on its module. */
-	if (WARN_ON(found->enabled))
-		kp_disable_patch(found);
+	/*
+	 * Cannot happen: a patch that is enabled or in transition holds a
+	 * reference on its module.
+	 */
+	WARN_ON(found->enabled || kp_in_transition(found));
 	kp_detach_all(found);
 	list_del(&found->node);
 	found->removing = true;
@@ -457,9 +469,12 @@ static int __init kp_core_init(void)
 	ret = kp_kallsyms_init();
 	if (ret)
 		return ret;
-	ret = kp_transition_init();
+	ret = kp_task_state_init();
 	if (ret)
 		return ret;
+	ret = kp_transition_init();
+	if (ret)
+		goto err_task_state;
 	ret = kp_sysfs_init();
 	if (ret)
 		goto err_transition;
@@ -473,6 +488,8 @@ err_sysfs:
 	kp_sysfs_exit();
 err_transition:
 	kp_transition_exit();
+err_task_state:
+	kp_task_state_exit();
 	return ret;
 }
 
@@ -481,6 +498,7 @@ static void __exit kp_core_exit(void)
 	kp_module_exit();
 	kp_sysfs_exit();
 	kp_transition_exit();
+	kp_task_state_exit();
 	kp_redirect_cleanup();
 }
 

@@ -34,6 +34,8 @@ static int (*kp_stack_trace_save_tsk_reliable)(struct task_struct *tsk,
 					       unsigned long *store,
 					       unsigned int size);
 static struct task_struct *(*kp_idle_task_fn)(int cpu);
+static struct callback_head *(*kp_task_work_cancel_fn)(struct task_struct *task,
+		bool (*match)(struct callback_head *, void *), void *data);
 static struct module *(*kp_find_module_fn)(const char *name);
 static unsigned long (*kp_ftrace_location_fn)(unsigned long ip);
 static void *(*kp_text_poke_fn)(void *addr, const void *opcode, size_t len);
@@ -88,6 +90,7 @@ int kp_kallsyms_init(void)
 	      kp_need("stack_trace_save_tsk_reliable",
 		      &kp_stack_trace_save_tsk_reliable) ?:
 	      kp_need("idle_task", &kp_idle_task_fn) ?:
+	      kp_need("task_work_cancel_match", &kp_task_work_cancel_fn) ?:
 	      kp_need("find_module", &kp_find_module_fn) ?:
 	      kp_need("ftrace_location", &kp_ftrace_location_fn) ?:
 	      kp_need("text_poke", &kp_text_poke_fn) ?:
@@ -287,6 +290,13 @@ int kp_stack_reliable(struct task_struct *tsk, unsigned long *store,
 		      unsigned int size)
 {
 	return kp_stack_trace_save_tsk_reliable(tsk, store, size);
+}
+
+struct callback_head *kp_task_work_cancel(struct task_struct *task,
+					  bool (*match)(struct callback_head *, void *),
+					  void *data)
+{
+	return kp_task_work_cancel_fn(task, match, data);
 }
 
 struct task_struct *kp_idle_task(int cpu)

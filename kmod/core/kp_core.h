@@ -47,6 +47,7 @@ struct kp_func {
 	struct kp_fstate *fs;		/* set while attached to ftrace */
 	struct list_head stack_node;	/* in fs->versions while in force */
 	bool applied;			/* on fs->versions */
+	bool transition;		/* in transition: per-task version */
 	struct kobject kobj;
 };
 
@@ -79,19 +80,18 @@ struct kp_patch {
 	unsigned int nr_objs;
 	struct kp_object *objs;
 	struct kp_func *funcs;		/* every function, grouped by object */
-	bool enabled;
+	bool enabled;			/* the state it is in or heads for */
 	bool removing;
+	bool forced;			/* a transition was forced: never removed */
+	unsigned int timeout_s;		/* transition timeout */
 	enum kp_transition_state transition;
-	char *blocked;			/* text of the last failed attempt */
+	char *blocked;			/* who held the last reversed transition */
 	struct kobject kobj;
 	bool kobj_added;
 };
 
-/* Result of one transition attempt, filled inside stop_machine. */
+/* What one stop_machine pass saw, filled inside stop_machine. */
 struct kp_transition {
-	struct kp_patch *patch;
-	bool enable;
-	bool done;
 	unsigned int nr_tasks;
 	unsigned int nr_blocked;
 	unsigned int nr_blocked_total;
@@ -101,8 +101,7 @@ struct kp_transition {
 
 extern struct mutex kp_mutex;
 extern struct list_head kp_patches;
-extern unsigned int kp_max_tries;
-extern unsigned int kp_retry_delay_ms;
+extern unsigned int kp_timeout_s;
 
 /* kallsyms.c */
 int kp_kallsyms_init(void);
@@ -119,6 +118,9 @@ int kp_module_has_symbol(struct module *mod, const char *name,
 int kp_vmlinux_build_id(char *hex, size_t len);
 int kp_stack_reliable(struct task_struct *tsk, unsigned long *store,
 		      unsigned int size);
+struct callback_head *kp_task_work_cancel(struct task_struct *task,
+					  bool (*match)(struct callback_head *, void *),
+					  void *data);
 struct task_struct *kp_idle_task(int cpu);
 unsigned long kp_ftrace_location(unsigned long addr);
 void *kp_text_poke(void *addr, const void *opcode, size_t len);
@@ -133,18 +135,47 @@ void kp_detach_func(struct kp_func *func);
 void kp_push_version(struct kp_func *func);
 void kp_pop_version(struct kp_func *func);
 struct kp_func *kp_top_version(struct kp_func *func);
+struct kp_func *kp_next_version(struct kp_func *func);
 void kp_redirect_cleanup(void);
 
 /* transition.c */
 int kp_transition_init(void);
 void kp_transition_exit(void);
 int kp_transition(struct kp_patch *patch, bool enable);
+int kp_transition_force(struct kp_patch *patch);
+void kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj);
+bool kp_in_transition(struct kp_patch *patch);
+u64 kp_transition_elapsed_ms(struct kp_patch *patch);
+ssize_t kp_transition_pending_show(struct kp_patch *patch, char *buf,
+				   bool count_only);
+bool kp_stack_blocks_self(unsigned long *buf, unsigned int size);
+unsigned int kp_transition_gen(void);
+void kp_transition_kick(void);
+
+/* task_state.c */
+struct kp_pending;
+int kp_task_state_init(void);
+void kp_task_state_exit(void);
+struct kp_pending *kp_pending_alloc(unsigned int capacity, bool to_patched);
+void kp_pending_free(struct kp_pending *p);
+bool kp_pending_add(struct kp_pending *p, struct task_struct *task,
+		    unsigned long addr);
+bool kp_pending_has(struct kp_pending *p, struct task_struct *task);
+bool kp_pending_switch(struct kp_pending *p, struct task_struct *task);
+unsigned int kp_pending_left(struct kp_pending *p);
+unsigned int kp_pending_nr(struct kp_pending *p);
+struct task_struct *kp_pending_task(struct kp_pending *p, unsigned int i,
+				    unsigned long **addr);
+struct kp_pending *kp_pending_install(struct kp_pending *p);
+void kp_pending_queue_twork(struct task_struct *task, unsigned int gen);
+bool kp_current_patched(void);
 
 /* core.c */
 int kp_object_resolve(struct kp_object *obj);
 void kp_object_unresolve(struct kp_object *obj);
 int kp_enable_patch(struct kp_patch *patch);
 int kp_disable_patch(struct kp_patch *patch);
+void kp_patch_settled(struct kp_patch *patch, bool enabled);
 bool kp_is_vmlinux(const char *objname);
 
 /* sysfs.c */

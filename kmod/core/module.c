@@ -122,8 +122,7 @@ static int kp_module_coming(struct module *mod)
 				if (ret)
 					goto fail;
 			}
-			for (j = 0; j < obj->nr_funcs; j++)
-				kp_push_version(&obj->funcs[j]);
+			kp_transition_push_object(patch, obj);
 			pr_info("%s: applied to %s\n", patch->name, mod->name);
 		}
 	}

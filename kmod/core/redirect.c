@@ -3,10 +3,13 @@
  * redirect.c - send calls of an old function to its newest version.
  *
  * One ftrace_ops (IPMODIFY; SAVE_REGS only without WITH_ARGS) per old
- * function, shared by every patch that replaces it.  Its versions form a stack, newest first; the
- * handler reads the head of that RCU list.  The stack only changes inside
- * stop_machine (transition.c) or for a module whose code has not run yet, so
- * every caller, NMIs included, sees either the old or the new head.
+ * function, shared by every patch that replaces it.  Its versions form a
+ * stack, newest first; the handler reads the head of that RCU list.  The
+ * stack only changes inside stop_machine (transition.c), for a module whose
+ * code has not run yet, or when no task can pick the version that goes, so
+ * every caller, NMIs included, sees either the old or the new head.  While
+ * the head is in transition the task's own state (task_state.c) decides
+ * between the head and the version below it.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -32,6 +35,11 @@ static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 		return;
 	func = list_first_or_null_rcu(&fs->versions, struct kp_func,
 				      stack_node);
+	/* In transition: a task still on the unpatched state runs the one below. */
+	if (func && unlikely(READ_ONCE(func->transition)) &&
+	    !kp_current_patched())
+		func = list_next_or_null_rcu(&fs->versions, &func->stack_node,
+					     struct kp_func, stack_node);
 	if (func)
 		ftrace_instruction_pointer_set(fregs, func->new_addr);
 	ftrace_test_recursion_unlock(bit);
@@ -144,6 +152,7 @@ void kp_pop_version(struct kp_func *func)
 {
 	list_del_rcu(&func->stack_node);
 	func->applied = false;
+	WRITE_ONCE(func->transition, false);
 }
 
 struct kp_func *kp_top_version(struct kp_func *func)
@@ -152,6 +161,14 @@ struct kp_func *kp_top_version(struct kp_func *func)
 		return NULL;
 	return list_first_entry_or_null(&func->fs->versions, struct kp_func,
 					stack_node);
+}
+
+/* The version right below @func (applied) in its stack, NULL for the original. */
+struct kp_func *kp_next_version(struct kp_func *func)
+{
+	if (list_is_last(&func->stack_node, &func->fs->versions))
+		return NULL;
+	return list_next_entry(func, stack_node);
 }
 
 void kp_redirect_cleanup(void)

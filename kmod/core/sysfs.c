@@ -1,6 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sysfs.c - /sys/kernel/kp/<patch>/{enabled,transition,blocked,build_id}
+ * sysfs.c - /sys/kernel/kp/<patch>/ and its files:
+ *   enabled        rw  the state the patch is in or heads for; writing the
+ *                      other value during a transition reverses it
+ *   transition     ro  idle | enabling | disabling
+ *   transition_ms  ro  elapsed time of the transition in progress
+ *   pending        ro  number of tasks not switched yet
+ *   pending_tasks  ro  "pid comm function+off/size" of each of them
+ *   timeout        rw  seconds before a transition reverses
+ *   force          rw  write 1: switch every pending task now (unsafe; the
+ *                      patch module can no longer be removed); reads 0/1
+ *   blocked        ro  tasks that held the last transition that timed out
+ *   build_id       ro  the kernel build ID the patch was built for
  * and /sys/kernel/kp/<patch>/<object>/<function>,<sympos>/{old_addr,new_addr}.
  */
 
@@ -36,6 +47,8 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 	mutex_lock(&kp_mutex);
 	if (patch->removing)
 		ret = -ENODEV;
+	else if (kp_in_transition(patch))
+		ret = kp_transition(patch, val);
 	else if (val == patch->enabled)
 		ret = 0;
 	else if (val)
@@ -58,6 +71,84 @@ static ssize_t transition_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%s\n", names[READ_ONCE(to_patch(kobj)->transition)]);
 }
 
+static ssize_t transition_ms_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	u64 ms;
+
+	mutex_lock(&kp_mutex);
+	ms = kp_transition_elapsed_ms(to_patch(kobj));
+	mutex_unlock(&kp_mutex);
+	return sysfs_emit(buf, "%llu\n", ms);
+}
+
+static ssize_t kp_pending_attr(struct kobject *kobj, char *buf, bool count)
+{
+	ssize_t len;
+
+	mutex_lock(&kp_mutex);
+	len = kp_transition_pending_show(to_patch(kobj), buf, count);
+	mutex_unlock(&kp_mutex);
+	return len;
+}
+
+static ssize_t pending_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return kp_pending_attr(kobj, buf, true);
+}
+
+static ssize_t pending_tasks_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return kp_pending_attr(kobj, buf, false);
+}
+
+static ssize_t timeout_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_patch(kobj)->timeout_s));
+}
+
+static ssize_t timeout_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &val);
+	if (ret)
+		return ret;
+	if (!val)
+		return -EINVAL;
+	WRITE_ONCE(to_patch(kobj)->timeout_s, val);
+	return count;
+}
+
+static ssize_t force_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_patch(kobj)->forced));
+}
+
+static ssize_t force_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	struct kp_patch *patch = to_patch(kobj);
+	bool val;
+	int ret;
+
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+	if (!val)
+		return -EINVAL;
+	mutex_lock(&kp_mutex);
+	ret = patch->removing ? -ENODEV : kp_transition_force(patch);
+	mutex_unlock(&kp_mutex);
+	return ret ? ret : count;
+}
+
 static ssize_t blocked_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
@@ -78,12 +169,22 @@ static ssize_t build_id_show(struct kobject *kobj, struct kobj_attribute *attr,
 
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
+static struct kobj_attribute transition_ms_attr = __ATTR_RO(transition_ms);
+static struct kobj_attribute pending_attr = __ATTR_RO(pending);
+static struct kobj_attribute pending_tasks_attr = __ATTR_RO(pending_tasks);
+static struct kobj_attribute timeout_attr = __ATTR_RW(timeout);
+static struct kobj_attribute force_attr = __ATTR_RW(force);
 static struct kobj_attribute blocked_attr = __ATTR_RO(blocked);
 static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
 
 static struct attribute *kp_patch_attrs[] = {
 	&enabled_attr.attr,
 	&transition_attr.attr,
+	&transition_ms_attr.attr,
+	&pending_attr.attr,
+	&pending_tasks_attr.attr,
+	&timeout_attr.attr,
+	&force_attr.attr,
 	&blocked_attr.attr,
 	&build_id_attr.attr,
 	NULL

@@ -1,104 +1,144 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * transition.c - switch a patch on or off only when no task is inside the
- * code being replaced.
+ * transition.c - switch a patch on or off only where no task is inside the
+ * code being replaced: one stop_machine pass when it can, task by task when
+ * it cannot (the hybrid consistency model).
  *
- * The switch is one stop_machine pass: every CPU is held, the stack of every
- * task (idle tasks included) is walked with the reliable (ORC) unwinder, and
- * only when no return address lies in a function being replaced (or in the
- * version being removed) and every stack is reliable, the version stacks are
- * flipped.  Otherwise nothing changes and the pass is retried with backoff.
+ * First pass (stop_machine): every stack (idle tasks included) is walked with
+ * the reliable (ORC) unwinder.  If no return address lies in the code the
+ * switch leaves (ranges below), the version stacks flip at once: done.
+ * Otherwise the tasks that hold such code are recorded as pending
+ * (task_state.c) and the patch's functions are marked in transition: the
+ * ftrace handler then sends pending tasks to the version they ran before and
+ * every other task, new tasks included, to the target version.
  *
- * The per-task question "does this task block the switch?" is kp_task_blocks();
- * a per-task lazy model (switching each task on its own, as the kernel's
- * livepatch does) would call it from its own places instead of from the
- * stop_machine pass.
+ * Pending tasks switch by themselves on their way back to user space (a task
+ * work checks their own stack), and a retry pass (stop_machine, pending tasks
+ * only) runs every retry_interval_ms.  When none is left the transition
+ * completes.  After the patch's timeout it reverses: the target flips, a new
+ * full pass decides who is pending in the other direction, and the same
+ * rules bring every task back.  Writing the other value to "enabled" reverses
+ * at once; "force" switches every pending task without a check.
+ *
+ * One transition at a time, serialised by kp_mutex.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/stop_machine.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 #include "kp_core.h"
 
-unsigned int kp_max_tries = 5;
-module_param_named(max_tries, kp_max_tries, uint, 0644);
-MODULE_PARM_DESC(max_tries, "stop_machine attempts before a transition fails with -EBUSY");
+unsigned int kp_timeout_s = 60;
+module_param_named(transition_timeout, kp_timeout_s, uint, 0644);
+MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses (default; a patch may set its own)");
 
-unsigned int kp_retry_delay_ms = 50;
-module_param_named(retry_delay_ms, kp_retry_delay_ms, uint, 0644);
-MODULE_PARM_DESC(retry_delay_ms, "delay before the second attempt, doubled for each further one (max 2 s)");
+static unsigned int kp_retry_ms = 100;
+module_param_named(retry_interval_ms, kp_retry_ms, uint, 0644);
+MODULE_PARM_DESC(retry_interval_ms, "interval of the retry passes over the pending tasks");
 
 struct kp_range {
 	unsigned long start;
 	unsigned long end;
 };
 
-struct kp_attempt {
-	struct kp_transition t;
-	unsigned int nr_ranges;
-	struct kp_range *ranges;
+struct kp_ranges {
+	unsigned int nr;
+	struct kp_range r[];
 };
 
-/* Only used inside stop_machine, serialised by kp_mutex. */
+/* The transition in progress (patch NULL: none).  Changed under kp_mutex. */
+static struct {
+	struct kp_patch *patch;
+	bool to_patched;		/* target state: patched (enabling) */
+	bool reversed;
+	unsigned int gen;		/* bumped when the target or the tasks change */
+	u64 start_ns;
+	u64 pause_ns_max;
+	unsigned int passes;
+	unsigned int first_pending;
+	unsigned int nr_tasks;
+	struct kp_pending *pending;
+	struct delayed_work work;
+} kp_trans;
+
+/* What the switch leaves, read by the self-switch task work under RCU-sched. */
+static struct kp_ranges __rcu *kp_ranges_now;
+
+/* One pass: inside stop_machine, serialised by kp_mutex. */
+struct kp_pass {
+	struct kp_transition t;
+	struct kp_ranges *ranges;
+	struct kp_pending *build;	/* full pass: the new pending table */
+	bool first;			/* may flip at once */
+	bool overflow;
+	bool done;			/* no task left on the old state */
+	unsigned int switched;
+};
+
 static unsigned long *kp_stack_buf;
 
-static void kp_add_range(struct kp_attempt *a, unsigned long start,
+static void kp_add_range(struct kp_ranges *r, unsigned long start,
 			 unsigned long size)
 {
 	if (!start || !size)
 		return;
-	a->ranges[a->nr_ranges].start = start;
-	a->ranges[a->nr_ranges].end = start + size;
-	a->nr_ranges++;
+	r->r[r->nr].start = start;
+	r->r[r->nr].end = start + size;
+	r->nr++;
 }
 
 /*
- * The code that must not be on any stack: when enabling, the old functions and
- * the versions in force now; when disabling, the versions being removed (and
- * the old functions, which only appear while a call is inside the ftrace
- * trampoline).
+ * The code that must not be on the stack of a task that switches: toward the
+ * patched state, the old functions and the versions in force below this
+ * patch; toward the unpatched state, this patch's versions (and the old
+ * functions, which only appear while a call is inside the ftrace trampoline).
  */
-static int kp_collect_ranges(struct kp_attempt *a, struct kp_patch *patch,
-			     bool enable)
+static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
+					   bool to_patched)
 {
+	struct kp_ranges *r;
 	unsigned int i, j, n = 0;
 
 	for (i = 0; i < patch->nr_objs; i++)
 		n += patch->objs[i].nr_funcs;
-	a->ranges = kcalloc(2 * n + 1, sizeof(*a->ranges), GFP_KERNEL);
-	if (!a->ranges)
-		return -ENOMEM;
+	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
+	if (!r)
+		return NULL;
 
 	for (i = 0; i < patch->nr_objs; i++) {
 		struct kp_object *obj = &patch->objs[i];
 
 		for (j = 0; j < obj->nr_funcs; j++) {
 			struct kp_func *func = &obj->funcs[j];
-			struct kp_func *top = kp_top_version(func);
+			struct kp_func *below;
 
 			if (!func->fs)
 				continue;
-			kp_add_range(a, func->old_addr, func->old_size);
-			if (enable && top)
-				kp_add_range(a, top->new_addr, top->new_size);
-			else if (!enable)
-				kp_add_range(a, func->new_addr, func->new_size);
+			kp_add_range(r, func->old_addr, func->old_size);
+			if (to_patched) {
+				below = func->applied ? kp_next_version(func) :
+					kp_top_version(func);
+				if (below)
+					kp_add_range(r, below->new_addr, below->new_size);
+			} else {
+				kp_add_range(r, func->new_addr, func->new_size);
+			}
 		}
 	}
-	return 0;
+	return r;
 }
 
-static unsigned long kp_hit(struct kp_attempt *a, unsigned long addr)
+static unsigned long kp_in_ranges(const struct kp_ranges *r, unsigned long addr)
 {
 	unsigned int i;
 
-	for (i = 0; i < a->nr_ranges; i++)
-		if (addr >= a->ranges[i].start && addr < a->ranges[i].end)
+	for (i = 0; i < r->nr; i++)
+		if (addr >= r->r[i].start && addr < r->r[i].end)
 			return addr;
 	return 0;
 }
@@ -122,29 +162,66 @@ static void kp_record_blocker(struct kp_transition *t, struct task_struct *task,
 		memcpy(b->entries, entries, b->nr_entries * sizeof(*entries));
 }
 
-/*
- * Does @task block the switch?  Records why in @a.  @task must not be running
- * (inside stop_machine: any task but the stoppers).
- */
-static bool kp_task_blocks(struct kp_attempt *a, struct task_struct *task)
+static bool kp_task_dead(struct task_struct *task)
 {
-	unsigned long addr = 0;
+	return READ_ONCE(task->__state) == TASK_DEAD;
+}
+
+/*
+ * Does @task (not running: inside stop_machine) hold code the switch leaves?
+ * Records why in @ps and the address in @addr (0: unreliable stack).
+ */
+static bool kp_task_blocks(struct kp_pass *ps, struct task_struct *task,
+			   unsigned long *addr)
+{
+	unsigned long hit = 0;
 	int nr, i;
 
-	a->t.nr_tasks++;
+	ps->t.nr_tasks++;
+	*addr = 0;
 	nr = kp_stack_reliable(task, kp_stack_buf, KP_STACK_ENTRIES);
 	if (nr < 0) {
-		kp_record_blocker(&a->t, task, 0, nr, NULL, 0);
+		kp_record_blocker(&ps->t, task, 0, nr, NULL, 0);
 		return true;
 	}
-	for (i = 0; i < nr && !addr; i++)
-		addr = kp_hit(a, kp_stack_buf[i]);
-	if (!addr)
+	for (i = 0; i < nr && !hit; i++)
+		hit = kp_in_ranges(ps->ranges, kp_stack_buf[i]);
+	if (!hit)
 		return false;
-	kp_record_blocker(&a->t, task, addr, 0, kp_stack_buf, nr);
+	*addr = hit;
+	kp_record_blocker(&ps->t, task, hit, 0, kp_stack_buf, nr);
 	return true;
 }
 
+/* The same question for current, from its own task work (preemption off). */
+bool kp_stack_blocks_self(unsigned long *buf, unsigned int size)
+{
+	struct kp_ranges *r = rcu_dereference_sched(kp_ranges_now);
+	int nr, i;
+
+	if (!r)
+		return true;
+	nr = kp_stack_reliable(current, buf, size);
+	if (nr < 0)
+		return true;
+	for (i = 0; i < nr; i++)
+		if (kp_in_ranges(r, buf[i]))
+			return true;
+	return false;
+}
+
+unsigned int kp_transition_gen(void)
+{
+	return READ_ONCE(kp_trans.gen);
+}
+
+/* A pending task switched and was the last one: complete without waiting. */
+void kp_transition_kick(void)
+{
+	mod_delayed_work(system_wq, &kp_trans.work, 0);
+}
+
+/* Fast path: flip the version stacks of @patch (inside stop_machine). */
 static void kp_flip(struct kp_patch *patch, bool enable)
 {
 	unsigned int i, j;
@@ -163,33 +240,123 @@ static void kp_flip(struct kp_patch *patch, bool enable)
 	}
 }
 
-static int kp_stop_machine_fn(void *data)
+/* Mark the functions of @patch in transition (pushing them when enabling). */
+static void kp_mark_transition(struct kp_patch *patch, bool enable)
 {
-	struct kp_attempt *a = data;
+	unsigned int i, j;
+
+	for (i = 0; i < patch->nr_objs; i++) {
+		struct kp_object *obj = &patch->objs[i];
+
+		for (j = 0; j < obj->nr_funcs; j++) {
+			struct kp_func *func = &obj->funcs[j];
+
+			if (enable && func->fs && !func->applied)
+				kp_push_version(func);
+			if (func->applied)
+				WRITE_ONCE(func->transition, true);
+		}
+	}
+}
+
+static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
+			      struct kp_pending *old)
+{
+	unsigned long addr;
+
+	/* Pending in the other direction: it is on the new target already. */
+	if (old && kp_pending_has(old, task))
+		return;
+	if (kp_task_dead(task))
+		return;
+	if (kp_task_blocks(ps, task, &addr) &&
+	    !kp_pending_add(ps->build, task, addr))
+		ps->overflow = true;
+}
+
+/*
+ * First pass of a transition, or the pass that reverses one: decide which
+ * tasks are pending for the target kp_trans.to_patched.
+ */
+static int kp_full_pass_fn(void *data)
+{
+	struct kp_pass *ps = data;
+	struct kp_pending *old = kp_trans.pending;
 	struct task_struct *g, *task;
 	u64 start = ktime_get_ns();
 	int cpu;
 
-	rcu_read_lock();
 	for_each_process_thread(g, task) {
 		/* The stoppers of the other CPUs are running: not our code. */
 		if (task != current && READ_ONCE(task->on_cpu))
 			continue;
-		kp_task_blocks(a, task);
+		kp_full_pass_task(ps, task, old);
 	}
-	rcu_read_unlock();
 	for_each_online_cpu(cpu)
-		kp_task_blocks(a, kp_idle_task(cpu));
+		kp_full_pass_task(ps, kp_idle_task(cpu), old);
 
-	if (!a->t.nr_blocked_total) {
-		kp_flip(a->t.patch, a->t.enable);
-		a->t.done = true;
+	if (ps->overflow)
+		goto out;
+	if (ps->first && !kp_pending_left(ps->build)) {
+		kp_flip(kp_trans.patch, kp_trans.to_patched);
+		ps->done = true;
+		goto out;
 	}
-	a->t.pause_ns = ktime_get_ns() - start;
+	if (ps->first)
+		kp_mark_transition(kp_trans.patch, kp_trans.to_patched);
+	kp_trans.pending = ps->build;
+	kp_pending_install(ps->build);
+	rcu_assign_pointer(kp_ranges_now, ps->ranges);
+	kp_trans.gen++;
+	ps->done = !kp_pending_left(ps->build);
+out:
+	ps->t.pause_ns = ktime_get_ns() - start;
 	return 0;
 }
 
-/* Describe the tasks of a failed attempt: log them and keep them for sysfs. */
+/* Retry: switch the pending tasks whose stacks are clean now. */
+static int kp_retry_pass_fn(void *data)
+{
+	struct kp_pass *ps = data;
+	struct kp_pending *p = kp_trans.pending;
+	u64 start = ktime_get_ns();
+	unsigned int i, n = kp_pending_nr(p);
+
+	for (i = 0; i < n; i++) {
+		unsigned long *addr;
+		struct task_struct *task = kp_pending_task(p, i, &addr);
+
+		if (!task)
+			continue;
+		if (kp_task_dead(task) || !kp_task_blocks(ps, task, addr)) {
+			kp_pending_switch(p, task);
+			ps->switched++;
+		}
+	}
+	ps->done = !kp_pending_left(p);
+	ps->t.pause_ns = ktime_get_ns() - start;
+	return 0;
+}
+
+static unsigned int kp_count_tasks(void)
+{
+	struct task_struct *g, *task;
+	unsigned int n = 0;
+
+	rcu_read_lock();
+	for_each_process_thread(g, task)
+		n++;
+	rcu_read_unlock();
+	return n + num_possible_cpus();
+}
+
+static void kp_pass_stats(struct kp_pass *ps)
+{
+	kp_trans.passes++;
+	kp_trans.pause_ns_max = max(kp_trans.pause_ns_max, ps->t.pause_ns);
+}
+
+/* Describe the tasks that held a transition: log them and keep them for sysfs. */
 static void kp_report_blockers(struct kp_patch *patch, struct kp_transition *t)
 {
 	size_t size = PAGE_SIZE, len = 0;
@@ -232,66 +399,356 @@ static void kp_report_blockers(struct kp_patch *patch, struct kp_transition *t)
 	patch->blocked = buf;
 }
 
-/*
- * Switch @patch on or off.  Its functions of present objects must be attached
- * (kp_attach_func).  Returns 0 when switched, -EBUSY when every attempt found
- * a blocking task (nothing switched).
- */
-int kp_transition(struct kp_patch *patch, bool enable)
+static const char *kp_dir_name(bool to_patched)
 {
-	struct kp_attempt *a;
-	unsigned int try, tries = max(kp_max_tries, 1U);
-	u64 start = ktime_get_ns();
-	int ret;
+	return to_patched ? "enable" : "disable";
+}
 
-	a = kzalloc(sizeof(*a), GFP_KERNEL);
-	if (!a)
+/*
+ * Run a full pass toward kp_trans.to_patched.  On success the pending tasks
+ * are installed (or the flip is done); returns -ENOMEM, or -EAGAIN when
+ * tasks appeared faster than the table grew.
+ */
+static int kp_run_full_pass(struct kp_pass *ps)
+{
+	struct kp_pending *old = kp_trans.pending;
+	struct kp_ranges *old_ranges = rcu_dereference_protected(kp_ranges_now,
+						lockdep_is_held(&kp_mutex));
+	unsigned int i, tries;
+	int ret = 0;
+
+	ps->ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
+	if (!ps->ranges)
 		return -ENOMEM;
-	ret = kp_collect_ranges(a, patch, enable);
-	if (ret)
-		goto out;
-
-	patch->transition = enable ? KP_ENABLING : KP_DISABLING;
-	for (try = 0; try < tries; try++) {
-		if (try)
-			msleep(min(kp_retry_delay_ms << min(try - 1, 10U), 2000U));
-		memset(&a->t, 0, sizeof(a->t));
-		a->t.patch = patch;
-		a->t.enable = enable;
-		ret = stop_machine(kp_stop_machine_fn, a, NULL);
-		if (ret)
+	for (tries = 0; tries < 3; tries++) {
+		ps->build = kp_pending_alloc(kp_count_tasks() + 64,
+					     kp_trans.to_patched);
+		if (!ps->build) {
+			ret = -ENOMEM;
 			break;
-		if (a->t.done)
+		}
+		memset(&ps->t, 0, sizeof(ps->t));
+		ps->overflow = false;
+		ret = stop_machine(kp_full_pass_fn, ps, NULL);
+		kp_pass_stats(ps);
+		if (!ret && !ps->overflow)
 			break;
-		pr_warn("%s: %s attempt %u/%u blocked by %u task(s)\n",
-			patch->name, enable ? "enable" : "disable", try + 1,
-			tries, a->t.nr_blocked_total);
+		kp_pending_free(ps->build);
+		ps->build = NULL;
+		ret = ret ?: -EAGAIN;
 	}
-	patch->transition = KP_IDLE;
-
 	if (ret) {
-		pr_err("%s: stop_machine failed: %d\n", patch->name, ret);
-	} else if (!a->t.done) {
-		pr_err("%s: cannot %s: tasks are inside the code being replaced after %u attempts\n",
-		       patch->name, enable ? "enable" : "disable", tries);
-		kp_report_blockers(patch, &a->t);
-		ret = -EBUSY;
+		kfree(ps->ranges);
+		return ret;
+	}
+	if (ps->first && ps->done) {	/* flipped at once: nothing installed */
+		kp_pending_free(ps->build);
+		kfree(ps->ranges);
+		return 0;
+	}
+	if (old || old_ranges) {
+		synchronize_rcu();
+		kp_pending_free(old);
+		kfree(old_ranges);
+	}
+	for (i = 0; i < kp_pending_nr(ps->build); i++) {
+		struct task_struct *task = kp_pending_task(ps->build, i, NULL);
+
+		if (task)
+			kp_pending_queue_twork(task, kp_trans.gen);
+	}
+	return 0;
+}
+
+/* Every task is on the target: end the transition (kp_mutex held). */
+static void kp_complete(void)
+{
+	struct kp_patch *patch = kp_trans.patch;
+	bool enabled = kp_trans.to_patched;
+	struct kp_pending *old;
+	struct kp_ranges *ranges;
+	unsigned int i, j;
+	u64 us = div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_USEC);
+
+	/*
+	 * Every task runs the target: with or without the transition flag the
+	 * handler picks the same version.  Handlers that saw a flag finish
+	 * before the table goes.
+	 */
+	for (i = 0; i < patch->nr_objs; i++) {
+		for (j = 0; j < patch->objs[i].nr_funcs; j++) {
+			struct kp_func *func = &patch->objs[i].funcs[j];
+
+			if (!enabled && func->applied)
+				kp_pop_version(func);
+			WRITE_ONCE(func->transition, false);
+		}
+	}
+	synchronize_rcu();
+	old = kp_pending_install(NULL);
+	ranges = rcu_dereference_protected(kp_ranges_now,
+					   lockdep_is_held(&kp_mutex));
+	RCU_INIT_POINTER(kp_ranges_now, NULL);
+	kp_trans.pending = NULL;
+	kp_trans.patch = NULL;
+	kp_trans.gen++;
+	cancel_delayed_work(&kp_trans.work);
+	synchronize_rcu();
+	kp_pending_free(old);
+	kfree(ranges);
+
+	if (kp_trans.reversed) {
+		pr_warn("%s: transition reversed: %s again after %llu us\n",
+			patch->name, enabled ? "enabled" : "disabled", us);
 	} else {
 		kfree(patch->blocked);
 		patch->blocked = NULL;
-		pr_info("%s: %s in %llu us after %u attempt(s); stop_machine pause %llu us, %u tasks checked\n",
-			patch->name, enable ? "enabled" : "disabled",
-			div_u64(ktime_get_ns() - start, NSEC_PER_USEC), try + 1,
-			div_u64(a->t.pause_ns, NSEC_PER_USEC), a->t.nr_tasks);
+		pr_info("%s: %sd in %llu us: %u of %u task(s) switched after the first pass; %u pass(es), longest stop_machine pause %llu us\n",
+			patch->name, kp_dir_name(enabled), us,
+			kp_trans.first_pending, kp_trans.nr_tasks,
+			kp_trans.passes,
+			div_u64(kp_trans.pause_ns_max, NSEC_PER_USEC));
 	}
+	kp_patch_settled(patch, enabled);
+}
+
+/* Flip the target of the transition in progress (kp_mutex held). */
+static int kp_reverse(const char *why)
+{
+	struct kp_patch *patch = kp_trans.patch;
+	struct kp_pass *ps;
+	int ret;
+
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	pr_warn("%s: reversing the %s transition (%s)\n", patch->name,
+		kp_dir_name(kp_trans.to_patched), why);
+	kp_trans.to_patched = !kp_trans.to_patched;
+	ret = kp_run_full_pass(ps);
+	if (ret) {
+		kp_trans.to_patched = !kp_trans.to_patched;
+		pr_err("%s: cannot reverse the transition: %d\n", patch->name, ret);
+		goto out;
+	}
+	kp_trans.reversed = !kp_trans.reversed;
+	patch->enabled = kp_trans.to_patched;
+	patch->transition = kp_trans.to_patched ? KP_ENABLING : KP_DISABLING;
+	if (ps->done)
+		kp_complete();
+	else
+		mod_delayed_work(system_wq, &kp_trans.work,
+				 msecs_to_jiffies(kp_retry_ms));
 out:
-	kfree(a->ranges);
-	kfree(a);
+	kfree(ps);
 	return ret;
+}
+
+static void kp_transition_work_fn(struct work_struct *work)
+{
+	struct kp_patch *patch;
+	struct kp_pass *ps;
+	u64 elapsed;
+
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	mutex_lock(&kp_mutex);
+	patch = kp_trans.patch;
+	if (!patch)
+		goto out;
+	if (!ps)
+		goto again;
+	ps->ranges = rcu_dereference_protected(kp_ranges_now,
+					       lockdep_is_held(&kp_mutex));
+	if (stop_machine(kp_retry_pass_fn, ps, NULL))
+		goto again;
+	kp_pass_stats(ps);
+	if (ps->done) {
+		kp_complete();
+		goto out;
+	}
+	elapsed = ktime_get_ns() - kp_trans.start_ns;
+	if (!kp_trans.reversed &&
+	    elapsed >= (u64)patch->timeout_s * NSEC_PER_SEC) {
+		pr_err("%s: cannot %s: %u task(s) still inside the code being replaced after %u s\n",
+		       patch->name, kp_dir_name(kp_trans.to_patched),
+		       kp_pending_left(kp_trans.pending), patch->timeout_s);
+		kp_report_blockers(patch, &ps->t);
+		kp_reverse("timeout");
+		goto out;
+	}
+again:
+	mod_delayed_work(system_wq, &kp_trans.work,
+			 msecs_to_jiffies(kp_retry_ms));
+out:
+	mutex_unlock(&kp_mutex);
+	kfree(ps);
+}
+
+/*
+ * Switch @patch on or off (kp_mutex held; its functions of present objects
+ * attached).  Returns 0 when the switch is done or in progress (completion or
+ * reversal end in kp_patch_settled()), -EBUSY when another patch is in
+ * transition.  A request for the patch in transition reverses it.
+ */
+int kp_transition(struct kp_patch *patch, bool enable)
+{
+	struct kp_pass *ps;
+	int ret;
+
+	lockdep_assert_held(&kp_mutex);
+	if (kp_trans.patch == patch)
+		return enable == kp_trans.to_patched ? 0 :
+			kp_reverse("requested");
+	if (kp_trans.patch) {
+		pr_err("%s: cannot %s: patch %s is in transition; retry when it is over\n",
+		       patch->name, kp_dir_name(enable), kp_trans.patch->name);
+		return -EBUSY;
+	}
+
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	ps->first = true;
+	kp_trans.patch = patch;
+	kp_trans.to_patched = enable;
+	kp_trans.reversed = false;
+	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.passes = 0;
+	kp_trans.pause_ns_max = 0;
+	ret = kp_run_full_pass(ps);
+	if (ret) {
+		pr_err("%s: cannot %s: %d\n", patch->name, kp_dir_name(enable), ret);
+		kp_trans.patch = NULL;
+		goto out;
+	}
+	patch->enabled = enable;
+	kp_trans.nr_tasks = ps->t.nr_tasks;
+	if (ps->done) {
+		kp_trans.patch = NULL;
+		kfree(patch->blocked);
+		patch->blocked = NULL;
+		pr_info("%s: %sd in %llu us after 1 pass; stop_machine pause %llu us, %u tasks checked\n",
+			patch->name, kp_dir_name(enable),
+			div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_USEC),
+			div_u64(ps->t.pause_ns, NSEC_PER_USEC), ps->t.nr_tasks);
+		kp_patch_settled(patch, enable);
+		goto out;
+	}
+	kp_trans.first_pending = kp_pending_left(kp_trans.pending);
+	patch->transition = enable ? KP_ENABLING : KP_DISABLING;
+	pr_info("%s: %s in progress: %u of %u task(s) are inside the code being replaced and switch later\n",
+		patch->name, enable ? "enabling" : "disabling",
+		kp_trans.first_pending, ps->t.nr_tasks);
+	mod_delayed_work(system_wq, &kp_trans.work,
+			 msecs_to_jiffies(kp_retry_ms));
+out:
+	kfree(ps);
+	return ret;
+}
+
+/*
+ * Switch every pending task of @patch's transition without checking its
+ * stack.  Unsafe by nature: the patch module can never be removed afterwards.
+ */
+int kp_transition_force(struct kp_patch *patch)
+{
+	struct kp_pending *p = kp_trans.pending;
+	unsigned int i, n;
+
+	lockdep_assert_held(&kp_mutex);
+	if (kp_trans.patch != patch || !p)
+		return -EINVAL;
+	n = kp_pending_left(p);
+	pr_crit("%s: FORCING the %s transition: %u task(s) switched without a stack check; the patch module can no longer be removed\n",
+		patch->name, kp_dir_name(kp_trans.to_patched), n);
+	for (i = 0; i < kp_pending_nr(p); i++) {
+		struct task_struct *task = kp_pending_task(p, i, NULL);
+
+		if (task)
+			kp_pending_switch(p, task);
+	}
+	if (!patch->forced) {
+		patch->forced = true;
+		__module_get(patch->mod);
+	}
+	add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
+	kp_complete();
+	return 0;
+}
+
+/*
+ * Put the versions of @obj (a target module that is coming, its code not run
+ * yet) in force.  While @patch is in transition they join it: pending tasks
+ * keep the module's own functions, and the stack checks cover them.
+ */
+void kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
+{
+	bool joining = kp_trans.patch == patch && kp_trans.pending;
+	struct kp_ranges *r, *old;
+	unsigned int j;
+
+	lockdep_assert_held(&kp_mutex);
+	for (j = 0; j < obj->nr_funcs; j++) {
+		if (joining)
+			WRITE_ONCE(obj->funcs[j].transition, true);
+		kp_push_version(&obj->funcs[j]);
+	}
+	if (!joining)
+		return;
+	r = kp_collect_ranges(patch, kp_trans.to_patched);
+	if (!r)
+		return;		/* keep the ranges we have */
+	old = rcu_dereference_protected(kp_ranges_now,
+					lockdep_is_held(&kp_mutex));
+	rcu_assign_pointer(kp_ranges_now, r);
+	synchronize_rcu();
+	kfree(old);
+}
+
+bool kp_in_transition(struct kp_patch *patch)
+{
+	return kp_trans.patch == patch;
+}
+
+/* sysfs: elapsed time of @patch's transition in ms (0: none). */
+u64 kp_transition_elapsed_ms(struct kp_patch *patch)
+{
+	if (kp_trans.patch != patch)
+		return 0;
+	return div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_MSEC);
+}
+
+/* sysfs: "pid comm function" for every pending task of @patch (kp_mutex held). */
+ssize_t kp_transition_pending_show(struct kp_patch *patch, char *buf,
+				   bool count_only)
+{
+	struct kp_pending *p = kp_trans.pending;
+	unsigned int i;
+	ssize_t len = 0;
+
+	if (kp_trans.patch != patch || !p)
+		return count_only ? sysfs_emit(buf, "0\n") : 0;
+	if (count_only)
+		return sysfs_emit(buf, "%u\n", kp_pending_left(p));
+	for (i = 0; i < kp_pending_nr(p); i++) {
+		unsigned long *addr;
+		struct task_struct *task = kp_pending_task(p, i, &addr);
+
+		if (!task)
+			continue;
+		if (*addr)
+			len += sysfs_emit_at(buf, len, "%d %s %pS\n", task->pid,
+					     task->comm, (void *)*addr);
+		else
+			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack\n",
+					     task->pid, task->comm);
+	}
+	return len;
 }
 
 int kp_transition_init(void)
 {
+	INIT_DELAYED_WORK(&kp_trans.work, kp_transition_work_fn);
 	kp_stack_buf = kcalloc(KP_STACK_ENTRIES, sizeof(*kp_stack_buf),
 			       GFP_KERNEL);
 	return kp_stack_buf ? 0 : -ENOMEM;
@@ -299,5 +756,6 @@ int kp_transition_init(void)
 
 void kp_transition_exit(void)
 {
+	cancel_delayed_work_sync(&kp_trans.work);
 	kfree(kp_stack_buf);
 }

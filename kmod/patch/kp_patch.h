@@ -9,7 +9,9 @@
 #include <linux/module.h>
 #include <kp/abi.h>
 
-int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec);
+/* @timeout_s: transition timeout in seconds, 0 for kp_core's default. */
+int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
+		      unsigned int timeout_s);
 void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec);
 
 /*

@@ -50,9 +50,13 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)
 #include "kp_sources.h"
 
+static unsigned int transition_timeout;
+module_param(transition_timeout, uint, 0400);
+MODULE_PARM_DESC(transition_timeout, "seconds the switch may take before it reverses (0: kp_core's default)");
+
 static int __init kp_patch_init(void)
 {
-	return kp_register_patch(THIS_MODULE, &__kp_patch);
+	return kp_register_patch(THIS_MODULE, &__kp_patch, transition_timeout);
 }
 
 static void __exit kp_patch_exit(void)

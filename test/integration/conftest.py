@@ -2,6 +2,7 @@
 
 `vm`            boots the test kernel with the given files and runs one guest script.
 `build_module`  builds an out-of-tree module with Kbuild against the test kernel.
+`kmods`         kp_core.ko, the test targets and hand-written patches (make -C kmod).
 """
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def vm(kernel_tree, request) -> Vm:
     log_dir = BUILD / "test-logs" / name
     shutil.rmtree(log_dir, ignore_errors=True)
     return Vm(log_dir)
+
+
+@pytest.fixture(scope="session")
+def kmods(kernel_tree) -> dict[str, Path]:
+    """Build every kp kernel module once; map module name -> .ko path."""
+    from kmod_guest import build_kmods
+    return build_kmods(kernel_tree)
 
 
 @pytest.fixture(scope="session")

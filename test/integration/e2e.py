@@ -72,7 +72,7 @@ def build_guest_tools(out_dir: Path) -> dict[str, Path]:
     tools = {}
     for src in sorted(GUEST_TOOLS.glob("*.c")):
         exe = out_dir / src.stem
-        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o", str(exe),
+        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-o", str(exe),
                         str(src)], check=True)
         tools[f"/kp/bin/{src.stem}"] = exe
     return tools

@@ -1,60 +1,11 @@
-"""kp_core.ko and the patch-module template, exercised in QEMU.
-
-Modules: `make -C kmod` builds kp_core.ko, the test targets
-(test/integration/modules/targets) and hand-written patch modules built with the
-kmod/patch template (test/integration/modules/patches -> build/kmod/<name>/<name>.ko).
-"""
+"""kp_core.ko and the patch-module template, exercised in QEMU (modules: see kmod_guest.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-KMOD = REPO / "kmod"
-TARGETS = REPO / "test/integration/modules/targets"
-
-# Helpers every guest script starts with.
-PRELUDE = r"""
-fail() { echo "FAIL: $*"; dmesg | tail -40; exit 1; }
-K=/sys/kernel/kp
-ORIG=$(cat /proc/cmdline)
-cmdline_is() { [ "$(cat /proc/cmdline)" = "$1" ] || fail "$2: /proc/cmdline is '$(cat /proc/cmdline)', want '$1'"; }
-# A refused patch leaves no module, no sysfs directory and no ftrace handler.
-nothing_patched() {
-	grep -q "^$1 " /proc/modules && fail "$1 still loaded"
-	[ -e $K/$1 ] && fail "$K/$1 exists"
-	[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "ftrace handlers left: $(cat /sys/kernel/tracing/enabled_functions)"
-	cmdline_is "$ORIG" "after refusing $1"
-}
-insmod /kp/kp_core.ko || fail "insmod kp_core"
-"""
-
-
-@pytest.fixture(scope="session")
-def kmods(kernel_tree) -> dict[str, Path]:
-    """Build every kp kernel module once; map module name -> .ko path."""
-    proc = subprocess.run(["make", "-C", str(KMOD), f"KDIR={kernel_tree}", "-j2"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"make -C kmod failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
-                    pytrace=False)
-    mods = {"kp_core": KMOD / "core/kp_core.ko"}
-    for ko in TARGETS.glob("*.ko"):
-        mods[ko.stem] = ko
-    for ko in (REPO / "build/kmod").glob("*/*.ko"):
-        mods[ko.stem] = ko
-    return mods
-
-
-def files(kmods: dict[str, Path], *names: str) -> dict[str, Path]:
-    return {f"/kp/{n}.ko": kmods[n] for n in ("kp_core",) + names}
-
-
-def run(vm, kmods, script: str, *names: str, timeout: float = 180):
-    return vm.run(PRELUDE + script, files(kmods, *names), timeout=timeout)
+from kmod_guest import run
 
 
 def test_enable_disable_rmmod(vm, kmods):
@@ -111,39 +62,6 @@ rmmod kp_test_cmdline kp_test_cmdline2 || fail rmmod
 nothing_patched kp_test_cmdline
 echo OK
 """, "kp_test_cmdline", "kp_test_cmdline2")
-    assert "OK" in r.output
-
-
-def test_busy_task_blocks_then_succeeds(vm, kmods):
-    r = run(vm, kmods, r"""
-D=/sys/kernel/debug/kp_test_busy
-echo 1 > /sys/module/kp_core/parameters/max_tries
-insmod /kp/kp_test_busy.ko || fail "insmod busy"
-echo 1 > $D/start; sleep 1
-# kp_busy/0 sleeps inside kp_busy_wait: enabling must fail and name it.
-dmesg -c > /dev/null
-insmod /kp/kp_test_busy_patch.ko 2>/dev/null && fail "patch enabled while a task is inside kp_busy_wait"
-dmesg > /tmp/log1
-grep -q "task [0-9]* (kp_busy/0) is inside kp_busy_wait" /tmp/log1 || fail "blocker not named"
-nothing_patched kp_test_busy_patch
-echo 3 > /sys/module/kp_core/parameters/max_tries
-echo 1 > $D/release; sleep 1
-[ "$(cat $D/last)" = 1 ] || fail "original returned $(cat $D/last)"
-insmod /kp/kp_test_busy_patch.ko || fail "patch refused after release"
-# A new sleeper enters the new version: disabling must fail and say why in sysfs.
-echo 1 > $D/start; sleep 1
-echo 0 > $K/kp_test_busy_patch/enabled 2>/dev/null && fail "disabled while a task is inside the new version"
-cat $K/kp_test_busy_patch/blocked
-grep -q "^[0-9]* kp_busy/1 kp_busy_wait_new+0x[0-9a-f]*/0x[0-9a-f]* \[kp_test_busy_patch\]" $K/kp_test_busy_patch/blocked || fail "blocked does not name kp_busy/1"
-[ "$(cat $K/kp_test_busy_patch/enabled)" = 1 ] || fail "enabled changed by a failed disable"
-echo 1 > $D/release; sleep 1
-[ "$(cat $D/last)" = 100 ] || fail "patched version returned $(cat $D/last)"
-echo 0 > $K/kp_test_busy_patch/enabled || fail "disable after release"
-[ -z "$(cat $K/kp_test_busy_patch/blocked)" ] || fail "blocked not cleared"
-rmmod kp_test_busy_patch || fail "rmmod patch"
-rmmod kp_test_busy || fail "rmmod busy"
-echo OK
-""", "kp_test_busy", "kp_test_busy_patch", timeout=240)
     assert "OK" in r.output
 
 

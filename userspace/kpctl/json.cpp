@@ -56,6 +56,10 @@ json patch_json(const PatchState &p)
     j["name"] = p.name;
     j["enabled"] = p.enabled;
     j["transition"] = p.transition;
+    j["transition_ms"] = p.transition_ms;
+    j["pending"] = p.pending;
+    j["timeout"] = p.timeout;
+    j["forced"] = p.forced;
     j["blocked"] = p.blocked;
     j["build_id"] = p.build_id;
     j["functions"] = json::array();

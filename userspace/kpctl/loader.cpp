@@ -19,12 +19,12 @@ namespace fs = std::filesystem;
 
 namespace kpctl {
 
-int load_module(const std::string &path)
+int load_module(const std::string &path, const std::string &params)
 {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno;
-    long r = ::syscall(SYS_finit_module, fd, "", 0);
+    long r = ::syscall(SYS_finit_module, fd, params.c_str(), 0);
     int err = r == 0 ? 0 : errno;
     ::close(fd);
     return err;

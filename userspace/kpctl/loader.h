@@ -9,8 +9,8 @@ namespace kpctl {
 
 inline constexpr const char *core_module_name = "kp_core";
 
-// finit_module(@path).  Returns 0 or errno.
-int load_module(const std::string &path);
+// finit_module(@path, @params).  Returns 0 or errno.
+int load_module(const std::string &path, const std::string &params = "");
 // delete_module(@name, O_NONBLOCK).  Returns 0 or errno.
 int remove_module(const std::string &name);
 

@@ -30,14 +30,14 @@ int main(int argc, char **argv)
     kpctl::LoadOptions load;
     auto *c_load = app.add_subcommand("load", "load a patch module and wait until it is in force");
     c_load->add_option("FILE", load.file, "patch module (.ko)")->required();
-    c_load->add_option("--timeout", load.timeout, "seconds to keep retrying a busy transition (default 60)")
+    c_load->add_option("--timeout", load.timeout, "seconds the transition may take before the core reverses it (default 60)")
         ->check(CLI::NonNegativeNumber);
     c_load->add_option("--core", load.core, "kp_core.ko to load if the core is not loaded");
 
     kpctl::UnloadOptions unload;
     auto *c_unload = app.add_subcommand("unload", "disable a patch safely and remove its module");
     c_unload->add_option("TARGET", unload.target, "patch name or its .ko file")->required();
-    c_unload->add_option("--timeout", unload.timeout, "seconds to keep retrying a busy transition (default 60)")
+    c_unload->add_option("--timeout", unload.timeout, "seconds the transition may take before the core reverses it (default 60)")
         ->check(CLI::NonNegativeNumber);
 
     c_load->footer(exit_codes_text());

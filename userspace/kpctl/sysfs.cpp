@@ -76,6 +76,18 @@ std::optional<PatchState> read_patch(const std::string &name)
     st.name = name;
     st.enabled = *enabled == "1";
     st.transition = read_text(dir / "transition").value_or("unknown");
+    auto number = [&](const char *file) -> unsigned long long {
+        try {
+            return std::stoull(read_text(dir / file).value_or("0"));
+        } catch (const std::exception &) {
+            return 0;
+        }
+    };
+    st.transition_ms = number("transition_ms");
+    st.pending_count = static_cast<unsigned>(number("pending"));
+    st.pending = lines(read_text(dir / "pending_tasks").value_or(""));
+    st.timeout = static_cast<unsigned>(number("timeout"));
+    st.forced = number("force") != 0;
     st.blocked = lines(read_text(dir / "blocked").value_or(""));
     st.build_id = read_text(dir / "build_id").value_or("");
     std::error_code ec;
@@ -110,17 +122,42 @@ std::optional<PatchState> read_patch(const std::string &name)
     return st;
 }
 
-int write_enabled(const std::string &name, bool on)
+namespace {
+
+int write_attr(const std::string &name, const char *attr, const std::string &value)
 {
-    std::string path = kp_sysfs_dir() + "/" + name + "/enabled";
+    std::string path = kp_sysfs_dir() + "/" + name + "/" + attr;
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return errno;
-    const char *v = on ? "1\n" : "0\n";
-    ssize_t n = ::write(fd, v, 2);
+    ssize_t n = ::write(fd, value.data(), value.size());
     int err = n < 0 ? errno : 0;
     ::close(fd);
     return err;
+}
+
+}  // namespace
+
+int write_enabled(const std::string &name, bool on)
+{
+    return write_attr(name, "enabled", on ? "1\n" : "0\n");
+}
+
+int write_timeout(const std::string &name, unsigned seconds)
+{
+    return write_attr(name, "timeout", std::to_string(seconds) + "\n");
+}
+
+std::optional<std::string> patch_in_transition(const std::string &except)
+{
+    for (const auto &n : loaded_patch_names()) {
+        if (n == except)
+            continue;
+        auto t = read_text(fs::path(kp_sysfs_dir()) / n / "transition");
+        if (t && *t != "idle")
+            return n;
+    }
+    return std::nullopt;
 }
 
 std::string module_initstate(const std::string &name)

@@ -18,7 +18,12 @@ struct PatchState {
     std::string name;
     bool enabled = false;
     std::string transition;           // idle | enabling | disabling
-    std::vector<std::string> blocked; // "pid comm function+off/size" lines
+    unsigned long long transition_ms = 0;  // elapsed, while in transition
+    unsigned pending_count = 0;       // tasks not switched yet
+    std::vector<std::string> pending; // "pid comm function+off/size" of each
+    unsigned timeout = 0;             // seconds before a transition reverses
+    bool forced = false;              // a transition was forced: module pinned
+    std::vector<std::string> blocked; // who held the last reversed transition
     std::string build_id;
     std::vector<FuncState> funcs;     // sorted by object, function, sympos
 };
@@ -30,6 +35,11 @@ std::optional<PatchState> read_patch(const std::string &name);
 
 // Writes "0" or "1" to <patch>/enabled.  Returns 0 or the errno of the write.
 int write_enabled(const std::string &name, bool on);
+// Writes @seconds to <patch>/timeout.  Returns 0 or the errno of the write.
+int write_timeout(const std::string &name, unsigned seconds);
+
+// The loaded patch (other than @except) whose transition is in progress, if any.
+std::optional<std::string> patch_in_transition(const std::string &except = "");
 
 // A loadable module of that name is loaded (<sysfs>/module/NAME/initstate exists).
 bool module_loaded(const std::string &name);

@@ -36,7 +36,7 @@ void expect_error(const Result &r, int status, const std::string &mentions = "")
     EXPECT_EQ(r.out, "");
 }
 
-// A fake sysfs tree: two patches, one blocked.
+// A fake sysfs tree: three patches, one settled after a reversal, one in transition.
 fs::path fake_sysfs()
 {
     fs::path s = scratch_dir("sysfs");
@@ -53,6 +53,15 @@ fs::path fake_sysfs()
     write_file(kp / "kp_b/transition", "idle\n");
     write_file(kp / "kp_b/blocked", "77 kp_busy kp_busy_loop+0x1c/0x60\n78 kp_busy2 kp_busy_loop+0x20/0x60\n");
     write_file(kp / "kp_b/build_id", "136bea46\n");
+    write_file(kp / "kp_t/enabled", "1\n");
+    write_file(kp / "kp_t/transition", "enabling\n");
+    write_file(kp / "kp_t/transition_ms", "1520\n");
+    write_file(kp / "kp_t/pending", "1\n");
+    write_file(kp / "kp_t/pending_tasks", "81 cat pipe_read+0x1d2/0x4a0\n");
+    write_file(kp / "kp_t/timeout", "60\n");
+    write_file(kp / "kp_t/force", "0\n");
+    write_file(kp / "kp_t/blocked", "");
+    write_file(kp / "kp_t/build_id", "136bea46\n");
     write_file(s / "module/kp_core/initstate", "live\n");
     return s;
 }
@@ -190,9 +199,10 @@ TEST(Cli, StatusFromSysfs)
     json j = json::parse(r.out);
     EXPECT_EQ(keys(j), (std::set<std::string>{"core_loaded", "patches"}));
     EXPECT_EQ(j["core_loaded"], true);
-    ASSERT_EQ(j["patches"].size(), 2u);
+    ASSERT_EQ(j["patches"].size(), 3u);
     const json &a = j["patches"][0];
-    EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "blocked", "build_id", "functions"}));
+    EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms", "pending", "timeout",
+                                              "forced", "blocked", "build_id", "functions"}));
     EXPECT_EQ(a["name"], "kp_a");
     EXPECT_EQ(a["enabled"], true);
     ASSERT_EQ(a["functions"].size(), 2u);
@@ -202,6 +212,17 @@ TEST(Cli, StatusFromSysfs)
     EXPECT_EQ(a["functions"][1]["old_addr"], "0xffffffff81234560");
     EXPECT_EQ(j["patches"][1]["enabled"], false);
     EXPECT_EQ(j["patches"][1]["blocked"].size(), 2u);
+    const json &t = j["patches"][2];
+    EXPECT_EQ(t["transition"], "enabling");
+    EXPECT_EQ(t["transition_ms"], 1520);
+    EXPECT_EQ(t["pending"], json::array({"81 cat pipe_read+0x1d2/0x4a0"}));
+    EXPECT_EQ(t["timeout"], 60);
+    EXPECT_EQ(t["forced"], false);
+
+    Result tr = kpctl({"status", "kp_t"}, {{"KPCTL_SYSFS", s.string()}});
+    ASSERT_EQ(tr.status, 0);
+    EXPECT_NE(tr.out.find("kp_t: enabled, transition enabling\n  enabling for 1520 ms, 1 task(s) not switched yet, reverses after 60 s\n    81 cat pipe_read+0x1d2/0x4a0\n"),
+              std::string::npos) << tr.out;
 
     Result one = kpctl({"status", "kp_b"}, {{"KPCTL_SYSFS", s.string()}});
     ASSERT_EQ(one.status, 0);
@@ -234,7 +255,8 @@ TEST(Cli, ListLoadedAndInstalled)
     ASSERT_EQ(r.status, 0) << r.err;
     json j = json::parse(r.out);
     EXPECT_EQ(keys(j), (std::set<std::string>{"dir", "loaded", "installed"}));
-    ASSERT_EQ(j["loaded"].size(), 2u);
+    ASSERT_EQ(j["loaded"].size(), 3u);
+    EXPECT_EQ(j["loaded"][2]["transition"], "enabling");
     EXPECT_EQ(keys(j["loaded"][0]), (std::set<std::string>{"name", "enabled", "transition", "functions"}));
     EXPECT_EQ(j["loaded"][0]["functions"], 2);
     ASSERT_EQ(j["installed"].size(), 2u);

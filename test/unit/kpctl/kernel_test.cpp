@@ -56,13 +56,17 @@ TEST(Json, PatchStateShape)
     kpctl::PatchState p;
     p.name = "kp_fix";
     p.enabled = true;
-    p.transition = "idle";
+    p.transition = "disabling";
+    p.transition_ms = 250;
+    p.pending = {"42 busy_thread kp_busy_fn_new+0x10/0x40"};
+    p.timeout = 30;
     p.blocked = {"42 busy_thread kp_busy_fn+0x10/0x40"};
     p.build_id = "abcd";
     p.funcs.push_back({"vmlinux", "cmdline_proc_show", 0, "0xffffffff81000000", "0xffffffffc0000000"});
     auto j = kpctl::patch_json(p);
-    EXPECT_EQ(j.dump(), R"({"blocked":["42 busy_thread kp_busy_fn+0x10/0x40"],"build_id":"abcd","enabled":true,)"
+    EXPECT_EQ(j.dump(), R"({"blocked":["42 busy_thread kp_busy_fn+0x10/0x40"],"build_id":"abcd","enabled":true,"forced":false,)"
                         R"("functions":[{"function":"cmdline_proc_show","new_addr":"0xffffffffc0000000",)"
                         R"("object":"vmlinux","old_addr":"0xffffffff81000000","sympos":0}],"name":"kp_fix",)"
-                        R"("transition":"idle"})");
+                        R"("pending":["42 busy_thread kp_busy_fn_new+0x10/0x40"],"timeout":30,"transition":"disabling",)"
+                        R"("transition_ms":250})");
 }

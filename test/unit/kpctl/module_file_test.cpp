@@ -3,6 +3,8 @@
 #include "fixtures.h"
 #include "module_file.h"
 
+#include <kp/abi.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -71,7 +73,7 @@ TEST(ModuleFile, NameTargetAndSources)
     EXPECT_EQ(m.name, "kpctl_fixture");
     EXPECT_TRUE(m.kp_patch);
     EXPECT_TRUE(m.has_record);
-    EXPECT_EQ(m.abi_version, 1u);
+    EXPECT_EQ(m.abi_version, static_cast<unsigned>(KP_ABI_VERSION));
     EXPECT_EQ(m.record_name, "kpctl_fixture");
     EXPECT_EQ(m.target_release, test_kernel_release());
     EXPECT_EQ(m.vermagic_release, test_kernel_release());

@@ -7,6 +7,7 @@
 #include "sysfs.h"
 
 #include <cerrno>
+#include <cmath>
 #include <iostream>
 
 namespace kpctl {
@@ -19,13 +20,6 @@ std::string joined(const std::vector<std::string> &lines)
     for (const auto &l : lines)
         s += (s.empty() ? "" : " | ") + l;
     return s;
-}
-
-// The core's per-try lines ("enable attempt 2/5 blocked by 1 task(s)"): noise in a
-// list of blocking tasks.
-bool is_attempt_line(const std::string &l)
-{
-    return l.find(" attempt ") != std::string::npos && l.find(" blocked by ") != std::string::npos;
 }
 
 // Removes the core again if this command loaded it and the patch did not make it in,
@@ -47,6 +41,30 @@ private:
     bool keep_ = false;
 };
 
+// Loads the module, waiting while another patch is in transition.  Returns the
+// core's log lines of the successful attempt.
+std::vector<std::string> insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
+                                Clock::time_point deadline)
+{
+    for (;;) {
+        if (auto other = wait_no_transition(name, deadline))
+            throw Error(Exit::busy, "patch " + *other + " is still in transition after " +
+                        std::to_string(static_cast<int>(o.timeout)) + " s; nothing was loaded; retry when kpctl status shows it idle");
+        KmsgCursor log;
+        int err = load_module(o.file, "transition_timeout=" + std::to_string(timeout_s));
+        auto core = core_messages(log.read_new(), name);
+        if (err == 0)
+            return core;
+        if (err == EEXIST)
+            throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name);
+        if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
+            continue;  // another transition started meanwhile
+        std::string why = core.empty() ? "" : " (core: " + joined(core) + ")";
+        throw Error(Exit::load_failed, errno_text("the kernel refused patch " + name, err) + why +
+                    "; nothing was patched; check the kernel log (dmesg) for details");
+    }
+}
+
 }  // namespace
 
 Exit cmd_load(const LoadOptions &o)
@@ -59,66 +77,45 @@ Exit cmd_load(const LoadOptions &o)
         throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name +
                     ", or kpctl unload " + name + " first to reload it");
 
+    // The core reverses the transition by itself after timeout_s; kpctl follows it
+    // until then, plus time for the reversal.
+    const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
     auto deadline = deadline_after(o.timeout);
     bool core_loaded_here = ensure_core(o.core, o.file);
     if (core_loaded_here)
         progress("loaded the core module kp_core");
     CoreGuard core_guard(core_loaded_here);
 
-    std::vector<std::string> last_core;
-    for (unsigned attempt = 1;; attempt++) {
-        KmsgCursor log;
-        int err = load_module(o.file);
-        last_core = core_messages(log.read_new(), name);
-        if (err == 0)
-            break;
-        if (err == EEXIST)
-            throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name);
-        if (err != EBUSY) {
-            std::string why = last_core.empty() ? "" : " (core: " + joined(last_core) + ")";
-            throw Error(Exit::load_failed, errno_text("the kernel refused patch " + name, err) + why +
-                        "; nothing was patched; check the kernel log (dmesg) for details");
-        }
-        std::string who = blocker_summary(last_core);
-        if (Clock::now() >= deadline) {
-            std::cerr << "kpctl: tasks blocking patch " << name << " at the last attempt:\n";
-            for (const auto &l : last_core)
-                if (!is_attempt_line(l))
-                    std::cerr << "  " << l << "\n";
-            throw Error(Exit::busy, "patch " + name + " not applied: tasks were inside functions it replaces for " +
-                        std::to_string(attempt) + " attempt(s) until the timeout; nothing was patched; retry later or with a longer --timeout");
-        }
-        progress("attempt " + std::to_string(attempt) + ": transition busy" + (who.empty() ? "" : " (" + who + ")") +
-                 "; retrying for " + std::to_string(static_cast<int>(seconds_left(deadline) + 0.5)) + " s more");
-        nap(deadline, 1000);
-    }
-
-    // The module is in; the patch must now be in force.  Give the core a little time
-    // even if the retries used up the deadline.
-    auto settle = std::max(deadline, deadline_after(5));
-    auto st = wait_settled(name, true, settle);
-    if (st && st->enabled && st->transition == "idle") {
+    insert(o, name, timeout_s, deadline);
+    auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
+    if (st && st->transition == "idle" && st->enabled) {
         std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size() << " function(s))\n";
         core_guard.keep();
         return Exit::ok;
     }
-    // Not in force: take the module out again so that nothing changed.
-    std::string undo;
     if (st && st->transition != "idle") {
-        auto who = blockers(st->blocked, last_core);
-        std::cerr << "kpctl: patch " << name << " stayed in transition " << st->transition << "; blocking tasks:\n";
-        for (const auto &l : who)
+        core_guard.keep();
+        std::cerr << "kpctl: patch " << name << " is still in transition " << st->transition
+                  << "; tasks not switched yet:\n";
+        for (const auto &l : st->pending)
             std::cerr << "  " << l << "\n";
-        write_enabled(name, false);
-        wait_settled(name, false, deadline_after(10));
+        throw Error(Exit::busy, "patch " + name + " did not settle: its transition (now " + st->transition +
+                    ") is still waiting for the tasks above; see kpctl status " + name);
     }
+    // Settled disabled: the transition timed out and reversed, or the core refused it.
+    std::string undo;
     if (int err = remove_module(name); err != 0 && err != ENOENT) {
         core_guard.keep();
         undo = "; removing module " + name + " failed too (" + errno_text("delete_module", err) + "), remove it with rmmod";
     }
-    if (st && st->transition != "idle")
-        throw Error(Exit::busy, "patch " + name + " did not finish its transition before the timeout and was reverted" + undo +
+    if (st && !st->blocked.empty()) {
+        std::cerr << "kpctl: tasks that kept patch " << name << " from switching:\n";
+        for (const auto &l : st->blocked)
+            std::cerr << "  " << l << "\n";
+        throw Error(Exit::busy, "patch " + name + " not applied: tasks stayed inside functions it replaces for " +
+                    std::to_string(timeout_s) + " s, so the transition reversed; nothing is patched" + undo +
                     "; retry later or with a longer --timeout");
+    }
     std::string state = st ? "the core left it disabled" : "the core shows no patch for it in " + kp_sysfs_dir();
     throw Error(Exit::load_failed, "module " + name + " loaded but " + state + ", so it was removed again" + undo +
                 "; check the kernel log (dmesg)");

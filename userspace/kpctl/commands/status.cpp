@@ -13,14 +13,20 @@ namespace {
 void print_patch(const PatchState &p)
 {
     std::cout << p.name << ": " << (p.enabled ? "enabled" : "disabled") << ", transition "
-              << p.transition << "\n";
+              << p.transition << (p.forced ? ", FORCED (the module cannot be removed)" : "") << "\n";
+    if (p.transition != "idle") {
+        std::cout << "  " << p.transition << " for " << p.transition_ms << " ms, " << p.pending_count
+                  << " task(s) not switched yet, reverses after " << p.timeout << " s\n";
+        for (const auto &t : p.pending)
+            std::cout << "    " << t << "\n";
+    }
     std::cout << "  build ID " << p.build_id << "\n";
     std::cout << "  functions (" << p.funcs.size() << "):\n";
     for (const auto &f : p.funcs)
         std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
                   << f.old_addr << "  new " << f.new_addr << "\n";
     if (!p.blocked.empty()) {
-        std::cout << "  blocked by (last failed attempt):\n";
+        std::cout << "  blocked by (last transition that timed out and reversed):\n";
         for (const auto &b : p.blocked)
             std::cout << "    " << b << "\n";
     }

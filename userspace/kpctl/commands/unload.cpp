@@ -1,12 +1,12 @@
 #include "commands/commands.h"
 
 #include "commands/wait.h"
-#include "kmsg.h"
 #include "loader.h"
 #include "module_file.h"
 #include "sysfs.h"
 
 #include <cerrno>
+#include <cmath>
 #include <iostream>
 
 namespace kpctl {
@@ -17,6 +17,43 @@ bool looks_like_file(const std::string &t)
 {
     return t.find('/') != std::string::npos ||
            (t.size() > 3 && t.compare(t.size() - 3, 3, ".ko") == 0);
+}
+
+// Switches the patch off: the core disables it at once or task by task, and
+// reverses by itself after timeout_s.  Returns when it is disabled.
+void disable(const std::string &name, unsigned timeout_s, Clock::time_point deadline)
+{
+    for (;;) {
+        if (auto other = wait_no_transition(name, deadline))
+            throw Error(Exit::busy, "patch " + *other + " is still in transition; patch " + name +
+                        " is still in force; retry when kpctl status shows it idle");
+        if (int err = write_timeout(name, timeout_s); err != 0 && err != ENOENT)
+            throw Error(Exit::unload_failed, errno_text("cannot set the transition timeout of patch " + name, err));
+        int err = write_enabled(name, false);
+        if (err == 0)
+            break;
+        if (err == ENOENT)
+            return;  // gone already
+        if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
+            continue;
+        throw Error(Exit::unload_failed, errno_text("cannot disable patch " + name, err) +
+                    "; the patch is still in force; check the kernel log (dmesg)");
+    }
+    auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
+    if (!st || (st->transition == "idle" && !st->enabled))
+        return;
+    if (st->transition != "idle") {
+        std::cerr << "kpctl: tasks not switched yet:\n";
+        for (const auto &l : st->pending)
+            std::cerr << "  " << l << "\n";
+        throw Error(Exit::busy, "patch " + name + " did not settle: its transition (now " + st->transition +
+                    ") is still waiting for the tasks above; see kpctl status " + name);
+    }
+    std::cerr << "kpctl: tasks that kept patch " << name << " from switching off:\n";
+    for (const auto &l : st->blocked)
+        std::cerr << "  " << l << "\n";
+    throw Error(Exit::busy, "patch " + name + " is still in force: tasks stayed inside its functions for " +
+                std::to_string(timeout_s) + " s, so the transition reversed; retry later or with a longer --timeout");
 }
 
 }  // namespace
@@ -32,41 +69,14 @@ Exit cmd_unload(const UnloadOptions &o)
             throw Error(Exit::not_kp_patch, "module " + name + " is loaded but the kp core does not know it as a patch; it is not a kp patch, remove it with rmmod");
         throw Error(Exit::unknown_patch, "no kp patch named " + name + " is loaded; see kpctl list for the loaded patches");
     }
+    if (st->forced)
+        throw Error(Exit::unload_failed, "patch " + name + " had a transition forced: its module can never be removed; disable it with echo 0 > " +
+                    kp_sysfs_dir() + "/" + name + "/enabled");
 
+    const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
     auto deadline = deadline_after(o.timeout);
-    if (st->enabled || st->transition != "idle") {
-        std::vector<std::string> last_core;
-        for (unsigned attempt = 1;; attempt++) {
-            KmsgCursor log;
-            int err = write_enabled(name, false);
-            last_core = core_messages(log.read_new(), name);
-            if (err == 0) {
-                st = wait_settled(name, false, std::max(deadline, deadline_after(5)));
-                if (st && !st->enabled && st->transition == "idle")
-                    break;
-                if (!st)
-                    break;  // the core removed it already
-                err = EBUSY;
-            }
-            if (err != EBUSY)
-                throw Error(Exit::unload_failed, errno_text("cannot disable patch " + name, err) +
-                            "; the patch is still in force; check the kernel log (dmesg)");
-            auto now = read_patch(name);
-            auto who = blockers(now ? now->blocked : std::vector<std::string>{}, last_core);
-            if (Clock::now() >= deadline) {
-                std::cerr << "kpctl: tasks blocking the removal of patch " << name << " at the last attempt:\n";
-                for (const auto &l : who)
-                    std::cerr << "  " << l << "\n";
-                throw Error(Exit::busy, "patch " + name + " is still in force: tasks were inside its functions for " +
-                            std::to_string(attempt) + " attempt(s) until the timeout; retry later or with a longer --timeout");
-            }
-            std::string summary = blocker_summary(who);
-            progress("attempt " + std::to_string(attempt) + ": disabling busy" +
-                     (summary.empty() ? "" : " (" + summary + ")") + "; retrying for " +
-                     std::to_string(static_cast<int>(seconds_left(deadline) + 0.5)) + " s more");
-            nap(deadline, 1000);
-        }
-    }
+    if (st->enabled || st->transition != "idle")
+        disable(name, timeout_s, deadline);
 
     auto remove_deadline = std::max(deadline, deadline_after(5));
     for (;;) {

@@ -36,6 +36,40 @@ std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock
     }
 }
 
+std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline)
+{
+    std::string said;
+    for (;;) {
+        auto busy = patch_in_transition(except);
+        if (!busy || Clock::now() >= deadline)
+            return busy;
+        if (*busy != said)
+            progress("waiting for the transition of patch " + *busy + " to end (one transition at a time)");
+        said = *busy;
+        nap(deadline, 100);
+    }
+}
+
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline)
+{
+    std::string said;
+    auto last_print = Clock::now();
+    for (;;) {
+        auto st = read_patch(name);
+        if (!st || st->transition == "idle" || Clock::now() >= deadline)
+            return st;
+        std::string now = st->transition + ": " + std::to_string(st->pending_count) + " task(s) not switched yet" +
+                          (st->pending.empty() ? "" : " (" + st->pending.front() + (st->pending.size() > 1 ? ", ..." : "") + ")");
+        if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
+            progress("transition " + now + "; " + std::to_string(st->transition_ms / 1000) + " s of " +
+                     std::to_string(st->timeout) + " s before it reverses");
+            said = now;
+            last_print = Clock::now();
+        }
+        nap(deadline, 50);
+    }
+}
+
 std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
                                   const std::vector<std::string> &core_lines)
 {

@@ -22,6 +22,15 @@ void nap(Clock::time_point deadline, int ms);
 // deadline.  Returns the last state read (nullopt if the patch vanished).
 std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock::time_point deadline);
 
+// Waits until no patch but @except is in transition (one transition at a time).
+// Returns the name of the one still in transition at the deadline, if any.
+std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline);
+
+// Follows the transition of patch @name until it is idle or the deadline,
+// printing progress (direction, elapsed time, tasks not switched yet) when it
+// changes.  Returns the last state read (nullopt if the patch vanished).
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline);
+
 // What blocked the last attempt: the core's sysfs "blocked" lines if any, else the
 // core's kernel log lines of that attempt.
 std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,

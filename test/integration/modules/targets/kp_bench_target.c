@@ -5,8 +5,12 @@
  *   echo "F N" > /sys/kernel/debug/kp_bench_target/run   call function F N times
  *       (F: 0 kp_bench_plain, 1 kp_bench_fn, 2 kp_bench_klp_fn)
  *   cat /sys/kernel/debug/kp_bench_target/result     "calls ns_total ps_per_call sum"
+ *   cat /sys/kernel/debug/kp_bench_target/sleep      the reader sleeps ~0.5 ms in
+ *       kp_bench_sleep() and gets its value (1; 2 once patched): a syscall path
+ *       many threads can loop through while a patch of it switches
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -30,6 +34,12 @@ noinline long kp_bench_fn(long x)
 noinline long kp_bench_klp_fn(long x)
 {
 	return x * 3 + 1;
+}
+
+noinline int kp_bench_sleep(void)
+{
+	usleep_range(400, 600);
+	return 1;
 }
 
 static const char * const kp_bench_fns[] = {
@@ -87,6 +97,19 @@ static ssize_t result_read(struct file *file, char __user *ubuf, size_t len,
 	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
 }
 
+static ssize_t sleep_read(struct file *file, char __user *ubuf, size_t len,
+			  loff_t *ppos)
+{
+	char buf[16];
+	int n = scnprintf(buf, sizeof(buf), "%d\n", kp_bench_sleep());
+
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
+static const struct file_operations sleep_fops = {
+	.read = sleep_read,
+};
+
 static const struct file_operations run_fops = {
 	.write = run_write,
 };
@@ -101,6 +124,7 @@ static int __init kp_bench_init(void)
 	kp_dir = debugfs_create_dir("kp_bench_target", NULL);
 	debugfs_create_file("run", 0200, kp_dir, NULL, &run_fops);
 	debugfs_create_file("result", 0444, kp_dir, NULL, &result_fops);
+	debugfs_create_file("sleep", 0444, kp_dir, NULL, &sleep_fops);
 	return 0;
 }
 

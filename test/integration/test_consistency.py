@@ -1,0 +1,213 @@
+"""The hybrid consistency model of kp_core (issue 5), exercised in QEMU.
+
+A patch switches in one stop_machine pass when every stack is clean; otherwise
+the tasks inside the code being replaced stay on the old version and switch one
+by one (retry passes, or on their way back to user space), the patch completes
+by itself, and a transition that does not finish in time reverses.  Modules:
+kmod_guest.py; the kthreads live in test/integration/modules/targets.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from e2e import build_guest_tools
+from kmod_guest import PRELUDE, files, run
+from conftest import BUILD
+
+# Guest helpers: wait for a sysfs file to read a value (bounded).
+WAIT = r"""
+wait_for() {  # wait_for FILE VALUE SECONDS
+	i=0
+	while [ "$(cat $1 2>/dev/null)" != "$2" ]; do
+		i=$((i+1)); [ $i -gt $(($3 * 10)) ] && fail "$1 is '$(cat $1 2>/dev/null)' after $3 s, want '$2'"
+		sleep 0.1
+	done
+}
+M=/sys/kernel/debug/kp_test_mix
+P=$K/kp_test_mix_patch
+"""
+
+
+def test_busy_task_no_longer_fails_the_load(vm, kmods):
+    """A kthread asleep in the patched function: the load succeeds, the switch
+    waits for it, and completes by itself once it leaves; the same for disabling."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $D/start; sleep 1
+insmod /kp/kp_test_busy_patch.ko || fail "load refused while kp_busy/0 sleeps in kp_busy_wait"
+[ "$(cat $B/transition)" = enabling ] || fail "transition is $(cat $B/transition)"
+[ "$(cat $B/enabled)" = 1 ] || fail "enabled is not the target"
+[ "$(cat $B/pending)" = 1 ] || fail "pending is $(cat $B/pending)"
+grep -q "^[0-9]* kp_busy/0 kp_busy_wait+0x" $B/pending_tasks || fail "pending_tasks: $(cat $B/pending_tasks)"
+ms1=$(cat $B/transition_ms); sleep 0.5; ms2=$(cat $B/transition_ms)
+[ $ms2 -gt $ms1 ] || fail "transition_ms does not advance ($ms1, $ms2)"
+# Nobody else is held: a new sleeper enters the new version.
+echo 1 > $D/start; sleep 1
+echo 1 > $D/release
+wait_for $B/transition idle 10
+[ "$(cat $B/enabled)" = 1 ] || fail "not enabled after the sleeper left"
+[ "$(cat $B/pending)" = 0 ] || fail "pending after completion"
+dmesg | grep -q "kp_test_busy_patch: enabled in [0-9]* us: 1 of [0-9]* task(s) switched after the first pass" || fail "no completion line"
+dmesg | grep -q "original kp_busy_wait returns" || fail "kp_busy/0 did not run the original to its end"
+dmesg | grep -q "patched kp_busy_wait returns" || fail "kp_busy/1 did not run the new version"
+# Disabling with a task inside the new version: same, in the other direction.
+echo 1 > $D/start; sleep 1
+echo 0 > $B/enabled || fail "disable refused"
+[ "$(cat $B/transition)" = disabling ] || fail "not disabling: $(cat $B/transition)"
+grep -q "kp_busy/2 kp_busy_wait_new+0x" $B/pending_tasks || fail "pending_tasks: $(cat $B/pending_tasks)"
+rmmod kp_test_busy_patch 2>/dev/null && fail "patch module removed during its transition"
+echo 1 > $D/release
+wait_for $B/transition idle 10
+[ "$(cat $B/enabled)" = 0 ] || fail "not disabled"
+[ "$(cat $D/last)" = 100 ] || fail "kp_busy/2 returned $(cat $D/last), want the patched 100"
+rmmod kp_test_busy_patch || fail "rmmod patch"
+rmmod kp_test_busy || fail "rmmod busy"
+echo OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=240)
+    assert "OK" in r.output
+
+
+def test_no_mixing_of_versions(vm, kmods):
+    """A task asleep in the old A calls B: it gets the old B while other tasks get
+    the new B; after it switched it gets the new A and B."""
+    r = run(vm, kmods, WAIT + r"""
+insmod /kp/kp_test_mix.ko || fail "insmod mix"
+echo a > $M/cmd; wait_for $M/state in-a 5
+insmod /kp/kp_test_mix_patch.ko || fail "load"
+[ "$(cat $P/transition)" = enabling ] || fail "transition is $(cat $P/transition)"
+grep -q " kp_mix kp_mix_a+0x" $P/pending_tasks || fail "pending_tasks: $(cat $P/pending_tasks)"
+echo "shell-b=$(cat $M/call_b)"
+echo 1 > $M/release
+wait_for $P/transition idle 10
+echo b > $M/cmd; wait_for $M/state idle 5
+echo a > $M/cmd; wait_for $M/state in-a 5
+echo 1 > $M/release; wait_for $M/state idle 5
+echo "log=$(cat $M/log)"
+echo 0 > $P/enabled || fail "disable"
+wait_for $P/transition idle 10
+echo "after-b=$(cat $M/call_b)"
+rmmod kp_test_mix_patch || fail "rmmod patch"
+echo OK
+""", "kp_test_mix", "kp_test_mix_patch", timeout=240)
+    assert "OK" in r.output
+    # A task outside the old code runs the new B during the transition.
+    assert "shell-b=2" in r.output
+    # The task that slept in the old A ran the old B (11, not 12); after it
+    # switched, the new B (2) and the new A with the new B (22).
+    assert "log=a=11 b=2 a=22" in r.output, r.output
+    assert "after-b=1" in r.output
+
+
+def test_timeout_reverses_and_names_the_blocker(vm, kmods):
+    """A kthread that never leaves the old A: the transition times out, reverses
+    cleanly, names the kthread, and nothing stays patched."""
+    r = run(vm, kmods, WAIT + r"""
+insmod /kp/kp_test_mix.ko || fail "insmod mix"
+echo a > $M/cmd; wait_for $M/state in-a 5
+dmesg -c > /dev/null
+insmod /kp/kp_test_mix_patch.ko transition_timeout=3 || fail "load"
+[ "$(cat $P/timeout)" = 3 ] || fail "timeout is $(cat $P/timeout)"
+[ "$(cat $P/transition)" = enabling ] || fail "transition is $(cat $P/transition)"
+wait_for $P/transition idle 15
+[ "$(cat $P/enabled)" = 0 ] || fail "still enabled after the timeout"
+dmesg > /tmp/log
+grep -q "kp_test_mix_patch: cannot enable: 1 task(s) still inside the code being replaced after 3 s" /tmp/log || fail "no timeout line"
+grep -q "kp_test_mix_patch: task [0-9]* (kp_mix) is inside kp_mix_a+0x" /tmp/log || fail "blocker not named in the log"
+grep -q "reversing the enable transition (timeout)" /tmp/log || fail "no reversal line"
+grep -q "^[0-9]* kp_mix kp_mix_a+0x" $P/blocked || fail "blocked: $(cat $P/blocked)"
+grep -q "kp_mix_a+0x" $P/blocked || fail "no stack in blocked"
+[ "$(cat $M/call_b)" = 1 ] || fail "B still patched after the reversal"
+rmmod kp_test_mix_patch || fail "rmmod after reversal"
+[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "ftrace handlers left"
+echo 1 > $M/release; wait_for $M/state idle 5
+[ "$(cat $M/log)" = "a=11" ] || fail "log $(cat $M/log)"
+echo OK
+""", "kp_test_mix", "kp_test_mix_patch", timeout=240)
+    assert "OK" in r.output
+
+
+def test_writing_0_reverses_at_once_and_one_transition_at_a_time(vm, kmods):
+    """Writing 0 to enabled mid-transition reverses it; while a transition is in
+    progress another patch is refused, clearly."""
+    r = run(vm, kmods, WAIT + r"""
+insmod /kp/kp_test_mix.ko || fail "insmod mix"
+echo a > $M/cmd; wait_for $M/state in-a 5
+insmod /kp/kp_test_mix_patch.ko || fail "load"
+[ "$(cat $P/transition)" = enabling ] || fail "transition is $(cat $P/transition)"
+dmesg -c > /dev/null
+insmod /kp/kp_test_cmdline.ko 2>/dev/null && fail "second patch loaded during a transition"
+dmesg | grep -q "kp_test_cmdline: cannot enable: patch kp_test_mix_patch is in transition" || fail "refusal not explained"
+grep -q "^kp_test_cmdline " /proc/modules && fail "kp_test_cmdline loaded"
+[ -e $K/kp_test_cmdline ] && fail "$K/kp_test_cmdline exists"
+cmdline_is "$ORIG" "refused cmdline patch"
+echo 0 > $P/enabled || fail "write 0"
+wait_for $P/transition idle 2
+[ "$(cat $P/enabled)" = 0 ] || fail "not reversed"
+dmesg | grep -q "reversing the enable transition (requested)" || fail "no reversal line"
+[ "$(cat $M/call_b)" = 1 ] || fail "B patched after the reversal"
+rmmod kp_test_mix_patch || fail "rmmod"
+insmod /kp/kp_test_cmdline.ko || fail "second patch refused after the transition"
+cmdline_is kp-patched-v1 "cmdline patch"
+echo 1 > $M/release; wait_for $M/state idle 5
+[ "$(cat $M/log)" = "a=11" ] || fail "log $(cat $M/log)"
+echo OK
+""", "kp_test_mix", "kp_test_mix_patch", "kp_test_cmdline", timeout=240)
+    assert "OK" in r.output
+
+
+def test_force_completes_and_pins_the_module(vm, kmods):
+    r = run(vm, kmods, WAIT + r"""
+insmod /kp/kp_test_mix.ko || fail "insmod mix"
+echo a > $M/cmd; wait_for $M/state in-a 5
+insmod /kp/kp_test_mix_patch.ko || fail "load"
+[ "$(cat $P/force)" = 0 ] || fail "force reads $(cat $P/force)"
+echo 1 > $P/force || fail "force"
+[ "$(cat $P/transition)" = idle ] || fail "still in transition"
+[ "$(cat $P/enabled)" = 1 ] && [ "$(cat $P/force)" = 1 ] || fail "not forced on"
+dmesg | grep -q "FORCING the enable transition: 1 task(s) switched without a stack check" || fail "no loud warning"
+[ "$(cat $M/call_b)" = 2 ] || fail "B not patched"
+# The forced task still runs the old A and now calls the new B: what force risks.
+echo 1 > $M/release; wait_for $M/state idle 5
+[ "$(cat $M/log)" = "a=12" ] || fail "log $(cat $M/log)"
+echo 0 > $P/enabled || fail "disable"
+wait_for $P/transition idle 5
+rmmod kp_test_mix_patch 2>/dev/null && fail "a forced patch module was removed"
+echo OK
+""", "kp_test_mix", "kp_test_mix_patch", timeout=180)
+    assert "OK" in r.output
+
+
+@pytest.fixture(scope="module")
+def guest_tools():
+    return build_guest_tools(BUILD / "guest-tools")
+
+
+def test_500_threads_through_the_patched_path(vm, kmods, guest_tools):
+    """500 threads loop through a patched syscall path (a read that sleeps in the
+    patched function) while the patch loads: the transition completes, and every
+    thread ends up on the new version.  The same with the kernel's livepatch."""
+    fl = dict(files(kmods, "kp_bench_target", "kp_sleep_patch", "klp_sleep"),
+              **{"/kp/bin/kp-threads": guest_tools["/kp/bin/kp-threads"]})
+    r = vm.run(PRELUDE + r"""
+insmod /kp/kp_bench_target.ko || fail "insmod target"
+S=/sys/kernel/debug/kp_bench_target/sleep
+[ "$(cat $S)" = 1 ] || fail "unpatched value"
+dmesg -c > /dev/null
+/kp/bin/kp-threads 500 $S $K/kp_sleep_patch/transition idle 2 120 -- insmod /kp/kp_sleep_patch.ko > /tmp/kp.out || fail "kp: $(cat /tmp/kp.out)"
+echo "KP $(cat /tmp/kp.out)"
+dmesg | grep "kp_sleep_patch:" | sed 's/^/KPLOG /'
+echo 0 > $K/kp_sleep_patch/enabled
+i=0; while [ "$(cat $K/kp_sleep_patch/transition)" != idle ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+rmmod kp_sleep_patch || fail "rmmod kp patch"
+/kp/bin/kp-threads 500 $S /sys/kernel/livepatch/klp_sleep/transition 0 2 120 -- insmod /kp/klp_sleep.ko > /tmp/klp.out || fail "livepatch: $(cat /tmp/klp.out)"
+echo "KLP $(cat /tmp/klp.out)"
+echo OK
+""", fl, timeout=400)
+    assert "OK" in r.output
+    kp = re.search(r"^KP threads=500 calls=(\d+) transition_ms=([\d.]+) all_new=yes", r.output, re.M)
+    assert kp, r.output
+    assert re.search(r"KPLOG .*kp_sleep_patch: enabl", r.output), r.output
