@@ -196,8 +196,10 @@ kp_check a all-unloaded /kp/tests/stack-a.test
 
 
 def test_task_asleep_in_patched_function_holds_the_switch(vm, modules, guest_files):
-    """A reader blocked in pipe_read() keeps the pipe-read patch from switching; once
-    it leaves, the patch applies."""
+    """A reader blocked in pipe_read() holds the switch of the pipe-read patch: with a
+    short --timeout the transition reverses and kpctl names the reader; with a long
+    one, other tasks run the new pipe_read at once and the reader switches by itself
+    on its way back to user space, which completes the load."""
     r0, ko = modules["pipe-read"]
     assert r0.returncode == 0, r0.stderr
     files = dict(guest_files, **{f"/kp/{ko.name}": ko, "/kp/kp_core.ko": core_module(ko)})
@@ -213,8 +215,13 @@ grep -q pipe_read /proc/$reader/stack 2>/dev/null && echo reader-in-pipe_read
 if kpctl load /kp/{ko.name} --timeout 3 > /tmp/load1.out 2>&1; then echo LOAD1 ok; else echo LOAD1 refused; fi
 cat /tmp/load1.out
 kp_check pipe while-blocked /kp/tests/pipe-read.test
+kpctl load /kp/{ko.name} --timeout 60 > /tmp/load2.out 2>&1 &
+load2=$!
+sleep 2
+kp_check pipe during-transition /kp/tests/pipe-read.test
 kill $holder; wait $reader
-kpctl load /kp/{ko.name} --timeout 30 && echo LOAD2 ok
+wait $load2 && echo LOAD2 ok
+cat /tmp/load2.out
 kp_check pipe after-release /kp/tests/pipe-read.test
 kpctl unload /kp/{ko.name} --timeout 30
 """, files, timeout=300).output
@@ -223,6 +230,9 @@ kpctl unload /kp/{ko.name} --timeout 30
         "kpctl must name the blocking task (cat):\n" + out
     checks = parse_checks(out)
     assert checks[("pipe", "while-blocked")] == "fail", out
+    # New tasks run the target version while the reader still holds the old one.
+    assert checks[("pipe", "during-transition")] == "pass", out
+    assert re.search(r"transition enabling: 1 task\(s\) not switched yet \(\d+ cat pipe_read", out), out
     assert "LOAD2 ok" in out and checks[("pipe", "after-release")] == "pass", out
 
 

@@ -244,37 +244,52 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
 
 
 def test_busy_transition_names_the_blocking_task(vm, kpctl_bin, kp_modules):
-    """A kthread asleep inside kp_busy_wait blocks enabling, then disabling."""
+    """A kthread asleep inside kp_busy_wait holds the switch: with a short --timeout
+    the core reverses it, kpctl names the kthread and leaves nothing patched; the
+    same for disabling; with a long one the load completes once the kthread leaves."""
     r = vm.run(GUEST_LIB + """
 insmod /kp/t/kp_test_busy.ko
-echo 1 > /sys/kernel/debug/kp_test_busy/start
+D=/sys/kernel/debug/kp_test_busy
+echo 1 > $D/start
 sleep 1
 step busy_load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 4
 echo "after-busy-load: core=$(loaded kp_core) patch=$(loaded kp_test_busy_patch)"
-echo 1 > /sys/kernel/debug/kp_test_busy/release
+echo 1 > $D/release
 sleep 1
 step load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 30
-echo 1 > /sys/kernel/debug/kp_test_busy/start
+echo 1 > $D/start
 sleep 1
 step busy_unload kpctl unload kp_test_busy_patch --timeout 4
 step status kpctl status kp_test_busy_patch --json
-echo 1 > /sys/kernel/debug/kp_test_busy/release
+echo 1 > $D/release
 sleep 1
-echo "last=$(cat /sys/kernel/debug/kp_test_busy/last)"
+echo "last=$(cat $D/last)"
 step unload kpctl unload kp_test_busy_patch --timeout 30
 echo "final: patch=$(loaded kp_test_busy_patch)"
+echo 1 > $D/start
+sleep 1
+kpctl load /kp/p/kp_test_busy_patch.ko --timeout 60 > /tmp/bg.out 2> /tmp/bg.err &
+bg=$!
+sleep 3
+step pending_status kpctl status kp_test_busy_patch
+echo 1 > $D/release
+wait $bg
+echo "bg-rc=$?"
+cat /tmp/bg.out
+echo "last2=$(cat $D/last)"
 """, files={"/kp/bin/kpctl": kpctl_bin,
             "/kp/p/kp_core.ko": kp_modules["core"],
             "/kp/p/kp_test_busy_patch.ko": kp_modules["busy_patch"],
-            "/kp/t/kp_test_busy.ko": kp_modules["busy_target"]}, timeout=240)
+            "/kp/t/kp_test_busy.ko": kp_modules["busy_target"]}, timeout=300)
     s = parse_steps(r.output)
 
     b = s["busy_load"]
     assert b.rc == BUSY, (b.rc, b.out, b.err)
-    assert re.search(r"attempt 1: transition busy \(task \d+ \(kp_busy/0\) is inside kp_busy_wait", b.out), b.out
-    assert re.search(r"tasks blocking patch kp_test_busy_patch", b.err), b.err
-    assert re.search(r"^  task \d+ \(kp_busy/0\) is inside kp_busy_wait\+0x", b.err, re.M), b.err
+    assert re.search(r"transition enabling: 1 task\(s\) not switched yet \(\d+ kp_busy/0 kp_busy_wait\+0x", b.out), b.out
+    assert re.search(r"tasks that kept patch kp_test_busy_patch from switching", b.err), b.err
+    assert re.search(r"^  \d+ kp_busy/0 kp_busy_wait\+0x", b.err, re.M), b.err
     assert b.err.strip().splitlines()[-1].startswith("kpctl: error: patch kp_test_busy_patch not applied")
+    assert "the transition reversed; nothing is patched" in b.err
     assert "after-busy-load: core=no patch=no" in r.output
 
     assert s["load"].rc == OK, s["load"].err
@@ -283,8 +298,16 @@ echo "final: patch=$(loaded kp_test_busy_patch)"
     assert re.search(r"^  \d+ kp_busy/1 kp_busy_wait_new\+0x", u.err, re.M), u.err
     assert "is still in force" in u.err
     st = s["status"].json()["patches"][0]
-    assert st["enabled"] is True and st["transition"] == "idle"
+    assert st["enabled"] is True and st["transition"] == "idle" and st["pending"] == []
     assert any("kp_busy/1" in line for line in st["blocked"]), st
     assert "last=100" in r.output    # the patched kp_busy_wait ran (the original returns 1)
     assert s["unload"].rc == OK, s["unload"].err
     assert "final: patch=no" in r.output
+
+    # A load that waits for a sleeper, then completes by itself once it leaves.
+    p = s["pending_status"]
+    assert re.search(r"kp_test_busy_patch: enabled, transition enabling\n  enabling for \d+ ms, 1 task\(s\) "
+                     r"not switched yet, reverses after 60 s\n    \d+ kp_busy/2 kp_busy_wait\+0x", p.out), p.out
+    assert "bg-rc=0" in r.output, r.output
+    assert "kpctl: patch kp_test_busy_patch enabled" in r.output
+    assert "last2=1" in r.output     # kp_busy/2 finished the original it was in
