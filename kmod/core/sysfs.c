@@ -33,8 +33,10 @@ static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%d\n", READ_ONCE(to_patch(kobj)->enabled));
 }
 
-static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
-			     const char *buf, size_t count)
+/* Parse a boolean and run @op on the patch under kp_mutex. */
+static ssize_t kp_bool_store(struct kobject *kobj, const char *buf,
+			     size_t count,
+			     int (*op)(struct kp_patch *patch, bool val))
 {
 	struct kp_patch *patch = to_patch(kobj);
 	bool val;
@@ -43,20 +45,25 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 	ret = kstrtobool(buf, &val);
 	if (ret)
 		return ret;
-
 	mutex_lock(&kp_mutex);
-	if (patch->removing)
-		ret = -ENODEV;
-	else if (kp_in_transition(patch))
-		ret = kp_transition(patch, val);
-	else if (val == patch->enabled)
-		ret = 0;
-	else if (val)
-		ret = kp_enable_patch(patch);
-	else
-		ret = kp_disable_patch(patch);
+	ret = patch->removing ? -ENODEV : op(patch, val);
 	mutex_unlock(&kp_mutex);
 	return ret ? ret : count;
+}
+
+static int kp_set_enabled(struct kp_patch *patch, bool val)
+{
+	if (kp_in_transition(patch))
+		return kp_transition(patch, val);
+	if (val == patch->enabled)
+		return 0;
+	return val ? kp_enable_patch(patch) : kp_disable_patch(patch);
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	return kp_bool_store(kobj, buf, count, kp_set_enabled);
 }
 
 static ssize_t transition_show(struct kobject *kobj,
@@ -131,22 +138,15 @@ static ssize_t force_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%d\n", READ_ONCE(to_patch(kobj)->forced));
 }
 
+static int kp_force(struct kp_patch *patch, bool val)
+{
+	return val ? kp_transition_force(patch) : -EINVAL;
+}
+
 static ssize_t force_store(struct kobject *kobj, struct kobj_attribute *attr,
 			   const char *buf, size_t count)
 {
-	struct kp_patch *patch = to_patch(kobj);
-	bool val;
-	int ret;
-
-	ret = kstrtobool(buf, &val);
-	if (ret)
-		return ret;
-	if (!val)
-		return -EINVAL;
-	mutex_lock(&kp_mutex);
-	ret = patch->removing ? -ENODEV : kp_transition_force(patch);
-	mutex_unlock(&kp_mutex);
-	return ret ? ret : count;
+	return kp_bool_store(kobj, buf, count, kp_force);
 }
 
 static ssize_t blocked_show(struct kobject *kobj, struct kobj_attribute *attr,

@@ -193,12 +193,12 @@ void kp_pending_free(struct kp_pending *p)
 
 /*
  * Make @p the table the ftrace handler reads (NULL: none) and return the
- * previous one, which the caller frees after synchronize_rcu().
+ * previous one, which the caller frees after synchronize_rcu().  Called under
+ * kp_mutex, or inside stop_machine on behalf of its holder.
  */
 struct kp_pending *kp_pending_install(struct kp_pending *p)
 {
-	struct kp_pending *old = rcu_dereference_protected(kp_pending_now,
-						lockdep_is_held(&kp_mutex));
+	struct kp_pending *old = rcu_dereference_protected(kp_pending_now, true);
 
 	rcu_assign_pointer(kp_pending_now, p);
 	return old;

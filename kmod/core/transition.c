@@ -221,8 +221,12 @@ void kp_transition_kick(void)
 	mod_delayed_work(system_wq, &kp_trans.work, 0);
 }
 
-/* Fast path: flip the version stacks of @patch (inside stop_machine). */
-static void kp_flip(struct kp_patch *patch, bool enable)
+/*
+ * Inside stop_machine: put @patch's versions in force (@enable) or take them
+ * out at once, or, for a transition that goes on task by task (@per_task),
+ * push them when enabling and mark them in transition.
+ */
+static void kp_switch_funcs(struct kp_patch *patch, bool enable, bool per_task)
 {
 	unsigned int i, j;
 
@@ -234,26 +238,9 @@ static void kp_flip(struct kp_patch *patch, bool enable)
 
 			if (enable && func->fs && !func->applied)
 				kp_push_version(func);
-			else if (!enable && func->applied)
+			else if (!enable && !per_task && func->applied)
 				kp_pop_version(func);
-		}
-	}
-}
-
-/* Mark the functions of @patch in transition (pushing them when enabling). */
-static void kp_mark_transition(struct kp_patch *patch, bool enable)
-{
-	unsigned int i, j;
-
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
-		for (j = 0; j < obj->nr_funcs; j++) {
-			struct kp_func *func = &obj->funcs[j];
-
-			if (enable && func->fs && !func->applied)
-				kp_push_version(func);
-			if (func->applied)
+			if (per_task && func->applied)
 				WRITE_ONCE(func->transition, true);
 		}
 	}
@@ -298,12 +285,12 @@ static int kp_full_pass_fn(void *data)
 	if (ps->overflow)
 		goto out;
 	if (ps->first && !kp_pending_left(ps->build)) {
-		kp_flip(kp_trans.patch, kp_trans.to_patched);
+		kp_switch_funcs(kp_trans.patch, kp_trans.to_patched, false);
 		ps->done = true;
 		goto out;
 	}
 	if (ps->first)
-		kp_mark_transition(kp_trans.patch, kp_trans.to_patched);
+		kp_switch_funcs(kp_trans.patch, kp_trans.to_patched, true);
 	kp_trans.pending = ps->build;
 	kp_pending_install(ps->build);
 	rcu_assign_pointer(kp_ranges_now, ps->ranges);

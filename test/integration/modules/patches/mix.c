@@ -5,13 +5,11 @@
  * versions one call ran (11 old/old, 22 new/new; 12 or 21 would be mixed).
  */
 #include "kp_patch.h"
+#include "kp_test_mix.h"
 
 #if !defined(KP_OLD_SIZE_A) || !defined(KP_OLD_SIZE_B)
 #error "KP_OLD_SIZE_A and KP_OLD_SIZE_B (sizes of kp_mix_a, kp_mix_b) are required"
 #endif
-
-void kp_mix_sleep(void);
-int kp_mix_b(void);
 
 static noinline int kp_mix_b_new(void)
 {

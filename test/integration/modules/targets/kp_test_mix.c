@@ -19,6 +19,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/wait.h>
+#include "kp_test_mix.h"
 
 #define KP_MIX_LOG 512
 
