@@ -168,7 +168,6 @@ struct task_struct *kp_pending_task(struct kp_pending *p, unsigned int i,
 				    unsigned long **addr);
 struct kp_pending *kp_pending_install(struct kp_pending *p);
 void kp_pending_queue_twork(struct task_struct *task, unsigned int gen);
-bool kp_current_patched(void);
 
 /* core.c */
 int kp_object_resolve(struct kp_object *obj);

@@ -18,8 +18,27 @@
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include "kp_core.h"
+#include "task_state.h"
 
 static LIST_HEAD(kp_fstates);
+
+/*
+ * The version of a function in transition: the task's own state decides
+ * between the head and the version below it.  Kept out of the handler (and
+ * reached by a tail call) so that the handler's usual path saves no register.
+ */
+static noinline void notrace kp_transition_redirect(struct kp_fstate *fs,
+						    struct kp_func *func,
+						    struct ftrace_regs *fregs,
+						    int bit)
+{
+	if (!kp_current_patched())
+		func = list_next_or_null_rcu(&fs->versions, &func->stack_node,
+					     struct kp_func, stack_node);
+	if (func)
+		ftrace_instruction_pointer_set(fregs, func->new_addr);
+	ftrace_test_recursion_unlock(bit);
+}
 
 static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 				      struct ftrace_ops *ops,
@@ -35,11 +54,10 @@ static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 		return;
 	func = list_first_or_null_rcu(&fs->versions, struct kp_func,
 				      stack_node);
-	/* In transition: a task still on the unpatched state runs the one below. */
-	if (func && unlikely(READ_ONCE(func->transition)) &&
-	    !kp_current_patched())
-		func = list_next_or_null_rcu(&fs->versions, &func->stack_node,
-					     struct kp_func, stack_node);
+	if (func && unlikely(READ_ONCE(func->transition))) {
+		kp_transition_redirect(fs, func, fregs, bit);
+		return;
+	}
 	if (func)
 		ftrace_instruction_pointer_set(fregs, func->new_addr);
 	ftrace_test_recursion_unlock(bit);

@@ -24,7 +24,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
-#include <linux/hash.h>
 #include <linux/log2.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -32,19 +31,7 @@
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include "kp_core.h"
-
-#define KP_SLOT_SWITCHED	((struct task_struct *)1UL)
-
-struct kp_pending {
-	bool to_patched;		/* the target of the transition */
-	unsigned int bits;		/* log2 of the number of slots */
-	unsigned int capacity;		/* tasks it may hold */
-	unsigned int nr;		/* tasks inserted (and referenced) */
-	atomic_t nr_left;		/* inserted tasks not switched yet */
-	struct task_struct **slots;	/* NULL: empty; task; KP_SLOT_SWITCHED */
-	struct task_struct **tasks;	/* the inserted tasks, in order */
-	unsigned long *addrs;		/* what held each one at the last check */
-};
+#include "task_state.h"
 
 /* Self-switch request queued on a pending user task. */
 struct kp_twork {
@@ -52,7 +39,7 @@ struct kp_twork {
 	unsigned int gen;
 };
 
-static struct kp_pending __rcu *kp_pending_now;
+struct kp_pending __rcu *kp_pending_now;
 static atomic_t kp_tworks = ATOMIC_INIT(0);
 static unsigned long __percpu *kp_self_stack;
 
@@ -76,20 +63,6 @@ struct kp_pending *kp_pending_alloc(unsigned int capacity, bool to_patched)
 		return NULL;
 	}
 	return p;
-}
-
-static notrace struct task_struct **kp_slot(struct kp_pending *p,
-					    struct task_struct *task)
-{
-	unsigned int mask = (1U << p->bits) - 1;
-	unsigned int i = hash_ptr(task, p->bits);
-	struct task_struct *s;
-
-	for (;; i = (i + 1) & mask) {
-		s = READ_ONCE(p->slots[i]);
-		if (!s || s == task)
-			return &p->slots[i];
-	}
 }
 
 /*
@@ -202,21 +175,6 @@ struct kp_pending *kp_pending_install(struct kp_pending *p)
 
 	rcu_assign_pointer(kp_pending_now, p);
 	return old;
-}
-
-/*
- * Does current (or the task an interrupt or NMI interrupted) run the patched
- * state of the patch in transition?  Pending tasks run the state the
- * transition leaves, every other task the target.  Called by the ftrace
- * handler for a version in transition, preemption disabled.
- */
-bool notrace kp_current_patched(void)
-{
-	struct kp_pending *p = rcu_dereference_sched(kp_pending_now);
-
-	if (!p)
-		return true;
-	return (READ_ONCE(*kp_slot(p, current)) == current) != p->to_patched;
 }
 
 /*
