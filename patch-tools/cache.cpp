@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +21,16 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr int kCacheFormat = 1;
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", s);
+  return buf;
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point t) {
+  return seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+}
 
 std::string tail_lines(const std::string& text, size_t n) {
   size_t pos = text.size();
@@ -58,6 +70,25 @@ CacheKey make_cache_key(const KernelTree& tree) {
   return k;
 }
 
+std::vector<std::string> original_build_command(const std::string& tree, int jobs,
+                                                const std::string& config_text) {
+  // Everything kp-build reads from the cache tree comes from compiling: the objects and
+  // their .cmd records, vmlinux.a and lib.a (what is built in), modules.order and *.mod
+  // (what is a module). `vmlinux_o` stops at vmlinux.o (one `ld -r`); the final vmlinux link
+  // is never needed (symbols come from the user's vmlinux) and costs three full links that
+  // are slow with -ffunction-sections (tens of thousands of orphan sections each).
+  // `modules` with KBUILD_MODPOST_NOFINAL=1 compiles the module objects and runs modpost
+  // but links no .ko (the user's tree has them).
+  std::vector<std::string> cmd = {"make", "-C", tree, "-j" + std::to_string(jobs),
+                                  std::string("KCFLAGS=") + kKcflags, "vmlinux_o"};
+  if (config_text.find("\nCONFIG_MODULES=y\n") != std::string::npos ||
+      config_text.rfind("CONFIG_MODULES=y\n", 0) == 0) {
+    cmd.push_back("modules");
+    cmd.push_back("KBUILD_MODPOST_NOFINAL=1");
+  }
+  return cmd;
+}
+
 std::string default_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/kp-build";
   const char* home = std::getenv("HOME");
@@ -67,21 +98,46 @@ std::string default_cache_dir() {
 CacheEntry::CacheEntry(const std::string& cache_dir, const CacheKey& key)
     : root_(cache_dir), dir_(cache_dir + "/" + key.hex), key_(key) {
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw Error("cannot create cache directory " + dir_ + ": " + ec.message());
   fs::create_directories(work_root(), ec);
   if (ec) throw Error("cannot create " + work_root() + ": " + ec.message());
-  lock_fd_ = open((dir_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw_errno("cannot open cache lock in " + dir_);
+  open_lock();
 }
 
 CacheEntry::~CacheEntry() {
   if (lock_fd_ >= 0) close(lock_fd_);
 }
 
+void CacheEntry::open_lock() {
+  // Another kp-build evicting this entry may move the directory away between the two steps.
+  for (int attempt = 0;; ++attempt) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error("cannot create cache directory " + dir_ + ": " + ec.message());
+    lock_fd_ = open((dir_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ >= 0) return;
+    if (errno != ENOENT || attempt == 10) throw_errno("cannot open cache lock in " + dir_);
+  }
+}
+
 void CacheEntry::lock(bool exclusive) {
-  while (flock(lock_fd_, exclusive ? LOCK_EX : LOCK_SH) != 0)
-    if (errno != EINTR) throw_errno("cannot lock " + dir_);
+  for (;;) {
+    while (flock(lock_fd_, exclusive ? LOCK_EX : LOCK_SH) != 0)
+      if (errno != EINTR) throw_errno("cannot lock " + dir_);
+    // The entry may have been evicted while we waited: the lock must still be the one at
+    // the entry's path, else start over with a new entry directory.
+    struct stat held, now;
+    if (fstat(lock_fd_, &held) != 0) throw_errno("stat the cache lock of " + dir_);
+    if (stat((dir_ + "/lock").c_str(), &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+      return;
+    close(lock_fd_);
+    lock_fd_ = -1;
+    open_lock();
+  }
+}
+
+void CacheEntry::mark_used() {
+  // The lock file's mtime is the entry's last use (cache eviction keeps the newest).
+  if (futimens(lock_fd_, nullptr) != 0) throw_errno("cannot touch the cache lock of " + dir_);
 }
 
 bool CacheEntry::complete() const {
@@ -94,11 +150,16 @@ bool CacheEntry::complete() const {
 bool CacheEntry::ensure_original_build(const KernelTree& tree, int jobs, Progress& progress,
                                        double* compiler_seconds) {
   lock(false);
-  if (complete()) return true;
+  if (complete()) {
+    mark_used();
+    return true;
+  }
   lock(true);  // converts; another kp-build may have finished it meanwhile
-  if (!complete()) build(tree, jobs, progress, compiler_seconds);
+  bool hit = complete();
+  if (!hit) build(tree, jobs, progress, compiler_seconds);
   lock(false);
-  return false;
+  mark_used();
+  return hit;
 }
 
 struct timespec first_build_product_time(const std::string& src) {
@@ -142,15 +203,17 @@ void CacheEntry::build(const KernelTree& tree, int jobs, Progress& progress,
   Log& log = progress.log();
   log.write("cache key:\n" + key_.text);
   auto cutoff = first_build_product_time(tree.src);
+  auto t_copy = std::chrono::steady_clock::now();
   CopyStats cs = copy_tree(tree.src, t, source_tree_policy(cutoff));
   progress.verbose("cache tree: " + std::to_string(cs.linked) + " files linked, " +
                    std::to_string(cs.copied) + " copied, " + std::to_string(cs.skipped) +
-                   " build products left out");
+                   " build products left out (" + seconds_since(t_copy) + " s)");
   // Remove whatever else the user's build left (mrproper only unlinks), then put the
   // configuration back as a file of our own.
   auto clean = run_process({"make", "-C", t, "-s", "mrproper"}, {}, &log);
   if (clean.status != 0)
     throw Error("'make mrproper' failed in the cache tree " + t + " (log: " + log.path() + ")");
+  progress.verbose("make mrproper in the cache tree: " + seconds_text(clean.seconds) + " s");
   {
     struct stat st;
     if (stat((tree.src + "/.config").c_str(), &st) != 0) throw_errno("stat .config");
@@ -158,8 +221,7 @@ void CacheEntry::build(const KernelTree& tree, int jobs, Progress& progress,
   }
   struct timespec start;
   clock_gettime(CLOCK_REALTIME, &start);
-  std::vector<std::string> cmd = {"make", "-C", t, "-j" + std::to_string(jobs),
-                                  std::string("KCFLAGS=") + kKcflags, "vmlinux", "modules"};
+  std::vector<std::string> cmd = original_build_command(t, jobs, tree.config_text);
   progress.note("original build (once per tree): " + join_command(cmd));
   auto r = run_process(cmd, {}, &log);
   if (compiler_seconds) *compiler_seconds += r.seconds;

@@ -2,6 +2,7 @@
 // compiler), built once with -ffunction-sections -fdata-sections and reused by every patch.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "kernel_info.hpp"
 
@@ -22,6 +23,11 @@ uint64_t fnv1a64(const std::string& data, uint64_t seed = 0xcbf29ce484222325ULL)
 
 std::string default_cache_dir();
 
+// The make command of the original build in the cache tree: the objects, vmlinux.a and the
+// module objects with kKcflags; no final vmlinux or .ko link.
+std::vector<std::string> original_build_command(const std::string& tree, int jobs,
+                                                const std::string& config_text);
+
 // Holds the cache entry's lock (shared while in use, exclusive while building).
 class CacheEntry {
  public:
@@ -35,11 +41,14 @@ class CacheEntry {
                              double* compiler_seconds);
 
   const std::string& dir() const { return dir_; }
+  const std::string& name() const { return key_.hex; }
   std::string tree() const { return dir_ + "/tree"; }
   std::string work_root() const { return root_ + "/work"; }
 
  private:
+  void open_lock();
   void lock(bool exclusive);
+  void mark_used();
   bool complete() const;
   void build(const KernelTree& tree, int jobs, Progress& progress, double* compiler_seconds);
 
