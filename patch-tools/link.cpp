@@ -1,5 +1,6 @@
 #include "link.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,7 +100,11 @@ CoreModule ensure_core_module(const std::string& src, const std::string& kdir,
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(sig)));
   std::string root = cache_dir + "/core-" + hex;
   CoreModule core{root + "/kmod/core/kp_core.ko", root + "/kmod/core/Module.symvers", false};
-  if (fs::exists(core.ko) && fs::exists(core.symvers)) return core;
+  if (fs::exists(core.ko) && fs::exists(core.symvers)) {
+    // Its mtime is its last use: cache eviction keeps the cores in use.
+    if (utimensat(AT_FDCWD, root.c_str(), nullptr, 0) != 0) throw_errno("cannot touch " + root);
+    return core;
+  }
   std::string tmp = root + ".tmp." + std::to_string(getpid());
   remove_tree(tmp);
   for (const auto& f : files) {
@@ -111,9 +116,11 @@ CoreModule ensure_core_module(const std::string& src, const std::string& kdir,
   }
   auto r = run_process({"make", "-C", kdir, "M=" + tmp + "/kmod/core", "modules"}, {}, &log);
   if (make_seconds) *make_seconds += r.seconds;
-  if (r.status != 0)
+  if (r.status != 0) {
+    remove_tree(tmp);
     throw Error("building kp_core.ko from " + src + "/kmod/core failed (log: " + log.path() + "):\n" +
                 compiler_errors(r.output));
+  }
   std::error_code ec;
   fs::rename(tmp, root, ec);  // fails when another kp-build finished first: use its build
   if (ec) {

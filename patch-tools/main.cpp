@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   app.add_option("--vmlinux", opt.vmlinux, "the running kernel's vmlinux (default <src>/vmlinux)");
   app.add_option("-j,--jobs", opt.jobs, "parallel jobs (default: CPUs)")->check(CLI::Range(1, 1024));
   app.add_option("--cache-dir", opt.cache_dir, "cache of original builds (default ~/.cache/kp-build)");
+  app.add_option("--cache-max", opt.cache_max,
+                 "tree entries kept in the cache, least recently used removed first; 0: no limit "
+                 "(default $KP_BUILD_CACHE_MAX, else 3)")
+      ->check(CLI::Range(0, 1000000));
   app.add_flag("--explain", opt.explain, "print diffgen's report for each changed object");
   app.add_flag("--keep-tmp", opt.keep_tmp, "keep the work directory");
   app.add_flag("-v,--verbose", opt.verbose, "more detail");

@@ -13,6 +13,7 @@
 
 #include "build.hpp"
 #include "cache.hpp"
+#include "cache_evict.hpp"
 #include "diff_stage.hpp"
 #include "error.hpp"
 #include "kbuild_deps.hpp"
@@ -125,6 +126,21 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   orig.add_compiler_time(orig_compile);
   compiler_seconds += orig_compile;
   orig.done(hit ? "cache hit (" + cache.tree() + ")" : "built into the cache (" + cache.tree() + ")");
+
+  // ---- cache eviction (only reported when it removed something)
+  {
+    auto evict_start = std::chrono::steady_clock::now();
+    size_t max = opt.cache_max >= 0 ? static_cast<size_t>(opt.cache_max) : cache_max_from_env();
+    EvictionReport ev = evict_cache_entries(cache_dir, max, cache.name());
+    for (const auto& b : ev.busy) progress.verbose("cache entry " + b + " is in use: not removed");
+    if (!ev.removed.empty()) {
+      std::string list;
+      for (const auto& r : ev.removed) list += " " + r;
+      progress.stage_done("cache eviction",
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - evict_start).count(),
+                          "kept at most " + std::to_string(max) + " tree(s), removed" + list);
+    }
+  }
 
   // ---- patched build
   Stage patched(progress, "patched build");

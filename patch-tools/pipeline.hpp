@@ -14,6 +14,7 @@ struct Options {
   std::string vmlinux;    // empty: <src>/vmlinux
   int jobs = 0;           // 0: number of CPUs
   std::string cache_dir;  // empty: ~/.cache/kp-build
+  int cache_max = -1;     // tree entries kept in the cache; -1: $KP_BUILD_CACHE_MAX or 3; 0: no limit
   bool explain = false;
   bool keep_tmp = false;
   bool verbose = false;

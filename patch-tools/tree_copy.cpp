@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "unique_fd.hpp"
 
 namespace kpb {
 namespace {
@@ -26,20 +27,6 @@ std::string base_name(const std::string& rel) {
 }
 
 std::string read_all(const std::string& path);
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 struct Roots {
   std::string from, to;  // absolute roots, for kCopyRelocated
@@ -64,7 +51,7 @@ void copy_relocated(const std::string& src, const std::string& dst, const struct
   for (size_t hit; (hit = text.find(roots.from, pos)) != std::string::npos; pos = hit + roots.from.size())
     out.append(text, pos, hit - pos).append(roots.to);
   out.append(text, pos, std::string::npos);
-  Fd fd(open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  UniqueFd fd(open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
   if (fd.get() < 0) throw_errno("create " + dst);
   if (write(fd.get(), out.data(), out.size()) != static_cast<ssize_t>(out.size())) throw_errno("write " + dst);
   struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -131,7 +118,7 @@ void copy_dir(const std::string& src, const std::string& dst, const std::string&
 }
 
 std::string read_all(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno("open " + path);
   std::string out;
   char buf[1 << 16];
@@ -254,10 +241,10 @@ CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPo
 }
 
 void copy_file_preserving(const std::string& src, const std::string& dst, const struct stat& st) {
-  Fd in(open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) throw_errno("open " + src);
   // O_EXCL: a copy always creates a new inode, it never writes an existing file.
-  Fd out(open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  UniqueFd out(open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
   if (out.get() < 0) throw_errno("create " + dst);
   off_t left = st.st_size;
   while (left > 0) {

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 KDIR = BUILD / "linux"
-KP_BUILD = BUILD / "userspace/patch-tools/kp-build"
+KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "userspace/patch-tools/kp-build")
 CACHE = BUILD / "kp-build-cache"
 PATCHES = Path(__file__).resolve().parent / "patches-kpbuild"
 
@@ -114,6 +115,36 @@ def test_second_patch_reuses_the_cache(cmdline_module, tmp_path):
     finally:
         shutil.rmtree(work, ignore_errors=True)  # --keep-tmp kept it
     assert tree_listing() == before
+
+
+def test_cache_stays_bounded(cmdline_module, tmp_path):
+    """A run removes cache entries that can never be hit again and old work directories;
+    the entries in use stay; --cache-max 0 keeps everything."""
+    assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
+    live = [d for d in CACHE.iterdir() if (d / "complete").exists()]
+    stale = CACHE / "ffffffffffff0001"  # an entry whose source tree was deleted
+    (stale / "tree").mkdir(parents=True, exist_ok=True)
+    (stale / "tree/vmlinux.a").write_text("!<thin>\n")
+    (stale / "lock").write_text("")
+    (stale / "complete").write_text(f"format=1\nsource={tmp_path}/gone\nsource_identity=1:2\n")
+    old = CACHE / "work/kp_kpb_evict-old"  # a failed run's log, three days old
+    old.mkdir(parents=True, exist_ok=True)
+    (old / "kp-build.log").write_text("old failed run")
+    t = time.time() - 3 * 86400
+    os.utime(old / "kp-build.log", (t, t))
+    os.utime(old, (t, t))
+    out = tmp_path / "kp_kpb_evict.ko"
+    r = kp_build(["cmdline-string.patch"], out, "--cache-max", "0")
+    assert r.returncode == 0, r.stderr
+    assert stale.exists() and old.exists(), "--cache-max 0 must keep everything"
+    assert "cache eviction" not in r.stderr
+    r = kp_build(["cmdline-string.patch"], out)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and not old.exists(), r.stderr
+    assert re.search(r"cache eviction: .*ffffffffffff0001 \(source \S+ no longer exists\)", r.stderr), r.stderr
+    assert "work/kp_kpb_evict-old" in r.stderr
+    assert all((d / "complete").exists() for d in live), "an entry in use was removed"
+    assert not list(CACHE.glob(".evicted-*")), "eviction left a moved tree behind"
 
 
 def test_several_patches_apply_in_order(tmp_path):
