@@ -7,27 +7,30 @@
 #                                      full kernel builds)
 #
 # Environment: KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
-# build/kp-build-cache, shared with make demo and the tests).
+# build/kp-build-cache, shared with make demo and the tests), KP_BUILD_BIN (default
+# build/userspace/patch-tools/kp-build), COLD_CACHE (--cold: the empty cache to fill; kept).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kdir=${KDIR:-$repo/build/linux}
 jobs=${JOBS:-2}
 cache=${KP_BUILD_CACHE:-$repo/build/kp-build-cache}
-kpb=$repo/build/userspace/patch-tools/kp-build
+kpb=${KP_BUILD_BIN:-$repo/build/userspace/patch-tools/kp-build}
 patches=$repo/test/integration/patches-kpbuild
 [ -x "$kpb" ] || { echo "bench-kp-build: build kp-build first (make all)" >&2; exit 1; }
 [ -f "$kdir/vmlinux" ] || { echo "bench-kp-build: no kernel in $kdir (make kernel)" >&2; exit 1; }
 work=$(mktemp -d "$repo/build/bench-kp-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# run NAME CACHE PATCH... : prints "NAME total compiler outside% objects"
+# run NAME CACHE [-v] PATCH... : prints "NAME total compiler outside% objects"
 run() {
 	local name=$1 c=$2; shift 2
+	local verbose=()
+	if [ "${1:-}" = -v ]; then verbose=(-v); shift; fi
 	local args=()
 	for p in "$@"; do args+=(--patch "$patches/$p"); done
 	local t0 t1
 	t0=$(date +%s.%N)
-	if ! "$kpb" --src "$kdir" --cache-dir "$c" -j"$jobs" -o "$work/$name.ko" "${args[@]}" \
+	if ! "$kpb" --src "$kdir" --cache-dir "$c" -j"$jobs" -o "$work/$name.ko" "${verbose[@]}" "${args[@]}" \
 		2> "$work/$name.err"; then
 		echo "bench-kp-build: $name failed:" >&2; cat "$work/$name.err" >&2; exit 1
 	fi
@@ -40,18 +43,27 @@ run() {
 		printf "%-26s wall %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
 			n, w, c, 100 * (t - c) / t, o }'
 	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \2 s  \1/p' "$work/$name.err" | cut -c1-120
+	# The original build's steps (cold runs, -v).
+	grep -E '^kp-build: (cache tree:|make mrproper|original build \(once)' "$work/$name.err" | cut -c1-160 |
+		sed 's/^/    /' || true
 }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ), load $(load)"
 # Make sure the cache exists (a no-op when it does), then measure cached runs.
 run warm-up "$cache" cmdline-string.patch > /dev/null
 run cached-one-function "$cache" cmdline-string.patch
 run cached-header-20-objects "$cache" header-rtc.patch
 
 if [ "${1:-}" = "--cold" ]; then
-	cold=$work/cold-cache
-	run cold-one-function "$cold" cmdline-string.patch
-	# A plain build of a clean copy of the same tree (full copy: nothing shared with it).
+	# Back to back, same machine state: kp-build with an empty cache (COLD_CACHE: where,
+	# kept afterwards; default a temporary directory), then a plain build of a clean copy of
+	# the same tree (full copy: nothing shared with it).
+	cold=${COLD_CACHE:-$work/cold-cache}
+	[ ! -e "$cold" ] || { echo "bench-kp-build: $cold exists: the cold run needs an empty cache" >&2; exit 1; }
+	echo "load before the cold run: $(load)"
+	run cold-one-function "$cold" -v cmdline-string.patch
+	echo "load after the cold run: $(load)"
 	plain=$work/plain
 	cp -a "$kdir" "$plain"
 	make -C "$plain" -s mrproper
@@ -59,5 +71,5 @@ if [ "${1:-}" = "--cold" ]; then
 	t0=$(date +%s.%N)
 	make -C "$plain" -s -j"$jobs" > "$work/plain.log" 2>&1
 	t1=$(date +%s.%N)
-	echo "plain make (same tree, -j$jobs): $(echo "$t1 - $t0" | bc) s"
+	echo "plain make (same tree, -j$jobs, bzImage + modules): $(echo "$t1 - $t0" | bc) s, load after $(load)"
 fi
