@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <map>
@@ -234,6 +235,19 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   diff.done(std::to_string(changed_objs.size()) + " of " + std::to_string(results.size()) +
             " object(s) changed");
 
+  // The patched tree is not read after the diff: remove it while resolve and link run (the
+  // template link keeps one CPU busy in make); the cleanup stage waits for it.
+  std::exception_ptr tree_removal_error;
+  std::jthread tree_remover;
+  if (!opt.keep_tmp)
+    tree_remover = std::jthread([&wtree, &tree_removal_error] {
+      try {
+        remove_tree(wtree);
+      } catch (...) {
+        tree_removal_error = std::current_exception();
+      }
+    });
+
   // ---- resolve
   Stage resolve(progress, "resolve");
   std::unique_ptr<VmlinuxSymbols> vsyms;
@@ -314,6 +328,8 @@ int run(const Options& opt, WorkDir& work, Log& log) {
 
   if (!opt.keep_tmp) {
     Stage cleanup(progress, "cleanup");
+    tree_remover.join();
+    if (tree_removal_error) std::rethrow_exception(tree_removal_error);
     remove_tree(work.path);  // part of the run's time
     work.path.clear();
     cleanup.done("work dir removed");

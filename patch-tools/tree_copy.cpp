@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -170,6 +171,13 @@ bool is_object_product(const std::string& rel) {
          b == "vmlinux.relocs" || b == "piggy.S";
 }
 
+bool is_kconfig_symbol_stamp(const std::string& rel) {
+  static const std::string dir = "include/config/";
+  if (rel.size() <= dir.size() || rel.compare(0, dir.size(), dir) != 0) return false;
+  return std::all_of(rel.begin() + static_cast<long>(dir.size()), rel.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
 CopyPolicy source_tree_policy(struct timespec cutoff) {
   return [cutoff](const std::string& rel, const struct stat& st) {
     if (is_object_product(rel)) return CopyAction::kSkip;
@@ -187,6 +195,7 @@ CopyPolicy work_tree_policy() {
     bool tools = rel.rfind("tools/", 0) == 0;
     bool host = tools || rel.rfind("scripts/", 0) == 0 || rel.find("/tools/") != std::string::npos;
     if (!host && is_object_product(rel)) return CopyAction::kSkip;
+    if (is_kconfig_symbol_stamp(rel)) return CopyAction::kSkip;
     // tools/ (objtool) is built with O=<absolute tree>: its records name the tree's path.
     auto ends = [&](const char* suf) {
       size_t n = std::strlen(suf);

@@ -48,9 +48,15 @@ bool is_object_product(const std::string& rel);
 // (products of the user's build or files edited since; copies are always safe).
 CopyPolicy source_tree_policy(struct timespec cutoff);
 
+// Kconfig's per-symbol stamps (include/config/FOO_BAR: empty files whose mtime is when
+// CONFIG_FOO_BAR last changed). Kbuild names them only as $(wildcard ...) dependencies, so a
+// copy without them builds the same and never rebuilds more.
+bool is_kconfig_symbol_stamp(const std::string& rel);
+
 // Policy for a patched copy of the cache tree: link what the cache shares with the user
-// tree (sources, st_nlink > 1), leave out object products, copy the rest (generated
-// headers, host tools, .cmd records).
+// tree (sources, st_nlink > 1), leave out object products and Kconfig's symbol stamps
+// (700 empty files that cost ~0.3 s to create), copy the rest (generated headers, host
+// tools, .cmd records).
 CopyPolicy work_tree_policy();
 
 // With work_tree_policy: only what a `make <obj>.o` of the given objects reads: the top

@@ -77,6 +77,23 @@ TEST(TreeCopy, WorkPolicyLinksOnlySharedFiles) {
   EXPECT_EQ(read_file(t / "work/scripts/mod/modpost.o"), "host object\n") << "host objects are kept";
 }
 
+TEST(TreeCopy, WorkPolicyLeavesOutKconfigSymbolStamps) {
+  TempDir t;
+  write_file(t / "cache/include/config/X86_64", "");
+  write_file(t / "cache/include/config/auto.conf", "CONFIG_X86_64=y\n");
+  write_file(t / "cache/include/config/kernel.release", "6.1.0\n");
+  write_file(t / "cache/include/generated/autoconf.h", "#define CONFIG_X86_64 1\n");
+  kpb::copy_tree(t / "cache", t / "work", kpb::work_tree_policy());
+  EXPECT_NE(access((t / "work/include/config/X86_64").c_str(), F_OK), 0);
+  EXPECT_EQ(read_file(t / "work/include/config/auto.conf"), "CONFIG_X86_64=y\n");
+  EXPECT_EQ(read_file(t / "work/include/config/kernel.release"), "6.1.0\n");
+  EXPECT_EQ(read_file(t / "work/include/generated/autoconf.h"), "#define CONFIG_X86_64 1\n");
+  EXPECT_TRUE(kpb::is_kconfig_symbol_stamp("include/config/CC_VERSION_TEXT"));
+  EXPECT_FALSE(kpb::is_kconfig_symbol_stamp("include/config/auto.conf.cmd"));
+  EXPECT_FALSE(kpb::is_kconfig_symbol_stamp("include/config/"));
+  EXPECT_FALSE(kpb::is_kconfig_symbol_stamp("arch/x86/include/config/FOO"));
+}
+
 TEST(TreeCopy, ObjectProducts) {
   EXPECT_TRUE(kpb::is_object_product("fs/proc/cmdline.o"));
   EXPECT_TRUE(kpb::is_object_product("fs/proc/.cmdline.o.cmd"));
