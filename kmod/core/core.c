@@ -24,8 +24,6 @@
 DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
 
-#define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
-
 static const char *kp_str(__u64 p)
 {
 	return (const char *)(unsigned long)p;
@@ -231,6 +229,8 @@ int kp_enable_patch(struct kp_patch *patch)
 				goto fail;
 		}
 	}
+	/* The newest enabled patch goes last: modules that come push in this order. */
+	list_move_tail(&patch->node, &kp_patches);
 	ret = kp_transition(patch, true);
 	if (ret)
 		goto fail;
@@ -457,7 +457,7 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec)
 	found->removing = true;
 	mutex_unlock(&kp_mutex);
 
-	synchronize_rcu();
+	kp_synchronize();
 	kp_free_patch(found);
 }
 EXPORT_SYMBOL_GPL(kp_unregister_patch);

@@ -16,6 +16,7 @@
 #define KP_MAX_BLOCKERS		16
 #define KP_BLOCKER_DEPTH	12
 #define KP_STACK_ENTRIES	128
+#define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
 
 enum kp_transition_state {
 	KP_IDLE,
@@ -143,7 +144,7 @@ int kp_transition_init(void);
 void kp_transition_exit(void);
 int kp_transition(struct kp_patch *patch, bool enable);
 int kp_transition_force(struct kp_patch *patch);
-void kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj);
+int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj);
 bool kp_in_transition(struct kp_patch *patch);
 u64 kp_transition_elapsed_ms(struct kp_patch *patch);
 ssize_t kp_transition_pending_show(struct kp_patch *patch, char *buf,
@@ -160,6 +161,7 @@ struct kp_pending *kp_pending_alloc(unsigned int capacity, bool to_patched);
 void kp_pending_free(struct kp_pending *p);
 bool kp_pending_add(struct kp_pending *p, struct task_struct *task,
 		    unsigned long addr);
+void kp_pending_set_all(struct kp_pending *p, bool all);
 bool kp_pending_has(struct kp_pending *p, struct task_struct *task);
 bool kp_pending_switch(struct kp_pending *p, struct task_struct *task);
 unsigned int kp_pending_left(struct kp_pending *p);
@@ -168,6 +170,7 @@ struct task_struct *kp_pending_task(struct kp_pending *p, unsigned int i,
 				    unsigned long **addr);
 struct kp_pending *kp_pending_install(struct kp_pending *p);
 void kp_pending_queue_twork(struct task_struct *task, unsigned int gen);
+void kp_synchronize(void);
 
 /* core.c */
 int kp_object_resolve(struct kp_object *obj);

@@ -14,8 +14,6 @@
 #include <linux/notifier.h>
 #include "kp_core.h"
 
-#define KP_BUILD_ID_HEX_MAX	(2 * 64 + 1)
-
 static int kp_check_patch_module(struct module *mod)
 {
 	const struct kp_patch_rec *rec;
@@ -79,7 +77,7 @@ static void kp_module_going(struct module *mod)
 		}
 	}
 	if (popped)
-		synchronize_rcu();
+		kp_synchronize();
 	list_for_each_entry(patch, &kp_patches, node) {
 		for (i = 0; i < patch->nr_objs; i++) {
 			struct kp_object *obj = &patch->objs[i];
@@ -105,8 +103,9 @@ static int kp_module_coming(struct module *mod)
 	unsigned int i, j;
 	int ret;
 
+	/* kp_patches is in enable order: the last one pushed ends on top. */
 	list_for_each_entry(patch, &kp_patches, node) {
-		if (!patch->enabled)
+		if (!patch->enabled && !kp_in_transition(patch))
 			continue;
 		for (i = 0; i < patch->nr_objs; i++) {
 			struct kp_object *obj = &patch->objs[i];
@@ -122,7 +121,9 @@ static int kp_module_coming(struct module *mod)
 				if (ret)
 					goto fail;
 			}
-			kp_transition_push_object(patch, obj);
+			ret = kp_transition_push_object(patch, obj);
+			if (ret)
+				goto fail;
 			pr_info("%s: applied to %s\n", patch->name, mod->name);
 		}
 	}

@@ -158,7 +158,10 @@ void kp_detach_func(struct kp_func *func)
 	kfree(fs);
 }
 
-/* Make @func the newest version.  Inside stop_machine or on a fresh module. */
+/*
+ * Make @func the newest version.  Inside stop_machine or on a fresh module;
+ * the caller sets func->transition first.
+ */
 void kp_push_version(struct kp_func *func)
 {
 	list_add_rcu(&func->stack_node, &func->fs->versions);
@@ -170,7 +173,6 @@ void kp_pop_version(struct kp_func *func)
 {
 	list_del_rcu(&func->stack_node);
 	func->applied = false;
-	WRITE_ONCE(func->transition, false);
 }
 
 struct kp_func *kp_top_version(struct kp_func *func)

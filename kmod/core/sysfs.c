@@ -290,7 +290,11 @@ err:
 	return ret;
 }
 
-/* Drop the sysfs tree of @patch; frees @patch with the last reference. */
+/*
+ * Drop the sysfs tree of @patch; frees @patch with the last reference.  The
+ * files go at once (kobject_del): they read the patch module's data, which
+ * goes with the module even if a release is delayed.
+ */
 void kp_sysfs_del_patch(struct kp_patch *patch)
 {
 	unsigned int i, j;
@@ -298,12 +302,19 @@ void kp_sysfs_del_patch(struct kp_patch *patch)
 	for (i = 0; i < patch->nr_objs; i++) {
 		struct kp_object *obj = &patch->objs[i];
 
-		for (j = 0; j < obj->nr_funcs; j++)
-			if (obj->funcs[j].kobj.state_in_sysfs)
+		for (j = 0; j < obj->nr_funcs; j++) {
+			if (obj->funcs[j].kobj.state_in_sysfs) {
+				kobject_del(&obj->funcs[j].kobj);
 				kobject_put(&obj->funcs[j].kobj);
-		if (obj->kobj.state_in_sysfs)
+			}
+		}
+		if (obj->kobj.state_in_sysfs) {
+			kobject_del(&obj->kobj);
 			kobject_put(&obj->kobj);
+		}
 	}
+	if (patch->kobj.state_in_sysfs)
+		kobject_del(&patch->kobj);
 	kobject_put(&patch->kobj);
 }
 

@@ -23,6 +23,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/log2.h>
 #include <linux/percpu.h>
@@ -30,6 +31,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
+#include <linux/workqueue.h>
 #include "kp_core.h"
 #include "task_state.h"
 
@@ -42,6 +44,7 @@ struct kp_twork {
 struct kp_pending __rcu *kp_pending_now;
 static atomic_t kp_tworks = ATOMIC_INIT(0);
 static unsigned long __percpu *kp_self_stack;
+static struct work_struct __percpu *kp_sync_works;
 
 struct kp_pending *kp_pending_alloc(unsigned int capacity, bool to_patched)
 {
@@ -87,6 +90,12 @@ bool kp_pending_add(struct kp_pending *p, struct task_struct *task,
 	return true;
 }
 
+/* While @all, every task counts as pending, whatever the table holds. */
+void kp_pending_set_all(struct kp_pending *p, bool all)
+{
+	WRITE_ONCE(p->all_pending, all);
+}
+
 bool kp_pending_has(struct kp_pending *p, struct task_struct *task)
 {
 	return READ_ONCE(*kp_slot(p, task)) == task;
@@ -97,9 +106,9 @@ bool kp_pending_switch(struct kp_pending *p, struct task_struct *task)
 {
 	struct task_struct **slot = kp_slot(p, task);
 
-	if (READ_ONCE(*slot) != task)
+	/* The task's own task work and force may race: one of them wins. */
+	if (cmpxchg(slot, task, KP_SLOT_SWITCHED) != task)
 		return false;
-	WRITE_ONCE(*slot, KP_SLOT_SWITCHED);
 	atomic_dec(&p->nr_left);
 	return true;
 }
@@ -166,7 +175,7 @@ void kp_pending_free(struct kp_pending *p)
 
 /*
  * Make @p the table the ftrace handler reads (NULL: none) and return the
- * previous one, which the caller frees after synchronize_rcu().  Called under
+ * previous one, which the caller frees after kp_synchronize().  Called under
  * kp_mutex, or inside stop_machine on behalf of its holder.
  */
 struct kp_pending *kp_pending_install(struct kp_pending *p)
@@ -221,14 +230,54 @@ int kp_task_state_init(void)
 {
 	kp_self_stack = __alloc_percpu(KP_STACK_ENTRIES * sizeof(unsigned long),
 				       sizeof(unsigned long));
-	return kp_self_stack ? 0 : -ENOMEM;
+	kp_sync_works = alloc_percpu(struct work_struct);
+	if (!kp_self_stack || !kp_sync_works) {
+		free_percpu(kp_self_stack);
+		free_percpu(kp_sync_works);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-/* Wait for the task works that were already running when they were cancelled. */
+/*
+ * Wait for the task works that were already running when they were
+ * cancelled, until they have left this module's code (a task preempted right
+ * after its last statement included: RCU tasks waits for it to schedule
+ * voluntarily or go to user space).
+ */
 void kp_task_state_exit(void)
 {
 	while (atomic_read(&kp_tworks))
 		msleep(20);
-	synchronize_rcu();
+	synchronize_rcu_tasks();
 	free_percpu(kp_self_stack);
+	free_percpu(kp_sync_works);
+}
+
+static void kp_sync_cpu(struct work_struct *work)
+{
+}
+
+/*
+ * Wait until no ftrace handler, NMI or task work can still see what was
+ * unpublished before the call.  The handler can run where RCU is not
+ * watching, so synchronize_rcu() is not enough: a work run on every CPU
+ * cannot run there before such a caller (preemption disabled) is done, as
+ * livepatch does in klp_synchronize_transition() (schedule_on_each_cpu(),
+ * which modules cannot call).
+ */
+void kp_synchronize(void)
+{
+	int cpu;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct work_struct *w = per_cpu_ptr(kp_sync_works, cpu);
+
+		INIT_WORK(w, kp_sync_cpu);
+		queue_work_on(cpu, system_wq, w);
+	}
+	for_each_online_cpu(cpu)
+		flush_work(per_cpu_ptr(kp_sync_works, cpu));
+	cpus_read_unlock();
 }

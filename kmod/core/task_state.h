@@ -15,6 +15,7 @@
 
 struct kp_pending {
 	bool to_patched;		/* the target of the transition */
+	bool all_pending;		/* every task on the state it leaves */
 	unsigned int bits;		/* log2 of the number of slots */
 	unsigned int capacity;		/* tasks it may hold */
 	unsigned int nr;		/* tasks inserted (and referenced) */
@@ -46,14 +47,18 @@ static __always_inline struct task_struct **kp_slot(struct kp_pending *p,
  * Does current (or the task an interrupt or NMI interrupted) run the patched
  * state of the patch in transition?  Pending tasks run the state the
  * transition leaves, every other task the target.  Called by the ftrace
- * handler for a version in transition, preemption disabled.
+ * handler for a version in transition, preemption disabled; possibly where
+ * RCU is not watching (the idle path), hence the raw dereference: the table
+ * is freed only after kp_synchronize(), which waits for such callers too.
  */
 static __always_inline bool kp_current_patched(void)
 {
-	struct kp_pending *p = rcu_dereference_sched(kp_pending_now);
+	struct kp_pending *p = rcu_dereference_raw(kp_pending_now);
 
 	if (!p)
 		return true;
+	if (READ_ONCE(p->all_pending))
+		return !p->to_patched;
 	return (READ_ONCE(*kp_slot(p, current)) == current) != p->to_patched;
 }
 

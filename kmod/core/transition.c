@@ -76,6 +76,7 @@ struct kp_pass {
 	struct kp_pending *build;	/* full pass: the new pending table */
 	bool first;			/* may flip at once */
 	bool overflow;
+	unsigned long stopper_addr;	/* the patch replaces stop_machine code */
 	bool done;			/* no task left on the old state */
 	unsigned int switched;
 };
@@ -222,11 +223,11 @@ void kp_transition_kick(void)
 }
 
 /*
- * Inside stop_machine: put @patch's versions in force (@enable) or take them
- * out at once, or, for a transition that goes on task by task (@per_task),
- * push them when enabling and mark them in transition.
+ * Inside stop_machine, with every task on the state the transition leaves
+ * (the table says so): mark @patch's versions in transition, pushing them
+ * when enabling, each mark set before its push.
  */
-static void kp_switch_funcs(struct kp_patch *patch, bool enable, bool per_task)
+static void kp_mark_funcs(struct kp_patch *patch, bool enable)
 {
 	unsigned int i, j;
 
@@ -236,14 +237,43 @@ static void kp_switch_funcs(struct kp_patch *patch, bool enable, bool per_task)
 		for (j = 0; j < obj->nr_funcs; j++) {
 			struct kp_func *func = &obj->funcs[j];
 
-			if (enable && func->fs && !func->applied)
-				kp_push_version(func);
-			else if (!enable && !per_task && func->applied)
-				kp_pop_version(func);
-			if (per_task && func->applied)
+			if (enable && func->fs && !func->applied) {
 				WRITE_ONCE(func->transition, true);
+				kp_push_version(func);
+			} else if (func->applied) {
+				WRITE_ONCE(func->transition, true);
+			}
 		}
 	}
+}
+
+/* Every task is on the target: take the versions out when disabling. */
+static bool kp_pop_funcs(struct kp_patch *patch, bool enabled)
+{
+	unsigned int i, j;
+	bool popped = false;
+
+	for (i = 0; i < patch->nr_objs && !enabled; i++) {
+		for (j = 0; j < patch->objs[i].nr_funcs; j++) {
+			struct kp_func *func = &patch->objs[i].funcs[j];
+
+			if (func->applied) {
+				kp_pop_version(func);
+				popped = true;
+			}
+		}
+	}
+	return popped;
+}
+
+/* ... and the marks go: with or without them every task picks the same. */
+static void kp_unmark_funcs(struct kp_patch *patch)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < patch->nr_objs; i++)
+		for (j = 0; j < patch->objs[i].nr_funcs; j++)
+			WRITE_ONCE(patch->objs[i].funcs[j].transition, false);
 }
 
 static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
@@ -271,28 +301,49 @@ static int kp_full_pass_fn(void *data)
 	struct kp_pending *old = kp_trans.pending;
 	struct task_struct *g, *task;
 	u64 start = ktime_get_ns();
+	unsigned long addr;
 	int cpu;
 
+	/*
+	 * The stoppers run stop_machine's code: a patch of it could never be
+	 * switched safely (and this one would block itself).
+	 */
+	if (kp_task_blocks(ps, current, &addr)) {
+		ps->stopper_addr = addr ? addr : 1;
+		goto out;
+	}
 	for_each_process_thread(g, task) {
 		/* The stoppers of the other CPUs are running: not our code. */
-		if (task != current && READ_ONCE(task->on_cpu))
+		if (READ_ONCE(task->on_cpu) || task == current)
 			continue;
 		kp_full_pass_task(ps, task, old);
 	}
 	for_each_online_cpu(cpu)
 		kp_full_pass_task(ps, kp_idle_task(cpu), old);
-
 	if (ps->overflow)
 		goto out;
-	if (ps->first && !kp_pending_left(ps->build)) {
-		kp_switch_funcs(kp_trans.patch, kp_trans.to_patched, false);
-		ps->done = true;
-		goto out;
+
+	if (ps->first) {
+		/*
+		 * Mark and push under "every task pending", so that an NMI
+		 * meanwhile sees one consistent state; then only the holders
+		 * stay on the old state.
+		 */
+		kp_pending_set_all(ps->build, true);
+		kp_pending_install(ps->build);
+		kp_mark_funcs(kp_trans.patch, kp_trans.to_patched);
+		kp_pending_set_all(ps->build, false);
+		if (!kp_pending_left(ps->build)) {	/* all switched at once */
+			kp_pop_funcs(kp_trans.patch, kp_trans.to_patched);
+			kp_unmark_funcs(kp_trans.patch);
+			kp_pending_install(NULL);
+			ps->done = true;
+			goto out;
+		}
+	} else {
+		kp_pending_install(ps->build);
 	}
-	if (ps->first)
-		kp_switch_funcs(kp_trans.patch, kp_trans.to_patched, true);
 	kp_trans.pending = ps->build;
-	kp_pending_install(ps->build);
 	rcu_assign_pointer(kp_ranges_now, ps->ranges);
 	kp_trans.gen++;
 	ps->done = !kp_pending_left(ps->build);
@@ -418,6 +469,16 @@ static int kp_run_full_pass(struct kp_pass *ps)
 		ps->overflow = false;
 		ret = stop_machine(kp_full_pass_fn, ps, NULL);
 		kp_pass_stats(ps);
+		if (!ret && ps->stopper_addr) {
+			pr_err("%s: it replaces code that stop_machine itself runs (%pS): refused\n",
+			       kp_trans.patch->name, (void *)ps->stopper_addr);
+			ret = -EINVAL;
+		}
+		if (ret == -EINVAL) {
+			kp_pending_free(ps->build);
+			ps->build = NULL;
+			break;
+		}
 		if (!ret && !ps->overflow)
 			break;
 		kp_pending_free(ps->build);
@@ -428,13 +489,14 @@ static int kp_run_full_pass(struct kp_pass *ps)
 		kfree(ps->ranges);
 		return ret;
 	}
-	if (ps->first && ps->done) {	/* flipped at once: nothing installed */
+	if (ps->first && ps->done) {	/* flipped at once: table uninstalled */
+		kp_synchronize();
 		kp_pending_free(ps->build);
 		kfree(ps->ranges);
 		return 0;
 	}
 	if (old || old_ranges) {
-		synchronize_rcu();
+		kp_synchronize();
 		kp_pending_free(old);
 		kfree(old_ranges);
 	}
@@ -454,24 +516,16 @@ static void kp_complete(void)
 	bool enabled = kp_trans.to_patched;
 	struct kp_pending *old;
 	struct kp_ranges *ranges;
-	unsigned int i, j;
 	u64 us = div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_USEC);
 
 	/*
-	 * Every task runs the target: with or without the transition flag the
-	 * handler picks the same version.  Handlers that saw a flag finish
-	 * before the table goes.
+	 * Every task runs the target.  Versions being removed go first, and
+	 * only when no handler can still reach them do the marks go; then the
+	 * table.
 	 */
-	for (i = 0; i < patch->nr_objs; i++) {
-		for (j = 0; j < patch->objs[i].nr_funcs; j++) {
-			struct kp_func *func = &patch->objs[i].funcs[j];
-
-			if (!enabled && func->applied)
-				kp_pop_version(func);
-			WRITE_ONCE(func->transition, false);
-		}
-	}
-	synchronize_rcu();
+	if (kp_pop_funcs(patch, enabled))
+		kp_synchronize();
+	kp_unmark_funcs(patch);
 	old = kp_pending_install(NULL);
 	ranges = rcu_dereference_protected(kp_ranges_now,
 					   lockdep_is_held(&kp_mutex));
@@ -480,7 +534,7 @@ static void kp_complete(void)
 	kp_trans.patch = NULL;
 	kp_trans.gen++;
 	cancel_delayed_work(&kp_trans.work);
-	synchronize_rcu();
+	kp_synchronize();
 	kp_pending_free(old);
 	kfree(ranges);
 
@@ -519,6 +573,7 @@ static int kp_reverse(const char *why)
 		goto out;
 	}
 	kp_trans.reversed = !kp_trans.reversed;
+	kp_trans.start_ns = ktime_get_ns();	/* a reversed reversal gets a full timeout */
 	patch->enabled = kp_trans.to_patched;
 	patch->transition = kp_trans.to_patched ? KP_ENABLING : KP_DISABLING;
 	if (ps->done)
@@ -534,6 +589,7 @@ out:
 static void kp_transition_work_fn(struct work_struct *work)
 {
 	struct kp_patch *patch;
+	unsigned int timeout_s;
 	struct kp_pass *ps;
 	u64 elapsed;
 
@@ -554,14 +610,14 @@ static void kp_transition_work_fn(struct work_struct *work)
 		goto out;
 	}
 	elapsed = ktime_get_ns() - kp_trans.start_ns;
-	if (!kp_trans.reversed &&
-	    elapsed >= (u64)patch->timeout_s * NSEC_PER_SEC) {
+	timeout_s = READ_ONCE(patch->timeout_s);
+	if (!kp_trans.reversed && elapsed >= (u64)timeout_s * NSEC_PER_SEC) {
 		pr_err("%s: cannot %s: %u task(s) still inside the code being replaced after %u s\n",
 		       patch->name, kp_dir_name(kp_trans.to_patched),
-		       kp_pending_left(kp_trans.pending), patch->timeout_s);
+		       kp_pending_left(kp_trans.pending), timeout_s);
 		kp_report_blockers(patch, &ps->t);
-		kp_reverse("timeout");
-		goto out;
+		if (!kp_reverse("timeout"))
+			goto out;
 	}
 again:
 	mod_delayed_work(system_wq, &kp_trans.work,
@@ -668,28 +724,35 @@ int kp_transition_force(struct kp_patch *patch)
  * yet) in force.  While @patch is in transition they join it: pending tasks
  * keep the module's own functions, and the stack checks cover them.
  */
-void kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
+int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 {
 	bool joining = kp_trans.patch == patch && kp_trans.pending;
-	struct kp_ranges *r, *old;
+	struct kp_ranges *r = NULL, *old;
 	unsigned int j;
 
 	lockdep_assert_held(&kp_mutex);
+	if (joining) {
+		r = kp_collect_ranges(patch, kp_trans.to_patched);
+		if (!r)
+			return -ENOMEM;
+	}
 	for (j = 0; j < obj->nr_funcs; j++) {
-		if (joining)
-			WRITE_ONCE(obj->funcs[j].transition, true);
+		WRITE_ONCE(obj->funcs[j].transition, joining);
 		kp_push_version(&obj->funcs[j]);
 	}
 	if (!joining)
-		return;
+		return 0;
+	/* The new ranges include the module's functions now that they are pushed. */
+	kfree(r);
 	r = kp_collect_ranges(patch, kp_trans.to_patched);
 	if (!r)
-		return;		/* keep the ranges we have */
+		return -ENOMEM;		/* the caller pops them and refuses the module */
 	old = rcu_dereference_protected(kp_ranges_now,
 					lockdep_is_held(&kp_mutex));
 	rcu_assign_pointer(kp_ranges_now, r);
-	synchronize_rcu();
+	kp_synchronize();
 	kfree(old);
+	return 0;
 }
 
 bool kp_in_transition(struct kp_patch *patch)
