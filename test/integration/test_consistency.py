@@ -181,6 +181,44 @@ echo OK
     assert "OK" in r.output
 
 
+def test_module_loaded_during_a_transition_joins_it(vm, kmods):
+    """A target module that comes while its patch is enabling or disabling is
+    patched as part of that transition, and follows it when it reverses."""
+    r = run(vm, kmods, WAIT + r"""
+J=$K/kp_test_join_patch
+V=/sys/kernel/debug/kp_test_target/value
+insmod /kp/kp_test_mix.ko || fail "insmod mix"
+echo a > $M/cmd; wait_for $M/state in-a 5
+insmod /kp/kp_test_join_patch.ko || fail "load"
+[ "$(cat $J/transition)" = enabling ] || fail "not enabling: $(cat $J/transition)"
+insmod /kp/kp_test_target.ko || fail "insmod target during enabling"
+[ "$(cat $V)" = 42 ] || fail "module that came during enabling: value $(cat $V), want 42"
+echo 0 > $J/enabled || fail "write 0"
+wait_for $J/transition idle 5
+[ "$(cat $V)" = 1 ] || fail "after the reversal: value $(cat $V), want 1"
+echo 1 > $M/release; wait_for $M/state idle 5
+echo 1 > $J/enabled || fail "enable"
+wait_for $J/transition idle 10
+[ "$(cat $V)" = 42 ] || fail "enabled: value $(cat $V)"
+# Disabling, held by a task inside the new kp_mix_a; the module comes meanwhile.
+echo a > $M/cmd; wait_for $M/state in-a 5
+rmmod kp_test_target || fail "rmmod target"
+echo 0 > $J/enabled || fail "disable"
+[ "$(cat $J/transition)" = disabling ] || fail "not disabling: $(cat $J/transition)"
+insmod /kp/kp_test_target.ko || fail "insmod target during disabling"
+[ "$(cat $V)" = 1 ] || fail "module that came during disabling: value $(cat $V), want 1"
+echo 1 > $J/enabled || fail "reverse to enabled"
+wait_for $J/transition idle 5
+[ "$(cat $J/enabled)" = 1 ] || fail "not enabled after the reversal"
+[ "$(cat $V)" = 42 ] || fail "module that joined a reversed disable: value $(cat $V), want 42"
+echo 1 > $M/release; wait_for $M/state idle 5
+echo "log=$(cat $M/log)"
+echo OK
+""", "kp_test_mix", "kp_test_join_patch", "kp_test_target", timeout=240)
+    assert "OK" in r.output
+    assert "log=a=11 a=21" in r.output, r.output
+
+
 @pytest.fixture(scope="module")
 def guest_tools():
     return build_guest_tools(BUILD / "guest-tools")
