@@ -315,12 +315,17 @@ int run(const Options& opt, WorkDir& work, Log& log) {
     copy_file_preserving(ko, tmp, st);
     fs::rename(tmp, output);
   }
+  // The core the module was linked against goes beside it; a different one there
+  // (another kp version: other ABI or symbols) is replaced, atomically.
   std::string core_out = (fs::path(output).parent_path() / "kp_core.ko").string();
   bool core_copied = false;
-  if (!fs::exists(core_out)) {
+  if (!fs::exists(core_out) || read_text_file(core_out) != read_text_file(core.ko)) {
     struct stat st;
     if (stat(core.ko.c_str(), &st) != 0) throw_errno("stat " + core.ko);
-    copy_file_preserving(core.ko, core_out, st);
+    std::string tmp = core_out + ".kp-tmp";
+    fs::remove(tmp);
+    copy_file_preserving(core.ko, tmp, st);
+    fs::rename(tmp, core_out);
     core_copied = true;
   }
   check.done(std::to_string(facts.funcs) + " function(s), " + std::to_string(facts.syms) + " symbol record(s), vermagic '" +

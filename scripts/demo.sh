@@ -30,17 +30,22 @@ step "3. Boot the test kernel in QEMU and patch it live"
 script=$(mktemp)
 trap 'rm -f "$script"' EXIT
 cat > "$script" <<'GUEST'
+set -e
 say() { echo; echo "# $*"; }
+expect() { [ "$(uname -m)" = "$1" ] || { echo "demo: uname -m is '$(uname -m)', expected '$1'"; exit 1; }; }
 say "before the patch:"
 echo "\$ uname -m"; uname -m
-say "load the patch (kpctl checks the build ID, loads kp_core.ko, waits for a safe switch):"
+orig=$(uname -m)
+say "load the patch (kpctl checks the build ID, loads kp_core.ko, follows the switch):"
 echo "\$ kpctl load kp-demo.ko"; kpctl load /kp/kp-demo.ko
 say "after the patch, same running kernel, no reboot:"
 echo "\$ uname -m"; uname -m
+expect kp-demo-fixed
 echo "\$ kpctl status"; kpctl status
 say "unload the patch:"
 echo "\$ kpctl unload kp-demo"; kpctl unload kp-demo
 echo "\$ uname -m"; uname -m
+expect "$orig"
 GUEST
 python3 "$repo/vm-images/kpvm.py" --script "$script" --timeout 300 \
 	--file "/kp/kp-demo.ko=$out/kp-demo.ko" --file "/kp/kp_core.ko=$out/kp_core.ko" \
