@@ -34,6 +34,7 @@ static int (*kp_stack_trace_save_tsk_reliable)(struct task_struct *tsk,
 					       unsigned long *store,
 					       unsigned int size);
 static struct task_struct *(*kp_idle_task_fn)(int cpu);
+static int (*kp_wake_up_state_fn)(struct task_struct *p, unsigned int state);
 static struct callback_head *(*kp_task_work_cancel_fn)(struct task_struct *task,
 		bool (*match)(struct callback_head *, void *), void *data);
 static struct module *(*kp_find_module_fn)(const char *name);
@@ -90,6 +91,7 @@ int kp_kallsyms_init(void)
 	      kp_need("stack_trace_save_tsk_reliable",
 		      &kp_stack_trace_save_tsk_reliable) ?:
 	      kp_need("idle_task", &kp_idle_task_fn) ?:
+	      kp_need("wake_up_state", &kp_wake_up_state_fn) ?:
 	      kp_need("task_work_cancel_match", &kp_task_work_cancel_fn) ?:
 	      kp_need("find_module", &kp_find_module_fn) ?:
 	      kp_need("ftrace_location", &kp_ftrace_location_fn) ?:
@@ -297,6 +299,22 @@ struct callback_head *kp_task_work_cancel(struct task_struct *task,
 					  void *data)
 {
 	return kp_task_work_cancel_fn(task, match, data);
+}
+
+/*
+ * Make a task that sleeps interruptibly leave its sleep: a kthread is woken
+ * (its wait loop re-checks and sleeps again, possibly elsewhere); a user task
+ * gets a fake signal (TIF_NOTIFY_SIGNAL, as set_notify_signal() does): its
+ * system call returns to user space and restarts, running its task works on
+ * the way.  What livepatch does in klp_send_signals().
+ */
+void kp_kick_task(struct task_struct *task)
+{
+	if (task->flags & PF_KTHREAD)
+		kp_wake_up_state_fn(task, TASK_INTERRUPTIBLE);
+	else if (!test_and_set_tsk_thread_flag(task, TIF_NOTIFY_SIGNAL) &&
+		 !kp_wake_up_state_fn(task, TASK_INTERRUPTIBLE))
+		kick_process(task);
 }
 
 struct task_struct *kp_idle_task(int cpu)

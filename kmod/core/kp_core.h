@@ -123,6 +123,7 @@ struct callback_head *kp_task_work_cancel(struct task_struct *task,
 					  bool (*match)(struct callback_head *, void *),
 					  void *data);
 struct task_struct *kp_idle_task(int cpu);
+void kp_kick_task(struct task_struct *task);
 unsigned long kp_ftrace_location(unsigned long addr);
 void *kp_text_poke(void *addr, const void *opcode, size_t len);
 

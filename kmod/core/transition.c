@@ -37,6 +37,10 @@ unsigned int kp_timeout_s = 60;
 module_param_named(transition_timeout, kp_timeout_s, uint, 0644);
 MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses (default; a patch may set its own)");
 
+static unsigned int kp_signal_s = 15;
+module_param_named(signal_after, kp_signal_s, uint, 0644);
+MODULE_PARM_DESC(signal_after, "seconds into a transition before pending tasks are kicked out of their sleeps (fake signal), and again every as many (0: never)");
+
 static unsigned int kp_retry_ms = 100;
 module_param_named(retry_interval_ms, kp_retry_ms, uint, 0644);
 MODULE_PARM_DESC(retry_interval_ms, "interval of the retry passes over the pending tasks");
@@ -58,6 +62,7 @@ static struct {
 	bool reversed;
 	unsigned int gen;		/* bumped when the target or the tasks change */
 	u64 start_ns;
+	u64 signal_ns;			/* when pending tasks were last kicked */
 	u64 pause_ns_max;
 	unsigned int passes;
 	unsigned int first_pending;
@@ -574,6 +579,7 @@ static int kp_reverse(const char *why)
 	}
 	kp_trans.reversed = !kp_trans.reversed;
 	kp_trans.start_ns = ktime_get_ns();	/* a reversed reversal gets a full timeout */
+	kp_trans.signal_ns = kp_trans.start_ns;
 	patch->enabled = kp_trans.to_patched;
 	patch->transition = kp_trans.to_patched ? KP_ENABLING : KP_DISABLING;
 	if (ps->done)
@@ -584,6 +590,32 @@ static int kp_reverse(const char *why)
 out:
 	kfree(ps);
 	return ret;
+}
+
+/*
+ * Every signal_after seconds, kick the pending tasks out of interruptible
+ * sleeps: a user task asleep in a replaced function then returns to user
+ * space (its system call restarts) and switches there.
+ */
+static void kp_kick_pending(struct kp_patch *patch)
+{
+	struct kp_pending *p = kp_trans.pending;
+	u64 now = ktime_get_ns(), every = (u64)READ_ONCE(kp_signal_s) * NSEC_PER_SEC;
+	unsigned int i, n = 0;
+
+	if (!every || now - kp_trans.signal_ns < every)
+		return;
+	kp_trans.signal_ns = now;
+	for (i = 0; i < kp_pending_nr(p); i++) {
+		struct task_struct *task = kp_pending_task(p, i, NULL);
+
+		if (task) {
+			kp_kick_task(task);
+			n++;
+		}
+	}
+	pr_notice("%s: kicked %u pending task(s) out of their sleeps\n",
+		  patch->name, n);
 }
 
 static void kp_transition_work_fn(struct work_struct *work)
@@ -619,6 +651,7 @@ static void kp_transition_work_fn(struct work_struct *work)
 		if (!kp_reverse("timeout"))
 			goto out;
 	}
+	kp_kick_pending(patch);
 again:
 	mod_delayed_work(system_wq, &kp_trans.work,
 			 msecs_to_jiffies(kp_retry_ms));
@@ -656,6 +689,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	kp_trans.to_patched = enable;
 	kp_trans.reversed = false;
 	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.signal_ns = kp_trans.start_ns;
 	kp_trans.passes = 0;
 	kp_trans.pause_ns_max = 0;
 	ret = kp_run_full_pass(ps);

@@ -199,7 +199,8 @@ def test_task_asleep_in_patched_function_holds_the_switch(vm, modules, guest_fil
     """A reader blocked in pipe_read() holds the switch of the pipe-read patch: with a
     short --timeout the transition reverses and kpctl names the reader; with a long
     one, other tasks run the new pipe_read at once and the reader switches by itself
-    on its way back to user space, which completes the load."""
+    on its way back to user space, which completes the load; a reader that stays
+    asleep is kicked out of its sleep (fake signal) and switches."""
     r0, ko = modules["pipe-read"]
     assert r0.returncode == 0, r0.stderr
     files = dict(guest_files, **{f"/kp/{ko.name}": ko, "/kp/kp_core.ko": core_module(ko)})
@@ -224,6 +225,22 @@ wait $load2 && echo LOAD2 ok
 cat /tmp/load2.out
 kp_check pipe after-release /kp/tests/pipe-read.test
 kpctl unload /kp/{ko.name} --timeout 30
+# A reader that never gets data: the core kicks it out of its sleep (a fake
+# signal after signal_after seconds); its read restarts on the new pipe_read.
+echo 2 > /sys/module/kp_core/parameters/signal_after
+sleep 1000 > /tmp/fifo &
+holder=$!
+cat /tmp/fifo > /tmp/reader2.out &
+reader=$!
+sleep 1
+kpctl load /kp/{ko.name} --timeout 60 > /tmp/load3.out 2>&1 && echo LOAD3 ok
+cat /tmp/load3.out
+dmesg | grep -q "kicked 1 pending task(s) out of their sleeps" && echo KICKED
+kill -0 $reader && echo reader-alive
+echo still-reading > /tmp/fifo
+kill $holder; wait $reader
+echo "reader2=$(cat /tmp/reader2.out)"
+kpctl unload /kp/{ko.name} --timeout 30
 """, files, timeout=300).output
     assert "LOAD1 refused" in out, out
     assert re.search(rf"\bcat\b", out.split("LOAD1 refused", 1)[1]), \
@@ -234,6 +251,9 @@ kpctl unload /kp/{ko.name} --timeout 30
     assert checks[("pipe", "during-transition")] == "pass", out
     assert re.search(r"transition enabling: 1 task\(s\) not switched yet \(\d+ cat pipe_read", out), out
     assert "LOAD2 ok" in out and checks[("pipe", "after-release")] == "pass", out
+    # Without the reader's help: kicked after 2 s, switched, and its read goes on.
+    assert "LOAD3 ok" in out and "KICKED" in out and "reader-alive" in out, out
+    assert "reader2=still-reading" in out, out
 
 
 def test_stress_load_unload_under_calls(vm, modules, guest_files):
