@@ -6,6 +6,8 @@
 #                                      clean copy of the same tree, for the ratio (slow: two
 #                                      full kernel builds)
 #
+# "cpu" is user + system time of kp-build and its children (make, gcc): less sensitive than
+# wall time to other jobs on the machine.
 # Environment: KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
 # build/kp-build-cache, shared with make demo and the tests), KP_BUILD_BIN (default
 # build/userspace/patch-tools/kp-build), COLD_CACHE (--cold: the empty cache to fill; kept).
@@ -30,7 +32,8 @@ run() {
 	for p in "$@"; do args+=(--patch "$patches/$p"); done
 	local t0 t1
 	t0=$(date +%s.%N)
-	if ! "$kpb" --src "$kdir" --cache-dir "$c" -j"$jobs" -o "$work/$name.ko" "${verbose[@]}" "${args[@]}" \
+	if ! /usr/bin/time -f '%U %S' -o "$work/$name.cpu" \
+		"$kpb" --src "$kdir" --cache-dir "$c" -j"$jobs" -o "$work/$name.ko" "${verbose[@]}" "${args[@]}" \
 		2> "$work/$name.err"; then
 		echo "bench-kp-build: $name failed:" >&2; cat "$work/$name.err" >&2; exit 1
 	fi
@@ -39,9 +42,10 @@ run() {
 	total=$(sed -n 's/.*total \([0-9.]*\) s, of which.*/\1/p' "$work/$name.err")
 	cc=$(sed -n 's/.*in the compiler (make) \([0-9.]*\) s.*/\1/p' "$work/$name.err")
 	objs=$(sed -n 's/.* \([0-9]*\) object(s) rebuilt.*/\1/p' "$work/$name.err")
-	awk -v n="$name" -v w="$(echo "$t1 - $t0" | bc)" -v t="$total" -v c="$cc" -v o="$objs" 'BEGIN {
-		printf "%-26s wall %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
-			n, w, c, 100 * (t - c) / t, o }'
+	awk -v n="$name" -v w="$(echo "$t1 - $t0" | bc)" -v t="$total" -v c="$cc" -v o="$objs" \
+		-v cpu="$(awk '{ print $1 + $2 }' "$work/$name.cpu")" 'BEGIN {
+		printf "%-26s wall %7.2f s  cpu %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
+			n, w, cpu, c, 100 * (t - c) / t, o }'
 	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \2 s  \1/p' "$work/$name.err" | cut -c1-120
 	# The original build's steps (cold runs, -v).
 	grep -E '^kp-build: (cache tree:|make mrproper|original build \(once)' "$work/$name.err" | cut -c1-160 |
@@ -69,7 +73,8 @@ if [ "${1:-}" = "--cold" ]; then
 	make -C "$plain" -s mrproper
 	cp "$kdir/.config" "$plain/.config"
 	t0=$(date +%s.%N)
-	make -C "$plain" -s -j"$jobs" > "$work/plain.log" 2>&1
+	/usr/bin/time -f '%U %S' -o "$work/plain.cpu" make -C "$plain" -s -j"$jobs" > "$work/plain.log" 2>&1
 	t1=$(date +%s.%N)
-	echo "plain make (same tree, -j$jobs, bzImage + modules): $(echo "$t1 - $t0" | bc) s, load after $(load)"
+	echo "plain make (same tree, -j$jobs, bzImage + modules): wall $(echo "$t1 - $t0" | bc) s," \
+		"cpu $(awk '{ print $1 + $2 }' "$work/plain.cpu") s, load after $(load)"
 fi
