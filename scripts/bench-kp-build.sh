@@ -2,6 +2,9 @@
 # kp-build benchmarks (docs/benchmarks.md, section "kp-build").
 #
 #   scripts/bench-kp-build.sh          cached runs: one-function patch, header change (~20 objects)
+#   scripts/bench-kp-build.sh --fs-cost [N]  gcc CPU time of N (default 60) objects of the cache
+#                                      tree with and without -ffunction-sections -fdata-sections
+#                                      (outputs in a temporary directory; the tree is only read)
 #   scripts/bench-kp-build.sh --cold   also a cold run (empty cache) and a plain `make` of a
 #                                      clean copy of the same tree, for the ratio (slow: two
 #                                      full kernel builds)
@@ -52,6 +55,38 @@ run() {
 		sed 's/^/    /' || true
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# fs_cost N: the compile cost of function sections, from the objects' own gcc command lines.
+fs_cost() {
+	local n=$1 tree
+	tree=$(ls -d "$cache"/*/tree 2>/dev/null | head -1)
+	[ -n "$tree" ] && [ -f "$tree/vmlinux.a" ] || { echo "bench-kp-build: no cache tree in $cache" >&2; exit 1; }
+	local with=0 without=0 k=0 cmdf line gcc_part obj c v t
+	while read -r cmdf; do
+		line=$(sed -n '1s/^cmd_[^ ]* := //p' "$tree/$cmdf")
+		case "$line" in gcc\ *) ;; *) continue ;; esac
+		gcc_part=${line%%; ./tools*}
+		obj=$(echo "$gcc_part" | sed -n 's/.* -o \([^ ]*\.o\) .*/\1/p')
+		[ -n "$obj" ] || continue
+		for v in with without; do
+			c=$(echo "$gcc_part" | sed "s#-Wp,-MMD,[^ ]*##; s# -o $obj # -o $work/fs-$v.o #")
+			[ $v = without ] && c=${c//-ffunction-sections -fdata-sections/}
+			(cd "$tree" && /usr/bin/time -f '%U %S' -o "$work/fs.cpu" bash -c "$c" > /dev/null 2>&1) ||
+				{ echo "bench-kp-build: compiling $obj failed" >&2; exit 1; }
+			t=$(awk '{ print $1 + $2 }' "$work/fs.cpu")
+			if [ $v = with ]; then with=$(echo "$with + $t" | bc); else without=$(echo "$without + $t" | bc); fi
+		done
+		k=$((k + 1))
+	done < <(cd "$tree" && find . -name '.*.o.cmd' ! -path './tools/*' ! -path './scripts/*' ! -name '*.mod.o.cmd' |
+		sort | awk -v n="$n" 'NR % 18 == 0' | head -n "$n")
+	echo "function sections, gcc CPU time for $k objects (load $(load)): with $with s, without $without s," \
+		"ratio $(echo "scale=3; $with / $without" | bc)"
+}
+
+if [ "${1:-}" = "--fs-cost" ]; then
+	fs_cost "${2:-60}"
+	exit 0
+fi
 
 echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ), load $(load)"
 # Make sure the cache exists (a no-op when it does), then measure cached runs.
