@@ -117,6 +117,25 @@ def test_second_patch_reuses_the_cache(cmdline_module, tmp_path):
     assert tree_listing() == before
 
 
+def test_a_different_core_beside_the_output_is_replaced(cmdline_module, tmp_path):
+    """The core beside the module must be the one it was linked against: a kp_core.ko
+    left there by another kp version (other ABI) is replaced, an identical one kept."""
+    r0, first, _, _ = cmdline_module
+    assert r0.returncode == 0, r0.stderr
+    good = (first.parent / "kp_core.ko").read_bytes()
+    stale = tmp_path / "kp_core.ko"
+    stale.write_bytes(b"an old kp_core.ko")
+    r = kp_build(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
+    assert r.returncode == 0, r.stderr
+    assert stale.read_bytes() == good
+    assert "and " + str(stale) in r.stderr
+    # Identical: left alone (same inode, no "and kp_core.ko" in the summary).
+    ino = stale.stat().st_ino
+    r = kp_build(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
+    assert r.returncode == 0, r.stderr
+    assert stale.stat().st_ino == ino and "and " + str(stale) not in r.stderr
+
+
 def test_cache_stays_bounded(cmdline_module, tmp_path):
     """A run removes cache entries that can never be hit again and old work directories;
     the entries in use stay; --cache-max 0 keeps everything."""
