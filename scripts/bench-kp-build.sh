@@ -11,7 +11,7 @@
 #
 # "cpu" is user + system time of kp-build and its children (make, gcc): less sensitive than
 # wall time to other jobs on the machine.
-# Environment: KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
+# Environment: RUNS (cached runs repeated for the medians, default 5), KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
 # build/kp-build-cache, shared with make demo and the tests), KP_BUILD_BIN (default
 # build/userspace/patch-tools/kp-build), COLD_CACHE (--cold: the empty cache to fill; kept).
 set -euo pipefail
@@ -56,6 +56,22 @@ run() {
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# repeat N NAME PATCH: N cached runs (one summary line each), then their medians; the
+# share outside the compiler of a 2-3 s run swings with the page cache and other jobs.
+repeat() {
+	local n=$1 name=$2 patch=$3 i line
+	: > "$work/$name.runs"
+	for i in $(seq 1 "$n"); do
+		line=$(run "$name-$i" "$cache" "$patch" | head -1)
+		echo "$line"
+		echo "$line" | sed -n 's/.*wall *\([0-9.]*\) s .*outside compiler *\([0-9.]*\)%.*/\1 \2/p' >> "$work/$name.runs"
+	done
+	local w o
+	w=$(cut -d' ' -f1 "$work/$name.runs" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	o=$(cut -d' ' -f2 "$work/$name.runs" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	printf '%-26s median of %d runs: wall %s s, outside compiler %s%%\n' "$name" "$(wc -l < "$work/$name.runs")" "$w" "$o"
+}
+
 # fs_cost N: the compile cost of function sections, from the objects' own gcc command lines.
 fs_cost() {
 	local n=$1 tree
@@ -93,6 +109,8 @@ echo "kp-build benchmarks: tree $kdir, -j$jobs, $(nproc) CPUs, $(date -u +%FT%TZ
 run warm-up "$cache" cmdline-string.patch > /dev/null
 run cached-one-function "$cache" cmdline-string.patch
 run cached-header-20-objects "$cache" header-rtc.patch
+repeat "${RUNS:-5}" cached-one-function cmdline-string.patch
+repeat "${RUNS:-5}" cached-header-20-objects header-rtc.patch
 
 if [ "${1:-}" = "--cold" ]; then
 	# Back to back, same machine state: kp-build with an empty cache (COLD_CACHE: where,
