@@ -19,7 +19,8 @@ CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_
 }
 
 CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
-                                const std::vector<std::string>& objects) {
+                                const std::vector<std::string>& objects,
+                                const std::set<std::string>& touched) {
   std::set<std::string> dirs, files;
   for (const auto& o : objects) {
     auto slash = o.rfind('/');
@@ -31,8 +32,17 @@ CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string
     for (const auto& f : d.deps)
       if (!f.empty() && f.front() != '/') files.insert(f);
   }
+  // The objects' own directories stay real: Kbuild writes their outputs there.
+  auto link_dir = [&touched, &objects](const std::string& rel) {
+    std::string prefix = rel + "/";
+    for (const auto& t : touched)
+      if (t.rfind(prefix, 0) == 0) return false;
+    for (const auto& o : objects)
+      if (o.rfind(prefix, 0) == 0) return false;
+    return true;
+  };
   return copy_tree(cache_tree, work_tree, work_tree_policy(),
-                   sparse_work_tree_filter(std::move(dirs), std::move(files)));
+                   sparse_work_tree_filter(std::move(dirs), std::move(files)), link_dir);
 }
 
 std::string compiler_errors(const std::string& output, size_t max) {

@@ -1,6 +1,7 @@
 // The patched build: a cheap copy of the cache tree, then `make <obj>...` for the objects
 // whose dependency records name a changed file. vmlinux is never relinked.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,14 @@ namespace kpb {
 class Log;
 
 // Creates the patched copy of the cache tree at `work_tree`: everything, or (sparse) only
-// what building `objects` reads according to their dependency records.
+// what building `objects` reads according to their dependency records. In the sparse copy,
+// directories of sources only (most of include/ and arch/x86/) are one symlink each to the
+// cache's, except those holding a path of `touched` (the files the patches change or
+// create), which are real directories the patches can write in.
 CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree);
 CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
-                                const std::vector<std::string>& objects);
+                                const std::vector<std::string>& objects,
+                                const std::set<std::string>& touched);
 
 struct ObjectBuild {
   double seconds = 0;  // time in make

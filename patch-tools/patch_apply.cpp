@@ -1,5 +1,7 @@
 #include "patch_apply.hpp"
 
+#include <sys/stat.h>
+
 #include <regex>
 #include <sstream>
 
@@ -52,7 +54,17 @@ void apply_patch(const PatchInfo& patch, const std::string& tree, Log* log) {
   dry.push_back("--dry-run");
   auto r = run_process(dry, {}, log);
   if (r.status != 0) throw Error(describe_patch_failure(patch, r.output), kExitError);
-  for (const auto& f : patch.files) break_hard_link(tree + "/" + f.path);
+  for (const auto& f : patch.files) {
+    // Nothing the patch writes may lie below a directory linked to the cache's.
+    for (size_t p = f.path.find('/'); p != std::string::npos; p = f.path.find('/', p + 1)) {
+      struct stat st;
+      std::string dir = tree + "/" + f.path.substr(0, p);
+      if (lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        throw Error("internal error: " + f.path + " lies in " + dir + ", a link to the cache's sources; "
+                    "the patch was not applied", kExitError);
+    }
+    break_hard_link(tree + "/" + f.path);
+  }
   r = run_process(base, {}, log);
   if (r.status != 0) throw Error(describe_patch_failure(patch, r.output), kExitError);
 }

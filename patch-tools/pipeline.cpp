@@ -162,12 +162,15 @@ int run(const Options& opt, WorkDir& work, Log& log) {
     progress.verbose(f + " ->" + list);
   }
   std::string wtree = work.path + "/tree";
+  std::set<std::string> touched = changed;
+  touched.insert(created.begin(), created.end());
   auto prepare_tree = [&](bool sparse) {
     auto copy_start = std::chrono::steady_clock::now();
-    CopyStats ws = sparse ? make_sparse_work_tree(cache.tree(), wtree, affected.objects)
+    CopyStats ws = sparse ? make_sparse_work_tree(cache.tree(), wtree, affected.objects, touched)
                           : make_work_tree(cache.tree(), wtree);
     progress.verbose(std::string(sparse ? "sparse" : "full") + " patched copy: " + std::to_string(ws.linked) +
-                     " sources linked, " + std::to_string(ws.copied) + " build files copied in " +
+                     " sources linked, " + std::to_string(ws.linked_dirs) + " source directories linked, " +
+                     std::to_string(ws.copied) + " build files copied in " +
                      std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_start).count()) +
                      " s");
     for (const auto& p : patches) apply_patch(p, wtree, &log);

@@ -59,9 +59,32 @@ void copy_relocated(const std::string& src, const std::string& dst, const struct
   if (futimens(fd.get(), times) != 0) throw_errno("utimens " + dst);
 }
 
+// Would the copy of directory `src` (relative `rel`) hard-link every file below it and
+// leave nothing out?
+bool only_links_below(const std::string& src, const std::string& rel, const CopyPolicy& policy,
+                      const NameFilter& wanted) {
+  DIR* d = opendir(src.c_str());
+  if (!d) throw_errno("cannot read directory " + src);
+  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, closedir);
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string s = src + "/" + name, r = rel + "/" + name;
+    struct stat st;
+    if (lstat(s.c_str(), &st) != 0) throw_errno("stat " + s);
+    if (S_ISLNK(st.st_mode)) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if ((wanted && !wanted(r + "/")) || !only_links_below(s, r, policy, wanted)) return false;
+    } else if (!S_ISREG(st.st_mode) || (wanted && !wanted(r)) || policy(r, st) != CopyAction::kLink) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void copy_dir(const std::string& src, const std::string& dst, const std::string& rel,
-              const CopyPolicy& policy, const NameFilter& wanted, CopyStats& stats,
-              const Roots& roots) {
+              const CopyPolicy& policy, const NameFilter& wanted, const DirLinkFilter& link_dir,
+              CopyStats& stats, const Roots& roots) {
   DIR* d = opendir(src.c_str());
   if (!d) throw_errno("cannot read directory " + src);
   std::unique_ptr<DIR, int (*)(DIR*)> guard(d, closedir);
@@ -85,7 +108,13 @@ void copy_dir(const std::string& src, const std::string& dst, const std::string&
     }
     if (S_ISDIR(st.st_mode)) {
       if (wanted && !wanted(r + "/")) continue;
-      copy_dir(s, t, r, policy, wanted, stats, roots);
+      if (link_dir && link_dir(r) && only_links_below(s, r, policy, wanted)) {
+        std::string target = roots.from + "/" + r;
+        if (symlink(target.c_str(), t.c_str()) != 0) throw_errno("symlink " + t);
+        ++stats.linked_dirs;
+        continue;
+      }
+      copy_dir(s, t, r, policy, wanted, link_dir, stats, roots);
     } else if (S_ISLNK(st.st_mode)) {
       std::vector<char> buf(static_cast<size_t>(st.st_size) + 1);
       ssize_t n = readlink(s.c_str(), buf.data(), buf.size());
@@ -241,11 +270,11 @@ NameFilter sparse_work_tree_filter(std::set<std::string> needed_dirs, std::set<s
 }
 
 CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPolicy& policy,
-                    const NameFilter& wanted) {
+                    const NameFilter& wanted, const DirLinkFilter& link_dir) {
   CopyStats stats;
   std::error_code ec;
   Roots roots{std::filesystem::absolute(src, ec).string(), std::filesystem::absolute(dst, ec).string()};
-  copy_dir(src, dst, "", policy, wanted, stats, roots);
+  copy_dir(src, dst, "", policy, wanted, link_dir, stats, roots);
   return stats;
 }
 

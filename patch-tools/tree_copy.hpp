@@ -15,6 +15,7 @@
 namespace kpb {
 
 struct CopyStats {
+  uint64_t linked_dirs = 0;  // directories made a symlink to the source's (see copy_tree)
   uint64_t linked = 0;
   uint64_t copied = 0;
   uint64_t copied_bytes = 0;
@@ -35,9 +36,16 @@ using CopyPolicy = std::function<CopyAction(const std::string& rel, const struct
 // For a directory, rel ends in '/': false leaves the whole subtree out.
 using NameFilter = std::function<bool(const std::string& rel)>;
 
+// Optional: may directory `rel` (no trailing '/') of the copy be a symlink to the source's?
+using DirLinkFilter = std::function<bool(const std::string& rel)>;
+
 // Recreates the directory tree src under dst (which must not exist), symlinks as symlinks.
+// With `link_dir`, a directory it allows whose whole subtree the copy would only hard-link
+// (every file kLink and wanted; nothing left out) becomes one symlink to the source
+// directory instead: the same files for every reader, at the cost of one entry. Nothing of
+// the copy may be written below such a directory (the caller allows none it will change).
 CopyStats copy_tree(const std::string& src, const std::string& dst, const CopyPolicy& policy,
-                    const NameFilter& wanted = {});
+                    const NameFilter& wanted = {}, const DirLinkFilter& link_dir = {});
 
 // Object-like build products that a rebuild recreates (.o, .a, .ko, their .cmd/.d records,
 // vmlinux and its intermediates). Never needed in a copy that only rebuilds some objects.

@@ -136,6 +136,20 @@ def test_a_different_core_beside_the_output_is_replaced(cmdline_module, tmp_path
     assert stale.stat().st_ino == ino and "and " + str(stale) not in r.stderr
 
 
+def test_patched_builds_never_write_the_cache(cmdline_module, tmp_path):
+    """The patched copy shares the cache's sources (hard links, and whole source
+    directories as symlinks): a build of 23 objects after a header change must leave
+    every file of the cache tree as it was."""
+    assert cmdline_module[0].returncode == 0
+    trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
+    before = [tree_listing(t) for t in trees]
+    r = kp_build(["header-rtc.patch"], tmp_path / "kp_kpb_rtc.ko", "-v")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"sparse patched copy: .* [1-9]\d* source directories linked", r.stderr), r.stderr
+    assert "retrying in a full copy" not in r.stderr
+    assert [tree_listing(t) for t in trees] == before
+
+
 def test_cache_stays_bounded(cmdline_module, tmp_path):
     """A run removes cache entries that can never be hit again and old work directories;
     the entries in use stay; --cache-max 0 keeps everything."""

@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "build.hpp"
 #include "test_util.hpp"
 #include "tree_copy.hpp"
 
@@ -143,4 +145,35 @@ TEST(TreeCopy, SparseFilterKeepsWhatASingleObjectBuildReads) {
             "deps_config :=\n\ninclude/config/auto.conf: $(deps_config)\n\nifneq \"$(CC)\" \"gcc\"\n"
             "include/config/auto.conf: FORCE\nendif\n");
   EXPECT_EQ(stat_of(t / "work/include/config/auto.conf.cmd").st_mtim.tv_sec, 1000);
+}
+
+TEST(TreeCopy, SparseCopyLinksSourceOnlyDirectoriesExceptWhereThePatchWrites) {
+  TempDir t;
+  // A "user tree" whose sources the cache shares by hard links (what work_tree_policy links).
+  for (const char* f : {"include/linux/a.h", "include/linux/b.h", "include/uapi/c.h", "include/net/d.h",
+                        "fs/proc/cmdline.c"}) {
+    std::string user = t / "user", cache = t / "cache";
+    write_file(user + "/" + f, std::string(f) + "\n");
+    std::filesystem::create_directories(std::filesystem::path(cache + "/" + f).parent_path());
+    ASSERT_EQ(link((user + "/" + f).c_str(), (cache + "/" + f).c_str()), 0) << f;
+  }
+  write_file(t / "cache/include/generated/autoconf.h", "#define X 1\n");  // a build file: copied
+  write_file(t / "cache/fs/proc/.cmdline.o.cmd", "cmd_fs/proc/cmdline.o := gcc\n\n"
+             "source_fs/proc/cmdline.o := fs/proc/cmdline.c\n\ndeps_fs/proc/cmdline.o := \\\n\n"
+             "fs/proc/cmdline.o: $(deps_fs/proc/cmdline.o)\n\n$(deps_fs/proc/cmdline.o):\n");
+  auto stats = kpb::make_sparse_work_tree(t / "cache", t / "work", {"fs/proc/cmdline.o"}, {"include/net/d.h"});
+  auto is_link = [&](const char* p) { return S_ISLNK(stat_of(t / "work" + "/" + p).st_mode); };
+  EXPECT_TRUE(is_link("include/linux")) << "sources only: one symlink";
+  EXPECT_TRUE(is_link("include/uapi"));
+  EXPECT_FALSE(is_link("include")) << "holds a build file and a touched path";
+  EXPECT_FALSE(is_link("include/generated")) << "build files are copies, never shared";
+  EXPECT_FALSE(is_link("include/net")) << "the patch writes include/net/d.h";
+  EXPECT_FALSE(is_link("fs/proc")) << "the object's directory: Kbuild writes there";
+  EXPECT_EQ(stats.linked_dirs, 2u);
+  EXPECT_EQ(read_file(t / "work/include/linux/a.h"), "include/linux/a.h\n");
+  EXPECT_EQ(stat_of(t / "work/include/net/d.h").st_ino, stat_of(t / "cache/include/net/d.h").st_ino)
+      << "a touched file is a hard link its patch breaks first";
+  // Removing the copy removes the links, never what they point to.
+  kpb::remove_tree(t / "work");
+  EXPECT_EQ(read_file(t / "cache/include/linux/b.h"), "include/linux/b.h\n");
 }
