@@ -761,23 +761,17 @@ int kp_transition_force(struct kp_patch *patch)
 int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 {
 	bool joining = kp_trans.patch == patch && kp_trans.pending;
-	struct kp_ranges *r = NULL, *old;
+	struct kp_ranges *r, *old;
 	unsigned int j;
 
 	lockdep_assert_held(&kp_mutex);
-	if (joining) {
-		r = kp_collect_ranges(patch, kp_trans.to_patched);
-		if (!r)
-			return -ENOMEM;
-	}
 	for (j = 0; j < obj->nr_funcs; j++) {
 		WRITE_ONCE(obj->funcs[j].transition, joining);
 		kp_push_version(&obj->funcs[j]);
 	}
 	if (!joining)
 		return 0;
-	/* The new ranges include the module's functions now that they are pushed. */
-	kfree(r);
+	/* The stack checks must cover the module's functions from now on. */
 	r = kp_collect_ranges(patch, kp_trans.to_patched);
 	if (!r)
 		return -ENOMEM;		/* the caller pops them and refuses the module */

@@ -12,9 +12,8 @@ import re
 
 import pytest
 
-from e2e import build_guest_tools
+from e2e import BUILD, build_guest_tools
 from kmod_guest import PRELUDE, files, run
-from conftest import BUILD
 
 # Guest helpers: wait for a sysfs file to read a value (bounded).
 WAIT = r"""

@@ -41,9 +41,9 @@ private:
     bool keep_ = false;
 };
 
-// Loads the module, waiting while another patch is in transition.  Returns the
-// core's log lines of the successful attempt.
-std::vector<std::string> insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
+// Loads the module, waiting while another patch is in transition.  A refusal
+// quotes the core's log lines of that attempt.
+void insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
                                 Clock::time_point deadline)
 {
     for (;;) {
@@ -54,7 +54,7 @@ std::vector<std::string> insert(const LoadOptions &o, const std::string &name, u
         int err = load_module(o.file, "transition_timeout=" + std::to_string(timeout_s));
         auto core = core_messages(log.read_new(), name);
         if (err == 0)
-            return core;
+            return;
         if (err == EEXIST)
             throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name);
         if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)

@@ -22,20 +22,6 @@ void nap(Clock::time_point deadline, int ms)
     std::this_thread::sleep_until(until);
 }
 
-std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock::time_point deadline)
-{
-    for (;;) {
-        auto st = read_patch(name);
-        if (!st)
-            return st;
-        if (st->enabled == want && st->transition == "idle")
-            return st;
-        if (Clock::now() >= deadline)
-            return st;
-        nap(deadline, 100);
-    }
-}
-
 std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline)
 {
     std::string said;
@@ -68,23 +54,6 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
         }
         nap(deadline, 50);
     }
-}
-
-std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
-                                  const std::vector<std::string> &core_lines)
-{
-    return sysfs_blocked.empty() ? core_lines : sysfs_blocked;
-}
-
-std::string blocker_summary(const std::vector<std::string> &lines)
-{
-    for (const auto &l : lines) {
-        std::string low = l;
-        std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (low.find("task ") != std::string::npos && low.find("attempt") == std::string::npos)
-            return l;
-    }
-    return lines.empty() ? "" : lines.front();
 }
 
 void progress(const std::string &msg)

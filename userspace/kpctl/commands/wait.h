@@ -18,10 +18,6 @@ double seconds_left(Clock::time_point deadline);
 // Sleeps @ms, but not past @deadline.
 void nap(Clock::time_point deadline, int ms);
 
-// Polls sysfs until the patch has enabled == @want and transition idle, or the
-// deadline.  Returns the last state read (nullopt if the patch vanished).
-std::optional<PatchState> wait_settled(const std::string &name, bool want, Clock::time_point deadline);
-
 // Waits until no patch but @except is in transition (one transition at a time).
 // Returns the name of the one still in transition at the deadline, if any.
 std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline);
@@ -30,14 +26,6 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 // printing progress (direction, elapsed time, tasks not switched yet) when it
 // changes.  Returns the last state read (nullopt if the patch vanished).
 std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline);
-
-// What blocked the last attempt: the core's sysfs "blocked" lines if any, else the
-// core's kernel log lines of that attempt.
-std::vector<std::string> blockers(const std::vector<std::string> &sysfs_blocked,
-                                  const std::vector<std::string> &core_lines);
-
-// The first line that names a task, for progress messages ("" if none).
-std::string blocker_summary(const std::vector<std::string> &lines);
 
 // Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
