@@ -9,8 +9,9 @@
  * patched syscall path; FILE prints the version that served it).  Once every
  * thread has read it, runs COMMAND (e.g. insmod of the patch) and polls STATUS
  * until it reads WANT (e.g. "idle" in /sys/kernel/kp/P/transition, "0" in
- * /sys/kernel/livepatch/P/transition).  Then it lets the threads go on for
- * 0.3 s and checks that every thread's last read came from version NEW.
+ * /sys/kernel/livepatch/P/transition).  Then it waits (within TIMEOUT_S) until
+ * every thread has made a read that started after that point, and checks that
+ * each such read came from version NEW.
  *
  * Prints "threads=N calls=C transition_ms=T all_new=yes|no" and exits 0 when
  * COMMAND succeeded, STATUS reached WANT before TIMEOUT_S and all_new=yes.
@@ -30,10 +31,13 @@ static const char *file;
 static atomic_int started;
 static atomic_long calls;
 static atomic_int stop;
+static atomic_int settled;	/* STATUS read WANT */
+static atomic_int seen_after;	/* threads with a read started after that */
 
 struct worker {
 	pthread_t tid;
-	int last;
+	int after;		/* value of the first read started after settled */
+	int has_after;
 };
 
 static double now_ms(void)
@@ -56,6 +60,7 @@ static void *loop(void *arg)
 		exit(2);
 	}
 	while (!atomic_load(&stop)) {
+		int after = atomic_load(&settled);
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
 		if (n <= 0) {
@@ -63,7 +68,11 @@ static void *loop(void *arg)
 			exit(2);
 		}
 		buf[n] = '\0';
-		w->last = atoi(buf);
+		if (after && !w->has_after) {
+			w->after = atoi(buf);
+			w->has_after = 1;
+			atomic_fetch_add(&seen_after, 1);
+		}
 		atomic_fetch_add(&calls, 1);
 		if (first) {
 			atomic_fetch_add(&started, 1);
@@ -145,11 +154,13 @@ int main(int argc, char **argv)
 		}
 		usleep(1000);
 	}
-	usleep(300000);
+	atomic_store(&settled, 1);
+	while (reached && atomic_load(&seen_after) < n && now_ms() - t0 < timeout_ms)
+		usleep(10000);
 	atomic_store(&stop, 1);
 	for (i = 0; i < n; i++) {
 		pthread_join(workers[i].tid, NULL);
-		if (workers[i].last != want_new)
+		if (!workers[i].has_after || workers[i].after != want_new)
 			all_new = 0;
 	}
 	printf("threads=%d calls=%ld transition_ms=%.1f all_new=%s\n", n,
