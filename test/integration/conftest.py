@@ -22,6 +22,22 @@ BUILD = kpvm.BUILD
 KDIR = kpvm.KERNEL_TREE
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test is a failure: everything a test needs is there, so a skip means
+    a test silently did not run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if in_ci() and skipped and exitstatus == 0:
+        reporter.ensure_newline()
+        for report in skipped:
+            reporter.write_line(f"ci: skipped in CI, counted as a failure: {report.nodeid}")
+        session.exitstatus = 1
+
+
 class Vm:
     """One test's handle on the VM runner; each run() is one fresh boot."""
 
