@@ -88,7 +88,7 @@ def test_good_patch_builds_a_loadable_module(cmdline_module):
     assert source == f"cmdline-string.patch:{digest}"
     assert section_size(out, "kp_funcs") == 48, "one replaced function (cmdline_proc_show)"
     # One line per stage, each with its time.
-    for stage in ("setup", "original build", "patched build", "diff", "resolve", "link",
+    for stage in ("setup", "original build", "patched build", "diff", "link",
                   "module check"):
         assert re.search(rf"kp-build: {stage}\b.*\[\d+\.\d+ s\]", r.stderr), (stage, r.stderr)
     assert before == after, "kp-build modified the source tree"
