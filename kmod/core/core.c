@@ -18,8 +18,16 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/utsname.h>
-#include "kp_core.h"
+#include "build_id.h"
+#include "core.h"
+#include "kallsyms.h"
 #include "kp_patch.h"
+#include "module.h"
+#include "redirect.h"
+#include "reloc.h"
+#include "symbols.h"
+#include "sysfs.h"
+#include "transition.h"
 
 DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
@@ -39,8 +47,12 @@ static bool kp_in_mod(struct module *mod, unsigned long addr)
 	return ret;
 }
 
-/* Refuse a patch built for another kernel. */
-static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
+/*
+ * Refuse a patch built for another kernel: the one check of the target, run
+ * by the module notifier before anything of a patch module is processed and
+ * again when it registers.
+ */
+int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 {
 	char *running;
 	int ret;
@@ -52,7 +64,7 @@ static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 	if (ret)
 		goto out;
 	if (!rec->target_build_id || strcasecmp(running, kp_str(rec->target_build_id))) {
-		pr_err("%s: built for kernel build ID %s, the running kernel is %s\n",
+		pr_err("%s: refused: built for kernel build ID %s, the running kernel is %s\n",
 		       name, rec->target_build_id ? kp_str(rec->target_build_id) : "(none)",
 		       running);
 		ret = -EINVAL;
@@ -60,7 +72,7 @@ static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 	}
 	if (rec->target_release &&
 	    strcmp(kp_str(rec->target_release), init_utsname()->release)) {
-		pr_err("%s: built for kernel release %s, the running kernel is %s\n",
+		pr_err("%s: refused: built for kernel release %s, the running kernel is %s\n",
 		       name, kp_str(rec->target_release), init_utsname()->release);
 		ret = -EINVAL;
 	}
@@ -91,12 +103,10 @@ int kp_object_resolve(struct kp_object *obj)
 {
 	struct kp_patch *patch = obj->patch;
 	unsigned long addr, size, off, elf_size;
-	unsigned int i, j;
+	struct kp_func *func, *prev;
 	int ret;
 
-	for (i = 0; i < obj->nr_funcs; i++) {
-		struct kp_func *func = &obj->funcs[i];
-
+	kp_for_each_func(obj, func) {
 		ret = kp_lookup(obj->name, obj->mod, func->name, func->sympos,
 				&addr, &elf_size);
 		if (ret) {
@@ -124,8 +134,8 @@ int kp_object_resolve(struct kp_object *obj)
 			ret = -EINVAL;
 			goto fail;
 		}
-		for (j = 0; j < i; j++) {
-			if (obj->funcs[j].old_addr == addr) {
+		for (prev = obj->funcs; prev < func; prev++) {
+			if (prev->old_addr == addr) {
 				pr_err("%s: function %s in %s is replaced twice\n",
 				       patch->name, func->name, obj->name);
 				ret = -EINVAL;
@@ -151,12 +161,12 @@ fail:
 
 void kp_object_unresolve(struct kp_object *obj)
 {
-	unsigned int i;
+	struct kp_func *func;
 
-	for (i = 0; i < obj->nr_funcs; i++) {
-		obj->funcs[i].old_addr = 0;
-		obj->funcs[i].old_size = 0;
-		obj->funcs[i].ftrace_loc = 0;
+	kp_for_each_func(obj, func) {
+		func->old_addr = 0;
+		func->old_size = 0;
+		func->ftrace_loc = 0;
 	}
 	obj->present = false;
 	obj->mod = NULL;
@@ -165,12 +175,10 @@ void kp_object_unresolve(struct kp_object *obj)
 /* Find the loaded objects of @patch that are not resolved yet and resolve them. */
 static int kp_resolve_loaded(struct kp_patch *patch)
 {
-	unsigned int i;
+	struct kp_object *obj;
 	int ret;
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		if (obj->present)
 			continue;
 		if (!kp_is_vmlinux(obj->name)) {
@@ -194,12 +202,13 @@ static int kp_resolve_loaded(struct kp_patch *patch)
 
 static void kp_detach_all(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		for (j = 0; j < patch->objs[i].nr_funcs; j++)
-			if (!patch->objs[i].funcs[j].applied)
-				kp_detach_func(&patch->objs[i].funcs[j]);
+	kp_for_each_object(patch, obj)
+		kp_for_each_func(obj, func)
+			if (!func->patched)
+				kp_detach_func(func);
 }
 
 /*
@@ -208,7 +217,8 @@ static void kp_detach_all(struct kp_patch *patch)
  */
 int kp_enable_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
@@ -218,13 +228,11 @@ int kp_enable_patch(struct kp_patch *patch)
 	ret = kp_resolve_loaded(patch);
 	if (ret)
 		goto fail;
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		if (!obj->present)
 			continue;
-		for (j = 0; j < obj->nr_funcs; j++) {
-			ret = kp_attach_func(&obj->funcs[j]);
+		kp_for_each_func(obj, func) {
+			ret = kp_attach_func(func);
 			if (ret)
 				goto fail;
 		}
@@ -267,11 +275,11 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 static struct kp_object *kp_get_object(struct kp_patch *patch,
 				       const char *name)
 {
-	unsigned int i;
+	struct kp_object *obj;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		if (!strcmp(patch->objs[i].name, name))
-			return &patch->objs[i];
+	kp_for_each_object(patch, obj)
+		if (!strcmp(obj->name, name))
+			return obj;
 	return NULL;
 }
 
@@ -344,16 +352,21 @@ static int kp_init_patch(struct kp_patch *patch)
 	return 0;
 }
 
-static void kp_free_patch(struct kp_patch *patch)
+/* The end of a patch's life: with its last sysfs reference, if it had any. */
+void kp_patch_free(struct kp_patch *patch)
 {
-	if (patch->kobj_added) {
-		kp_sysfs_del_patch(patch);	/* frees on the last reference */
-		return;
-	}
 	kfree(patch->funcs);
 	kfree(patch->objs);
 	kfree(patch->blocked);
 	kfree(patch);
+}
+
+static void kp_free_patch(struct kp_patch *patch)
+{
+	if (patch->kobj_added)
+		kp_sysfs_del_patch(patch);	/* kp_patch_free() on the last put */
+	else
+		kp_patch_free(patch);
 }
 
 static struct kp_patch *kp_find_patch(const char *name)
@@ -469,12 +482,9 @@ static int __init kp_core_init(void)
 	ret = kp_kallsyms_init();
 	if (ret)
 		return ret;
-	ret = kp_task_state_init();
-	if (ret)
-		return ret;
 	ret = kp_transition_init();
 	if (ret)
-		goto err_task_state;
+		return ret;
 	ret = kp_sysfs_init();
 	if (ret)
 		goto err_transition;
@@ -488,8 +498,6 @@ err_sysfs:
 	kp_sysfs_exit();
 err_transition:
 	kp_transition_exit();
-err_task_state:
-	kp_task_state_exit();
 	return ret;
 }
 
@@ -498,7 +506,6 @@ static void __exit kp_core_exit(void)
 	kp_module_exit();
 	kp_sysfs_exit();
 	kp_transition_exit();
-	kp_task_state_exit();
 	kp_redirect_cleanup();
 }
 

@@ -8,7 +8,9 @@
 
 #include <linux/elf.h>
 #include <linux/module.h>
-#include "kp_core.h"
+#include "kallsyms.h"
+#include "reloc.h"
+#include "symbols.h"
 
 #define KP_FOR_EACH_REC(rec, first, last) \
 	for (rec = (first); rec < (last); rec++)

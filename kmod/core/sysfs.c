@@ -20,7 +20,9 @@
 #include <linux/kobject.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
-#include "kp_core.h"
+#include "pending.h"
+#include "sysfs.h"
+#include "transition.h"
 
 static struct kobject *kp_root_kobj;
 
@@ -89,26 +91,49 @@ static ssize_t transition_ms_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", ms);
 }
 
-static ssize_t kp_pending_attr(struct kobject *kobj, char *buf, bool count)
+/* "pid comm function+off/size [module]" for every pending task of @patch. */
+static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
 {
-	ssize_t len;
+	struct kp_pending *p = kp_transition_pending(patch);
+	unsigned int i;
+	ssize_t len = 0;
 
-	mutex_lock(&kp_mutex);
-	len = kp_transition_pending_show(to_patch(kobj), buf, count);
-	mutex_unlock(&kp_mutex);
+	for (i = 0; p && i < kp_pending_nr(p); i++) {
+		unsigned long *addr;
+		struct task_struct *task = kp_pending_task(p, i, &addr);
+
+		if (!task)
+			continue;
+		if (*addr)
+			len += sysfs_emit_at(buf, len, "%d %s %pS\n", task->pid,
+					     task->comm, (void *)*addr);
+		else
+			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack\n",
+					     task->pid, task->comm);
+	}
 	return len;
 }
 
 static ssize_t pending_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	return kp_pending_attr(kobj, buf, true);
+	unsigned int n;
+
+	mutex_lock(&kp_mutex);
+	n = kp_pending_left(kp_transition_pending(to_patch(kobj)));
+	mutex_unlock(&kp_mutex);
+	return sysfs_emit(buf, "%u\n", n);
 }
 
 static ssize_t pending_tasks_show(struct kobject *kobj,
 				  struct kobj_attribute *attr, char *buf)
 {
-	return kp_pending_attr(kobj, buf, false);
+	ssize_t len;
+
+	mutex_lock(&kp_mutex);
+	len = kp_pending_tasks_emit(to_patch(kobj), buf);
+	mutex_unlock(&kp_mutex);
+	return len;
 }
 
 static ssize_t timeout_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -149,14 +174,40 @@ static ssize_t force_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return kp_bool_store(kobj, buf, count, kp_force);
 }
 
+/*
+ * "pid comm function+off/size [module]" per task that held the last reversed
+ * transition, each followed by its stack, indented.
+ */
+static ssize_t kp_blocked_emit(const struct kp_blockers *bl, char *buf)
+{
+	unsigned int i, k;
+	ssize_t len = 0;
+
+	for (i = 0; bl && i < bl->nr; i++) {
+		const struct kp_blocker *b = &bl->b[i];
+
+		if (b->addr)
+			len += sysfs_emit_at(buf, len, "%d %s %pS\n", b->pid,
+					     b->comm, (void *)b->addr);
+		else
+			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack(%d)\n",
+					     b->pid, b->comm, b->err);
+		for (k = 0; k < b->nr_entries; k++)
+			len += sysfs_emit_at(buf, len, "    %pS\n",
+					     (void *)b->entries[k]);
+	}
+	if (bl && bl->total > bl->nr)
+		len += sysfs_emit_at(buf, len, "... %u more\n", bl->total - bl->nr);
+	return len;
+}
+
 static ssize_t blocked_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	struct kp_patch *patch = to_patch(kobj);
 	ssize_t len;
 
 	mutex_lock(&kp_mutex);
-	len = sysfs_emit(buf, "%s", patch->blocked ? patch->blocked : "");
+	len = kp_blocked_emit(to_patch(kobj)->blocked, buf);
 	mutex_unlock(&kp_mutex);
 	return len;
 }
@@ -223,12 +274,7 @@ ATTRIBUTE_GROUPS(kp_func);
 
 static void kp_patch_release(struct kobject *kobj)
 {
-	struct kp_patch *patch = to_patch(kobj);
-
-	kfree(patch->funcs);
-	kfree(patch->objs);
-	kfree(patch->blocked);
-	kfree(patch);
+	kp_patch_free(to_patch(kobj));
 }
 
 /* Objects and functions live in arrays freed with their patch. */
@@ -255,7 +301,8 @@ static struct kobj_type kp_func_ktype = {
 
 int kp_sysfs_add_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	int ret;
 
 	ret = kobject_init_and_add(&patch->kobj, &kp_patch_ktype, kp_root_kobj,
@@ -263,18 +310,14 @@ int kp_sysfs_add_patch(struct kp_patch *patch)
 	patch->kobj_added = true;
 	if (ret)
 		goto err;
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		ret = kobject_init_and_add(&obj->kobj, &kp_object_ktype,
 					   &patch->kobj, "%s", obj->name);
 		if (ret) {
 			kobject_put(&obj->kobj);
 			goto err;
 		}
-		for (j = 0; j < obj->nr_funcs; j++) {
-			struct kp_func *func = &obj->funcs[j];
-
+		kp_for_each_func(obj, func) {
 			ret = kobject_init_and_add(&func->kobj, &kp_func_ktype,
 						   &obj->kobj, "%s,%lu",
 						   func->name, func->sympos);
@@ -297,15 +340,14 @@ err:
  */
 void kp_sysfs_del_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
-		for (j = 0; j < obj->nr_funcs; j++) {
-			if (obj->funcs[j].kobj.state_in_sysfs) {
-				kobject_del(&obj->funcs[j].kobj);
-				kobject_put(&obj->funcs[j].kobj);
+	kp_for_each_object(patch, obj) {
+		kp_for_each_func(obj, func) {
+			if (func->kobj.state_in_sysfs) {
+				kobject_del(&func->kobj);
+				kobject_put(&func->kobj);
 			}
 		}
 		if (obj->kobj.state_in_sysfs) {

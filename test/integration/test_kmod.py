@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
-from kmod_guest import run
+from kmod_guest import KDIR, run
+
+
+def vmlinux_build_id() -> str:
+    out = subprocess.run(["readelf", "-n", str(KDIR / "vmlinux")], capture_output=True,
+                         text=True, check=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    assert m, f"no build ID in readelf -n vmlinux:\n{out}"
+    return m.group(1)
 
 
 def test_enable_disable_rmmod(vm, kmods):
@@ -14,7 +23,12 @@ insmod /kp/kp_test_cmdline.ko || fail "insmod patch"
 cmdline_is "kp-patched-v1" "enabled"
 [ "$(cat $K/kp_test_cmdline/enabled)" = 1 ] || fail "enabled != 1"
 [ "$(cat $K/kp_test_cmdline/transition)" = idle ] || fail "transition"
-grep -q "Build ID: $(cat $K/kp_test_cmdline/build_id)" /dev/null 2>/dev/null
+# build_id must be the running kernel's: the GNU note (type 3, "GNU\0") in /sys/kernel/notes.
+bid=$(cat $K/kp_test_cmdline/build_id)
+notes=$(hexdump -v -e '/1 "%02x"' /sys/kernel/notes)
+echo "BUILD-ID=$bid"
+[ ${#bid} -ge 40 ] || fail "build_id '$bid' is not a build ID"
+case "$notes" in *03000000474e5500"$bid"*) ;; *) fail "build_id $bid is not in /sys/kernel/notes: $notes";; esac
 old=$(cat $K/kp_test_cmdline/vmlinux/cmdline_proc_show,0/old_addr)
 want=0x$(grep ' cmdline_proc_show$' /proc/kallsyms | cut -d' ' -f1 | sed 's/^0*//')
 [ "$old" = "$want" ] || fail "old_addr $old, kallsyms $want"
@@ -38,6 +52,7 @@ echo OK
 """, "kp_test_cmdline")
     assert "OK" in r.output
     assert re.search(r"kp_test_cmdline: enabled in \d+ us", r.console)
+    assert f"BUILD-ID={vmlinux_build_id()}" in r.output, r.output
 
 
 def test_stacking(vm, kmods):
@@ -206,3 +221,4 @@ echo OK
     assert "OK" in r.output
     calls = [int(m) for m in re.findall(r"reader \d: (\d+) calls", r.output)]
     assert len(calls) == 2 and min(calls) > 0, r.output
+

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * module.h - the module notifiers (module.c).
+ */
+#ifndef KP_MODULE_H
+#define KP_MODULE_H
+
+int kp_module_init(void);
+void kp_module_exit(void);
+
+#endif /* KP_MODULE_H */
