@@ -37,14 +37,15 @@ static const char *kp_str(__u64 p)
 	return (const char *)(unsigned long)p;
 }
 
-static bool kp_in_mod(struct module *mod, unsigned long addr)
+/*
+ * Is @addr in @mod's core text?  Not in its init text, which is freed once
+ * the init returned, nor in its data.
+ */
+static bool kp_in_core_text(struct module *mod, unsigned long addr)
 {
-	bool ret;
+	unsigned long base = (unsigned long)mod->core_layout.base;
 
-	preempt_disable();
-	ret = within_module(addr, mod);
-	preempt_enable();
-	return ret;
+	return addr >= base && addr - base < mod->core_layout.text_size;
 }
 
 /*
@@ -186,7 +187,7 @@ static int kp_resolve_loaded(struct kp_patch *patch)
 
 			kp_module_lock();
 			mod = kp_find_module(obj->name);
-			if (mod && mod->state == MODULE_STATE_GOING)
+			if (mod && !kp_module_alive(mod))
 				mod = NULL;
 			kp_module_unlock();
 			if (!mod)
@@ -266,9 +267,7 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
-	if (enabled)
-		add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
-	else
+	if (!enabled)
 		module_put(patch->mod);
 }
 
@@ -336,8 +335,8 @@ static int kp_init_patch(struct kp_patch *patch)
 			func->name = kp_str(f->name);
 			func->sympos = f->sympos;
 			func->new_addr = f->new_func;
-			if (!kp_in_mod(patch->mod, func->new_addr)) {
-				pr_err("%s: the replacement of %s is outside the patch module\n",
+			if (!kp_in_core_text(patch->mod, func->new_addr)) {
+				pr_err("%s: the replacement of %s is not in the patch module's core text\n",
 				       patch->name, func->name);
 				return -EINVAL;
 			}
@@ -349,7 +348,7 @@ static int kp_init_patch(struct kp_patch *patch)
 			i++;
 		}
 	}
-	return 0;
+	return kp_check_records(patch);
 }
 
 /* The end of a patch's life: with its last sysfs reference, if it had any. */
@@ -434,6 +433,12 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 		list_del(&patch->node);
 		goto fail;
 	}
+	/*
+	 * Taint from the load on, and mark the module (K in /proc/modules),
+	 * as the module loader does for a livepatch module.
+	 */
+	set_bit(TAINT_LIVEPATCH, &mod->taints);
+	add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
 	mutex_unlock(&kp_mutex);
 	return 0;
 fail:

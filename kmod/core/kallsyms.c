@@ -34,6 +34,7 @@ static struct callback_head *(*kp_task_work_cancel_fn)(struct task_struct *task,
 static struct module *(*kp_find_module_fn)(const char *name);
 static unsigned long (*kp_ftrace_location_fn)(unsigned long ip);
 static void *(*kp_text_poke_fn)(void *addr, const void *opcode, size_t len);
+static void (*kp_text_poke_sync_fn)(void);
 static struct mutex *kp_text_mutex;
 static struct mutex *kp_module_mutex;
 static const char *kp_notes_start;
@@ -90,6 +91,7 @@ int kp_kallsyms_init(void)
 	      kp_need("find_module", &kp_find_module_fn) ?:
 	      kp_need("ftrace_location", &kp_ftrace_location_fn) ?:
 	      kp_need("text_poke", &kp_text_poke_fn) ?:
+	      kp_need("text_poke_sync", &kp_text_poke_sync_fn) ?:
 	      kp_need("text_mutex", &kp_text_mutex) ?:
 	      kp_need("module_mutex", &kp_module_mutex) ?:
 	      kp_need("__start_notes", &kp_notes_start) ?:
@@ -166,4 +168,9 @@ void kp_text_poke(void *addr, const void *opcode, size_t len)
 	mutex_lock(kp_text_mutex);
 	kp_text_poke_fn(addr, opcode, len);
 	mutex_unlock(kp_text_mutex);
+}
+
+void kp_text_poke_sync(void)
+{
+	kp_text_poke_sync_fn();
 }

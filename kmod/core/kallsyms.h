@@ -28,5 +28,6 @@ struct task_struct *kp_idle_task(int cpu);
 int kp_wake_up_state(struct task_struct *task, unsigned int state);
 unsigned long kp_ftrace_location(unsigned long addr);
 void kp_text_poke(void *addr, const void *opcode, size_t len);
+void kp_text_poke_sync(void);
 
 #endif /* KP_KALLSYMS_H */

@@ -12,6 +12,7 @@
 
 #include <linux/module.h>
 #include <linux/notifier.h>
+#include <linux/slab.h>
 #include "core.h"
 #include "module.h"
 #include "redirect.h"
@@ -32,6 +33,51 @@ static int kp_check_patch_module(struct module *mod)
 		return -EINVAL;
 	}
 	return kp_check_target(mod->name, rec);
+}
+
+/*
+ * The modules whose COMING notification kp has seen and whose GOING it has
+ * not (livepatch: mod->klp_alive), under kp_mutex.  A module in COMING state
+ * that is not here may still fail in a notifier that runs before kp's, and
+ * then kp would never hear of it again: it is patched by kp's own COMING
+ * notification, never found and patched earlier.
+ */
+struct kp_alive_module {
+	struct list_head node;
+	struct module *mod;
+};
+
+static LIST_HEAD(kp_alive_modules);
+
+static struct kp_alive_module *kp_find_alive(struct module *mod)
+{
+	struct kp_alive_module *a;
+
+	list_for_each_entry(a, &kp_alive_modules, node)
+		if (a->mod == mod)
+			return a;
+	return NULL;
+}
+
+/*
+ * May a patch that is being enabled patch @mod (found by name, module_mutex
+ * held) now?  Yes when it is live, or coming and kp's notifier has seen it.
+ */
+bool kp_module_alive(struct module *mod)
+{
+	lockdep_assert_held(&kp_mutex);
+	return mod->state == MODULE_STATE_LIVE ||
+	       (mod->state == MODULE_STATE_COMING && kp_find_alive(mod));
+}
+
+static void kp_forget_module(struct module *mod)
+{
+	struct kp_alive_module *a = kp_find_alive(mod);
+
+	if (a) {
+		list_del(&a->node);
+		kfree(a);
+	}
 }
 
 static int kp_buildid_notify(struct notifier_block *nb, unsigned long action,
@@ -128,10 +174,20 @@ static int kp_target_notify(struct notifier_block *nb, unsigned long action,
 	if (action != MODULE_STATE_COMING && action != MODULE_STATE_GOING)
 		return NOTIFY_DONE;
 	mutex_lock(&kp_mutex);
-	if (action == MODULE_STATE_COMING)
-		ret = kp_module_coming(mod);
-	else
+	if (action == MODULE_STATE_COMING) {
+		struct kp_alive_module *a = kzalloc(sizeof(*a), GFP_KERNEL);
+
+		ret = a ? kp_module_coming(mod) : -ENOMEM;
+		if (!ret) {
+			a->mod = mod;
+			list_add(&a->node, &kp_alive_modules);
+		} else {
+			kfree(a);
+		}
+	} else {
 		kp_module_going(mod);
+		kp_forget_module(mod);
+	}
 	mutex_unlock(&kp_mutex);
 	return notifier_from_errno(ret);
 }
@@ -161,6 +217,10 @@ int kp_module_init(void)
 
 void kp_module_exit(void)
 {
+	struct kp_alive_module *a, *tmp;
+
 	unregister_module_notifier(&kp_target_nb);
 	unregister_module_notifier(&kp_buildid_nb);
+	list_for_each_entry_safe(a, tmp, &kp_alive_modules, node)
+		kfree(a);
 }

@@ -5,6 +5,9 @@
 #ifndef KP_MODULE_H
 #define KP_MODULE_H
 
+#include <linux/module.h>
+
+bool kp_module_alive(struct module *mod);
 int kp_module_init(void);
 void kp_module_exit(void);
 

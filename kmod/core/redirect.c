@@ -59,9 +59,13 @@ static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 	struct kp_func *func;
 	int bit;
 
-	/* Disables preemption: the RCU read side of the versions list. */
+	/*
+	 * Disables preemption: the RCU read side of the versions list.  Fails
+	 * only on recursion, which no caller of a replaced function should
+	 * cause: say so once, as livepatch does.
+	 */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
-	if (bit < 0)
+	if (WARN_ON_ONCE(bit < 0))
 		return;
 	func = list_first_or_null_rcu(&ops->func_stack, struct kp_func,
 				      stack_node);

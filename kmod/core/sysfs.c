@@ -17,6 +17,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kallsyms.h>
 #include <linux/kobject.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
@@ -91,12 +92,40 @@ static ssize_t transition_ms_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", ms);
 }
 
-/* "pid comm function+off/size [module]" for every pending task of @patch. */
+/* Room kept at the end of the page for the "... N more" line. */
+#define KP_MORE_ROOM	32
+
+/*
+ * Append one line to the sysfs page @buf if it fits whole, with room left
+ * for a final "... N more"; false when it does not.
+ */
+static __printf(3, 4) bool kp_emit_line(char *buf, ssize_t *len,
+					 const char *fmt, ...)
+{
+	char line[KSYM_SYMBOL_LEN + TASK_COMM_LEN + 32];
+	va_list args;
+	int n;
+
+	va_start(args, fmt);
+	n = vscnprintf(line, sizeof(line), fmt, args);
+	va_end(args);
+	if (*len + n > PAGE_SIZE - KP_MORE_ROOM)
+		return false;
+	memcpy(buf + *len, line, n);
+	*len += n;
+	return true;
+}
+
+/*
+ * "pid comm function+off/size [module]" for every pending task of @patch, as
+ * many as fit in the page, then "... N more" if some did not.
+ */
 static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
 {
 	struct kp_pending *p = kp_transition_pending(patch);
-	unsigned int i;
+	unsigned int i, more = 0;
 	ssize_t len = 0;
+	bool ok;
 
 	for (i = 0; p && i < kp_pending_nr(p); i++) {
 		unsigned long *addr;
@@ -104,13 +133,21 @@ static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
 
 		if (!task)
 			continue;
+		if (more) {
+			more++;
+			continue;
+		}
 		if (*addr)
-			len += sysfs_emit_at(buf, len, "%d %s %pS\n", task->pid,
-					     task->comm, (void *)*addr);
+			ok = kp_emit_line(buf, &len, "%d %s %pS\n", task->pid,
+					  task->comm, (void *)*addr);
 		else
-			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack\n",
-					     task->pid, task->comm);
+			ok = kp_emit_line(buf, &len, "%d %s unreliable-stack\n",
+					  task->pid, task->comm);
+		if (!ok)
+			more = 1;
 	}
+	if (more)
+		len += sysfs_emit_at(buf, len, "... %u more\n", more);
 	return len;
 }
 
@@ -222,10 +259,12 @@ static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
 static struct kobj_attribute transition_ms_attr = __ATTR_RO(transition_ms);
 static struct kobj_attribute pending_attr = __ATTR_RO(pending);
-static struct kobj_attribute pending_tasks_attr = __ATTR_RO(pending_tasks);
+/* Kernel stacks of any task, as /proc/PID/stack: root only. */
+static struct kobj_attribute pending_tasks_attr = __ATTR(pending_tasks, 0400,
+							 pending_tasks_show, NULL);
 static struct kobj_attribute timeout_attr = __ATTR_RW(timeout);
 static struct kobj_attribute force_attr = __ATTR_RW(force);
-static struct kobj_attribute blocked_attr = __ATTR_RO(blocked);
+static struct kobj_attribute blocked_attr = __ATTR(blocked, 0400, blocked_show, NULL);
 static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
 
 static struct attribute *kp_patch_attrs[] = {

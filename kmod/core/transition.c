@@ -41,8 +41,28 @@
 
 #define KP_STACK_ENTRIES	128
 
+/* A parameter for which 0 means nothing sensible. */
+static int kp_param_set_nonzero(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (!n)
+		return -EINVAL;
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static const struct kernel_param_ops kp_param_nonzero = {
+	.set = kp_param_set_nonzero,
+	.get = param_get_uint,
+};
+
 unsigned int kp_timeout_s = 60;
-module_param_named(transition_timeout, kp_timeout_s, uint, 0644);
+module_param_cb(transition_timeout, &kp_param_nonzero, &kp_timeout_s, 0644);
 MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses (default; a patch may set its own)");
 
 static unsigned int kp_signal_s = 15;
@@ -50,7 +70,7 @@ module_param_named(signal_after, kp_signal_s, uint, 0644);
 MODULE_PARM_DESC(signal_after, "seconds into a transition before pending tasks are kicked out of their sleeps (fake signal), and again every as many (0: never)");
 
 static unsigned int kp_retry_ms = 100;
-module_param_named(retry_interval_ms, kp_retry_ms, uint, 0644);
+module_param_cb(retry_interval_ms, &kp_param_nonzero, &kp_retry_ms, 0644);
 MODULE_PARM_DESC(retry_interval_ms, "interval of the retry passes over the pending tasks");
 
 struct kp_range {
@@ -93,6 +113,7 @@ struct kp_twork {
 static atomic_t kp_tworks = ATOMIC_INIT(0);
 static unsigned long __percpu *kp_self_stack;
 static struct work_struct __percpu *kp_sync_works;
+static DEFINE_MUTEX(kp_sync_mutex);	/* one user of kp_sync_works at a time */
 
 /* What one stop_machine pass saw, filled inside stop_machine. */
 struct kp_pass_stats {
@@ -128,8 +149,11 @@ static void kp_add_range(struct kp_ranges *r, unsigned long start,
 /*
  * The code that must not be on the stack of a task that switches: toward the
  * patched state, the old functions and the versions in force below this
- * patch; toward the unpatched state, this patch's versions (and the old
- * functions, which only appear while a call is inside the ftrace trampoline).
+ * patch; toward the unpatched state, the whole core text of the patch module
+ * (its replacements, their .cold parts and the helpers they call or
+ * tail-call, none of which needs a record: the module may go once the patch
+ * is disabled) and the old functions, which only appear while a call is
+ * inside the ftrace trampoline.
  */
 static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
 					   bool to_patched)
@@ -144,6 +168,9 @@ static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
 	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
 	if (!r)
 		return NULL;
+	if (!to_patched)
+		kp_add_range(r, (unsigned long)patch->mod->core_layout.base,
+			     patch->mod->core_layout.text_size);
 
 	kp_for_each_object(patch, obj) {
 		kp_for_each_func(obj, func) {
@@ -155,8 +182,6 @@ static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
 					kp_top_version(func);
 				if (below)
 					kp_add_range(r, below->new_addr, below->new_size);
-			} else {
-				kp_add_range(r, func->new_addr, func->new_size);
 			}
 		}
 	}
@@ -898,12 +923,15 @@ static void kp_sync_cpu(struct work_struct *work)
  * watching, so synchronize_rcu() is not enough: a work run on every CPU
  * cannot run there before such a caller (preemption disabled) is done, as
  * livepatch does in klp_synchronize_transition() (schedule_on_each_cpu(),
- * which modules cannot call).
+ * which modules cannot call).  Callers may race (kp_unregister_patch() calls
+ * it without kp_mutex): the works are serialised, a work being queued or
+ * flushed is never initialised again.
  */
 void kp_synchronize(void)
 {
 	int cpu;
 
+	mutex_lock(&kp_sync_mutex);
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
 		struct work_struct *w = per_cpu_ptr(kp_sync_works, cpu);
@@ -914,6 +942,7 @@ void kp_synchronize(void)
 	for_each_online_cpu(cpu)
 		flush_work(per_cpu_ptr(kp_sync_works, cpu));
 	cpus_read_unlock();
+	mutex_unlock(&kp_sync_mutex);
 }
 
 int kp_transition_init(void)
