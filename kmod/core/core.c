@@ -18,8 +18,16 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/utsname.h>
-#include "kp_core.h"
+#include "build_id.h"
+#include "core.h"
+#include "kallsyms.h"
 #include "kp_patch.h"
+#include "module.h"
+#include "redirect.h"
+#include "reloc.h"
+#include "symbols.h"
+#include "sysfs.h"
+#include "transition.h"
 
 DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
@@ -29,18 +37,23 @@ static const char *kp_str(__u64 p)
 	return (const char *)(unsigned long)p;
 }
 
-static bool kp_in_mod(struct module *mod, unsigned long addr)
+/*
+ * Is @addr in @mod's core text?  Not in its init text, which is freed once
+ * the init returned, nor in its data.
+ */
+static bool kp_in_core_text(struct module *mod, unsigned long addr)
 {
-	bool ret;
+	unsigned long base = (unsigned long)mod->core_layout.base;
 
-	preempt_disable();
-	ret = within_module(addr, mod);
-	preempt_enable();
-	return ret;
+	return addr >= base && addr - base < mod->core_layout.text_size;
 }
 
-/* Refuse a patch built for another kernel. */
-static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
+/*
+ * Refuse a patch built for another kernel: the one check of the target, run
+ * by the module notifier before anything of a patch module is processed and
+ * again when it registers.
+ */
+int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 {
 	char *running;
 	int ret;
@@ -52,7 +65,7 @@ static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 	if (ret)
 		goto out;
 	if (!rec->target_build_id || strcasecmp(running, kp_str(rec->target_build_id))) {
-		pr_err("%s: built for kernel build ID %s, the running kernel is %s\n",
+		pr_err("%s: refused: built for kernel build ID %s, the running kernel is %s\n",
 		       name, rec->target_build_id ? kp_str(rec->target_build_id) : "(none)",
 		       running);
 		ret = -EINVAL;
@@ -60,7 +73,7 @@ static int kp_check_target(const char *name, const struct kp_patch_rec *rec)
 	}
 	if (rec->target_release &&
 	    strcmp(kp_str(rec->target_release), init_utsname()->release)) {
-		pr_err("%s: built for kernel release %s, the running kernel is %s\n",
+		pr_err("%s: refused: built for kernel release %s, the running kernel is %s\n",
 		       name, kp_str(rec->target_release), init_utsname()->release);
 		ret = -EINVAL;
 	}
@@ -91,12 +104,10 @@ int kp_object_resolve(struct kp_object *obj)
 {
 	struct kp_patch *patch = obj->patch;
 	unsigned long addr, size, off, elf_size;
-	unsigned int i, j;
+	struct kp_func *func, *prev;
 	int ret;
 
-	for (i = 0; i < obj->nr_funcs; i++) {
-		struct kp_func *func = &obj->funcs[i];
-
+	kp_for_each_func(obj, func) {
 		ret = kp_lookup(obj->name, obj->mod, func->name, func->sympos,
 				&addr, &elf_size);
 		if (ret) {
@@ -124,8 +135,8 @@ int kp_object_resolve(struct kp_object *obj)
 			ret = -EINVAL;
 			goto fail;
 		}
-		for (j = 0; j < i; j++) {
-			if (obj->funcs[j].old_addr == addr) {
+		for (prev = obj->funcs; prev < func; prev++) {
+			if (prev->old_addr == addr) {
 				pr_err("%s: function %s in %s is replaced twice\n",
 				       patch->name, func->name, obj->name);
 				ret = -EINVAL;
@@ -151,12 +162,12 @@ fail:
 
 void kp_object_unresolve(struct kp_object *obj)
 {
-	unsigned int i;
+	struct kp_func *func;
 
-	for (i = 0; i < obj->nr_funcs; i++) {
-		obj->funcs[i].old_addr = 0;
-		obj->funcs[i].old_size = 0;
-		obj->funcs[i].ftrace_loc = 0;
+	kp_for_each_func(obj, func) {
+		func->old_addr = 0;
+		func->old_size = 0;
+		func->ftrace_loc = 0;
 	}
 	obj->present = false;
 	obj->mod = NULL;
@@ -165,12 +176,10 @@ void kp_object_unresolve(struct kp_object *obj)
 /* Find the loaded objects of @patch that are not resolved yet and resolve them. */
 static int kp_resolve_loaded(struct kp_patch *patch)
 {
-	unsigned int i;
+	struct kp_object *obj;
 	int ret;
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		if (obj->present)
 			continue;
 		if (!kp_is_vmlinux(obj->name)) {
@@ -178,7 +187,7 @@ static int kp_resolve_loaded(struct kp_patch *patch)
 
 			kp_module_lock();
 			mod = kp_find_module(obj->name);
-			if (mod && mod->state == MODULE_STATE_GOING)
+			if (mod && !kp_module_alive(mod))
 				mod = NULL;
 			kp_module_unlock();
 			if (!mod)
@@ -194,12 +203,13 @@ static int kp_resolve_loaded(struct kp_patch *patch)
 
 static void kp_detach_all(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		for (j = 0; j < patch->objs[i].nr_funcs; j++)
-			if (!patch->objs[i].funcs[j].applied)
-				kp_detach_func(&patch->objs[i].funcs[j]);
+	kp_for_each_object(patch, obj)
+		kp_for_each_func(obj, func)
+			if (!func->patched)
+				kp_detach_func(func);
 }
 
 /*
@@ -208,7 +218,8 @@ static void kp_detach_all(struct kp_patch *patch)
  */
 int kp_enable_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
@@ -218,13 +229,11 @@ int kp_enable_patch(struct kp_patch *patch)
 	ret = kp_resolve_loaded(patch);
 	if (ret)
 		goto fail;
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		if (!obj->present)
 			continue;
-		for (j = 0; j < obj->nr_funcs; j++) {
-			ret = kp_attach_func(&obj->funcs[j]);
+		kp_for_each_func(obj, func) {
+			ret = kp_attach_func(func);
 			if (ret)
 				goto fail;
 		}
@@ -258,20 +267,18 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
-	if (enabled)
-		add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
-	else
+	if (!enabled)
 		module_put(patch->mod);
 }
 
 static struct kp_object *kp_get_object(struct kp_patch *patch,
 				       const char *name)
 {
-	unsigned int i;
+	struct kp_object *obj;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		if (!strcmp(patch->objs[i].name, name))
-			return &patch->objs[i];
+	kp_for_each_object(patch, obj)
+		if (!strcmp(obj->name, name))
+			return obj;
 	return NULL;
 }
 
@@ -328,8 +335,8 @@ static int kp_init_patch(struct kp_patch *patch)
 			func->name = kp_str(f->name);
 			func->sympos = f->sympos;
 			func->new_addr = f->new_func;
-			if (!kp_in_mod(patch->mod, func->new_addr)) {
-				pr_err("%s: the replacement of %s is outside the patch module\n",
+			if (!kp_in_core_text(patch->mod, func->new_addr)) {
+				pr_err("%s: the replacement of %s is not in the patch module's core text\n",
 				       patch->name, func->name);
 				return -EINVAL;
 			}
@@ -341,19 +348,24 @@ static int kp_init_patch(struct kp_patch *patch)
 			i++;
 		}
 	}
-	return 0;
+	return kp_check_records(patch);
 }
 
-static void kp_free_patch(struct kp_patch *patch)
+/* The end of a patch's life: with its last sysfs reference, if it had any. */
+void kp_patch_free(struct kp_patch *patch)
 {
-	if (patch->kobj_added) {
-		kp_sysfs_del_patch(patch);	/* frees on the last reference */
-		return;
-	}
 	kfree(patch->funcs);
 	kfree(patch->objs);
 	kfree(patch->blocked);
 	kfree(patch);
+}
+
+static void kp_free_patch(struct kp_patch *patch)
+{
+	if (patch->kobj_added)
+		kp_sysfs_del_patch(patch);	/* kp_patch_free() on the last put */
+	else
+		kp_patch_free(patch);
 }
 
 static struct kp_patch *kp_find_patch(const char *name)
@@ -421,6 +433,12 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 		list_del(&patch->node);
 		goto fail;
 	}
+	/*
+	 * Taint from the load on, and mark the module (K in /proc/modules),
+	 * as the module loader does for a livepatch module.
+	 */
+	set_bit(TAINT_LIVEPATCH, &mod->taints);
+	add_taint(TAINT_LIVEPATCH, LOCKDEP_STILL_OK);
 	mutex_unlock(&kp_mutex);
 	return 0;
 fail:
@@ -469,12 +487,9 @@ static int __init kp_core_init(void)
 	ret = kp_kallsyms_init();
 	if (ret)
 		return ret;
-	ret = kp_task_state_init();
-	if (ret)
-		return ret;
 	ret = kp_transition_init();
 	if (ret)
-		goto err_task_state;
+		return ret;
 	ret = kp_sysfs_init();
 	if (ret)
 		goto err_transition;
@@ -488,8 +503,6 @@ err_sysfs:
 	kp_sysfs_exit();
 err_transition:
 	kp_transition_exit();
-err_task_state:
-	kp_task_state_exit();
 	return ret;
 }
 
@@ -498,7 +511,6 @@ static void __exit kp_core_exit(void)
 	kp_module_exit();
 	kp_sysfs_exit();
 	kp_transition_exit();
-	kp_task_state_exit();
 	kp_redirect_cleanup();
 }
 

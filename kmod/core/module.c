@@ -12,15 +12,18 @@
 
 #include <linux/module.h>
 #include <linux/notifier.h>
-#include "kp_core.h"
+#include <linux/slab.h>
+#include "core.h"
+#include "module.h"
+#include "redirect.h"
+#include "symbols.h"
+#include "transition.h"
 
+/* A kp patch module (one defining __kp_patch) must target this kernel. */
 static int kp_check_patch_module(struct module *mod)
 {
 	const struct kp_patch_rec *rec;
 	unsigned long addr;
-	char *running;
-	const char *want;
-	int ret = 0;
 
 	if (!kp_module_has_symbol(mod, "__kp_patch", &addr))
 		return 0;
@@ -29,22 +32,52 @@ static int kp_check_patch_module(struct module *mod)
 		pr_err("%s: refused: bad kp patch record magic\n", mod->name);
 		return -EINVAL;
 	}
-	running = kmalloc(KP_BUILD_ID_HEX_MAX, GFP_KERNEL);
-	if (!running)
-		return -ENOMEM;
-	ret = kp_vmlinux_build_id(running, KP_BUILD_ID_HEX_MAX);
-	if (ret)
-		goto out;
-	want = rec->target_build_id ?
-		(const char *)(unsigned long)rec->target_build_id : "(none)";
-	if (strcasecmp(want, running)) {
-		pr_err("%s: refused: built for kernel build ID %s, the running kernel is %s\n",
-		       mod->name, want, running);
-		ret = -EINVAL;
+	return kp_check_target(mod->name, rec);
+}
+
+/*
+ * The modules whose COMING notification kp has seen and whose GOING it has
+ * not (livepatch: mod->klp_alive), under kp_mutex.  A module in COMING state
+ * that is not here may still fail in a notifier that runs before kp's, and
+ * then kp would never hear of it again: it is patched by kp's own COMING
+ * notification, never found and patched earlier.
+ */
+struct kp_alive_module {
+	struct list_head node;
+	struct module *mod;
+};
+
+static LIST_HEAD(kp_alive_modules);
+
+static struct kp_alive_module *kp_find_alive(struct module *mod)
+{
+	struct kp_alive_module *a;
+
+	list_for_each_entry(a, &kp_alive_modules, node)
+		if (a->mod == mod)
+			return a;
+	return NULL;
+}
+
+/*
+ * May a patch that is being enabled patch @mod (found by name, module_mutex
+ * held) now?  Yes when it is live, or coming and kp's notifier has seen it.
+ */
+bool kp_module_alive(struct module *mod)
+{
+	lockdep_assert_held(&kp_mutex);
+	return mod->state == MODULE_STATE_LIVE ||
+	       (mod->state == MODULE_STATE_COMING && kp_find_alive(mod));
+}
+
+static void kp_forget_module(struct module *mod)
+{
+	struct kp_alive_module *a = kp_find_alive(mod);
+
+	if (a) {
+		list_del(&a->node);
+		kfree(a);
 	}
-out:
-	kfree(running);
-	return ret;
 }
 
 static int kp_buildid_notify(struct notifier_block *nb, unsigned long action,
@@ -59,18 +92,17 @@ static int kp_buildid_notify(struct notifier_block *nb, unsigned long action,
 static void kp_module_going(struct module *mod)
 {
 	struct kp_patch *patch;
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	bool popped = false;
 
 	list_for_each_entry(patch, &kp_patches, node) {
-		for (i = 0; i < patch->nr_objs; i++) {
-			struct kp_object *obj = &patch->objs[i];
-
+		kp_for_each_object(patch, obj) {
 			if (!obj->present || obj->mod != mod)
 				continue;
-			for (j = 0; j < obj->nr_funcs; j++) {
-				if (obj->funcs[j].applied) {
-					kp_pop_version(&obj->funcs[j]);
+			kp_for_each_func(obj, func) {
+				if (func->patched) {
+					kp_pop_version(func);
 					popped = true;
 				}
 			}
@@ -79,13 +111,11 @@ static void kp_module_going(struct module *mod)
 	if (popped)
 		kp_synchronize();
 	list_for_each_entry(patch, &kp_patches, node) {
-		for (i = 0; i < patch->nr_objs; i++) {
-			struct kp_object *obj = &patch->objs[i];
-
+		kp_for_each_object(patch, obj) {
 			if (!obj->present || obj->mod != mod)
 				continue;
-			for (j = 0; j < obj->nr_funcs; j++)
-				kp_detach_func(&obj->funcs[j]);
+			kp_for_each_func(obj, func)
+				kp_detach_func(func);
 			kp_object_unresolve(obj);
 			pr_info("%s: %s unloaded, its functions are unpatched\n",
 				patch->name, mod->name);
@@ -100,24 +130,23 @@ static void kp_module_going(struct module *mod)
 static int kp_module_coming(struct module *mod)
 {
 	struct kp_patch *patch;
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	int ret;
 
 	/* kp_patches is in enable order: the last one pushed ends on top. */
 	list_for_each_entry(patch, &kp_patches, node) {
 		if (!patch->enabled && !kp_in_transition(patch))
 			continue;
-		for (i = 0; i < patch->nr_objs; i++) {
-			struct kp_object *obj = &patch->objs[i];
-
+		kp_for_each_object(patch, obj) {
 			if (obj->present || strcmp(obj->name, mod->name))
 				continue;
 			obj->mod = mod;
 			ret = kp_object_resolve(obj);
 			if (ret)
 				goto fail;
-			for (j = 0; j < obj->nr_funcs; j++) {
-				ret = kp_attach_func(&obj->funcs[j]);
+			kp_for_each_func(obj, func) {
+				ret = kp_attach_func(func);
 				if (ret)
 					goto fail;
 			}
@@ -145,10 +174,20 @@ static int kp_target_notify(struct notifier_block *nb, unsigned long action,
 	if (action != MODULE_STATE_COMING && action != MODULE_STATE_GOING)
 		return NOTIFY_DONE;
 	mutex_lock(&kp_mutex);
-	if (action == MODULE_STATE_COMING)
-		ret = kp_module_coming(mod);
-	else
+	if (action == MODULE_STATE_COMING) {
+		struct kp_alive_module *a = kzalloc(sizeof(*a), GFP_KERNEL);
+
+		ret = a ? kp_module_coming(mod) : -ENOMEM;
+		if (!ret) {
+			a->mod = mod;
+			list_add(&a->node, &kp_alive_modules);
+		} else {
+			kfree(a);
+		}
+	} else {
 		kp_module_going(mod);
+		kp_forget_module(mod);
+	}
 	mutex_unlock(&kp_mutex);
 	return notifier_from_errno(ret);
 }
@@ -178,6 +217,10 @@ int kp_module_init(void)
 
 void kp_module_exit(void)
 {
+	struct kp_alive_module *a, *tmp;
+
 	unregister_module_notifier(&kp_target_nb);
 	unregister_module_notifier(&kp_buildid_nb);
+	list_for_each_entry_safe(a, tmp, &kp_alive_modules, node)
+		kfree(a);
 }

@@ -8,7 +8,7 @@
  * stack only changes inside stop_machine (transition.c), for a module whose
  * code has not run yet, or when no task can pick the version that goes, so
  * every caller, NMIs included, sees either the old or the new head.  While
- * the head is in transition the task's own state (task_state.c) decides
+ * the head is in transition the task's own state (transition.h) decides
  * between the head and the version below it.
  */
 
@@ -17,23 +17,34 @@
 #include <linux/ftrace.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
-#include "kp_core.h"
-#include "task_state.h"
+#include "redirect.h"
+#include "transition.h"
 
-static LIST_HEAD(kp_fstates);
+/*
+ * One old function: its ftrace_ops and the stack of its versions (livepatch:
+ * klp_ops), shared by every patch that replaces it.
+ */
+struct kp_ops {
+	struct list_head node;		/* kp_ops_list */
+	unsigned long ftrace_loc;	/* __fentry__ site of the old function */
+	struct ftrace_ops fops;
+	struct list_head func_stack;	/* struct kp_func, newest first, RCU */
+};
+
+static LIST_HEAD(kp_ops_list);
 
 /*
  * The version of a function in transition: the task's own state decides
  * between the head and the version below it.  Kept out of the handler (and
  * reached by a tail call) so that the handler's usual path saves no register.
  */
-static noinline void notrace kp_transition_redirect(struct kp_fstate *fs,
+static noinline void notrace kp_transition_redirect(struct kp_ops *ops,
 						    struct kp_func *func,
 						    struct ftrace_regs *fregs,
 						    int bit)
 {
 	if (!kp_current_patched())
-		func = list_next_or_null_rcu(&fs->versions, &func->stack_node,
+		func = list_next_or_null_rcu(&ops->func_stack, &func->stack_node,
 					     struct kp_func, stack_node);
 	if (func)
 		ftrace_instruction_pointer_set(fregs, func->new_addr);
@@ -41,21 +52,25 @@ static noinline void notrace kp_transition_redirect(struct kp_fstate *fs,
 }
 
 static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
-				      struct ftrace_ops *ops,
+				      struct ftrace_ops *fops,
 				      struct ftrace_regs *fregs)
 {
-	struct kp_fstate *fs = container_of(ops, struct kp_fstate, ops);
+	struct kp_ops *ops = container_of(fops, struct kp_ops, fops);
 	struct kp_func *func;
 	int bit;
 
-	/* Disables preemption: the RCU read side of the versions list. */
+	/*
+	 * Disables preemption: the RCU read side of the versions list.  Fails
+	 * only on recursion, which no caller of a replaced function should
+	 * cause: say so once, as livepatch does.
+	 */
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
-	if (bit < 0)
+	if (WARN_ON_ONCE(bit < 0))
 		return;
-	func = list_first_or_null_rcu(&fs->versions, struct kp_func,
+	func = list_first_or_null_rcu(&ops->func_stack, struct kp_func,
 				      stack_node);
 	if (func && unlikely(READ_ONCE(func->transition))) {
-		kp_transition_redirect(fs, func, fregs, bit);
+		kp_transition_redirect(ops, func, fregs, bit);
 		return;
 	}
 	if (func)
@@ -63,13 +78,13 @@ static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
-static struct kp_fstate *kp_find_fstate(unsigned long loc)
+static struct kp_ops *kp_find_ops(unsigned long loc)
 {
-	struct kp_fstate *fs;
+	struct kp_ops *ops;
 
-	list_for_each_entry(fs, &kp_fstates, node)
-		if (fs->ftrace_loc == loc)
-			return fs;
+	list_for_each_entry(ops, &kp_ops_list, node)
+		if (ops->ftrace_loc == loc)
+			return ops;
 	return NULL;
 }
 
@@ -79,83 +94,82 @@ static struct kp_fstate *kp_find_fstate(unsigned long loc)
  */
 int kp_attach_func(struct kp_func *func)
 {
-	struct kp_fstate *fs;
+	struct kp_ops *ops;
 	int ret;
 
-	if (func->fs)
+	if (func->ops)
 		return 0;
-	fs = kp_find_fstate(func->ftrace_loc);
-	if (fs) {
-		func->fs = fs;
+	ops = kp_find_ops(func->ftrace_loc);
+	if (ops) {
+		func->ops = ops;
 		return 0;
 	}
 
-	fs = kzalloc(sizeof(*fs), GFP_KERNEL);
-	if (!fs)
+	ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+	if (!ops)
 		return -ENOMEM;
-	fs->ftrace_loc = func->ftrace_loc;
-	INIT_LIST_HEAD(&fs->versions);
-	fs->ops.func = kp_ftrace_handler;
+	ops->ftrace_loc = func->ftrace_loc;
+	INIT_LIST_HEAD(&ops->func_stack);
+	ops->fops.func = kp_ftrace_handler;
 	/*
 	 * With DYNAMIC_FTRACE_WITH_ARGS (x86_64 on 6.1) the light ftrace_caller
 	 * trampoline already lets the handler change the return IP, so full
 	 * pt_regs (SAVE_REGS) are only asked for where it is missing; the
 	 * kernel's livepatch does the same.
 	 */
-	fs->ops.flags = FTRACE_OPS_FL_DYNAMIC | FTRACE_OPS_FL_IPMODIFY |
+	ops->fops.flags = FTRACE_OPS_FL_DYNAMIC | FTRACE_OPS_FL_IPMODIFY |
 			FTRACE_OPS_FL_PERMANENT;
 	if (!IS_ENABLED(CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS))
-		fs->ops.flags |= FTRACE_OPS_FL_SAVE_REGS;
+		ops->fops.flags |= FTRACE_OPS_FL_SAVE_REGS;
 
-	ret = ftrace_set_filter_ip(&fs->ops, fs->ftrace_loc, 0, 0);
+	ret = ftrace_set_filter_ip(&ops->fops, ops->ftrace_loc, 0, 0);
 	if (ret) {
 		pr_err("%s: cannot set the ftrace filter on %s (%s): %d\n",
 		       func->obj->patch->name, func->name, func->obj->name, ret);
-		ftrace_free_filter(&fs->ops);
-		kfree(fs);
+		ftrace_free_filter(&ops->fops);
+		kfree(ops);
 		return ret;
 	}
-	ret = register_ftrace_function(&fs->ops);
+	ret = register_ftrace_function(&ops->fops);
 	if (ret) {
 		pr_err("%s: cannot register the ftrace handler on %s (%s): %d%s\n",
 		       func->obj->patch->name, func->name, func->obj->name, ret,
 		       ret == -EBUSY ? " (kernel.ftrace_enabled=0, or another IPMODIFY user)" : "");
-		ftrace_free_filter(&fs->ops);
-		kfree(fs);
+		ftrace_free_filter(&ops->fops);
+		kfree(ops);
 		return ret;
 	}
-	list_add(&fs->node, &kp_fstates);
-	func->fs = fs;
+	list_add(&ops->node, &kp_ops_list);
+	func->ops = ops;
 	return 0;
 }
 
 /* Drop @func's use of its ftrace_ops; unregister it when nobody is left. */
 void kp_detach_func(struct kp_func *func)
 {
-	struct kp_fstate *fs = func->fs;
-	struct kp_patch *p;
-	unsigned int i, j;
+	struct kp_ops *ops = func->ops;
+	struct kp_patch *patch;
+	struct kp_object *obj;
+	struct kp_func *f;
 	int ret;
 
-	if (!fs || WARN_ON(func->applied))
+	if (!ops || WARN_ON(func->patched))
 		return;
-	func->fs = NULL;
+	func->ops = NULL;
 
 	/* Still used by another attached function (of any patch)? */
-	list_for_each_entry(p, &kp_patches, node) {
-		for (i = 0; i < p->nr_objs; i++) {
-			for (j = 0; j < p->objs[i].nr_funcs; j++)
-				if (p->objs[i].funcs[j].fs == fs)
+	list_for_each_entry(patch, &kp_patches, node)
+		kp_for_each_object(patch, obj)
+			kp_for_each_func(obj, f)
+				if (f->ops == ops)
 					return;
-		}
-	}
-	ret = unregister_ftrace_function(&fs->ops);
+	ret = unregister_ftrace_function(&ops->fops);
 	if (ret)
 		pr_err("cannot unregister the ftrace handler on %ps: %d\n",
-		       (void *)fs->ftrace_loc, ret);
-	ftrace_free_filter(&fs->ops);
-	list_del(&fs->node);
-	kfree(fs);
+		       (void *)ops->ftrace_loc, ret);
+	ftrace_free_filter(&ops->fops);
+	list_del(&ops->node);
+	kfree(ops);
 }
 
 /*
@@ -164,34 +178,34 @@ void kp_detach_func(struct kp_func *func)
  */
 void kp_push_version(struct kp_func *func)
 {
-	list_add_rcu(&func->stack_node, &func->fs->versions);
-	func->applied = true;
+	list_add_rcu(&func->stack_node, &func->ops->func_stack);
+	func->patched = true;
 }
 
 /* Remove @func from its versions, wherever it is in the stack. */
 void kp_pop_version(struct kp_func *func)
 {
 	list_del_rcu(&func->stack_node);
-	func->applied = false;
+	func->patched = false;
 }
 
 struct kp_func *kp_top_version(struct kp_func *func)
 {
-	if (!func->fs)
+	if (!func->ops)
 		return NULL;
-	return list_first_entry_or_null(&func->fs->versions, struct kp_func,
+	return list_first_entry_or_null(&func->ops->func_stack, struct kp_func,
 					stack_node);
 }
 
-/* The version right below @func (applied) in its stack, NULL for the original. */
+/* The version right below @func (patched) in its stack, NULL for the original. */
 struct kp_func *kp_next_version(struct kp_func *func)
 {
-	if (list_is_last(&func->stack_node, &func->fs->versions))
+	if (list_is_last(&func->stack_node, &func->ops->func_stack))
 		return NULL;
 	return list_next_entry(func, stack_node);
 }
 
 void kp_redirect_cleanup(void)
 {
-	WARN_ON(!list_empty(&kp_fstates));
+	WARN_ON(!list_empty(&kp_ops_list));
 }

@@ -8,7 +8,9 @@
 
 #include <linux/elf.h>
 #include <linux/module.h>
-#include "kp_core.h"
+#include "kallsyms.h"
+#include "reloc.h"
+#include "symbols.h"
 
 #define KP_FOR_EACH_REC(rec, first, last) \
 	for (rec = (first); rec < (last); rec++)
@@ -32,6 +34,45 @@ static const struct kp_reloc_rec *kp_relocs_end(struct kp_patch *patch)
 {
 	return (const struct kp_reloc_rec *)(unsigned long)
 		patch->rec->relocs_end;
+}
+
+static bool kp_has_object(struct kp_patch *patch, const char *objname)
+{
+	struct kp_object *obj;
+
+	kp_for_each_object(patch, obj)
+		if (!strcmp(obj->name, objname))
+			return true;
+	return false;
+}
+
+/*
+ * Refuse kp_syms and kp_relocs records of an object in which the patch
+ * replaces no function: they would never be verified or applied.
+ */
+int kp_check_records(struct kp_patch *patch)
+{
+	const struct kp_sym_rec *s;
+	const struct kp_reloc_rec *r;
+	const char *objname;
+
+	KP_FOR_EACH_REC(s, kp_syms_begin(patch), kp_syms_end(patch)) {
+		objname = (const char *)(unsigned long)s->objname;
+		if (!objname || !s->name || !kp_has_object(patch, objname)) {
+			pr_err("%s: kp_syms record of %s, an object the patch replaces no function in\n",
+			       patch->name, objname ? objname : "(null)");
+			return -EINVAL;
+		}
+	}
+	KP_FOR_EACH_REC(r, kp_relocs_begin(patch), kp_relocs_end(patch)) {
+		objname = (const char *)(unsigned long)r->objname;
+		if (!objname || !r->name || !kp_has_object(patch, objname)) {
+			pr_err("%s: kp_relocs record of %s, an object the patch replaces no function in\n",
+			       patch->name, objname ? objname : "(null)");
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* Every kp_sym_rec of @obj must resolve by name and sympos to its address. */
@@ -81,6 +122,7 @@ static bool kp_in_module(struct module *mod, unsigned long addr, size_t len)
 int kp_apply_relocs(struct kp_patch *patch, struct kp_object *obj)
 {
 	const struct kp_reloc_rec *r;
+	bool poked = false;
 	unsigned long sym;
 	int ret;
 
@@ -136,11 +178,15 @@ int kp_apply_relocs(struct kp_patch *patch, struct kp_object *obj)
 			return -EINVAL;
 		}
 		kp_text_poke(dest, src, len);
+		poked = true;
 		continue;
 overflow:
 		pr_err("%s: relocation against %s (%s) overflows (type %llu)\n",
 		       patch->name, name, objname, r->type);
 		return -ERANGE;
 	}
+	/* Serialise every CPU against the new code, as text_poke()'s users do. */
+	if (poked)
+		kp_text_poke_sync();
 	return 0;
 }

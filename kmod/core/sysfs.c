@@ -17,10 +17,13 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kallsyms.h>
 #include <linux/kobject.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
-#include "kp_core.h"
+#include "pending.h"
+#include "sysfs.h"
+#include "transition.h"
 
 static struct kobject *kp_root_kobj;
 
@@ -89,26 +92,85 @@ static ssize_t transition_ms_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", ms);
 }
 
-static ssize_t kp_pending_attr(struct kobject *kobj, char *buf, bool count)
-{
-	ssize_t len;
+/* Room kept at the end of the page for the "... N more" line. */
+#define KP_MORE_ROOM	32
 
-	mutex_lock(&kp_mutex);
-	len = kp_transition_pending_show(to_patch(kobj), buf, count);
-	mutex_unlock(&kp_mutex);
+/*
+ * Append one line to the sysfs page @buf if it fits whole, with room left
+ * for a final "... N more"; false when it does not.
+ */
+static __printf(3, 4) bool kp_emit_line(char *buf, ssize_t *len,
+					 const char *fmt, ...)
+{
+	char line[KSYM_SYMBOL_LEN + TASK_COMM_LEN + 32];
+	va_list args;
+	int n;
+
+	va_start(args, fmt);
+	n = vscnprintf(line, sizeof(line), fmt, args);
+	va_end(args);
+	if (*len + n > PAGE_SIZE - KP_MORE_ROOM)
+		return false;
+	memcpy(buf + *len, line, n);
+	*len += n;
+	return true;
+}
+
+/*
+ * "pid comm function+off/size [module]" for every pending task of @patch, as
+ * many as fit in the page, then "... N more" if some did not.
+ */
+static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
+{
+	struct kp_pending *p = kp_transition_pending(patch);
+	unsigned int i, more = 0;
+	ssize_t len = 0;
+	bool ok;
+
+	for (i = 0; p && i < kp_pending_nr(p); i++) {
+		unsigned long *addr;
+		struct task_struct *task = kp_pending_task(p, i, &addr);
+
+		if (!task)
+			continue;
+		if (more) {
+			more++;
+			continue;
+		}
+		if (*addr)
+			ok = kp_emit_line(buf, &len, "%d %s %pS\n", task->pid,
+					  task->comm, (void *)*addr);
+		else
+			ok = kp_emit_line(buf, &len, "%d %s unreliable-stack\n",
+					  task->pid, task->comm);
+		if (!ok)
+			more = 1;
+	}
+	if (more)
+		len += sysfs_emit_at(buf, len, "... %u more\n", more);
 	return len;
 }
 
 static ssize_t pending_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	return kp_pending_attr(kobj, buf, true);
+	unsigned int n;
+
+	mutex_lock(&kp_mutex);
+	n = kp_pending_left(kp_transition_pending(to_patch(kobj)));
+	mutex_unlock(&kp_mutex);
+	return sysfs_emit(buf, "%u\n", n);
 }
 
 static ssize_t pending_tasks_show(struct kobject *kobj,
 				  struct kobj_attribute *attr, char *buf)
 {
-	return kp_pending_attr(kobj, buf, false);
+	ssize_t len;
+
+	mutex_lock(&kp_mutex);
+	len = kp_pending_tasks_emit(to_patch(kobj), buf);
+	mutex_unlock(&kp_mutex);
+	return len;
 }
 
 static ssize_t timeout_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -149,14 +211,40 @@ static ssize_t force_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return kp_bool_store(kobj, buf, count, kp_force);
 }
 
+/*
+ * "pid comm function+off/size [module]" per task that held the last reversed
+ * transition, each followed by its stack, indented.
+ */
+static ssize_t kp_blocked_emit(const struct kp_blockers *bl, char *buf)
+{
+	unsigned int i, k;
+	ssize_t len = 0;
+
+	for (i = 0; bl && i < bl->nr; i++) {
+		const struct kp_blocker *b = &bl->b[i];
+
+		if (b->addr)
+			len += sysfs_emit_at(buf, len, "%d %s %pS\n", b->pid,
+					     b->comm, (void *)b->addr);
+		else
+			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack(%d)\n",
+					     b->pid, b->comm, b->err);
+		for (k = 0; k < b->nr_entries; k++)
+			len += sysfs_emit_at(buf, len, "    %pS\n",
+					     (void *)b->entries[k]);
+	}
+	if (bl && bl->total > bl->nr)
+		len += sysfs_emit_at(buf, len, "... %u more\n", bl->total - bl->nr);
+	return len;
+}
+
 static ssize_t blocked_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	struct kp_patch *patch = to_patch(kobj);
 	ssize_t len;
 
 	mutex_lock(&kp_mutex);
-	len = sysfs_emit(buf, "%s", patch->blocked ? patch->blocked : "");
+	len = kp_blocked_emit(to_patch(kobj)->blocked, buf);
 	mutex_unlock(&kp_mutex);
 	return len;
 }
@@ -171,10 +259,12 @@ static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
 static struct kobj_attribute transition_ms_attr = __ATTR_RO(transition_ms);
 static struct kobj_attribute pending_attr = __ATTR_RO(pending);
-static struct kobj_attribute pending_tasks_attr = __ATTR_RO(pending_tasks);
+/* Kernel stacks of any task, as /proc/PID/stack: root only. */
+static struct kobj_attribute pending_tasks_attr = __ATTR(pending_tasks, 0400,
+							 pending_tasks_show, NULL);
 static struct kobj_attribute timeout_attr = __ATTR_RW(timeout);
 static struct kobj_attribute force_attr = __ATTR_RW(force);
-static struct kobj_attribute blocked_attr = __ATTR_RO(blocked);
+static struct kobj_attribute blocked_attr = __ATTR(blocked, 0400, blocked_show, NULL);
 static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
 
 static struct attribute *kp_patch_attrs[] = {
@@ -223,12 +313,7 @@ ATTRIBUTE_GROUPS(kp_func);
 
 static void kp_patch_release(struct kobject *kobj)
 {
-	struct kp_patch *patch = to_patch(kobj);
-
-	kfree(patch->funcs);
-	kfree(patch->objs);
-	kfree(patch->blocked);
-	kfree(patch);
+	kp_patch_free(to_patch(kobj));
 }
 
 /* Objects and functions live in arrays freed with their patch. */
@@ -255,7 +340,8 @@ static struct kobj_type kp_func_ktype = {
 
 int kp_sysfs_add_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	int ret;
 
 	ret = kobject_init_and_add(&patch->kobj, &kp_patch_ktype, kp_root_kobj,
@@ -263,18 +349,14 @@ int kp_sysfs_add_patch(struct kp_patch *patch)
 	patch->kobj_added = true;
 	if (ret)
 		goto err;
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
+	kp_for_each_object(patch, obj) {
 		ret = kobject_init_and_add(&obj->kobj, &kp_object_ktype,
 					   &patch->kobj, "%s", obj->name);
 		if (ret) {
 			kobject_put(&obj->kobj);
 			goto err;
 		}
-		for (j = 0; j < obj->nr_funcs; j++) {
-			struct kp_func *func = &obj->funcs[j];
-
+		kp_for_each_func(obj, func) {
 			ret = kobject_init_and_add(&func->kobj, &kp_func_ktype,
 						   &obj->kobj, "%s,%lu",
 						   func->name, func->sympos);
@@ -297,15 +379,14 @@ err:
  */
 void kp_sysfs_del_patch(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
-		for (j = 0; j < obj->nr_funcs; j++) {
-			if (obj->funcs[j].kobj.state_in_sysfs) {
-				kobject_del(&obj->funcs[j].kobj);
-				kobject_put(&obj->funcs[j].kobj);
+	kp_for_each_object(patch, obj) {
+		kp_for_each_func(obj, func) {
+			if (func->kobj.state_in_sysfs) {
+				kobject_del(&func->kobj);
+				kobject_put(&func->kobj);
 			}
 		}
 		if (obj->kobj.state_in_sysfs) {

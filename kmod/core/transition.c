@@ -7,8 +7,8 @@
  * First pass (stop_machine): every stack (idle tasks included) is walked with
  * the reliable (ORC) unwinder.  If no return address lies in the code the
  * switch leaves (ranges below), the version stacks flip at once: done.
- * Otherwise the tasks that hold such code are recorded as pending
- * (task_state.c) and the patch's functions are marked in transition: the
+ * Otherwise the tasks that hold such code are recorded as pending (a
+ * pending.c table) and the patch's functions are marked in transition: the
  * ftrace handler then sends pending tasks to the version they ran before and
  * every other task, new tasks included, to the target version.
  *
@@ -25,16 +25,44 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cpu.h>
+#include <linux/delay.h>
 #include <linux/ktime.h>
+#include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/stop_machine.h>
 #include <linux/string.h>
+#include <linux/task_work.h>
 #include <linux/workqueue.h>
-#include "kp_core.h"
+#include "kallsyms.h"
+#include "redirect.h"
+#include "transition.h"
+
+#define KP_STACK_ENTRIES	128
+
+/* A parameter for which 0 means nothing sensible. */
+static int kp_param_set_nonzero(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (!n)
+		return -EINVAL;
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static const struct kernel_param_ops kp_param_nonzero = {
+	.set = kp_param_set_nonzero,
+	.get = param_get_uint,
+};
 
 unsigned int kp_timeout_s = 60;
-module_param_named(transition_timeout, kp_timeout_s, uint, 0644);
+module_param_cb(transition_timeout, &kp_param_nonzero, &kp_timeout_s, 0644);
 MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses (default; a patch may set its own)");
 
 static unsigned int kp_signal_s = 15;
@@ -42,7 +70,7 @@ module_param_named(signal_after, kp_signal_s, uint, 0644);
 MODULE_PARM_DESC(signal_after, "seconds into a transition before pending tasks are kicked out of their sleeps (fake signal), and again every as many (0: never)");
 
 static unsigned int kp_retry_ms = 100;
-module_param_named(retry_interval_ms, kp_retry_ms, uint, 0644);
+module_param_cb(retry_interval_ms, &kp_param_nonzero, &kp_retry_ms, 0644);
 MODULE_PARM_DESC(retry_interval_ms, "interval of the retry passes over the pending tasks");
 
 struct kp_range {
@@ -74,9 +102,29 @@ static struct {
 /* What the switch leaves, read by the self-switch task work under RCU-sched. */
 static struct kp_ranges __rcu *kp_ranges_now;
 
+struct kp_pending __rcu *kp_pending_now;
+
+/* Self-switch request queued on a pending user task. */
+struct kp_twork {
+	struct callback_head cb;
+	unsigned int gen;
+};
+
+static atomic_t kp_tworks = ATOMIC_INIT(0);
+static unsigned long __percpu *kp_self_stack;
+static struct work_struct __percpu *kp_sync_works;
+static DEFINE_MUTEX(kp_sync_mutex);	/* one user of kp_sync_works at a time */
+
+/* What one stop_machine pass saw, filled inside stop_machine. */
+struct kp_pass_stats {
+	unsigned int nr_tasks;
+	u64 pause_ns;
+	struct kp_blockers blocked;
+};
+
 /* One pass: inside stop_machine, serialised by kp_mutex. */
 struct kp_pass {
-	struct kp_transition t;
+	struct kp_pass_stats t;
 	struct kp_ranges *ranges;
 	struct kp_pending *build;	/* full pass: the new pending table */
 	bool first;			/* may flip at once */
@@ -101,38 +149,39 @@ static void kp_add_range(struct kp_ranges *r, unsigned long start,
 /*
  * The code that must not be on the stack of a task that switches: toward the
  * patched state, the old functions and the versions in force below this
- * patch; toward the unpatched state, this patch's versions (and the old
- * functions, which only appear while a call is inside the ftrace trampoline).
+ * patch; toward the unpatched state, the whole core text of the patch module
+ * (its replacements, their .cold parts and the helpers they call or
+ * tail-call, none of which needs a record: the module may go once the patch
+ * is disabled) and the old functions, which only appear while a call is
+ * inside the ftrace trampoline.
  */
 static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
 					   bool to_patched)
 {
+	struct kp_object *obj;
+	struct kp_func *func, *below;
 	struct kp_ranges *r;
-	unsigned int i, j, n = 0;
+	unsigned int n = 0;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		n += patch->objs[i].nr_funcs;
+	kp_for_each_object(patch, obj)
+		n += obj->nr_funcs;
 	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
 	if (!r)
 		return NULL;
+	if (!to_patched)
+		kp_add_range(r, (unsigned long)patch->mod->core_layout.base,
+			     patch->mod->core_layout.text_size);
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
-		for (j = 0; j < obj->nr_funcs; j++) {
-			struct kp_func *func = &obj->funcs[j];
-			struct kp_func *below;
-
-			if (!func->fs)
+	kp_for_each_object(patch, obj) {
+		kp_for_each_func(obj, func) {
+			if (!func->ops)
 				continue;
 			kp_add_range(r, func->old_addr, func->old_size);
 			if (to_patched) {
-				below = func->applied ? kp_next_version(func) :
+				below = func->patched ? kp_next_version(func) :
 					kp_top_version(func);
 				if (below)
 					kp_add_range(r, below->new_addr, below->new_size);
-			} else {
-				kp_add_range(r, func->new_addr, func->new_size);
 			}
 		}
 	}
@@ -149,16 +198,16 @@ static unsigned long kp_in_ranges(const struct kp_ranges *r, unsigned long addr)
 	return 0;
 }
 
-static void kp_record_blocker(struct kp_transition *t, struct task_struct *task,
+static void kp_record_blocker(struct kp_blockers *bl, struct task_struct *task,
 			      unsigned long addr, int err,
 			      const unsigned long *entries, int nr)
 {
 	struct kp_blocker *b;
 
-	t->nr_blocked_total++;
-	if (t->nr_blocked >= KP_MAX_BLOCKERS)
+	bl->total++;
+	if (bl->nr >= KP_MAX_BLOCKERS)
 		return;
-	b = &t->blockers[t->nr_blocked++];
+	b = &bl->b[bl->nr++];
 	b->pid = task->pid;
 	strscpy(b->comm, task->comm, sizeof(b->comm));
 	b->addr = addr;
@@ -187,7 +236,7 @@ static bool kp_task_blocks(struct kp_pass *ps, struct task_struct *task,
 	*addr = 0;
 	nr = kp_stack_reliable(task, kp_stack_buf, KP_STACK_ENTRIES);
 	if (nr < 0) {
-		kp_record_blocker(&ps->t, task, 0, nr, NULL, 0);
+		kp_record_blocker(&ps->t.blocked, task, 0, nr, NULL, 0);
 		return true;
 	}
 	for (i = 0; i < nr && !hit; i++)
@@ -195,12 +244,12 @@ static bool kp_task_blocks(struct kp_pass *ps, struct task_struct *task,
 	if (!hit)
 		return false;
 	*addr = hit;
-	kp_record_blocker(&ps->t, task, hit, 0, kp_stack_buf, nr);
+	kp_record_blocker(&ps->t.blocked, task, hit, 0, kp_stack_buf, nr);
 	return true;
 }
 
 /* The same question for current, from its own task work (preemption off). */
-bool kp_stack_blocks_self(unsigned long *buf, unsigned int size)
+static bool kp_stack_blocks_self(unsigned long *buf, unsigned int size)
 {
 	struct kp_ranges *r = rcu_dereference_sched(kp_ranges_now);
 	int nr, i;
@@ -216,15 +265,95 @@ bool kp_stack_blocks_self(unsigned long *buf, unsigned int size)
 	return false;
 }
 
-unsigned int kp_transition_gen(void)
+static bool kp_twork_match(struct callback_head *cb, void *data)
 {
-	return READ_ONCE(kp_trans.gen);
+	return cb->func == data;
 }
 
-/* A pending task switched and was the last one: complete without waiting. */
-void kp_transition_kick(void)
+/*
+ * Task work: the pending task is on its way back to user space (or inside
+ * another task_work_run() caller).  Switch it if its own stack is clean; the
+ * last one to switch completes the transition without waiting for a retry.
+ */
+static void kp_twork_fn(struct callback_head *cb)
 {
-	mod_delayed_work(system_wq, &kp_trans.work, 0);
+	struct kp_twork *w = container_of(cb, struct kp_twork, cb);
+	struct kp_pending *p;
+
+	preempt_disable();	/* no stop_machine pass meanwhile */
+	p = rcu_dereference_sched(kp_pending_now);
+	if (p && READ_ONCE(kp_trans.gen) == w->gen &&
+	    kp_pending_has(p, current) &&
+	    !kp_stack_blocks_self(this_cpu_ptr(kp_self_stack), KP_STACK_ENTRIES) &&
+	    kp_pending_switch(p, current) && !kp_pending_left(p))
+		mod_delayed_work(system_wq, &kp_trans.work, 0);
+	preempt_enable();
+	kfree(w);
+	atomic_dec(&kp_tworks);
+}
+
+/* Ask @task to switch itself when it next returns to user space. */
+static void kp_queue_twork(struct task_struct *task, unsigned int gen)
+{
+	struct kp_twork *w;
+
+	if (task->flags & (PF_KTHREAD | PF_EXITING))
+		return;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return;		/* the retry passes still switch it */
+	w->gen = gen;
+	init_task_work(&w->cb, kp_twork_fn);
+	atomic_inc(&kp_tworks);
+	if (task_work_add(task, &w->cb, TWA_RESUME)) {
+		atomic_dec(&kp_tworks);
+		kfree(w);
+	}
+}
+
+/* Free @p (unpublished) with the self-switch requests still queued for it. */
+static void kp_pending_drop(struct kp_pending *p)
+{
+	struct callback_head *cb;
+	unsigned int i;
+
+	for (i = 0; p && i < kp_pending_nr(p); i++) {
+		while ((cb = kp_task_work_cancel(p->tasks[i], kp_twork_match,
+						 kp_twork_fn))) {
+			kfree(container_of(cb, struct kp_twork, cb));
+			atomic_dec(&kp_tworks);
+		}
+	}
+	kp_pending_free(p);
+}
+
+/*
+ * Make @p the table the ftrace handler reads (NULL: none) and return the
+ * previous one, which the caller frees after kp_synchronize().  Called under
+ * kp_mutex, or inside stop_machine on behalf of its holder.
+ */
+static struct kp_pending *kp_pending_install(struct kp_pending *p)
+{
+	struct kp_pending *old = rcu_dereference_protected(kp_pending_now, true);
+
+	rcu_assign_pointer(kp_pending_now, p);
+	return old;
+}
+
+/*
+ * Make a task that sleeps interruptibly leave its sleep: a kthread is woken
+ * (its wait loop re-checks and sleeps again, possibly elsewhere); a user task
+ * gets a fake signal (TIF_NOTIFY_SIGNAL, as set_notify_signal() does): its
+ * system call returns to user space and restarts, running its task works on
+ * the way.  What livepatch does in klp_send_signals().
+ */
+static void kp_kick_task(struct task_struct *task)
+{
+	if (task->flags & PF_KTHREAD)
+		kp_wake_up_state(task, TASK_INTERRUPTIBLE);
+	else if (!test_and_set_tsk_thread_flag(task, TIF_NOTIFY_SIGNAL) &&
+		 !kp_wake_up_state(task, TASK_INTERRUPTIBLE))
+		kick_process(task);
 }
 
 /*
@@ -234,18 +363,15 @@ void kp_transition_kick(void)
  */
 static void kp_mark_funcs(struct kp_patch *patch, bool enable)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++) {
-		struct kp_object *obj = &patch->objs[i];
-
-		for (j = 0; j < obj->nr_funcs; j++) {
-			struct kp_func *func = &obj->funcs[j];
-
-			if (enable && func->fs && !func->applied) {
+	kp_for_each_object(patch, obj) {
+		kp_for_each_func(obj, func) {
+			if (enable && func->ops && !func->patched) {
 				WRITE_ONCE(func->transition, true);
 				kp_push_version(func);
-			} else if (func->applied) {
+			} else if (func->patched) {
 				WRITE_ONCE(func->transition, true);
 			}
 		}
@@ -255,14 +381,15 @@ static void kp_mark_funcs(struct kp_patch *patch, bool enable)
 /* Every task is on the target: take the versions out when disabling. */
 static bool kp_pop_funcs(struct kp_patch *patch, bool enabled)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 	bool popped = false;
 
-	for (i = 0; i < patch->nr_objs && !enabled; i++) {
-		for (j = 0; j < patch->objs[i].nr_funcs; j++) {
-			struct kp_func *func = &patch->objs[i].funcs[j];
-
-			if (func->applied) {
+	if (enabled)
+		return false;
+	kp_for_each_object(patch, obj) {
+		kp_for_each_func(obj, func) {
+			if (func->patched) {
 				kp_pop_version(func);
 				popped = true;
 			}
@@ -274,11 +401,12 @@ static bool kp_pop_funcs(struct kp_patch *patch, bool enabled)
 /* ... and the marks go: with or without them every task picks the same. */
 static void kp_unmark_funcs(struct kp_patch *patch)
 {
-	unsigned int i, j;
+	struct kp_object *obj;
+	struct kp_func *func;
 
-	for (i = 0; i < patch->nr_objs; i++)
-		for (j = 0; j < patch->objs[i].nr_funcs; j++)
-			WRITE_ONCE(patch->objs[i].funcs[j].transition, false);
+	kp_for_each_object(patch, obj)
+		kp_for_each_func(obj, func)
+			WRITE_ONCE(func->transition, false);
 }
 
 static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
@@ -399,16 +527,14 @@ static void kp_pass_stats(struct kp_pass *ps)
 	kp_trans.pause_ns_max = max(kp_trans.pause_ns_max, ps->t.pause_ns);
 }
 
-/* Describe the tasks that held a transition: log them and keep them for sysfs. */
-static void kp_report_blockers(struct kp_patch *patch, struct kp_transition *t)
+/* Log the tasks that held a transition and keep them for sysfs "blocked". */
+static void kp_report_blockers(struct kp_patch *patch,
+			       const struct kp_blockers *bl)
 {
-	size_t size = PAGE_SIZE, len = 0;
 	unsigned int i, k;
-	char *buf;
 
-	buf = kzalloc(size, GFP_KERNEL);
-	for (i = 0; i < t->nr_blocked; i++) {
-		struct kp_blocker *b = &t->blockers[i];
+	for (i = 0; i < bl->nr; i++) {
+		const struct kp_blocker *b = &bl->b[i];
 
 		if (b->addr)
 			pr_err("%s: task %d (%s) is inside %pS\n", patch->name,
@@ -418,28 +544,12 @@ static void kp_report_blockers(struct kp_patch *patch, struct kp_transition *t)
 			       patch->name, b->pid, b->comm, b->err);
 		for (k = 0; k < b->nr_entries; k++)
 			pr_err("%s:     %pS\n", patch->name, (void *)b->entries[k]);
-		if (!buf)
-			continue;
-		if (b->addr)
-			len += scnprintf(buf + len, size - len, "%d %s %pS\n",
-					 b->pid, b->comm, (void *)b->addr);
-		else
-			len += scnprintf(buf + len, size - len,
-					 "%d %s unreliable-stack(%d)\n",
-					 b->pid, b->comm, b->err);
-		for (k = 0; k < b->nr_entries; k++)
-			len += scnprintf(buf + len, size - len, "    %pS\n",
-					 (void *)b->entries[k]);
 	}
-	if (t->nr_blocked_total > t->nr_blocked) {
+	if (bl->total > bl->nr)
 		pr_err("%s: ... and %u more blocking tasks\n", patch->name,
-		       t->nr_blocked_total - t->nr_blocked);
-		if (buf)
-			scnprintf(buf + len, size - len, "... %u more\n",
-				  t->nr_blocked_total - t->nr_blocked);
-	}
+		       bl->total - bl->nr);
 	kfree(patch->blocked);
-	patch->blocked = buf;
+	patch->blocked = kmemdup(bl, sizeof(*bl), GFP_KERNEL);
 }
 
 static const char *kp_dir_name(bool to_patched)
@@ -480,13 +590,13 @@ static int kp_run_full_pass(struct kp_pass *ps)
 			ret = -EINVAL;
 		}
 		if (ret == -EINVAL) {
-			kp_pending_free(ps->build);
+			kp_pending_drop(ps->build);
 			ps->build = NULL;
 			break;
 		}
 		if (!ret && !ps->overflow)
 			break;
-		kp_pending_free(ps->build);
+		kp_pending_drop(ps->build);
 		ps->build = NULL;
 		ret = ret ?: -EAGAIN;
 	}
@@ -496,20 +606,20 @@ static int kp_run_full_pass(struct kp_pass *ps)
 	}
 	if (ps->first && ps->done) {	/* flipped at once: table uninstalled */
 		kp_synchronize();
-		kp_pending_free(ps->build);
+		kp_pending_drop(ps->build);
 		kfree(ps->ranges);
 		return 0;
 	}
 	if (old || old_ranges) {
 		kp_synchronize();
-		kp_pending_free(old);
+		kp_pending_drop(old);
 		kfree(old_ranges);
 	}
 	for (i = 0; i < kp_pending_nr(ps->build); i++) {
 		struct task_struct *task = kp_pending_task(ps->build, i, NULL);
 
 		if (task)
-			kp_pending_queue_twork(task, kp_trans.gen);
+			kp_queue_twork(task, kp_trans.gen);
 	}
 	return 0;
 }
@@ -540,7 +650,7 @@ static void kp_complete(void)
 	kp_trans.gen++;
 	cancel_delayed_work(&kp_trans.work);
 	kp_synchronize();
-	kp_pending_free(old);
+	kp_pending_drop(old);
 	kfree(ranges);
 
 	if (kp_trans.reversed) {
@@ -647,7 +757,7 @@ static void kp_transition_work_fn(struct work_struct *work)
 		pr_err("%s: cannot %s: %u task(s) still inside the code being replaced after %u s\n",
 		       patch->name, kp_dir_name(kp_trans.to_patched),
 		       kp_pending_left(kp_trans.pending), timeout_s);
-		kp_report_blockers(patch, &ps->t);
+		kp_report_blockers(patch, &ps->t.blocked);
 		if (!kp_reverse("timeout"))
 			goto out;
 	}
@@ -762,12 +872,12 @@ int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 {
 	bool joining = kp_trans.patch == patch && kp_trans.pending;
 	struct kp_ranges *r, *old;
-	unsigned int j;
+	struct kp_func *func;
 
 	lockdep_assert_held(&kp_mutex);
-	for (j = 0; j < obj->nr_funcs; j++) {
-		WRITE_ONCE(obj->funcs[j].transition, joining);
-		kp_push_version(&obj->funcs[j]);
+	kp_for_each_func(obj, func) {
+		WRITE_ONCE(func->transition, joining);
+		kp_push_version(func);
 	}
 	if (!joining)
 		return 0;
@@ -796,32 +906,43 @@ u64 kp_transition_elapsed_ms(struct kp_patch *patch)
 	return div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_MSEC);
 }
 
-/* sysfs: "pid comm function" for every pending task of @patch (kp_mutex held). */
-ssize_t kp_transition_pending_show(struct kp_patch *patch, char *buf,
-				   bool count_only)
+/* The pending tasks of @patch's transition, NULL if none (kp_mutex held). */
+struct kp_pending *kp_transition_pending(struct kp_patch *patch)
 {
-	struct kp_pending *p = kp_trans.pending;
-	unsigned int i;
-	ssize_t len = 0;
+	lockdep_assert_held(&kp_mutex);
+	return kp_trans.patch == patch ? kp_trans.pending : NULL;
+}
 
-	if (kp_trans.patch != patch || !p)
-		return count_only ? sysfs_emit(buf, "0\n") : 0;
-	if (count_only)
-		return sysfs_emit(buf, "%u\n", kp_pending_left(p));
-	for (i = 0; i < kp_pending_nr(p); i++) {
-		unsigned long *addr;
-		struct task_struct *task = kp_pending_task(p, i, &addr);
+static void kp_sync_cpu(struct work_struct *work)
+{
+}
 
-		if (!task)
-			continue;
-		if (*addr)
-			len += sysfs_emit_at(buf, len, "%d %s %pS\n", task->pid,
-					     task->comm, (void *)*addr);
-		else
-			len += sysfs_emit_at(buf, len, "%d %s unreliable-stack\n",
-					     task->pid, task->comm);
+/*
+ * Wait until no ftrace handler, NMI or task work can still see what was
+ * unpublished before the call.  The handler can run where RCU is not
+ * watching, so synchronize_rcu() is not enough: a work run on every CPU
+ * cannot run there before such a caller (preemption disabled) is done, as
+ * livepatch does in klp_synchronize_transition() (schedule_on_each_cpu(),
+ * which modules cannot call).  Callers may race (kp_unregister_patch() calls
+ * it without kp_mutex): the works are serialised, a work being queued or
+ * flushed is never initialised again.
+ */
+void kp_synchronize(void)
+{
+	int cpu;
+
+	mutex_lock(&kp_sync_mutex);
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct work_struct *w = per_cpu_ptr(kp_sync_works, cpu);
+
+		INIT_WORK(w, kp_sync_cpu);
+		queue_work_on(cpu, system_wq, w);
 	}
-	return len;
+	for_each_online_cpu(cpu)
+		flush_work(per_cpu_ptr(kp_sync_works, cpu));
+	cpus_read_unlock();
+	mutex_unlock(&kp_sync_mutex);
 }
 
 int kp_transition_init(void)
@@ -829,11 +950,31 @@ int kp_transition_init(void)
 	INIT_DELAYED_WORK(&kp_trans.work, kp_transition_work_fn);
 	kp_stack_buf = kcalloc(KP_STACK_ENTRIES, sizeof(*kp_stack_buf),
 			       GFP_KERNEL);
-	return kp_stack_buf ? 0 : -ENOMEM;
+	kp_self_stack = __alloc_percpu(KP_STACK_ENTRIES * sizeof(unsigned long),
+				       sizeof(unsigned long));
+	kp_sync_works = alloc_percpu(struct work_struct);
+	if (!kp_stack_buf || !kp_self_stack || !kp_sync_works) {
+		kfree(kp_stack_buf);
+		free_percpu(kp_self_stack);
+		free_percpu(kp_sync_works);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
+/*
+ * Wait for the task works that were already running when they were
+ * cancelled, until they have left this module's code (a task preempted right
+ * after its last statement included: RCU tasks waits for it to schedule
+ * voluntarily or go to user space).
+ */
 void kp_transition_exit(void)
 {
 	cancel_delayed_work_sync(&kp_trans.work);
+	while (atomic_read(&kp_tworks))
+		msleep(20);
+	synchronize_rcu_tasks();
 	kfree(kp_stack_buf);
+	free_percpu(kp_self_stack);
+	free_percpu(kp_sync_works);
 }

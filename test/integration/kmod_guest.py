@@ -9,9 +9,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import kpvm  # vm-images/, on sys.path (conftest.py)
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+KDIR = kpvm.KERNEL_TREE
 KMOD = REPO / "kmod"
 TARGETS = REPO / "test/integration/modules/targets"
 

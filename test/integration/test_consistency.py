@@ -70,6 +70,113 @@ echo OK
     assert "OK" in r.output
 
 
+def test_taint_and_module_mark_at_load(vm, kmods):
+    """issue 14, item 8: the kernel is tainted (TAINT_LIVEPATCH) and the patch
+    module marked (K in /proc/modules, as livepatch does) as soon as the patch
+    loads, not only once its transition completes."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+t=$(cat /proc/sys/kernel/tainted); [ $((t & 32768)) -eq 0 ] || fail "tainted before any patch ($t)"
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $D/start; sleep 1
+insmod /kp/kp_test_busy_patch.ko || fail "load"
+[ "$(cat $B/transition)" = enabling ] || fail "transition is $(cat $B/transition)"
+t=$(cat /proc/sys/kernel/tainted); [ $((t & 32768)) -ne 0 ] || fail "no TAINT_LIVEPATCH while enabling ($t)"
+grep "^kp_test_busy_patch " /proc/modules
+grep -q "^kp_test_busy_patch .*(.*K.*)" /proc/modules || fail "module not marked K: $(grep kp_test_busy_patch /proc/modules)"
+echo 1 > $D/release
+wait_for $B/transition idle 10
+echo 0 > $B/enabled && rmmod kp_test_busy_patch kp_test_busy || fail "unload"
+echo OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=180)
+    assert "OK" in r.output
+
+
+def test_task_lists_are_root_only(vm, kmods):
+    """issue 14, item 5: pending_tasks and blocked show kernel stacks of any task,
+    like /proc/PID/stack: root only.  The counts stay world-readable."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> /etc/passwd
+echo "nobody:x:65534:" >> /etc/group
+as_nobody() { su nobody -s /bin/sh -c "$1"; }
+as_nobody "id -u" | grep -qx 65534 || fail "cannot run as nobody"
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $D/start; sleep 1
+insmod /kp/kp_test_busy_patch.ko transition_timeout=3 || fail "load"
+grep -q "kp_busy/0 kp_busy_wait+0x" $B/pending_tasks || fail "root cannot read pending_tasks: $(cat $B/pending_tasks)"
+as_nobody "cat $B/pending" | grep -qx 1 || fail "nobody cannot read the pending count"
+as_nobody "cat $B/pending_tasks" 2>/dev/null && fail "nobody read pending_tasks"
+wait_for $B/transition idle 15
+grep -q "kp_busy_wait+0x" $B/blocked || fail "root cannot read blocked: $(cat $B/blocked)"
+as_nobody "cat $B/blocked" 2>/dev/null && fail "nobody read blocked"
+ls -l $B/pending_tasks $B/blocked $B/pending
+echo 1 > $D/release
+rmmod kp_test_busy_patch kp_test_busy || fail "unload"
+echo OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=180)
+    assert "OK" in r.output
+
+
+def test_pending_tasks_says_when_it_is_cut(vm, kmods):
+    """issue 14, item 8: pending_tasks fits in one page; with more pending tasks
+    than fit, its last line says how many were left out."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+i=0; while [ $i -lt 100 ]; do echo 1 > $D/start || fail "start $i"; i=$((i+1)); done
+sleep 2
+insmod /kp/kp_test_busy_patch.ko || fail "load"
+[ "$(cat $B/pending)" = 100 ] || fail "pending is $(cat $B/pending)"
+cat $B/pending_tasks > /tmp/pt
+size=$(wc -c < /tmp/pt); shown=$(grep -c "^[0-9]* kp_busy/[0-9]* kp_busy_wait+0x.*\]$" /tmp/pt)
+last=$(tail -n 1 /tmp/pt)
+echo "size=$size shown=$shown last='$last'"
+case "$last" in "... "*" more") ;; *) fail "pending_tasks ends with '$last' ($shown of 100 shown)";; esac
+more=${last#... }; more=${more% more}
+[ $((shown + more)) = 100 ] || fail "$shown shown + $more more != 100"
+[ $(wc -l < /tmp/pt) = $((shown + 1)) ] || fail "a line that is neither a task nor the last: $(cat /tmp/pt)"
+echo 1 > $D/release
+wait_for $B/transition idle 30
+echo 0 > $B/enabled && rmmod kp_test_busy_patch || fail "unload"
+echo OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=300)
+    assert "OK" in r.output
+
+
+@pytest.mark.parametrize("patch,where,value", [
+    ("kp_test_tail_patch", "kp_busy_tail_helper", 200),
+    ("kp_test_cold_patch", r"kp_busy_wait_cold\.cold", 300),
+])
+def test_disable_waits_for_sleeper_anywhere_in_the_patch_module(vm, kmods, patch, where, value):
+    """issue 14, item 2: a task asleep in patch-module code that has no record of
+    its own (a helper the replacement tail-called, the replacement's .cold part)
+    holds the disable; rmmod is refused until it left, and nothing oopses."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/PATCH
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+insmod /kp/PATCH.ko || fail "load"
+wait_for $B/transition idle 10
+echo 1 > $D/start; sleep 1
+echo 0 > $B/enabled || fail "disable refused"
+[ "$(cat $B/transition)" = disabling ] || fail "disable completed while kp_busy/0 sleeps in the patch module: transition $(cat $B/transition)"
+grep -q "kp_busy/0 WHERE+0x" $B/pending_tasks || fail "pending_tasks: $(cat $B/pending_tasks)"
+rmmod PATCH 2>/dev/null && fail "patch module removed under a sleeper"
+echo 1 > $D/release
+wait_for $B/transition idle 10
+[ "$(cat $D/last)" = VALUE ] || fail "kp_busy/0 returned $(cat $D/last)"
+rmmod PATCH || fail "rmmod patch"
+rmmod kp_test_busy || fail "rmmod busy"
+echo OK
+""".replace("PATCH", patch).replace("WHERE", where).replace("VALUE", str(value)),
+        "kp_test_busy", patch, timeout=180)
+    assert "OK" in r.output
+
+
 def test_no_mixing_of_versions(vm, kmods):
     """A task asleep in the old A calls B: it gets the old B while other tasks get
     the new B; after it switched it gets the new A and B."""

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
-from kmod_guest import run
+from kmod_guest import KDIR, run
+
+
+def vmlinux_build_id() -> str:
+    out = subprocess.run(["readelf", "-n", str(KDIR / "vmlinux")], capture_output=True,
+                         text=True, check=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    assert m, f"no build ID in readelf -n vmlinux:\n{out}"
+    return m.group(1)
 
 
 def test_enable_disable_rmmod(vm, kmods):
@@ -14,7 +23,12 @@ insmod /kp/kp_test_cmdline.ko || fail "insmod patch"
 cmdline_is "kp-patched-v1" "enabled"
 [ "$(cat $K/kp_test_cmdline/enabled)" = 1 ] || fail "enabled != 1"
 [ "$(cat $K/kp_test_cmdline/transition)" = idle ] || fail "transition"
-grep -q "Build ID: $(cat $K/kp_test_cmdline/build_id)" /dev/null 2>/dev/null
+# build_id must be the running kernel's: the GNU note (type 3, "GNU\0") in /sys/kernel/notes.
+bid=$(cat $K/kp_test_cmdline/build_id)
+notes=$(hexdump -v -e '/1 "%02x"' /sys/kernel/notes)
+echo "BUILD-ID=$bid"
+[ ${#bid} -ge 40 ] || fail "build_id '$bid' is not a build ID"
+case "$notes" in *03000000474e5500"$bid"*) ;; *) fail "build_id $bid is not in /sys/kernel/notes: $notes";; esac
 old=$(cat $K/kp_test_cmdline/vmlinux/cmdline_proc_show,0/old_addr)
 want=0x$(grep ' cmdline_proc_show$' /proc/kallsyms | cut -d' ' -f1 | sed 's/^0*//')
 [ "$old" = "$want" ] || fail "old_addr $old, kallsyms $want"
@@ -38,6 +52,7 @@ echo OK
 """, "kp_test_cmdline")
     assert "OK" in r.output
     assert re.search(r"kp_test_cmdline: enabled in \d+ us", r.console)
+    assert f"BUILD-ID={vmlinux_build_id()}" in r.output, r.output
 
 
 def test_stacking(vm, kmods):
@@ -72,6 +87,14 @@ REFUSALS = [
     ("kp_test_badsize", "", r"function cmdline_proc_show,0 in vmlinux has size \d+, the patch was built for size \d+"),
     ("kp_test_badksym", "", r"symbol seq_puts,0 \(vmlinux\) is at \S+, the patch expects"),
     ("kp_test_badbid", "", r"kp_test_badbid: refused: built for kernel build ID 0+deadbeef, the running kernel is [0-9a-f]{40}"),
+    # issue 14, item 8: records of an object the patch replaces nothing in, and
+    # a replacement in .init.text (freed once the init returned).
+    ("kp_test_orphansym", "",
+     r"kp_test_orphansym: kp_syms record of kp_test_target, an object the patch replaces no function in"),
+    ("kp_test_orphanreloc", "",
+     r"kp_test_orphanreloc: kp_relocs record of kp_test_target, an object the patch replaces no function in"),
+    ("kp_test_initfn", "",
+     r"kp_test_initfn: the replacement of cmdline_proc_show is not in the patch module's core text"),
     ("kp_test_cmdline", "echo 0 > /proc/sys/kernel/ftrace_enabled",
      r"cannot register the ftrace handler on cmdline_proc_show \(vmlinux\): -16"),
 ]
@@ -206,3 +229,103 @@ echo OK
     assert "OK" in r.output
     calls = [int(m) for m in re.findall(r"reader \d: (\d+) calls", r.output)]
     assert len(calls) == 2 and min(calls) > 0, r.output
+
+
+def test_core_parameters_refuse_meaningless_values(vm, kmods):
+    """issue 14, item 8: retry_interval_ms=0 (a busy loop of stop_machine passes)
+    and transition_timeout=0 (every transition reverses at once) are refused, at
+    load and at run time; signal_after=0 (never kick) stays allowed."""
+    r = run(vm, kmods, r"""
+P=/sys/module/kp_core/parameters
+for p in retry_interval_ms transition_timeout; do
+	echo 0 > $P/$p 2>/dev/null && fail "$p=0 accepted at run time"
+done
+[ "$(cat $P/retry_interval_ms)" = 100 ] || fail "retry_interval_ms is $(cat $P/retry_interval_ms)"
+[ "$(cat $P/transition_timeout)" = 60 ] || fail "transition_timeout is $(cat $P/transition_timeout)"
+echo 0 > $P/signal_after || fail "signal_after=0 (never) refused"
+echo 250 > $P/retry_interval_ms || fail "retry_interval_ms=250 refused"
+rmmod kp_core || fail "rmmod kp_core"
+insmod /kp/kp_core.ko retry_interval_ms=0 2>/dev/null && fail "insmod retry_interval_ms=0 accepted"
+insmod /kp/kp_core.ko transition_timeout=0 2>/dev/null && fail "insmod transition_timeout=0 accepted"
+insmod /kp/kp_core.ko retry_interval_ms=50 transition_timeout=5 || fail "valid parameters refused"
+echo "PARAMS $(cat $P/retry_interval_ms) $(cat $P/transition_timeout)"
+insmod /kp/kp_test_cmdline.ko || fail "patch under the new parameters"
+cmdline_is kp-patched-v1 "patched"
+echo 0 > $K/kp_test_cmdline/enabled && rmmod kp_test_cmdline || fail "unload"
+echo OK
+""", "kp_test_cmdline")
+    assert "OK" in r.output
+    assert "PARAMS 50 5" in r.output
+
+
+def test_concurrent_unload_and_toggle(vm, kmods):
+    """issue 14, item 1: kp_unregister_patch() waits for the handlers (kp_synchronize)
+    outside kp_mutex, so an rmmod overlaps the waits of another patch's switches.
+    For a minute, one loop loads, disables and removes a patch while another
+    toggles a second one; every step must work and the kernel must stay sound."""
+    r = run(vm, kmods, r"""
+V=/sys/kernel/debug/kp_test_target/value
+insmod /kp/kp_test_target.ko && insmod /kp/kp_test_target_patch.ko || fail "setup"
+end=$(( $(date +%s) + 60 ))
+loader() {
+	n=0; bad=0
+	while [ $(date +%s) -lt $end ]; do
+		insmod /kp/kp_test_cmdline.ko || bad=$((bad+1))
+		echo 0 > $K/kp_test_cmdline/enabled || bad=$((bad+1))
+		rmmod kp_test_cmdline || bad=$((bad+1))
+		n=$((n+1))
+	done
+	echo "loader: $n cycles $bad failed" > /tmp/loader
+}
+toggler() {
+	n=0; bad=0
+	while [ $(date +%s) -lt $end ]; do
+		echo 0 > $K/kp_test_target_patch/enabled || bad=$((bad+1))
+		echo 1 > $K/kp_test_target_patch/enabled || bad=$((bad+1))
+		n=$((n+1))
+	done
+	echo "toggler: $n cycles $bad failed" > /tmp/toggler
+}
+loader & toggler &
+wait
+cat /tmp/loader /tmp/toggler
+grep -q " 0 failed" /tmp/loader && grep -q " 0 failed" /tmp/toggler || fail "a step failed"
+cmdline_is "$ORIG" "after the loops"
+[ "$(cat $V)" = 42 ] || fail "target value $(cat $V)"
+echo 0 > $K/kp_test_target_patch/enabled && rmmod kp_test_target_patch kp_test_target || fail unload
+rmmod kp_core || fail "rmmod kp_core"
+echo OK
+""", "kp_test_cmdline", "kp_test_target", "kp_test_target_patch", timeout=400)
+    assert "OK" in r.output
+    cycles = [int(m) for m in re.findall(r"(?:loader|toggler): (\d+) cycles", r.output)]
+    assert len(cycles) == 2 and min(cycles) >= 20, r.output
+
+
+def test_target_whose_load_fails_after_a_patch_found_it(vm, kmods):
+    """issue 14, item 3: a patch loads while its target module is in COMING state
+    and kp_core's notifier has not seen it yet; a notifier before kp's then fails
+    the target's load.  Nothing of the failed module may stay in the patch, and
+    its next load is patched as usual."""
+    r = run(vm, kmods, r"""
+V=/sys/kernel/debug/kp_test_target/value
+P=$K/kp_test_target_patch
+insmod /kp/kp_test_nbfail.ko || fail "insmod nbfail"
+( insmod /kp/kp_test_target.ko 2>/dev/null && echo TARGET-LOADED > /tmp/t || echo TARGET-REFUSED > /tmp/t ) &
+sleep 1
+grep "^kp_test_target " /proc/modules | grep -q Loading || fail "target not coming: $(cat /proc/modules)"
+insmod /kp/kp_test_target_patch.ko || fail "insmod patch"
+wait
+cat /tmp/t
+grep -q TARGET-REFUSED /tmp/t || fail "the target's load did not fail"
+grep -q "^kp_test_target " /proc/modules && fail "target loaded"
+old=$(cat $P/kp_test_target/kp_target_value,0/old_addr)
+[ "$old" = 0x0 ] || fail "old_addr $old kept for a module that never loaded"
+echo 0 > /sys/module/kp_test_nbfail/parameters/fail
+dmesg -c > /dev/null
+insmod /kp/kp_test_target.ko || fail "insmod target again"
+dmesg | grep -q "kp_test_target_patch: applied to kp_test_target" || fail "not patched at its next load: $(dmesg)"
+[ "$(cat $V)" = 42 ] || fail "value $(cat $V)"
+echo 0 > $P/enabled && rmmod kp_test_target_patch kp_test_target kp_test_nbfail || fail unload
+echo OK
+""", "kp_test_nbfail", "kp_test_target", "kp_test_target_patch", timeout=180)
+    assert "OK" in r.output

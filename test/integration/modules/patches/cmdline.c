@@ -9,7 +9,11 @@
  *   KP_SYMPOS=N      asks for the N-th cmdline_proc_show
  *   KP_SIZE_DELTA=N  claims a wrong old size
  *   KP_BAD_KSYM      a kp_syms record whose address is another symbol's
+ *   KP_ORPHAN_SYM    a kp_syms record of an object it replaces nothing in
+ *   KP_ORPHAN_RELOC  a kp_relocs record of an object it replaces nothing in
+ *   KP_INIT_FN       the replacement lies in .init.text
  */
+#include <linux/elf.h>
 #include <linux/seq_file.h>
 #include "kp_patch.h"
 
@@ -31,7 +35,13 @@
 #define KP_FUNC_NAME "cmdline_proc_show"
 #endif
 
-static int kp_cmdline_proc_show(struct seq_file *m, void *v)
+#ifdef KP_INIT_FN
+#define KP_FN_ATTR __init
+#else
+#define KP_FN_ATTR
+#endif
+
+static int KP_FN_ATTR kp_cmdline_proc_show(struct seq_file *m, void *v)
 {
 	seq_printf(m, "kp-patched-v%d\n", KP_VARIANT);
 	return 0;
@@ -45,4 +55,12 @@ KP_FUNC(KP_OBJ_VMLINUX, KP_FUNC_NAME, KP_SYMPOS, KP_OLD_SIZE + KP_SIZE_DELTA,
 KP_SYM(KP_OBJ_VMLINUX, "seq_puts", 0, seq_printf);
 #else
 KP_SYM(KP_OBJ_VMLINUX, "seq_printf", 0, seq_printf);
+#endif
+
+#ifdef KP_ORPHAN_SYM
+KP_SYM("kp_test_target", "kp_target_secret", 0, seq_printf);
+#endif
+#ifdef KP_ORPHAN_RELOC
+static unsigned long kp_orphan_slot;
+KP_RELOC(&kp_orphan_slot, "kp_test_target", "kp_target_secret", 0, 0, R_X86_64_64);
 #endif

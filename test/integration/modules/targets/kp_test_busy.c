@@ -13,7 +13,7 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 
-#define KP_BUSY_MAX 8
+#define KP_BUSY_MAX 128
 
 static struct dentry *kp_dir;
 static DECLARE_WAIT_QUEUE_HEAD(kp_busy_wq);

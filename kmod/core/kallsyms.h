@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kallsyms.h - the kernel services kp needs that Linux 6.1 does not export to
+ * modules, found by name through kallsyms (kallsyms.c).
+ */
+#ifndef KP_KALLSYMS_H
+#define KP_KALLSYMS_H
+
+#include <linux/module.h>
+#include <linux/sched.h>
+
+int kp_kallsyms_init(void);
+int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *,
+					 struct module *, unsigned long),
+			       void *data);
+bool kp_symbol_size(unsigned long addr, unsigned long *size,
+		    unsigned long *offset);
+struct module *kp_find_module(const char *name);
+void kp_module_lock(void);
+void kp_module_unlock(void);
+void kp_kernel_notes(const char **start, const char **end);
+int kp_stack_reliable(struct task_struct *tsk, unsigned long *store,
+		      unsigned int size);
+struct callback_head *kp_task_work_cancel(struct task_struct *task,
+					  bool (*match)(struct callback_head *, void *),
+					  void *data);
+struct task_struct *kp_idle_task(int cpu);
+int kp_wake_up_state(struct task_struct *task, unsigned int state);
+unsigned long kp_ftrace_location(unsigned long addr);
+void kp_text_poke(void *addr, const void *opcode, size_t len);
+void kp_text_poke_sync(void);
+
+#endif /* KP_KALLSYMS_H */
