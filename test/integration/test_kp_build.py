@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 KDIR = BUILD / "linux"
-KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "userspace/patch-tools/kp-build")
+KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "bin/kp-build")
 CACHE = BUILD / "kp-build-cache"
 PATCHES = Path(__file__).resolve().parent / "patches-kpbuild"
 

@@ -1,7 +1,7 @@
 """kpctl against the real core and hand-written patch modules, in the test kernel in QEMU.
 
 Modules come from `make -C kmod` (kp_core.ko, build/kmod/<patch>/<patch>.ko, the test
-targets); the fixture builds them if missing.  kpctl is the binary of `make all`, or
+targets); the fixture builds them if missing.  kpctl is build/bin/kpctl (`make all`), or
 $KPCTL_BIN.  Each guest step is run through `step NAME cmd...`, which records its exit
 status, stdout and stderr; the assertions are made here on the host.
 """
@@ -67,12 +67,10 @@ def kpctl_bin() -> Path:
     env = os.environ.get("KPCTL_BIN")
     if env:
         return Path(env)
-    found = sorted(p for p in (BUILD / "userspace").rglob("kpctl")
-                   if p.is_file() and os.access(p, os.X_OK))
-    if not found:
-        pytest.fail("kpctl not built under build/userspace: run 'make all' (or set KPCTL_BIN)",
-                    pytrace=False)
-    return found[0]
+    path = BUILD / "bin/kpctl"
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
