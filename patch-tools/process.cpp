@@ -22,7 +22,8 @@ std::string join_command(const std::vector<std::string>& argv) {
   return s;
 }
 
-ProcResult run_process(const std::vector<std::string>& argv, const std::string& cwd, Log* log) {
+ProcResult run_process(const std::vector<std::string>& argv, const std::string& cwd, Log* log,
+                       const std::function<void(std::string_view)>& on_output) {
   auto start = std::chrono::steady_clock::now();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe");
@@ -51,6 +52,7 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::string& 
     ssize_t n = read(fds[0], buf, sizeof buf);
     if (n > 0) {
       r.output.append(buf, static_cast<size_t>(n));
+      if (on_output) on_output(std::string_view(buf, static_cast<size_t>(n)));
     } else if (n == 0 || errno != EINTR) {
       break;
     }
