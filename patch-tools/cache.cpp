@@ -230,10 +230,12 @@ void CacheEntry::build(const KernelTree& tree, int jobs, Progress& progress,
   clock_gettime(CLOCK_REALTIME, &start);
   std::vector<std::string> cmd = original_build_command(t, jobs, tree.config_text);
   progress.note("original build (once per tree): " + join_command(cmd));
-  BuildProgress bp("original build", expected, isatty(STDERR_FILENO) == 1,
+  BuildProgress bp("kp-build: original build", expected, isatty(STDERR_FILENO) == 1,
                    [](const std::string& text) { std::fputs(text.c_str(), stderr); });
   auto r = run_process(cmd, {}, &log, [&bp](std::string_view out) { bp.feed(out); });
-  progress.note(bp.finish(r.seconds));
+  std::string summary = bp.finish(r.seconds);
+  std::fprintf(stderr, "%s\n", summary.c_str());
+  log.write("-- " + summary + "\n");
   if (compiler_seconds) *compiler_seconds += r.seconds;
   if (r.status != 0)
     throw Error("original build failed in the cache tree (full output in " + log.path() + "):\n" +

@@ -183,7 +183,8 @@ int run(const Options& opt, WorkDir& work, Log& log) {
   } catch (const Error& e) {
     // A sparse copy lacks the sources of other directories; when the build needs one the
     // records did not name, build again in a full copy before calling the patch broken.
-    progress.note("the build failed in the sparse copy; retrying in a full copy");
+    progress.note("the build failed in the sparse copy (" + first_error_line(e.what()) +
+                  "); retrying in a full copy");
     log.write("sparse build failure: " + std::string(e.what()) + "\n");
     remove_tree(wtree);
     prepare_tree(false);
