@@ -1,7 +1,8 @@
 # kp: live patching for Linux 6.1 x86_64.  See README.md.
 #
 #   make deps     install the Debian packages kp needs (scripts/deps.sh)
-#   make all      C++ userspace (diffgen, kp-build, kpctl) into build/userspace
+#   make all      C++ userspace into build/userspace; the tools (kp-build, kpctl, diffgen)
+#                 in build/bin
 #   make kernel   the test kernel in build/linux (cached)
 #   make modules  kernel modules (kmod/) against the test kernel
 #   make check    unit + integration tests
@@ -47,6 +48,7 @@ demo: all kernel modules
 bench: all kernel modules
 	@bash scripts/bench.sh
 
+# Works on a clone that built nothing: kmod/'s clean needs no kernel tree.
 clean:
-	rm -rf $(USERSPACE)
+	rm -rf $(USERSPACE) $(BUILD)/bin
 	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR) clean; fi

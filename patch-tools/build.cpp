@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "cache.hpp"
 #include "error.hpp"
@@ -16,6 +18,62 @@ namespace kpb {
 
 CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree) {
   return copy_tree(cache_tree, work_tree, work_tree_policy());
+}
+
+namespace {
+
+// The paths a makefile includes: `include`, `-include` and `sinclude` lines naming
+// $(srctree)/PATH or $(src)/PATH (`dir`: the directory Kbuild builds). Paths built from other
+// variables ($(ARCH_DIR)...) are left out: Kbuild's own x86 and scripts/ ones are in every
+// sparse copy.
+std::vector<std::string> included_paths(const std::string& text, const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string w;
+    if (!(words >> w) || (w != "include" && w != "-include" && w != "sinclude")) continue;
+    while (words >> w) {
+      std::string rel;
+      if (w.rfind("$(srctree)/", 0) == 0)
+        rel = w.substr(11);
+      else if (w.rfind("$(src)/", 0) == 0)
+        rel = (dir.empty() ? "" : dir + "/") + w.substr(7);
+      if (!rel.empty() && rel.find('$') == std::string::npos) out.push_back(rel);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::set<std::string> makefile_includes(const std::string& tree, const std::set<std::string>& dirs) {
+  std::vector<std::pair<std::string, std::string>> todo;  // makefile, the directory built
+  std::set<std::string> seen, out;
+  for (const auto& d : dirs) {
+    for (std::string a = d;; a = a.substr(0, a.rfind('/'))) {
+      for (const char* name : {"Makefile", "Kbuild"}) {
+        std::string mk = (a.empty() ? "" : a + "/") + name;
+        if (seen.insert(mk).second) todo.emplace_back(mk, a);
+      }
+      if (a.find('/') == std::string::npos) break;
+    }
+  }
+  while (!todo.empty()) {
+    auto [mk, dir] = todo.back();
+    todo.pop_back();
+    std::ifstream in(tree + "/" + mk);
+    if (!in) continue;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& rel : included_paths(text, dir)) {
+      struct stat st;
+      if (stat((tree + "/" + rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      out.insert(rel);
+      // $(src) stays the directory Kbuild builds, whichever file includes.
+      if (seen.insert(rel).second) todo.emplace_back(rel, dir);
+    }
+  }
+  return out;
 }
 
 CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
@@ -32,6 +90,8 @@ CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string
     for (const auto& f : d.deps)
       if (!f.empty() && f.front() != '/') files.insert(f);
   }
+  // Makefiles that Kbuild reads on its way to the objects may include others elsewhere.
+  for (const auto& f : makefile_includes(cache_tree, dirs)) files.insert(f);
   // The objects' own directories stay real: Kbuild writes their outputs there.
   auto link_dir = [&touched, &objects](const std::string& rel) {
     std::string prefix = rel + "/";
@@ -57,6 +117,18 @@ std::string compiler_errors(const std::string& output, size_t max) {
     }
   }
   return out;
+}
+
+std::string first_error_line(const std::string& message) {
+  std::istringstream in(message);
+  std::string line, first;
+  while (std::getline(in, line)) {
+    size_t b = line.find_first_not_of(' ');
+    if (b == std::string::npos) continue;
+    if (first.empty()) first = line.substr(b);
+    if (line.compare(0, 2, "  ") == 0) return line.substr(b);  // compiler_errors' lines
+  }
+  return first;
 }
 
 ObjectBuild build_objects(const std::string& tree, const std::vector<std::string>& objects,

@@ -21,6 +21,12 @@ CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string
                                 const std::vector<std::string>& objects,
                                 const std::set<std::string>& touched);
 
+// The files that the Makefiles Kbuild reads to build objects in `dirs` (each directory's
+// Makefile or Kbuild, and its ancestors') include by path, followed recursively: e.g.
+// arch/x86/entry/vdso/Makefile's `include $(srctree)/lib/vdso/Makefile`. A sparse copy
+// without them stops with "No rule to make target". Paths relative to `tree`, existing only.
+std::set<std::string> makefile_includes(const std::string& tree, const std::set<std::string>& dirs);
+
 struct ObjectBuild {
   double seconds = 0;  // time in make
 };
@@ -33,5 +39,9 @@ ObjectBuild build_objects(const std::string& tree, const std::vector<std::string
 
 // The compiler's error lines of a failed make (file:line: error: ...), at most `max` lines.
 std::string compiler_errors(const std::string& output, size_t max = 20);
+
+// Why a build failed, in one line for the user: the first error line of build_objects'
+// message (the first line itself when it names none).
+std::string first_error_line(const std::string& message);
 
 }  // namespace kpb

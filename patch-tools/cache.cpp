@@ -204,7 +204,14 @@ void CacheEntry::build(const KernelTree& tree, int jobs, Progress& progress,
   log.write("cache key:\n" + key_.text);
   auto cutoff = first_build_product_time(tree.src);
   auto t_copy = std::chrono::steady_clock::now();
-  CopyStats cs = copy_tree(tree.src, t, source_tree_policy(cutoff));
+  // The user's build left one record per object: what the original build compiles again.
+  size_t expected = 0;
+  CopyStats cs = copy_tree(tree.src, t,
+                           [&expected, policy = source_tree_policy(cutoff)](
+                               const std::string& rel, const struct stat& st) {
+                             expected += is_rebuilt_object_record(rel);
+                             return policy(rel, st);
+                           });
   progress.verbose("cache tree: " + std::to_string(cs.linked) + " files linked, " +
                    std::to_string(cs.copied) + " copied, " + std::to_string(cs.skipped) +
                    " build products left out (" + seconds_since(t_copy) + " s)");
@@ -223,7 +230,12 @@ void CacheEntry::build(const KernelTree& tree, int jobs, Progress& progress,
   clock_gettime(CLOCK_REALTIME, &start);
   std::vector<std::string> cmd = original_build_command(t, jobs, tree.config_text);
   progress.note("original build (once per tree): " + join_command(cmd));
-  auto r = run_process(cmd, {}, &log);
+  BuildProgress bp("kp-build: original build", expected, isatty(STDERR_FILENO) == 1,
+                   [](const std::string& text) { std::fputs(text.c_str(), stderr); });
+  auto r = run_process(cmd, {}, &log, [&bp](std::string_view out) { bp.feed(out); });
+  std::string summary = bp.finish(r.seconds);
+  std::fprintf(stderr, "%s\n", summary.c_str());
+  log.write("-- " + summary + "\n");
   if (compiler_seconds) *compiler_seconds += r.seconds;
   if (r.status != 0)
     throw Error("original build failed in the cache tree (full output in " + log.path() + "):\n" +

@@ -260,7 +260,8 @@ void patched_build(Build &b)
 		// A sparse copy lacks the sources of other directories; when the build needs one
 		// the records did not name, build again in a full copy before calling the patch
 		// broken.
-		b.progress.note("the build failed in the sparse copy; retrying in a full copy");
+		b.progress.note("the build failed in the sparse copy (" +
+		                first_error_line(e.what()) + "); retrying in a full copy");
 		b.log.write("sparse build failure: " + std::string(e.what()) + "\n");
 		remove_tree(b.wtree);
 		prepare_tree(b, false);

@@ -11,9 +11,10 @@ std::string join_command(const std::vector<std::string> &argv)
 	return kp::support::join_command(argv);
 }
 
-ProcResult run_process(const std::vector<std::string> &argv, const std::string &cwd, Log *log)
+ProcResult run_process(const std::vector<std::string> &argv, const std::string &cwd, Log *log,
+                       const std::function<void(std::string_view)> &on_output)
 {
-	auto r = kp::support::run_process(argv, cwd);
+	auto r = kp::support::run_process(argv, cwd, on_output);
 	if (!r)
 		throw Error(r.error().message());
 	ProcResult out{r->status, std::move(r->output), r->seconds};

@@ -1,6 +1,8 @@
 // Running external programs (make, patch, diffgen, ar) with their output captured.
 #pragma once
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kpb {
@@ -14,9 +16,10 @@ struct ProcResult {
 };
 
 // Runs argv (PATH lookup) in cwd (empty = current). The command line and its full output
-// go to log when given.
+// go to log when given; `on_output` (optional) sees the output as it comes.
 ProcResult run_process(const std::vector<std::string>& argv, const std::string& cwd = {},
-                       Log* log = nullptr);
+                       Log* log = nullptr,
+                       const std::function<void(std::string_view)>& on_output = {});
 
 std::string join_command(const std::vector<std::string>& argv);
 

@@ -1,9 +1,12 @@
-// Progress lines (one per stage, with its time) and the work-dir log file.
+// Progress lines (one per stage, with its time), the work-dir log file, and the progress of
+// a long make (objects done of the expected total, elapsed time, time left).
 #pragma once
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kpb {
@@ -61,6 +64,52 @@ class Stage {
   std::string name_;
   std::chrono::steady_clock::time_point start_;
   double compiler_ = 0;
+};
+
+// ---- progress of a long make (kp-build's original build; vm-images/build-progress.py
+// prints the same lines for `make kernel`)
+
+// "42s", "3m05s", "1h02m".
+std::string format_duration(double seconds);
+
+// "original build: 1234 of ~5678 objects (21%), 1m02s, about 3m50s left". Without an expected
+// total (0): "original build: 1234 objects, 1m02s"; past it: "... (expected ~5678), ..., finishing".
+std::string format_build_progress(const std::string& label, size_t done, size_t expected,
+                                  double elapsed);
+
+// Is this line of make's output Kbuild's report of one object built ("  CC [M]  fs/x.o")?
+bool is_object_line(std::string_view line);
+
+// Is `rel` (relative to a built tree) the dependency record of an object that kp-build's
+// original build compiles again (".fork.o.cmd"; not the boot image's nor a module's .mod.o)?
+bool is_rebuilt_object_record(const std::string& rel);
+
+// Follows make's output, counting objects. On a terminal (`tty`) one line redrawn at most
+// twice a second; otherwise a line every 5% of the expected total (every minute without one).
+class BuildProgress {
+ public:
+  using Emit = std::function<void(const std::string&)>;
+  BuildProgress(std::string label, size_t expected, bool tty, Emit emit);
+  void feed(std::string_view output);                  // elapsed from the constructor
+  void feed(std::string_view output, double elapsed);  // for tests
+  // The summary ("original build: 5689 objects in 5m01s (expected ~5678)"); on a terminal
+  // it ends the updating line first.
+  std::string finish(double elapsed);
+  size_t done() const { return done_; }
+
+ private:
+  void report(double elapsed);
+
+  std::string label_;
+  size_t expected_;
+  bool tty_;
+  Emit emit_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::string partial_;
+  size_t done_ = 0;
+  double last_report_ = 0;
+  size_t last_step_ = 0;  // non-tty: the last 5% step (or minute) reported
+  bool drawn_ = false;
 };
 
 }  // namespace kpb

@@ -4,11 +4,11 @@
 #     patched copy (the same .c with a blank first line, which moves every __LINE__, and
 #     one new function), recompiled with the exact command from its .cmd file;
 #  2. every object of that tree diffed against itself.
-# Needs build/linux-fs (test/unit/diffgen/real-objects.sh) and build/userspace (make all).
+# Needs build/linux-fs (test/unit/diffgen/real-objects.sh) and build/bin/diffgen (make all).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 tree=$repo/build/linux-fs
-diffgen=${DIFFGEN:-$repo/build/userspace/diffgen/diffgen}
+diffgen=${DIFFGEN:-$repo/build/bin/diffgen}
 runs=${RUNS:-11}
 [ -x "$diffgen" ] || { echo "bench-diffgen: $diffgen not built (make all)" >&2; exit 1; }
 [ -f "$tree/vmlinux" ] || { echo "bench-diffgen: $tree not built (test/unit/diffgen/real-objects.sh)" >&2; exit 1; }

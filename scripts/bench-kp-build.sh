@@ -13,13 +13,13 @@
 # wall time to other jobs on the machine.
 # Environment: RUNS (cached runs repeated for the medians, default 5), KDIR (default build/linux), JOBS (default 2), KP_BUILD_CACHE (default
 # build/kp-build-cache, shared with make demo and the tests), KP_BUILD_BIN (default
-# build/userspace/patch-tools/kp-build), COLD_CACHE (--cold: the empty cache to fill; kept).
+# build/bin/kp-build), COLD_CACHE (--cold: the empty cache to fill; kept).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kdir=${KDIR:-$repo/build/linux}
 jobs=${JOBS:-2}
 cache=${KP_BUILD_CACHE:-$repo/build/kp-build-cache}
-kpb=${KP_BUILD_BIN:-$repo/build/userspace/patch-tools/kp-build}
+kpb=${KP_BUILD_BIN:-$repo/build/bin/kp-build}
 patches=$repo/test/integration/patches-kpbuild
 [ -x "$kpb" ] || { echo "bench-kp-build: build kp-build first (make all)" >&2; exit 1; }
 [ -f "$kdir/vmlinux" ] || { echo "bench-kp-build: no kernel in $kdir (make kernel)" >&2; exit 1; }

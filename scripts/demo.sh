@@ -5,10 +5,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=$repo/build
 fix=$repo/docs/examples/fix-uname-machine.patch
 out=$build/demo
-find_tool() { find "$build/userspace" -type f -name "$1" -perm -u+x | head -n1; }
-kp_build=$(find_tool kp-build)
-kpctl=$(find_tool kpctl)
-[ -n "$kp_build" ] && [ -n "$kpctl" ] || { echo "demo: run 'make all' first" >&2; exit 1; }
+kp_build=$build/bin/kp-build
+kpctl=$build/bin/kpctl
+[ -x "$kp_build" ] && [ -x "$kpctl" ] || { echo "demo: $build/bin has no kp-build or kpctl: run 'make all' first" >&2; exit 1; }
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -18,11 +17,11 @@ sed -n '1,200p' "$fix"
 step "2. kp-build turns it into a patch module"
 mkdir -p "$out"
 rm -f "$out/kp-demo.ko"
-echo "\$ kp-build --src build/linux --patch $(basename "$fix") -o build/demo/kp-demo.ko"
+echo "\$ build/bin/kp-build --src build/linux --patch $(basename "$fix") -o build/demo/kp-demo.ko"
 "$kp_build" --src "$build/linux" --cache-dir "$build/kp-build-cache" --patch "$fix" \
 	-o "$out/kp-demo.ko" -n kp-demo
 echo
-echo "\$ kpctl info build/demo/kp-demo.ko"
+echo "\$ build/bin/kpctl info build/demo/kp-demo.ko"
 echo "(run on the build host, which is not the kernel the patch is for: the QEMU guest below is)"
 "$kpctl" info "$out/kp-demo.ko"
 

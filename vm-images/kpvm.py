@@ -4,7 +4,7 @@ run one guest script, and report its exit status, its output and the kernel log.
 
 Used by the pytest fixture in test/integration/conftest.py, by `make demo`, and by hand:
 
-    vm-images/kpvm.py --script test.sh --file /kp/kpctl=build/userspace/kpctl [--timeout 120]
+    vm-images/kpvm.py --script test.sh --file /kp/kpctl=build/bin/kpctl [--timeout 120]
 
 The guest runs the script as root with /proc, /sys, /dev, debugfs and tracefs mounted.
 Files are placed at the given guest paths; dynamically linked executables get their

@@ -48,7 +48,8 @@ namespace {
 
 } // namespace
 
-Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const std::string &cwd)
+Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const std::string &cwd,
+                                    const std::function<void(std::string_view)> &on_output)
 {
 	auto start = std::chrono::steady_clock::now();
 	if (argv.empty())
@@ -67,9 +68,11 @@ Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const 
 	char buf[65536];
 	for (;;) {
 		ssize_t n = read(rd.get(), buf, sizeof buf);
-		if (n > 0)
+		if (n > 0) {
 			r.output.append(buf, static_cast<size_t>(n));
-		else if (n == 0 || errno != EINTR)
+			if (on_output)
+				on_output(std::string_view(buf, static_cast<size_t>(n)));
+		} else if (n == 0 || errno != EINTR)
 			break;
 	}
 	int st = 0;

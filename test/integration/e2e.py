@@ -13,17 +13,17 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BUILD = Path(os.environ.get("KP_BUILD_DIR", REPO / "build"))
-USERSPACE = Path(os.environ.get("KP_USERSPACE", BUILD / "userspace"))
+BIN = Path(os.environ.get("KP_BIN", BUILD / "bin"))
 PATCHES = HERE / "patches"
 GUEST_TOOLS = HERE / "guest-tools"
 
 
 def tool(name: str) -> Path:
-    """A userspace binary built by `make all`."""
-    found = sorted(p for p in USERSPACE.rglob(name) if p.is_file() and os.access(p, os.X_OK))
-    if not found:
-        pytest.fail(f"{name} not built under {USERSPACE}: run 'make all'", pytrace=False)
-    return found[0]
+    """A tool built by `make all`, where the README says it is (build/bin)."""
+    path = BIN / name
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} not built: run 'make all'", pytrace=False)
+    return path
 
 
 @dataclasses.dataclass

@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 KDIR = BUILD / "linux"
-KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "userspace/patch-tools/kp-build")
+KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "bin/kp-build")
 CACHE = BUILD / "kp-build-cache"
 PATCHES = Path(__file__).resolve().parent / "patches-kpbuild"
 
@@ -149,6 +149,53 @@ def test_patched_builds_never_write_the_cache(cmdline_module, tmp_path):
     assert re.search(r"sparse patched copy: .* [1-9]\d* source directories linked", r.stderr), r.stderr
     assert "retrying in a full copy" not in r.stderr
     assert [tree_listing(t) for t in trees] == before
+
+
+def test_widely_used_header_builds_in_the_sparse_copy(cmdline_module, tmp_path):
+    """A change to include/linux/seq_file.h rebuilds every object that includes it (over
+    250 in the test kernel, across most directories): all of them must build in the sparse
+    copy, without the full-copy fallback (issue 17: it fell back and took 357 s)."""
+    assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
+    trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
+    before = [tree_listing(t) for t in trees]
+    r = kp_build(["header-seq-file.patch"], tmp_path / "kp_kpb_seq.ko", "-v")
+    assert r.returncode == 0, r.stderr
+    assert "sparse patched copy" in r.stderr, r.stderr
+    assert "full copy" not in r.stderr, r.stderr
+    m = re.search(r"patched build: 1 file\(s\) changed, (\d+) object\(s\) rebuilt", r.stderr)
+    assert m and int(m.group(1)) > 250, r.stderr
+    assert re.search(r"diff: [1-9]\d* of \d+ object\(s\) changed", r.stderr), r.stderr
+    assert [tree_listing(t) for t in trees] == before
+
+
+def rebuilt_object_records(tree: Path) -> int:
+    """The objects a build compiled, as kp-build counts them for its progress (the .o.cmd
+    records, less the boot image's and the modules' final links)."""
+    n = 0
+    for dirpath, _, files in os.walk(tree):
+        rel = os.path.relpath(dirpath, tree)
+        if rel.startswith("arch/x86/boot"):
+            continue
+        n += sum(1 for f in files if f.startswith(".") and f.endswith(".o.cmd")
+                 and not f.endswith(".mod.o.cmd"))
+    return n
+
+
+def test_original_build_progress_expects_what_it_builds(cmdline_module):
+    """The original build's progress expects as many objects as the user's build left
+    records of; the cache tree's records (what it compiled) must be within 5% of that."""
+    r0 = cmdline_module[0]
+    assert r0.returncode == 0, r0.stderr
+    expected = rebuilt_object_records(KDIR)
+    assert expected > 300
+    for entry in (d for d in CACHE.iterdir() if (d / "complete").exists()):
+        built = rebuilt_object_records(entry / "tree")
+        assert abs(built - expected) <= expected * 0.05, (entry, built, expected)
+    if "original build (once per tree)" in r0.stderr:  # this session's run built the cache
+        m = re.search(r"original build: (\d+) objects in \S+ \(expected ~(\d+)\)", r0.stderr)
+        assert m and int(m.group(2)) == expected, r0.stderr
+        assert abs(int(m.group(1)) - expected) <= expected * 0.05, r0.stderr
+        assert re.search(r"original build: \d+ of ~\d+ objects \(\d+%\)", r0.stderr), r0.stderr
 
 
 def test_cache_stays_bounded(cmdline_module, tmp_path):

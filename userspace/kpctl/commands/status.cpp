@@ -1,22 +1,41 @@
 #include "commands/commands.h"
 
+#include "commands/status_text.h"
 #include "json.h"
 #include "loader.h"
 #include "sysfs.h"
 
+#include <filesystem>
 #include <iostream>
 
 namespace kpctl {
 
 namespace {
 
+// Every task on the system (threads included), as /proc lists them; 0 when unreadable.
+unsigned count_tasks()
+{
+    unsigned n = 0;
+    std::error_code ec;
+    for (const auto &proc : std::filesystem::directory_iterator("/proc", ec)) {
+        std::string pid = proc.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::error_code ec2;
+        for (std::filesystem::directory_iterator t(proc.path() / "task", ec2), end;
+             !ec2 && t != end; t.increment(ec2))
+            ++n;
+    }
+    return n;
+}
+
 void print_patch(const PatchState &p)
 {
-    std::cout << p.name << ": " << (p.enabled ? "enabled" : "disabled") << ", transition "
-              << p.transition << (p.forced ? ", FORCED (the module cannot be removed)" : "") << "\n";
-    if (p.transition != "idle") {
-        std::cout << "  " << p.transition << " for " << p.transition_ms << " ms, " << p.pending_count
-                  << " task(s) not switched yet, reverses after " << p.timeout << " s\n";
+    bool moving = p.transition != "idle";
+    std::cout << status_headline(p, moving ? count_tasks() : 0) << "\n";
+    if (moving) {
+        std::cout << "  " << p.transition << " for " << p.transition_ms << " ms, reverses after "
+                  << p.timeout << " s" << (p.pending.empty() ? "\n" : "; not switched yet:\n");
         for (const auto &t : p.pending)
             std::cout << "    " << t << "\n";
     }
