@@ -25,6 +25,7 @@
 #include "patch_parse.hpp"
 #include "progress.hpp"
 #include "resolve.hpp"
+#include "target_stage.hpp"
 #include "tree_copy.hpp"
 #include <kp/abi.h>
 
@@ -75,6 +76,7 @@ struct WorkDir {
 };
 
 int run(const Options& opt, WorkDir& work, Log& log) {
+  if (!opt.kernel.empty()) return run_for_release(opt);
   auto t0 = std::chrono::steady_clock::now();
   Progress progress(log, opt.verbose);
   int jobs = opt.jobs > 0 ? opt.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

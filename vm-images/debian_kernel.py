@@ -13,6 +13,11 @@ built it can be fetched too).
 
     vm-images/debian_kernel.py release [--flavour cloud-amd64]   # prints R and its version
     vm-images/debian_kernel.py fetch PACKAGE=VERSION [--only PATH]... # prints the unpacked dir
+    vm-images/debian_kernel.py versions PACKAGE...   # "PACKAGE VERSION" lines, newest first
+    vm-images/debian_kernel.py source [--flavour F]  # the release's source, extracted: prints it
+
+kp-build runs the last two for `--kernel RELEASE` (patch-tools/debian_packages.cpp), so the
+archive and the cache have this one implementation.
 """
 from __future__ import annotations
 
@@ -70,6 +75,11 @@ def version_compare(a: str, b: str) -> int:
         if subprocess.run(["dpkg", "--compare-versions", a, op, b]).returncode == 0:
             return result
     return 1
+
+
+def _apt_lists_present() -> bool:
+    lists = Path("/var/lib/apt/lists")
+    return lists.is_dir() and any(lists.glob("*_Packages*"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -216,19 +226,27 @@ def _lock(path: Path):
     return f
 
 
-def package_dir(package: str, version: str) -> Path:
-    return cache_dir() / "pkgs" / f"{package}_{version}"
+def package_dir(package: str, version: str, only: list[str] | None = None,
+                strip_debug: bool = False) -> Path:
+    """Where package=version is unpacked; a partial or stripped unpacking has its own."""
+    name = f"{package}_{version}"
+    if only or strip_debug:
+        what = "\n".join(sorted(only or [])) + f"\nstrip={strip_debug}"
+        name += "+" + hashlib.sha256(what.encode()).hexdigest()[:8]
+    return cache_dir() / "pkgs" / name
 
 
 def fetch(package: str, version: str, only: list[str] | None = None,
-          log=None) -> Path:
+          log=None, strip_debug: bool = False) -> Path:
     """Download package=version and unpack it (only the paths `only`, tar members such as
     './usr/lib/debug/boot/vmlinux-R', when given) into the cache; returns the unpacked
-    directory. Reuses a complete earlier unpacking; the .deb is removed afterwards."""
-    dest = package_dir(package, version)
+    directory. Reuses a complete earlier unpacking; the .deb is removed afterwards.
+    strip_debug: remove the DWARF of the ELF files unpacked (Debian's -dbg vmlinux goes from
+    590 MB to 83 MB and keeps its code and symbol table, all kp-build reads)."""
+    dest = package_dir(package, version, only, strip_debug)
     if (dest / COMPLETE).exists():
         return dest
-    with _lock(cache_dir() / "locks" / f"{package}_{version}.lock"):
+    with _lock(cache_dir() / "locks" / f"{dest.name}.lock"):
         if (dest / COMPLETE).exists():
             return dest
         shutil.rmtree(dest, ignore_errors=True)
@@ -245,6 +263,8 @@ def fetch(package: str, version: str, only: list[str] | None = None,
             unpack = Path(tmp) / "root"
             unpack.mkdir()
             _unpack(debs[0], unpack, only)
+            if strip_debug:
+                _strip_debug(unpack)
             (unpack / COMPLETE).write_text(f"{package} {version} {size} bytes {took:.1f} s\n")
             dest.parent.mkdir(parents=True, exist_ok=True)
             unpack.rename(dest)
@@ -280,6 +300,60 @@ def _unpack(deb: Path, into: Path, only: list[str] | None) -> None:
         fsys.wait()
     if tar.returncode != 0:
         raise DebianKernelError(f"unpacking {deb.name}: {tar.stderr.strip().splitlines()[-1]}")
+
+
+def installed_version(package: str) -> str:
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}", package],
+                          capture_output=True, text=True)
+    status, _, version = proc.stdout.partition(" ")
+    return version if proc.returncode == 0 and status == "installed" else ""
+
+
+def source_tree(rel: Release, log=None) -> Path:
+    """Debian's source of rel, extracted once into the cache, with its Debian version in
+    .kp-debian-version (the tarball has no debian/changelog; kp-build reads this file).
+    The installed /usr/src tarball is used when its package has that version, else the
+    linux-source package of that version is fetched."""
+    top = cache_dir() / "sources" / f"{rel.source_package}_{rel.version}"
+    tree = top / rel.source_package
+    if (top / COMPLETE).exists():
+        return tree
+    name = f"{rel.source_package}.tar.xz"
+    with _lock(cache_dir() / "locks" / f"{top.name}.lock"):
+        if (top / COMPLETE).exists():
+            return tree
+        tarball = Path("/usr/src") / name
+        if installed_version(rel.source_package) != rel.version or not tarball.exists():
+            pkg = fetch(rel.source_package, rel.version, only=[f"./usr/src/{name}"], log=log)
+            tarball = pkg / "usr" / "src" / name
+        shutil.rmtree(top, ignore_errors=True)
+        tmp = top.with_name(top.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        start = time.monotonic()
+        _run(["tar", "-xf", str(tarball), "-C", str(tmp)], DOWNLOAD_TIMEOUT,
+             f"extracting {tarball}")
+        if not (tmp / rel.source_package / "Makefile").exists():
+            raise DebianKernelError(f"{tarball} has no {rel.source_package}/Makefile")
+        (tmp / rel.source_package / ".kp-debian-version").write_text(rel.version + "\n")
+        (tmp / COMPLETE).write_text(f"{tarball}\n")
+        tmp.rename(top)
+        if log:
+            log(f"debian: extracted {tarball} in {time.monotonic() - start:.1f} s")
+    return tree
+
+
+def _strip_debug(root: Path) -> None:
+    for f in root.rglob("*"):
+        if f.is_symlink() or not f.is_file():
+            continue
+        with open(f, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                continue
+        tmp = f.with_name(f.name + ".stripped")
+        _run(["objcopy", "--strip-debug", str(f), str(tmp)], DOWNLOAD_TIMEOUT,
+             f"stripping {f.name}")
+        tmp.replace(f)
 
 
 @dataclass(frozen=True)
@@ -400,9 +474,25 @@ def main() -> int:
     f = sub.add_parser("fetch", help="fetch and unpack PACKAGE=VERSION, print the directory")
     f.add_argument("spec")
     f.add_argument("--only", action="append", help="unpack only this tar member (repeatable)")
+    f.add_argument("--strip-debug", action="store_true",
+                   help="remove the DWARF of the unpacked ELF files (objcopy --strip-debug)")
+    t = sub.add_parser("source", help="extract the derived release's source, print the tree")
+    t.add_argument("--flavour", default="cloud-amd64")
+    v = sub.add_parser("versions", help="versions the archive offers, newest first")
+    v.add_argument("packages", nargs="+")
     args = ap.parse_args()
     try:
-        if args.cmd == "release":
+        if args.cmd == "versions":
+            found = madison(*args.packages)
+            if not any(found.values()) and not _apt_lists_present() and _updated_once():
+                found = madison(*args.packages)
+            for pkg in args.packages:
+                for ver in found[pkg]:
+                    print(pkg, ver)
+        elif args.cmd == "source":
+            print(source_tree(cloud_release(args.flavour),
+                              log=lambda m: print(m, file=sys.stderr)))
+        elif args.cmd == "release":
             rel = cloud_release(args.flavour)
             print(rel.release, rel.version)
         else:
@@ -410,7 +500,7 @@ def main() -> int:
             if not sep or not version:
                 ap.error(f"fetch wants PACKAGE=VERSION, got {args.spec!r}")
             print(fetch(package, version, args.only,
-                        log=lambda m: print(m, file=sys.stderr)))
+                        log=lambda m: print(m, file=sys.stderr), strip_debug=args.strip_debug))
     except DebianKernelError as e:
         print(f"debian_kernel: {e}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ initramfs; a module of the package is loaded with its dependencies from modules.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,82 @@ echo modules-ok
     # The console says which kernel it booted: Debian's build, not kp's test kernel.
     assert f"Linux version {rel}" in r.console
     assert "Debian" in r.console.split(f"Linux version {rel}", 1)[1].splitlines()[0]
+
+
+# --- kp-build --kernel RELEASE: what the release needs, found and checked ---
+
+KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or kpvm.BUILD / "userspace/patch-tools/kp-build")
+
+
+@pytest.fixture(scope="module")
+def debian_source(debian) -> Path:
+    """Debian's source of the release, extracted once into the cache."""
+    try:
+        return dk.source_tree(debian.release, log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
+
+
+def kp_build(*args: str) -> subprocess.CompletedProcess:
+    if not KP_BUILD.exists():
+        pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
+    return subprocess.run([str(KP_BUILD), *args], capture_output=True, text=True, timeout=900)
+
+
+def fields(out: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def test_kp_build_resolves_the_release_from_debians_packages(debian, debian_source):
+    rel = debian.release
+    p = kp_build("--src", str(debian_source), "--kernel", rel.release, "--resolve-only")
+    assert p.returncode == 0, p.stderr
+    f = fields(p.stdout)
+    assert f["release"] == rel.release
+    assert f["package version"] == rel.version
+    assert f["config"].endswith(f"/boot/config-{rel.release}")
+    assert Path(f["config"]).read_text() == debian.config.read_text()
+    symvers = Path(f["Module.symvers"])
+    assert symvers.name == "Module.symvers" and symvers.stat().st_size > 100_000
+    assert "\tvmlinux\tEXPORT_SYMBOL" in symvers.read_text()
+    assert Path(f["modules"], "modules.order").exists()
+    assert Path(f["vmlinuz"]).stat().st_size > 1 << 20
+    assert f["System.map"] == "(none)"   # the image package's is Debian's stub
+
+
+def one_line_refusal(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode == 1, p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def test_kp_build_refuses_a_source_of_another_debian_version(debian, debian_source, tmp_path):
+    rel = debian.release
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(debian_source / "Makefile", src / "Makefile")
+    other = rel.version.rsplit("-", 1)[0] + "-0kp1"
+    (src / ".kp-debian-version").write_text(other + "\n")
+    cache = tmp_path / "cache"
+    p = kp_build("--src", str(src), "--kernel", rel.release, "--resolve-only",
+                 "--cache-dir", str(cache))
+    line = one_line_refusal(p)
+    assert other in line and rel.version in line, line
+    assert not list(cache.glob("debian/pkgs/*")), "refused, yet something was fetched"
+
+
+def test_kp_build_refuses_a_release_that_is_not_debians(debian_source, tmp_path):
+    p = kp_build("--src", str(debian_source), "--kernel", "6.1.999-kp-custom", "--resolve-only",
+                 "--cache-dir", str(tmp_path))
+    line = one_line_refusal(p)
+    assert "not a Debian release" in line and "--config" in line, line
+
+
+def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp_path):
+    series, flavour = debian.release.series, debian.release.release.split("-", 2)[2]
+    missing = f"{series}.0-99999-{flavour}"
+    p = kp_build("--src", str(debian_source), "--kernel", missing, "--resolve-only",
+                 "--cache-dir", str(tmp_path))
+    line = one_line_refusal(p)
+    assert f"no linux-image-{missing}-unsigned" in line, line
