@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--modules", opt.modules, "with --kernel: the release's /lib/modules/RELEASE");
   auto* resolve = app.add_flag("--resolve-only", opt.resolve_only,
                                "with --kernel: print what was found for the release and stop");
+  app.add_flag("--check-only", opt.check_only,
+               "with --kernel: prepare the tree, compile the patch's objects before and after, "
+               "check them against the kernel's image (run-pre), write no module");
   app.add_option("-o,--output", opt.output, "output module (default ./kp-<NAME>.ko)");
   app.add_option("-n,--name", opt.name, "patch name (default: from the first patch file)");
   app.add_option("--vmlinux", opt.vmlinux,

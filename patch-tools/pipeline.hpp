@@ -25,6 +25,7 @@ struct Options {
   std::string symvers;
   std::string modules;
   bool resolve_only = false;  // print what was found for --kernel and stop
+  bool check_only = false;    // --kernel: stop after run-pre (no module written)
 };
 
 // Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages

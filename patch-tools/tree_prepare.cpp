@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include "error.hpp"
 #include "kernel_info.hpp"
 #include "kernel_release.hpp"
+#include "patch_apply.hpp"
+#include "patch_parse.hpp"
 #include "process.hpp"
 #include "progress.hpp"
 #include "tree_copy.hpp"
@@ -115,7 +118,102 @@ void build_tree(const PrepareRequest &q, const PreparedTree &p, const std::strin
 	std::ofstream(p.dir + "/.kp-prepared") << "release=" << q.release << "\n";
 }
 
+const char *kJournal = "/.kp-patching";
+const char *kSaved = ".kp-orig";
+
+// The files a patched build sets aside: sources, objects and their .cmd records.
+std::vector<std::string> set_aside_files(const std::vector<PatchInfo> &patches,
+                                         const std::vector<std::string> &objects)
+{
+	std::vector<std::string> files;
+	for (const auto &p : patches)
+		for (const auto &f : p.files)
+			files.push_back(f.path);
+	for (const auto &o : objects) {
+		files.push_back(o);
+		auto slash = o.rfind('/');
+		files.push_back(o.substr(0, slash + 1) + "." + o.substr(slash + 1) + ".cmd");
+	}
+	std::sort(files.begin(), files.end());
+	files.erase(std::unique(files.begin(), files.end()), files.end());
+	return files;
+}
+
+// Puts back what a patched build set aside (listed in the journal), then drops the journal.
+void restore_tree(const std::string &tree)
+{
+	std::string journal = tree + kJournal;
+	if (!fs::exists(journal))
+		return;
+	std::istringstream in(read_text_file(journal));
+	std::string f;
+	while (std::getline(in, f)) {
+		std::string saved = tree + "/" + f + kSaved;
+		if (fs::exists(saved))
+			fs::rename(saved, tree + "/" + f);
+		else
+			fs::remove(tree + "/" + f); // did not exist before
+	}
+	fs::remove(journal);
+}
+
+std::vector<std::pair<std::string, std::string>>
+copy_objects(const std::string &tree, const std::vector<std::string> &objs, const std::string &dir)
+{
+	fs::create_directories(dir);
+	std::vector<std::pair<std::string, std::string>> out;
+	for (const auto &o : objs) {
+		std::string flat = o;
+		std::replace(flat.begin(), flat.end(), '/', '_');
+		fs::copy_file(tree + "/" + o, dir + "/" + flat,
+		              fs::copy_options::overwrite_existing);
+		out.emplace_back(o, dir + "/" + flat);
+	}
+	return out;
+}
+
 } // namespace
+
+ObjectPairs compile_before_after(const PreparedTree &prepared,
+                                 const std::vector<PatchInfo> &patches,
+                                 const std::vector<std::string> &objects, const std::string &work,
+                                 int jobs, Log *log)
+{
+	const std::string &tree = prepared.dir;
+	FileLock lock(tree + ".lock");
+	restore_tree(tree);
+	ObjectPairs out;
+	compile_objects(prepared, tree, objects, jobs, log);
+	out.orig = copy_objects(tree, objects, work + "/orig");
+
+	std::vector<std::string> files = set_aside_files(patches, objects);
+	{
+		std::ofstream j(tree + kJournal, std::ios::trunc);
+		for (const auto &f : files)
+			j << f << "\n";
+		if (!j)
+			throw Error("cannot write " + tree + kJournal);
+	}
+	try {
+		for (const auto &f : files) {
+			std::string path = tree + "/" + f;
+			if (!fs::exists(path))
+				continue;
+			fs::rename(path, path + kSaved);
+			if (f.size() < 2 || f.compare(f.size() - 2, 2, ".o") != 0)
+				fs::copy_file(path + kSaved, path); // a new inode, then patched
+		}
+		for (const auto &p : patches)
+			apply_patch(p, tree, log);
+		compile_objects(prepared, tree, objects, jobs, log);
+		out.patched = copy_objects(tree, objects, work + "/patched");
+	} catch (...) {
+		restore_tree(tree);
+		throw;
+	}
+	restore_tree(tree);
+	return out;
+}
 
 std::vector<std::string> release_make_vars(const std::string &config_text,
                                            const std::string &release)
@@ -146,6 +244,7 @@ PreparedTree prepare_tree(const PrepareRequest &q, Log *log)
 	p.dir = trees + "/" + q.release + "-" + p.key;
 	FileLock lock(p.dir + ".lock");
 	if (fs::exists(p.dir + "/.kp-prepared")) {
+		restore_tree(p.dir);
 		p.hit = true;
 		return p;
 	}

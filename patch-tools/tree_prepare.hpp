@@ -41,4 +41,21 @@ PreparedTree prepare_tree(const PrepareRequest &request, Log *log);
 double compile_objects(const PreparedTree &prepared, const std::string &tree,
                        const std::vector<std::string> &objects, int jobs, Log *log);
 
+struct PatchInfo;
+
+// The patch's objects before and after, copied to <work>/orig and <work>/patched (flat
+// names); (object, file) pairs. Both are compiled in the prepared tree itself, under its
+// lock: in a copy elsewhere make relinks objtool and resolve_btfids (their dependency files
+// hold absolute paths), ~30 s a time. The original objects stay there (the next patch of
+// the same file finds them built). For the patched build the touched sources are set aside
+// (renamed, so the inodes shared with SRC are never written), patched copies compiled, and
+// everything restored; a journal lets the next run restore a tree an interrupted run left.
+struct ObjectPairs {
+	std::vector<std::pair<std::string, std::string>> orig, patched;
+};
+ObjectPairs compile_before_after(const PreparedTree &prepared,
+                                 const std::vector<PatchInfo> &patches,
+                                 const std::vector<std::string> &objects, const std::string &work,
+                                 int jobs, Log *log);
+
 } // namespace kpb

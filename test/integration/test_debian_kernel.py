@@ -4,6 +4,7 @@ initramfs; a module of the package is loaded with its dependencies from modules.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -213,3 +214,46 @@ def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp
                  "--cache-dir", str(tmp_path))
     line = one_line_refusal(p)
     assert f"no linux-image-{missing}-unsigned" in line, line
+
+
+# --- tree preparation, the patch's objects before and after, run-pre against Debian's image ---
+
+DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
+
+
+def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_source):
+    p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--patch", str(DEMO_FIX), "--check-only", "-j2")
+    assert p.returncode == 0, p.stderr
+    assert "tree preparation: " in p.stderr
+    assert "objects before and after the patch: 1 compiled" in p.stderr
+    m = re.search(r"run-pre: the (\d+) function\(s\) the patch changes are the kernel's code",
+                  p.stderr)
+    assert m and int(m.group(1)) >= 1, p.stderr
+
+
+def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source, tmp_path):
+    """One function of SRC differs from what built the kernel (outside the fix's hunk): the
+    objects compile, the fix applies, and run-pre refuses, naming that function."""
+    src = tmp_path / "src"
+    subprocess.run(["cp", "-al", str(debian_source), str(src)], check=True)
+    sys_c = src / "kernel/sys.c"
+    text = sys_c.read_text()
+    body = text.index("SYSCALL_DEFINE1(newuname,")
+    end = text.index("\treturn 0;\n}\n", body)
+    edited = text[:end] + "\treturn 2;\n}\n" + text[end + len("\treturn 0;\n}\n"):]
+    sys_c.unlink()                      # break the hard link: the cached source stays intact
+    sys_c.write_text(edited)
+    p = kp_build("--src", str(src), "--kernel", debian.release.release,
+                 "--patch", str(DEMO_FIX), "--check-only", "-j2")
+    prepared = re.search(r"tree preparation: olddefconfig \+ modules_prepare in (\S+)", p.stderr)
+    try:
+        assert p.returncode == 1, p.stderr
+        line = [l for l in p.stderr.splitlines() if "run-pre:" in l]
+        assert line and "newuname" in line[0] and "kernel/sys.o" in line[0], p.stderr
+        assert "instruction" in line[0], line[0]
+    finally:
+        if prepared:   # this SRC's own prepared tree: not worth keeping in the cache
+            shutil.rmtree(prepared.group(1), ignore_errors=True)
+            Path(prepared.group(1) + ".lock").unlink(missing_ok=True)
+    assert (debian_source / "kernel/sys.c").read_text() == text
