@@ -1,5 +1,5 @@
-// kp-build's stages in order: setup, original build (or cache hit), patched build, diff,
-// resolve, link, module check.
+// kp-build's stages in order: setup, original build (or cache hit), patched build, diff
+// (diffgen as a library; objects come out finished, anchors included), link, module check.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,10 +18,9 @@ struct Options {
   bool explain = false;
   bool keep_tmp = false;
   bool verbose = false;
-  std::string self_exe;   // argv[0], to find diffgen
   // --kernel RELEASE (target_stage.hpp): a target that is not SRC's own build.
-  std::string kernel;     // empty: SRC's vmlinux is the target
-  std::string config;     // overrides for a kernel that is not Debian's
+  std::string kernel;         // empty: SRC's vmlinux is the target
+  std::string config;         // overrides for a kernel that is not Debian's
   std::string symvers;
   std::string modules;
   bool resolve_only = false;  // print what was found for --kernel and stop

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 
-#include "elf_file.hpp"
+#include "elf/object.h"
 #include "error.hpp"
 
 namespace kpb {
@@ -22,39 +22,24 @@ uint64_t reloc_width(uint32_t type)
 	}
 }
 
-std::vector<uint8_t> section_bytes(Elf_Scn *scn)
+// Offsets of @sec's bytes its relocations fill in ([begin, end)).
+std::vector<std::pair<uint64_t, uint64_t>> relocated_ranges(const kp::elf::Section &sec)
 {
-	std::vector<uint8_t> out;
-	Elf_Data *d = nullptr;
-	while ((d = elf_getdata(scn, d)) != nullptr)
-		if (d->d_buf)
-			out.insert(out.end(), static_cast<const uint8_t *>(d->d_buf),
-			           static_cast<const uint8_t *>(d->d_buf) + d->d_size);
+	std::vector<std::pair<uint64_t, uint64_t>> out;
+	for (const auto &r : sec.relocs) {
+		uint64_t w = reloc_width(r.type);
+		if (w)
+			out.push_back({r.offset, r.offset + w});
+	}
 	return out;
 }
 
-// section index -> offsets of relocated bytes ([begin, end)), from its SHT_RELA sections.
-std::map<size_t, std::vector<std::pair<uint64_t, uint64_t>>> relocated_ranges(const ElfFile &f)
+std::unique_ptr<kp::elf::Object> open_elf(const std::string &path, const kp::elf::ReadOptions &o)
 {
-	std::map<size_t, std::vector<std::pair<uint64_t, uint64_t>>> out;
-	Elf_Scn *scn = nullptr;
-	while ((scn = elf_nextscn(f.get(), scn)) != nullptr) {
-		GElf_Shdr sh = f.shdr(scn);
-		if (sh.sh_type != SHT_RELA)
-			continue;
-		Elf_Data *d = elf_getdata(scn, nullptr);
-		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-		for (size_t i = 0; d && i < n; ++i) {
-			GElf_Rela r;
-			if (!gelf_getrela(d, static_cast<int>(i), &r))
-				throw Error(f.path() + ": bad relocation in " +
-				            f.section_name(scn));
-			uint64_t w = reloc_width(GELF_R_TYPE(r.r_info));
-			if (w)
-				out[sh.sh_info].push_back({r.r_offset, r.r_offset + w});
-		}
-	}
-	return out;
+	auto obj = kp::elf::Object::open(path, o);
+	if (!obj)
+		throw Error("run-pre: " + obj.error().message());
+	return std::move(*obj);
 }
 
 struct Insn {
@@ -147,29 +132,25 @@ bool same_instruction(const std::vector<Insn> &a, const std::vector<Insn> &b, si
 
 std::vector<FunctionCode> object_functions(const std::string &path)
 {
-	ElfFile f(path);
-	auto ranges = relocated_ranges(f);
-	std::map<size_t, std::vector<uint8_t>> data;
+	auto f = open_elf(path, {});
+	std::map<const kp::elf::Section *, std::vector<std::pair<uint64_t, uint64_t>>> ranges;
 	std::vector<FunctionCode> out;
-	for (const auto &s : read_symbols(f)) {
-		if (GELF_ST_TYPE(s.sym.st_info) != STT_FUNC || s.sym.st_shndx == SHN_UNDEF ||
-		    s.sym.st_shndx >= SHN_LORESERVE || s.sym.st_size == 0)
+	for (const auto &s : f->symbols()) {
+		if (!s->is_func() || !s->sec || s->size == 0)
 			continue;
-		size_t idx = s.sym.st_shndx;
-		if (!data.count(idx))
-			data[idx] = section_bytes(f.section(idx));
-		const auto &bytes = data[idx];
-		if (s.sym.st_value + s.sym.st_size > bytes.size())
-			throw Error(path + ": function " + s.name + " lies outside its section");
+		const kp::elf::Section &sec = *s->sec;
+		if (s->value + s->size > sec.data.size())
+			throw Error(path + ": function " + s->name + " lies outside its section " +
+			            sec.name);
+		if (!ranges.count(&sec))
+			ranges[&sec] = relocated_ranges(sec);
 		FunctionCode fc;
-		fc.name = s.name;
-		fc.weak = GELF_ST_BIND(s.sym.st_info) == STB_WEAK;
-		fc.bytes.assign(bytes.begin() + s.sym.st_value,
-		                bytes.begin() + s.sym.st_value + s.sym.st_size);
-		for (const auto &r : ranges[idx])
-			if (r.first >= s.sym.st_value && r.first < s.sym.st_value + s.sym.st_size)
-				fc.relocated.push_back(
-				        {r.first - s.sym.st_value, r.second - s.sym.st_value});
+		fc.name = s->name;
+		fc.weak = s->bind == STB_WEAK;
+		fc.bytes.assign(sec.data.begin() + s->value, sec.data.begin() + s->value + s->size);
+		for (const auto &r : ranges[&sec])
+			if (r.first >= s->value && r.first < s->value + s->size)
+				fc.relocated.push_back({r.first - s->value, r.second - s->value});
 		out.push_back(std::move(fc));
 	}
 	return out;
@@ -177,23 +158,22 @@ std::vector<FunctionCode> object_functions(const std::string &path)
 
 ImageFunctions::ImageFunctions(const std::string &image_path) : path_(image_path)
 {
-	ElfFile f(image_path);
-	Elf_Scn *scn = nullptr;
-	while ((scn = elf_nextscn(f.get(), scn)) != nullptr) {
-		GElf_Shdr sh = f.shdr(scn);
-		if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR) && sh.sh_addr)
-			secs_.push_back({sh.sh_addr, sh.sh_size, section_bytes(scn)});
-	}
-	if (!f.symtab())
+	image_ = open_elf(image_path, {.relocatable_only = false, .relocations = false});
+	for (const auto &sec : image_->sections())
+		if (sec->shdr.sh_type == SHT_PROGBITS && sec->is_text() && sec->shdr.sh_addr)
+			secs_.push_back({sec->shdr.sh_addr, sec->size(), sec->data});
+	if (!image_->has_symtab())
 		throw Error(image_path +
 		            ": no symbol table (a stripped image: give the -dbg vmlinux)");
-	for (const auto &s : read_symbols(f))
-		if (GELF_ST_TYPE(s.sym.st_info) == STT_FUNC && s.sym.st_size)
-			syms_.push_back({s.name, s.sym.st_value, s.sym.st_size});
+	for (const auto &s : image_->symbols())
+		if (s->is_func() && s->size)
+			syms_.push_back({s->name, s->value, s->size});
 	std::sort(syms_.begin(), syms_.end(), [](const Sym &a, const Sym &b) {
 		return a.name != b.name ? a.name < b.name : a.addr < b.addr;
 	});
 }
+
+ImageFunctions::~ImageFunctions() = default;
 
 std::vector<FunctionCode> ImageFunctions::find(const std::string &name) const
 {
@@ -202,7 +182,7 @@ std::vector<FunctionCode> ImageFunctions::find(const std::string &name) const
 	                           [](const Sym &s, const std::string &n) { return s.name < n; });
 	for (; it != syms_.end() && it->name == name; ++it)
 		for (const auto &sec : secs_)
-			if (it->addr >= sec.addr && it->addr + it->size <= sec.addr + sec.size) {
+			if (it->addr >= sec.addr && it->addr + it->size <= sec.addr + sec.data.size()) {
 				FunctionCode fc;
 				fc.name = name;
 				fc.address = it->addr;

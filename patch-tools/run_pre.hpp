@@ -5,8 +5,14 @@
 // function and the first differing instruction.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
+
+namespace kp::elf {
+class Object;
+}
 
 namespace kpb {
 
@@ -29,6 +35,9 @@ std::vector<FunctionCode> object_functions(const std::string &object_path);
 class ImageFunctions {
 public:
 	explicit ImageFunctions(const std::string &image_path);
+	~ImageFunctions();
+	ImageFunctions(const ImageFunctions &) = delete;
+	ImageFunctions &operator=(const ImageFunctions &) = delete;
 	std::vector<FunctionCode> find(const std::string &name) const;
 	const std::string &path() const { return path_; }
 
@@ -39,9 +48,10 @@ private:
 	};
 	struct Sec {
 		uint64_t addr, size;
-		std::vector<uint8_t> data;
+		std::span<const uint8_t> data; // views image_'s mapping
 	};
 	std::string path_;
+	std::unique_ptr<kp::elf::Object> image_; // lib/elf: kp's one ELF model
 	std::vector<Sym> syms_; // sorted by name
 	std::vector<Sec> secs_;
 };
