@@ -182,7 +182,8 @@ std::vector<FunctionCode> ImageFunctions::find(const std::string &name) const
 	                           [](const Sym &s, const std::string &n) { return s.name < n; });
 	for (; it != syms_.end() && it->name == name; ++it)
 		for (const auto &sec : secs_)
-			if (it->addr >= sec.addr && it->addr + it->size <= sec.addr + sec.data.size()) {
+			if (it->addr >= sec.addr &&
+			    it->addr + it->size <= sec.addr + sec.data.size()) {
 				FunctionCode fc;
 				fc.name = name;
 				fc.address = it->addr;

@@ -52,7 +52,7 @@ private:
 	};
 	std::string path_;
 	std::unique_ptr<kp::elf::Object> image_; // lib/elf: kp's one ELF model
-	std::vector<Sym> syms_; // sorted by name
+	std::vector<Sym> syms_;                  // sorted by name
 	std::vector<Sec> secs_;
 };
 
