@@ -28,6 +28,7 @@
 #include "patch_parse.hpp"
 #include "progress.hpp"
 #include "support/atomic_file.h"
+#include "target_stage.hpp"
 #include "tree_copy.hpp"
 
 namespace kpb {
@@ -444,6 +445,8 @@ void summary(Build &b)
 
 int run(const Options &opt, WorkDir &work, Log &log)
 {
+	if (!opt.kernel.empty())
+		return run_for_release(opt);
 	Build b(opt, work, log);
 	b.jobs = opt.jobs > 0 ? opt.jobs
 	                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -18,6 +18,13 @@ struct Options {
   bool explain = false;
   bool keep_tmp = false;
   bool verbose = false;
+  // --kernel RELEASE (target_stage.hpp): a target that is not SRC's own build.
+  std::string kernel;         // empty: SRC's vmlinux is the target
+  std::string config;         // overrides for a kernel that is not Debian's
+  std::string symvers;
+  std::string modules;
+  bool resolve_only = false;  // print what was found for --kernel and stop
+  bool check_only = false;    // --kernel: stop after run-pre (no module written)
 };
 
 // Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages

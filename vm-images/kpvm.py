@@ -5,6 +5,12 @@ run one guest script, and report its exit status, its output and the kernel log.
 Used by the pytest fixture in test/integration/conftest.py, by `make demo`, and by hand:
 
     vm-images/kpvm.py --script test.sh --file /kp/kpctl=build/bin/kpctl [--timeout 120]
+    vm-images/kpvm.py --kernel debian-cloud --module vxlan --script test.sh
+
+`--kernel` is a bzImage, or `debian-FLAVOUR` (e.g. debian-cloud): Debian's own kernel of that
+flavour, fetched and cached by debian_kernel.py (never installed). `--module NAME` puts that
+kernel's module NAME and its dependencies under /lib/modules/<release>/ with a modules.dep
+of just those, so the guest can `modprobe NAME`.
 
 The guest runs the script as root with /proc, /sys, /dev, debugfs and tracefs mounted.
 Files are placed at the given guest paths; dynamically linked executables get their
@@ -162,21 +168,47 @@ def build_test_archive(workdir: Path, script: str, files: dict[str, str | Path])
     return archive
 
 
+DEBIAN_PREFIX = "debian-"
+
+
+def debian_kernel(name: str):
+    """`debian-cloud` -> debian_kernel.VmKernel of flavour cloud-amd64 (fetched, cached)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import debian_kernel as dk
+    flavour = name[len(DEBIAN_PREFIX):]
+    if not flavour.endswith("-amd64"):
+        flavour += "-amd64"
+    return dk.vm_kernel(flavour, log=lambda m: print(m, file=sys.stderr))
+
+
 def run(script: str, files: dict[str, str | Path] | None = None, timeout: float = 120,
-        kernel: Path | None = None, append: str = "", smp: int = 2,
-        memory: str = "512M", log_dir: Path | None = None) -> VmResult:
-    """Boot the VM, run `script`, return what happened. Never leaves QEMU running."""
+        kernel: Path | str | None = None, append: str = "", smp: int = 2,
+        memory: str = "512M", log_dir: Path | None = None,
+        modules: list[str] | None = None) -> VmResult:
+    """Boot the VM, run `script`, return what happened. Never leaves QEMU running.
+    kernel: a bzImage path, or "debian-FLAVOUR" (Debian's own kernel, see debian_kernel.py);
+    modules: that Debian kernel's modules to put in the guest (with their dependencies)."""
+    files = dict(files or {})
+    debian = None
+    if isinstance(kernel, str) and kernel.startswith(DEBIAN_PREFIX):
+        debian = debian_kernel(kernel)
+        kernel = debian.vmlinuz
+    elif modules:
+        raise ValueError("kpvm: modules= needs a Debian kernel (kernel='debian-FLAVOUR')")
     kernel = kernel or KERNEL_TREE / "arch/x86/boot/bzImage"
     if not Path(kernel).exists():
         raise FileNotFoundError(f"kpvm: kernel image {kernel} not found (run 'make kernel')")
     with tempfile.TemporaryDirectory(prefix="kpvm-") as tmp:
         work = Path(tmp)
+        if debian and modules:
+            import debian_kernel as dk
+            files.update(dk.guest_modules(debian, modules, work / "modules"))
         initrd = work / "initrd.img"
         with open(initrd, "wb") as out:
             base = base_initramfs().read_bytes()
             # The kernel wants each appended archive 4-byte aligned; zeros are padding.
             out.write(base + b"\0" * (-len(base) % 512))
-            out.write(build_test_archive(work, script, files or {}).read_bytes())
+            out.write(build_test_archive(work, script, files).read_bytes())
         console_log = work / "console.log"
         output_log = work / "output.log"
         cmd = [
@@ -227,7 +259,9 @@ def main() -> int:
     ap.add_argument("--file", action="append", default=[], metavar="GUEST=HOST",
                     help="copy HOST into the guest at GUEST (repeatable)")
     ap.add_argument("--timeout", type=float, default=120)
-    ap.add_argument("--kernel", type=Path)
+    ap.add_argument("--kernel", help="bzImage, or debian-FLAVOUR (e.g. debian-cloud)")
+    ap.add_argument("--module", action="append", default=[], metavar="NAME",
+                    help="a module of the Debian kernel to put in the guest (repeatable)")
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--console", action="store_true", help="print the kernel log too")
     args = ap.parse_args()
@@ -237,7 +271,11 @@ def main() -> int:
         if not sep:
             ap.error(f"--file wants GUEST=HOST, got {spec!r}")
         files[guest] = host
-    result = run(Path(args.script).read_text(), files, args.timeout, args.kernel, args.append)
+    kernel = args.kernel
+    if kernel and not kernel.startswith(DEBIAN_PREFIX):
+        kernel = Path(kernel)
+    result = run(Path(args.script).read_text(), files, args.timeout, kernel, args.append,
+                 modules=args.module)
     if args.console:
         print(result.console)
     sys.stdout.write(result.output)

@@ -317,7 +317,7 @@ def test_kpctl_reads_what_diffgen_wrote_through_the_link(cmdline_module):
     symbol's own address in vmlinux (name + sympos in address order)."""
     r, out = cmdline_module[0], cmdline_module[1]
     assert r.returncode == 0, r.stderr
-    kpctl = REPO / "build/userspace/userspace/kpctl/kpctl"
+    kpctl = REPO / "build/bin/kpctl"
     info = json.loads(subprocess.run([str(kpctl), "info", "--json", str(out)], check=True,
                                      capture_output=True, text=True).stdout)
     assert [(f["object"], f["function"], f["sympos"]) for f in info["functions"]] == \

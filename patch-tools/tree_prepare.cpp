@@ -1,0 +1,265 @@
+#include "tree_prepare.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cache.hpp"
+#include "error.hpp"
+#include "kernel_info.hpp"
+#include "kernel_release.hpp"
+#include "patch_apply.hpp"
+#include "patch_parse.hpp"
+#include "process.hpp"
+#include "progress.hpp"
+#include "tree_copy.hpp"
+
+namespace kpb {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string config_value(const std::string &config_text, const std::string &name)
+{
+	std::istringstream in(config_text);
+	std::string line, key = name + "=";
+	while (std::getline(in, line))
+		if (line.rfind(key, 0) == 0) {
+			std::string v = line.substr(key.size());
+			if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+				v = v.substr(1, v.size() - 2);
+			return v;
+		}
+	return {};
+}
+
+std::string tail(const std::string &text, int lines)
+{
+	size_t pos = text.size();
+	for (int i = 0; i <= lines && pos != std::string::npos && pos > 0; ++i)
+		pos = text.rfind('\n', pos - 1);
+	return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+void run_make(const std::string &tree, const std::vector<std::string> &vars,
+              const std::vector<std::string> &targets, int jobs, Log *log, const char *what)
+{
+	std::vector<std::string> cmd{"make", "-C", tree, "-s", "-j" + std::to_string(jobs)};
+	cmd.insert(cmd.end(), vars.begin(), vars.end());
+	cmd.insert(cmd.end(), targets.begin(), targets.end());
+	ProcResult r = run_process(cmd, {}, log);
+	if (r.status != 0)
+		throw Error(std::string(what) + " failed in " + tree + ": " + join_command(cmd) +
+		            "\n" + tail(r.output, 20));
+}
+
+// Holds an exclusive lock on path while alive.
+class FileLock {
+public:
+	explicit FileLock(const std::string &path)
+	{
+		fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd_ < 0 || flock(fd_, LOCK_EX) != 0)
+			throw_errno("cannot lock " + path);
+	}
+	~FileLock()
+	{
+		if (fd_ >= 0)
+			close(fd_);
+	}
+	FileLock(const FileLock &) = delete;
+	FileLock &operator=(const FileLock &) = delete;
+
+private:
+	int fd_ = -1;
+};
+
+std::string key_of(const PrepareRequest &q, const std::string &config_text,
+                   const std::vector<std::string> &vars)
+{
+	SourceVersion sv = read_source_version(q.src);
+	std::string text = "src=" + fs::canonical(q.src).string() + "\nupstream=" + sv.upstream +
+	                   "\ndebian=" + sv.debian + "\nrelease=" + q.release + "\n";
+	for (const auto &v : vars)
+		text += v + "\n";
+	text += config_text;
+	char hex[17];
+	std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
+	return hex;
+}
+
+void build_tree(const PrepareRequest &q, const PreparedTree &p, const std::string &config_text,
+                Log *log)
+{
+	std::string tmp = p.dir + ".tmp";
+	if (fs::exists(tmp))
+		remove_tree(tmp);
+	ProcResult r = run_process({"cp", "-al", fs::canonical(q.src).string(), tmp}, {}, log);
+	if (r.status != 0)
+		throw Error("cannot copy " + q.src + " to " + tmp + ": " + tail(r.output, 3));
+	// The copy shares its files with SRC: .config is written as a new file, never through
+	// a link, and Kbuild only creates files.
+	fs::remove(tmp + "/.config");
+	std::ofstream(tmp + "/.config", std::ios::trunc) << config_text;
+	run_make(tmp, p.make_vars, {"olddefconfig"}, 1, log, "olddefconfig");
+	std::string got = read_text_file(tmp + "/.config");
+	if (config_value(got, "CONFIG_CC_VERSION_TEXT") !=
+	    config_value(config_text, "CONFIG_CC_VERSION_TEXT"))
+		throw Error("olddefconfig changed CONFIG_CC_VERSION_TEXT: the compiler is not the "
+		            "release's");
+	run_make(tmp, p.make_vars, {"modules_prepare"}, q.jobs, log, "modules_prepare");
+	fs::rename(tmp, p.dir);
+	std::ofstream(p.dir + "/.kp-prepared") << "release=" << q.release << "\n";
+}
+
+const char *kJournal = "/.kp-patching";
+const char *kSaved = ".kp-orig";
+
+// The files a patched build sets aside: sources, objects and their .cmd records.
+std::vector<std::string> set_aside_files(const std::vector<PatchInfo> &patches,
+                                         const std::vector<std::string> &objects)
+{
+	std::vector<std::string> files;
+	for (const auto &p : patches)
+		for (const auto &f : p.files)
+			files.push_back(f.path);
+	for (const auto &o : objects) {
+		files.push_back(o);
+		auto slash = o.rfind('/');
+		files.push_back(o.substr(0, slash + 1) + "." + o.substr(slash + 1) + ".cmd");
+	}
+	std::sort(files.begin(), files.end());
+	files.erase(std::unique(files.begin(), files.end()), files.end());
+	return files;
+}
+
+// Puts back what a patched build set aside (listed in the journal), then drops the journal.
+void restore_tree(const std::string &tree)
+{
+	std::string journal = tree + kJournal;
+	if (!fs::exists(journal))
+		return;
+	std::istringstream in(read_text_file(journal));
+	std::string f;
+	while (std::getline(in, f)) {
+		std::string saved = tree + "/" + f + kSaved;
+		if (fs::exists(saved))
+			fs::rename(saved, tree + "/" + f);
+		else
+			fs::remove(tree + "/" + f); // did not exist before
+	}
+	fs::remove(journal);
+}
+
+std::vector<std::pair<std::string, std::string>>
+copy_objects(const std::string &tree, const std::vector<std::string> &objs, const std::string &dir)
+{
+	fs::create_directories(dir);
+	std::vector<std::pair<std::string, std::string>> out;
+	for (const auto &o : objs) {
+		std::string flat = o;
+		std::replace(flat.begin(), flat.end(), '/', '_');
+		fs::copy_file(tree + "/" + o, dir + "/" + flat,
+		              fs::copy_options::overwrite_existing);
+		out.emplace_back(o, dir + "/" + flat);
+	}
+	return out;
+}
+
+} // namespace
+
+ObjectPairs compile_before_after(const PreparedTree &prepared,
+                                 const std::vector<PatchInfo> &patches,
+                                 const std::vector<std::string> &objects, const std::string &work,
+                                 int jobs, Log *log)
+{
+	const std::string &tree = prepared.dir;
+	FileLock lock(tree + ".lock");
+	restore_tree(tree);
+	ObjectPairs out;
+	compile_objects(prepared, tree, objects, jobs, log);
+	out.orig = copy_objects(tree, objects, work + "/orig");
+
+	std::vector<std::string> files = set_aside_files(patches, objects);
+	{
+		std::ofstream j(tree + kJournal, std::ios::trunc);
+		for (const auto &f : files)
+			j << f << "\n";
+		if (!j)
+			throw Error("cannot write " + tree + kJournal);
+	}
+	try {
+		for (const auto &f : files) {
+			std::string path = tree + "/" + f;
+			if (!fs::exists(path))
+				continue;
+			fs::rename(path, path + kSaved);
+			if (f.size() < 2 || f.compare(f.size() - 2, 2, ".o") != 0)
+				fs::copy_file(path + kSaved, path); // a new inode, then patched
+		}
+		for (const auto &p : patches)
+			apply_patch(p, tree, log);
+		compile_objects(prepared, tree, objects, jobs, log);
+		out.patched = copy_objects(tree, objects, work + "/patched");
+	} catch (...) {
+		restore_tree(tree);
+		throw;
+	}
+	restore_tree(tree);
+	return out;
+}
+
+std::vector<std::string> release_make_vars(const std::string &config_text,
+                                           const std::string &release)
+{
+	std::string cc_text = config_value(config_text, "CONFIG_CC_VERSION_TEXT");
+	if (cc_text.empty())
+		throw Error("the release's config has no CONFIG_CC_VERSION_TEXT");
+	std::string cc = cc_text.substr(0, cc_text.find(' '));
+	ProcResult r = run_process({cc, "--version"});
+	if (r.status != 0)
+		throw Error("kernel " + release + " was built with " + cc + " (" + cc_text +
+		            "), which is not installed here");
+	std::string first = r.output.substr(0, r.output.find('\n'));
+	if (compiler_identity(first) != compiler_identity(cc_text))
+		throw Error("kernel " + release + " was built with '" + cc_text + "' but " + cc +
+		            " here is '" + first + "'");
+	return {"CC=" + cc, "KERNELRELEASE=" + release, std::string("KCFLAGS=") + kKcflags};
+}
+
+PreparedTree prepare_tree(const PrepareRequest &q, Log *log)
+{
+	std::string config_text = read_text_file(q.config);
+	PreparedTree p;
+	p.make_vars = release_make_vars(config_text, q.release);
+	p.key = key_of(q, config_text, p.make_vars);
+	std::string trees = q.cache_dir + "/debian/trees";
+	fs::create_directories(trees);
+	p.dir = trees + "/" + q.release + "-" + p.key;
+	FileLock lock(p.dir + ".lock");
+	if (fs::exists(p.dir + "/.kp-prepared")) {
+		restore_tree(p.dir);
+		p.hit = true;
+		return p;
+	}
+	auto start = std::chrono::steady_clock::now();
+	build_tree(q, p, config_text, log);
+	p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	return p;
+}
+
+double compile_objects(const PreparedTree &prepared, const std::string &tree,
+                       const std::vector<std::string> &objects, int jobs, Log *log)
+{
+	auto start = std::chrono::steady_clock::now();
+	run_make(tree, prepared.make_vars, objects, jobs, log, "compiling");
+	return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace kpb

@@ -1,0 +1,259 @@
+"""Debian's own kernel as a second VM image (issue 13): the release is derived from the
+archive, its image package fetched into the cache (never installed), booted with the busybox
+initramfs; a module of the package is loaded with its dependencies from modules.dep."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "vm-images"))
+import debian_kernel as dk  # noqa: E402
+import kpvm  # noqa: E402
+
+FETCHER = REPO / "vm-images" / "debian_kernel.py"
+
+
+@pytest.fixture(scope="module")
+def debian() -> dk.VmKernel:
+    try:
+        return dk.vm_kernel("cloud-amd64", log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
+
+
+# --- the derivation and module helpers, no VM ---
+
+def test_pick_release_takes_the_newest_image_with_a_source_version():
+    images = {
+        "linux-image-6.1.0-9-cloud-amd64-unsigned": ["6.1.20-1"],
+        "linux-image-6.1.0-11-cloud-amd64-unsigned": ["6.1.30-2"],
+        "linux-image-6.1.0-12-cloud-amd64-unsigned": ["6.1.31-1"],   # no such source
+        "linux-image-6.1.0-11-amd64-unsigned": ["6.1.30-2"],          # other flavour
+        "linux-image-6.1.0-11-cloud-amd64-dbg": ["6.1.30-2"],
+    }
+    rel = dk.pick_release("6.1", "cloud-amd64", ["6.1.20-1", "6.1.30-2"], images)
+    assert (rel.release, rel.version, rel.series) == ("6.1.0-11-cloud-amd64", "6.1.30-2", "6.1")
+    assert rel.image_package == "linux-image-6.1.0-11-cloud-amd64-unsigned"
+    # Debian order, not string order: 6.1.9 < 6.1.30
+    rel = dk.pick_release("6.1", "cloud-amd64", ["6.1.9-1", "6.1.30-1"], {
+        "linux-image-6.1.0-2-cloud-amd64-unsigned": ["6.1.9-1"],
+        "linux-image-6.1.0-1-cloud-amd64-unsigned": ["6.1.30-1"]})
+    assert rel.release == "6.1.0-1-cloud-amd64"
+
+
+def test_pick_release_refuses_when_no_image_matches_a_source():
+    with pytest.raises(dk.DebianKernelError, match=r"no linux-image-6\.1\.\*-cloud-amd64-unsigned"
+                       r".*6\.1\.20-1"):
+        dk.pick_release("6.1", "cloud-amd64", ["6.1.20-1"],
+                        {"linux-image-6.1.0-11-cloud-amd64-unsigned": ["6.1.30-2"]})
+
+
+def test_module_closure_orders_dependencies_first():
+    deps = dk.parse_modules_dep(
+        "kernel/a/vx-lan.ko: kernel/b/udp.ko kernel/c/ip6.ko.xz\n"
+        "kernel/b/udp.ko: kernel/c/ip6.ko.xz\n"
+        "kernel/c/ip6.ko.xz:\n")
+    assert dk.module_closure(deps, ["vx_lan"]) == [
+        "kernel/c/ip6.ko.xz", "kernel/b/udp.ko", "kernel/a/vx-lan.ko"]
+    with pytest.raises(dk.DebianKernelError, match="module nosuch is not in modules.dep"):
+        dk.module_closure(deps, ["nosuch"])
+    with pytest.raises(dk.DebianKernelError, match="cycle"):
+        dk.module_closure(dk.parse_modules_dep("a.ko: b.ko\nb.ko: a.ko\n"), ["a"])
+
+
+def _fetch_cli(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    e = dict(os.environ, KP_DEBIAN_CACHE=str(tmp_path / "cache"), **env)
+    return subprocess.run([sys.executable, str(FETCHER), *args], capture_output=True,
+                          text=True, env=e, timeout=300)
+
+
+def test_missing_package_is_one_line_and_writes_nothing(tmp_path):
+    p = _fetch_cli(["fetch", "linux-image-0.0.0-0-nosuch-unsigned=0.0-0"], tmp_path)
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert "linux-image-0.0.0-0-nosuch-unsigned" in lines[0]
+    assert not list((tmp_path / "cache").glob("pkgs/*"))
+
+
+def test_unreachable_archive_is_one_line_and_writes_nothing(tmp_path, debian):
+    # A real package and version that is not in this (empty) cache, through a dead proxy.
+    spec = f"{debian.release.headers_package}={debian.release.version}"
+    p = _fetch_cli(["fetch", spec], tmp_path,
+                   KP_APT_OPTIONS="-o Acquire::http::Proxy=http://127.0.0.1:9 "
+                                  "-o Acquire::Retries=0",
+                   KP_DOWNLOAD_TIMEOUT="60")
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert debian.release.headers_package in lines[0]
+    assert not list((tmp_path / "cache").glob("pkgs/*"))
+
+
+# --- the image ---
+
+def test_release_is_derived_from_the_archive(debian):
+    rel = debian.release
+    sources = dk.madison(rel.source_package)[rel.source_package]
+    assert rel.version in sources
+    images = dk.madison(rel.image_package)[rel.image_package]
+    assert rel.version in images
+    assert debian.vmlinuz.stat().st_size > 1 << 20
+    assert "CONFIG_LIVEPATCH=y" in debian.config.read_text()
+
+
+def test_debian_kernel_boots_and_loads_its_modules(debian, tmp_path):
+    rel = debian.release.release
+    r = kpvm.run("""
+set -e
+uname -r
+test -d /sys/kernel/livepatch && echo livepatch-ok
+ko=$(find /lib/modules/$(uname -r) -name udp_tunnel.ko)
+insmod "$ko"
+grep '^udp_tunnel ' /proc/modules
+modprobe vxlan
+grep '^vxlan ' /proc/modules
+grep -q 'vxlan,' /proc/modules
+rmmod vxlan
+! grep -q '^vxlan ' /proc/modules
+echo modules-ok
+""", kernel="debian-cloud", modules=["vxlan"], timeout=180,
+                 log_dir=kpvm.BUILD / "test-logs" / "debian_kernel_boots")
+    assert r.ok, r.describe()
+    lines = r.output.splitlines()
+    assert lines[0] == rel
+    assert "livepatch-ok" in lines
+    assert "modules-ok" in lines
+    assert any(l.startswith("udp_tunnel ") for l in lines)
+    # The console says which kernel it booted: Debian's build, not kp's test kernel.
+    assert f"Linux version {rel}" in r.console
+    assert "Debian" in r.console.split(f"Linux version {rel}", 1)[1].splitlines()[0]
+
+
+# --- kp-build --kernel RELEASE: what the release needs, found and checked ---
+
+KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or kpvm.BUILD / "bin/kp-build")
+
+
+@pytest.fixture(scope="module")
+def debian_source(debian) -> Path:
+    """Debian's source of the release, extracted once into the cache."""
+    try:
+        return dk.source_tree(debian.release, log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
+
+
+def kp_build(*args: str) -> subprocess.CompletedProcess:
+    if not KP_BUILD.exists():
+        pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
+    return subprocess.run([str(KP_BUILD), *args], capture_output=True, text=True, timeout=900)
+
+
+def fields(out: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def test_kp_build_resolves_the_release_from_debians_packages(debian, debian_source):
+    rel = debian.release
+    p = kp_build("--src", str(debian_source), "--kernel", rel.release, "--resolve-only")
+    assert p.returncode == 0, p.stderr
+    f = fields(p.stdout)
+    assert f["release"] == rel.release
+    assert f["package version"] == rel.version
+    assert f["config"].endswith(f"/boot/config-{rel.release}")
+    assert Path(f["config"]).read_text() == debian.config.read_text()
+    symvers = Path(f["Module.symvers"])
+    assert symvers.name == "Module.symvers" and symvers.stat().st_size > 100_000
+    assert "\tvmlinux\tEXPORT_SYMBOL" in symvers.read_text()
+    assert Path(f["modules"], "modules.order").exists()
+    assert Path(f["vmlinuz"]).stat().st_size > 1 << 20
+    assert f["System.map"] == "(none)"   # the image package's is Debian's stub
+
+
+def one_line_refusal(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode == 1, p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def test_kp_build_refuses_a_source_of_another_debian_version(debian, debian_source, tmp_path):
+    rel = debian.release
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(debian_source / "Makefile", src / "Makefile")
+    other = rel.version.rsplit("-", 1)[0] + "-0kp1"
+    (src / ".kp-debian-version").write_text(other + "\n")
+    cache = tmp_path / "cache"
+    p = kp_build("--src", str(src), "--kernel", rel.release, "--resolve-only",
+                 "--cache-dir", str(cache))
+    line = one_line_refusal(p)
+    assert other in line and rel.version in line, line
+    assert not list(cache.glob("debian/pkgs/*")), "refused, yet something was fetched"
+
+
+def test_kp_build_refuses_a_release_that_is_not_debians(debian_source, tmp_path):
+    p = kp_build("--src", str(debian_source), "--kernel", "6.1.999-kp-custom", "--resolve-only",
+                 "--cache-dir", str(tmp_path))
+    line = one_line_refusal(p)
+    assert "not a Debian release" in line and "--config" in line, line
+
+
+def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp_path):
+    series, flavour = debian.release.series, debian.release.release.split("-", 2)[2]
+    missing = f"{series}.0-99999-{flavour}"
+    p = kp_build("--src", str(debian_source), "--kernel", missing, "--resolve-only",
+                 "--cache-dir", str(tmp_path))
+    line = one_line_refusal(p)
+    assert f"no linux-image-{missing}-unsigned" in line, line
+
+
+# --- tree preparation, the patch's objects before and after, run-pre against Debian's image ---
+
+DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
+
+
+def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_source):
+    p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--patch", str(DEMO_FIX), "--check-only", "-j2")
+    assert p.returncode == 0, p.stderr
+    assert "tree preparation: " in p.stderr
+    assert "objects before and after the patch: 1 compiled" in p.stderr
+    m = re.search(r"run-pre: the (\d+) function\(s\) the patch changes are the kernel's code",
+                  p.stderr)
+    assert m and int(m.group(1)) >= 1, p.stderr
+
+
+def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source, tmp_path):
+    """One function of SRC differs from what built the kernel (outside the fix's hunk): the
+    objects compile, the fix applies, and run-pre refuses, naming that function."""
+    src = tmp_path / "src"
+    subprocess.run(["cp", "-al", str(debian_source), str(src)], check=True)
+    sys_c = src / "kernel/sys.c"
+    text = sys_c.read_text()
+    body = text.index("SYSCALL_DEFINE1(newuname,")
+    end = text.index("\treturn 0;\n}\n", body)
+    edited = text[:end] + "\treturn 2;\n}\n" + text[end + len("\treturn 0;\n}\n"):]
+    sys_c.unlink()                      # break the hard link: the cached source stays intact
+    sys_c.write_text(edited)
+    p = kp_build("--src", str(src), "--kernel", debian.release.release,
+                 "--patch", str(DEMO_FIX), "--check-only", "-j2")
+    prepared = re.search(r"tree preparation: olddefconfig \+ modules_prepare in (\S+)", p.stderr)
+    try:
+        assert p.returncode == 1, p.stderr
+        line = [l for l in p.stderr.splitlines() if "run-pre:" in l]
+        assert line and "newuname" in line[0] and "kernel/sys.o" in line[0], p.stderr
+        assert "instruction" in line[0], line[0]
+    finally:
+        if prepared:   # this SRC's own prepared tree: not worth keeping in the cache
+            shutil.rmtree(prepared.group(1), ignore_errors=True)
+            Path(prepared.group(1) + ".lock").unlink(missing_ok=True)
+    assert (debian_source / "kernel/sys.c").read_text() == text

@@ -1,0 +1,114 @@
+// Version logic of --kernel: Debian release names, package versions, SRC's version.
+#include <gtest/gtest.h>
+
+#include "error.hpp"
+#include "kernel_release.hpp"
+#include "test_util.hpp"
+
+using namespace kpb;
+using kpbtest::TempDir;
+using kpbtest::write_file;
+
+namespace {
+
+void make_src(const TempDir &d, const std::string &sublevel, const std::string &extra = "")
+{
+	write_file(d / "Makefile",
+	           "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 1\n"
+	           "SUBLEVEL = " +
+	                   sublevel + "\nEXTRAVERSION =" + extra + "\nNAME = Curry Ramen\n");
+}
+
+std::string error_of(const std::function<void()> &f)
+{
+	try {
+		f();
+	} catch (const Error &e) {
+		EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+		return e.what();
+	}
+	return "(no error)";
+}
+
+} // namespace
+
+TEST(KernelRelease, DebianReleaseNames)
+{
+	auto r = parse_debian_release("6.1.0-57-cloud-amd64");
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->series, "6.1");
+	EXPECT_EQ(r->abi, "57");
+	EXPECT_EQ(r->flavour, "cloud-amd64");
+	EXPECT_EQ(parse_debian_release("6.1.0-9-rt-amd64")->flavour, "rt-amd64");
+	EXPECT_FALSE(parse_debian_release("6.1.192"));               // kp's test kernel
+	EXPECT_FALSE(parse_debian_release("6.18.44-fc-v782"));       // not <series>.0-<abi>-
+	EXPECT_FALSE(parse_debian_release("5.14.0-427.el9.x86_64")); // RHEL
+	EXPECT_FALSE(parse_debian_release("6.1.0-57-cloud-amd64/../x"));
+}
+
+TEST(KernelRelease, PackageVersions)
+{
+	EXPECT_EQ(parse_package_version("6.1.192-3").upstream, "6.1.192");
+	EXPECT_EQ(parse_package_version("6.1.192-3").revision, "3");
+	EXPECT_EQ(parse_package_version("1:6.1.9-1~bpo11+1").upstream, "6.1.9");
+	EXPECT_EQ(parse_package_version("6.1.9").revision, "");
+	EXPECT_EQ(changelog_version("linux (6.1.192-3) bookworm-security; urgency=high"),
+	          "6.1.192-3");
+	EXPECT_EQ(changelog_version("  * a fix"), "");
+}
+
+TEST(KernelRelease, SourceVersionFromMakefileAndChangelog)
+{
+	TempDir d;
+	make_src(d, "192");
+	auto v = read_source_version(d.path());
+	EXPECT_EQ(v.upstream, "6.1.192");
+	EXPECT_EQ(v.debian, "");
+	write_file(d / ".kp-debian-version", "6.1.192-2\n");
+	EXPECT_EQ(read_source_version(d.path()).debian, "6.1.192-2");
+	write_file(d / "debian/changelog",
+	           "linux (6.1.192-3) bookworm-security; urgency=high\n\n  * x\n");
+	v = read_source_version(d.path());
+	EXPECT_EQ(v.debian, "6.1.192-3"); // the changelog wins over the marker
+	EXPECT_EQ(v.debian_from, d / "debian/changelog");
+	make_src(d, "192", " -rc1");
+	EXPECT_EQ(read_source_version(d.path()).upstream, "6.1.192-rc1");
+}
+
+TEST(KernelRelease, NotASourceTree)
+{
+	TempDir d;
+	EXPECT_NE(error_of([&] { read_source_version(d.path()); }).find("no Makefile"),
+	          std::string::npos);
+	write_file(d / "Makefile", "all:\n\ttrue\n");
+	EXPECT_NE(error_of([&] { read_source_version(d.path()); }).find("no VERSION line"),
+	          std::string::npos);
+	make_src(d, "192");
+	write_file(d / "debian/changelog", "garbage\n");
+	EXPECT_NE(error_of([&] { read_source_version(d.path()); }).find("not a changelog entry"),
+	          std::string::npos);
+}
+
+TEST(KernelRelease, SourceMustMatchTheKernelsVersion)
+{
+	const std::string rel = "6.1.0-57-cloud-amd64";
+	SourceVersion same{"6.1.192", "6.1.192-3", "SRC/debian/changelog"};
+	EXPECT_EQ(error_of([&] { check_source_matches(same, "SRC", rel, "6.1.192-3"); }),
+	          "(no error)");
+
+	SourceVersion other_upstream{"6.1.190", "6.1.190-1", "x"};
+	std::string e =
+	        error_of([&] { check_source_matches(other_upstream, "SRC", rel, "6.1.192-3"); });
+	EXPECT_NE(e.find("Linux 6.1.190"), std::string::npos) << e;
+	EXPECT_NE(e.find("6.1.192-3"), std::string::npos) << e;
+
+	// Same upstream, another Debian revision: different Debian patches, refused.
+	SourceVersion other_rev{"6.1.192", "6.1.192-2", "SRC/.kp-debian-version"};
+	e = error_of([&] { check_source_matches(other_rev, "SRC", rel, "6.1.192-3"); });
+	EXPECT_NE(e.find("Debian 6.1.192-2"), std::string::npos) << e;
+	EXPECT_NE(e.find("is 6.1.192-3"), std::string::npos) << e;
+
+	SourceVersion unknown{"6.1.192", "", ""};
+	e = error_of([&] { check_source_matches(unknown, "SRC", rel, "6.1.192-3"); });
+	EXPECT_NE(e.find("has no Debian version"), std::string::npos) << e;
+}
