@@ -2,40 +2,19 @@
 
 #include "errors.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace kpctl {
 
-ElfFile::ElfFile(const std::string &path) : path_(path)
+ElfFile::ElfFile(int fd, const std::string &path) : path_(path)
 {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-        int err = errno;
-        throw Error(Exit::file_missing,
-                    errno_text("cannot open " + path, err) + "; give the path of a .ko file");
-    }
-    if (elf_version(EV_CURRENT) == EV_NONE) {
-        ::close(fd_);
+    if (elf_version(EV_CURRENT) == EV_NONE)
         throw Error(Exit::internal, "libelf is too old for this ELF version");
-    }
-    elf_.reset(elf_begin(fd_, ELF_C_READ, nullptr));
-    if (!elf_ || elf_kind(elf_.get()) != ELF_K_ELF) {
-        elf_.reset();
-        ::close(fd_);
-        fd_ = -1;
+    elf_.reset(elf_begin(fd, ELF_C_READ, nullptr));
+    if (!elf_ || elf_kind(elf_.get()) != ELF_K_ELF)
         throw Error(Exit::not_module, path + " is not an ELF file; give a kernel module (.ko)");
-    }
 }
 
-ElfFile::~ElfFile()
-{
-    elf_.reset();
-    if (fd_ >= 0)
-        ::close(fd_);
-}
+ElfFile::~ElfFile() = default;
 
 GElf_Ehdr ElfFile::header() const
 {

@@ -1,4 +1,4 @@
-// RAII ownership of a file descriptor and the libelf handle on it.
+// RAII ownership of the libelf handle on a file descriptor the caller owns.
 #pragma once
 
 #include <gelf.h>
@@ -13,9 +13,9 @@ namespace kpctl {
 
 class ElfFile {
 public:
-    // Throws Error(file_missing) if the file cannot be opened, Error(not_module) if
-    // libelf cannot read it as ELF.
-    explicit ElfFile(const std::string &path);
+    // Reads the open file @fd (which must outlive this object), named @path in messages.
+    // Throws Error(not_module) if libelf cannot read it as ELF.
+    ElfFile(int fd, const std::string &path);
     ~ElfFile();
     ElfFile(const ElfFile &) = delete;
     ElfFile &operator=(const ElfFile &) = delete;
@@ -36,7 +36,6 @@ private:
         void operator()(Elf *e) const { elf_end(e); }
     };
     std::string path_;
-    int fd_ = -1;
     std::unique_ptr<Elf, ElfEnd> elf_;
 };
 

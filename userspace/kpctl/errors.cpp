@@ -22,6 +22,7 @@ const char *exit_name(Exit e)
     case Exit::busy: return "transition blocked until timeout";
     case Exit::load_failed: return "patch load refused";
     case Exit::unload_failed: return "patch unload failed";
+    case Exit::untrusted_module: return "module file not root-only";
     }
     return "?";
 }

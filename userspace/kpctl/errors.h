@@ -23,6 +23,7 @@ enum class Exit : int {
     busy = 12,            // transition blocked by tasks until --timeout
     load_failed = 13,     // the kernel or the core refused the patch
     unload_failed = 14,   // disabling or removing the patch failed
+    untrusted_module = 15, // load: a module someone other than root could change
 };
 
 const char *exit_name(Exit e);

@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "kernel.h"
 #include "kmsg.h"
+#include "module_fd.h"
 #include "module_file.h"
 #include "sysfs.h"
 
@@ -19,15 +20,15 @@ namespace fs = std::filesystem;
 
 namespace kpctl {
 
-int load_module(const std::string &path, const std::string &params)
+int sys_finit_module(int fd, const char *params)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    long r = ::syscall(SYS_finit_module, fd, params.c_str(), 0);
-    int err = r == 0 ? 0 : errno;
-    ::close(fd);
-    return err;
+    long r = ::syscall(SYS_finit_module, fd, params, 0);
+    return r == 0 ? 0 : errno;
+}
+
+int load_module(const ModuleFd &file, const std::string &params, FinitFn finit)
+{
+    return finit(file.fd(), params.c_str());
 }
 
 int remove_module(const std::string &name)
@@ -55,15 +56,17 @@ bool ensure_core(const std::string &cli, const std::string &patch_path)
     if (module_loaded(core_module_name))
         return false;
     auto cands = core_candidates(cli, patch_path);
-    std::string found;
+    std::optional<ModuleFd> file;
     for (const auto &p : cands) {
-        std::error_code ec;
-        if (fs::is_regular_file(p, ec)) {
-            found = p;
+        try {
+            file.emplace(ModuleFd::open_trusted(p));
             break;
+        } catch (const Error &e) {
+            if (e.code() != Exit::file_missing)
+                throw;
         }
     }
-    if (found.empty()) {
+    if (!file) {
         std::string tried;
         for (const auto &p : cands)
             tried += (tried.empty() ? "" : ", ") + p;
@@ -71,16 +74,17 @@ bool ensure_core(const std::string &cli, const std::string &patch_path)
                     tried + "); install it or pass --core PATH");
     }
     // Refuse to load anything else as the core (that would change the system for nothing).
+    const std::string found = file->path();
     std::string name;
     try {
-        name = read_module(found, false).name;
+        name = read_module(*file, false).name;
     } catch (const Error &e) {
         throw Error(Exit::core_failed, "cannot use " + found + " as the core module: " + e.what());
     }
     if (name != core_module_name)
         throw Error(Exit::core_failed, found + " is module " + name + ", not the core module kp_core; give kp_core.ko with --core or $KP_CORE");
     KmsgCursor log;
-    int err = load_module(found);
+    int err = load_module(*file);
     if (err == EEXIST)
         return false;  // loaded concurrently
     if (err) {

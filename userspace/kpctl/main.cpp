@@ -13,7 +13,7 @@ std::string exit_codes_text()
     using kpctl::Exit;
     std::ostringstream s;
     s << "Exit status:\n";
-    for (int c = 0; c <= static_cast<int>(Exit::unload_failed); c++)
+    for (int c = 0; c <= static_cast<int>(Exit::untrusted_module); c++)
         s << "  " << (c < 10 ? " " : "") << c << "  " << kpctl::exit_name(static_cast<Exit>(c)) << "\n";
     return s.str();
 }

@@ -2,6 +2,7 @@
 
 #include "elf_file.h"
 #include "errors.h"
+#include "module_fd.h"
 
 #include <kp/abi.h>
 
@@ -252,7 +253,13 @@ std::string normalize_module_name(std::string name)
 
 ModuleInfo read_module(const std::string &path, bool require_kp)
 {
-    ElfFile f(path);
+    return read_module(ModuleFd::open(path), require_kp);
+}
+
+ModuleInfo read_module(const ModuleFd &file, bool require_kp)
+{
+    const std::string &path = file.path();
+    ElfFile f(file.fd(), path);
     ModuleInfo m;
     m.path = path;
 

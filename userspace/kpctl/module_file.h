@@ -75,6 +75,9 @@ struct ModuleInfo {
 // readable x86_64 kernel module, Error(not_kp_patch) when @require_kp and the module has
 // no kp records, or when its records are malformed / of another ABI version.
 ModuleInfo read_module(const std::string &path, bool require_kp = true);
+// The same, from a module file already open (ModuleFd::open_trusted for a load).
+class ModuleFd;
+ModuleInfo read_module(const ModuleFd &file, bool require_kp = true);
 
 // Kernel module names use '_' where file names may use '-'.
 std::string normalize_module_name(std::string name);

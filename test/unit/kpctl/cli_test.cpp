@@ -74,7 +74,7 @@ TEST(Cli, HelpListsEveryExitCode)
     EXPECT_EQ(r.status, 0);
     for (const char *s : {"load", "unload", "status", "list", "info", " 0  ok", " 3  not root",
                           " 7  built for another kernel", "12  transition blocked until timeout",
-                          "14  patch unload failed"})
+                          "14  patch unload failed", "15  module file not root-only"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s;
 }
 

@@ -3,6 +3,7 @@
 #include "commands/wait.h"
 #include "kmsg.h"
 #include "loader.h"
+#include "module_fd.h"
 #include "module_file.h"
 #include "sysfs.h"
 
@@ -43,7 +44,7 @@ private:
 
 // Loads the module, waiting while another patch is in transition.  A refusal
 // quotes the core's log lines of that attempt.
-void insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
+void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name, unsigned timeout_s,
                                 Clock::time_point deadline)
 {
     for (;;) {
@@ -51,7 +52,7 @@ void insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
             throw Error(Exit::busy, "patch " + *other + " is still in transition after " +
                         std::to_string(static_cast<int>(o.timeout)) + " s; nothing was loaded; retry when kpctl status shows it idle");
         KmsgCursor log;
-        int err = load_module(o.file, "transition_timeout=" + std::to_string(timeout_s));
+        int err = load_module(file, "transition_timeout=" + std::to_string(timeout_s));
         auto core = core_messages(log.read_new(), name);
         if (err == 0)
             return;
@@ -70,7 +71,9 @@ void insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
 Exit cmd_load(const LoadOptions &o)
 {
     require_root("load");
-    ModuleInfo m = read_module(o.file);
+    // Opened once: the checks below and finit_module(2) use this descriptor.
+    ModuleFd file = ModuleFd::open_trusted(o.file);
+    ModuleInfo m = read_module(file);
     check_target(m);
     const std::string name = m.name;
     if (module_loaded(name) || read_patch(name))
@@ -86,7 +89,7 @@ Exit cmd_load(const LoadOptions &o)
         progress("loaded the core module kp_core");
     CoreGuard core_guard(core_loaded_here);
 
-    insert(o, name, timeout_s, deadline);
+    insert(o, file, name, timeout_s, deadline);
     auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
     if (st && st->transition == "idle" && st->enabled) {
         std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size() << " function(s))\n";
