@@ -3,6 +3,7 @@
 #include "elf_file.h"
 #include "errors.h"
 #include "module_fd.h"
+#include "symbol_index.h"
 
 #include <kp/abi.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 namespace kpctl {
 
@@ -53,6 +55,7 @@ public:
                 break;
             syms_.push_back(s);
         }
+        index_ = SymbolIndex(syms_);
     }
 
     const std::vector<GElf_Sym> &symbols() const { return syms_; }
@@ -127,19 +130,10 @@ public:
         uint64_t target = s.st_value + static_cast<uint64_t>(it->second.addend);
         p.value = target;  // offset inside p.section
         // Name it after the nearest named symbol at or before it in that section.
-        const GElf_Sym *best = nullptr;
-        for (const GElf_Sym &c : syms_) {
-            int t = GELF_ST_TYPE(c.st_info);
-            if (c.st_shndx != s.st_shndx || c.st_name == 0 ||
-                (t != STT_FUNC && t != STT_OBJECT && t != STT_NOTYPE) || c.st_value > target)
-                continue;
-            if (!best || c.st_value > best->st_value ||
-                (c.st_value == best->st_value && t == STT_FUNC))
-                best = &c;
-        }
-        if (best && sym_name(*best).size() && sym_name(*best)[0] != '$') {
-            p.symbol = sym_name(*best);
-            p.offset = static_cast<int64_t>(target - best->st_value);
+        auto best = index_.nearest(s.st_shndx, target);
+        if (best && sym_name(syms_[*best]).size() && sym_name(syms_[*best])[0] != '$') {
+            p.symbol = sym_name(syms_[*best]);
+            p.offset = static_cast<int64_t>(target - syms_[*best].st_value);
         } else {
             p.symbol = p.section;
             p.offset = static_cast<int64_t>(target);
@@ -155,22 +149,41 @@ public:
         if (p.kind != Pointer::Kind::local)
             throw Error(Exit::not_kp_patch, f_.path() + ": " + what +
                         " does not point into the module; rebuild the patch with kp-build");
-        Elf_Scn *scn = elf_getscn(f_.elf(), p.shndx);
-        auto raw = scn ? f_.bytes(scn) : std::vector<unsigned char>{};
+        const auto &raw = section_bytes(p.shndx);
         if (p.value >= raw.size())
             throw Error(Exit::not_kp_patch, f_.path() + ": " + what + " points outside " + p.section);
+        // Names are kernel symbol, module, release and build-ID strings: never longer
+        // than a symbol name (KSYM_NAME_LEN).  The bound keeps each read short.
         auto begin = raw.begin() + static_cast<std::ptrdiff_t>(p.value);
-        auto end = std::find(begin, raw.end(), '\0');
-        if (end == raw.end())
-            throw Error(Exit::not_kp_patch, f_.path() + ": " + what + " is not NUL-terminated");
+        auto limit = raw.end() - begin > max_string ? begin + max_string : raw.end();
+        auto end = std::find(begin, limit, '\0');
+        if (end == limit)
+            throw Error(Exit::not_kp_patch, f_.path() + ": " + what + " in " + p.section + " at " + hex(p.value) +
+                        (limit == raw.end() ? " is not NUL-terminated"
+                                            : " is longer than " + std::to_string(max_string - 1) + " bytes"));
         return std::string(begin, end);
     }
 
 private:
+    static constexpr std::ptrdiff_t max_string = 512;  // KSYM_NAME_LEN, with the NUL
+
+    // The bytes of section @shndx, read once however many strings point into it.
+    const std::vector<unsigned char> &section_bytes(size_t shndx) const
+    {
+        auto it = bytes_.find(shndx);
+        if (it == bytes_.end()) {
+            Elf_Scn *scn = elf_getscn(f_.elf(), shndx);
+            it = bytes_.emplace(shndx, scn ? f_.bytes(scn) : std::vector<unsigned char>{}).first;
+        }
+        return it->second;
+    }
+
     const ElfFile &f_;
     Elf_Scn *symtab_ = nullptr;
     size_t strtab_ = 0;
     std::vector<GElf_Sym> syms_;
+    SymbolIndex index_{{}};
+    mutable std::unordered_map<size_t, std::vector<unsigned char>> bytes_;
 };
 
 uint64_t u64_at(const std::vector<unsigned char> &raw, uint64_t off)
@@ -220,7 +233,7 @@ std::string Pointer::describe() const
     if (offset > 0)
         return symbol + "+" + hex(static_cast<uint64_t>(offset));
     if (offset < 0)
-        return symbol + "-" + hex(static_cast<uint64_t>(-offset));
+        return symbol + "-" + hex(0 - static_cast<uint64_t>(offset));  // also for INT64_MIN
     return symbol;
 }
 
