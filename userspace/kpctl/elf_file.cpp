@@ -41,11 +41,11 @@ std::string ElfFile::section_name(Elf_Scn *scn) const
     return n ? n : "";
 }
 
-Elf_Scn *ElfFile::section(const std::string &name) const
+Elf_Scn *ElfFile::loaded_section(const std::string &name) const
 {
     for (Elf_Scn *scn = elf_nextscn(elf_.get(), nullptr); scn;
          scn = elf_nextscn(elf_.get(), scn)) {
-        if (section_name(scn) == name)
+        if ((shdr(scn).sh_flags & SHF_ALLOC) && section_name(scn) == name)
             return scn;
     }
     return nullptr;

@@ -24,8 +24,9 @@ public:
     const std::string &path() const { return path_; }
 
     GElf_Ehdr header() const;
-    // The first section named @name, or nullptr.
-    Elf_Scn *section(const std::string &name) const;
+    // The section named @name the kernel's module loader uses (find_sec(): the first
+    // with SHF_ALLOC; one without it is ignored), or nullptr.
+    Elf_Scn *loaded_section(const std::string &name) const;
     std::string section_name(Elf_Scn *scn) const;
     GElf_Shdr shdr(Elf_Scn *scn) const;
     // The section's bytes (empty for SHT_NOBITS).

@@ -194,27 +194,95 @@ uint64_t u64_at(const std::vector<unsigned char> &raw, uint64_t off)
     return v;
 }
 
-// One record section: its bytes, relocations and record count.
+// One record section: its bytes, relocations, where its records start and how many.
 struct RecordSection {
     std::vector<unsigned char> raw;
     std::map<uint64_t, Rela> rel;
+    uint64_t begin = 0;
     size_t count = 0;
 };
 
-RecordSection record_section(const ElfFile &f, const Resolver &r, const char *name, size_t recsize)
+// Where the records of one kind are: from the kp_patch record's bounds (what the core
+// reads), else, for a module without that record, the allocated section of that name.
+struct RecordBounds {
+    Pointer begin, end;
+};
+
+RecordSection record_section(const ElfFile &f, const Resolver &r, const char *name, size_t recsize,
+                             const std::optional<RecordBounds> &bounds)
 {
     RecordSection rs;
-    Elf_Scn *scn = f.section(name);
-    if (!scn)
-        return rs;
+    Elf_Scn *scn = nullptr;
+    uint64_t begin = 0, end = 0;
+    if (bounds && bounds->begin.kind == Pointer::Kind::null && bounds->end.kind == Pointer::Kind::null)
+        return rs;  // none of this kind
+    if (bounds) {
+        const Pointer &b = bounds->begin, &e = bounds->end;
+        if (b.kind != Pointer::Kind::local || e.kind != Pointer::Kind::local || b.shndx != e.shndx ||
+            e.value < b.value)
+            throw Error(Exit::not_kp_patch, f.path() + ": the kp_patch record's bounds of the " + name +
+                        " records (" + b.describe() + ", " + e.describe() +
+                        ") are not one range of the module; rebuild the patch with kp-build");
+        scn = elf_getscn(f.elf(), b.shndx);
+        begin = b.value;
+        end = e.value;
+    } else {
+        scn = f.loaded_section(name);
+        if (!scn)
+            return rs;
+        end = f.shdr(scn).sh_size;
+    }
     rs.raw = f.bytes(scn);
-    if (rs.raw.size() % recsize)
-        throw Error(Exit::not_kp_patch, f.path() + ": section " + name + " is " +
-                    std::to_string(rs.raw.size()) + " bytes, not a multiple of the " +
+    std::string where = "section " + f.section_name(scn);
+    if (end > rs.raw.size())
+        throw Error(Exit::not_kp_patch, f.path() + ": the " + name + " records end past " + where +
+                    "; rebuild the patch with kp-build");
+    if ((end - begin) % recsize)
+        throw Error(Exit::not_kp_patch, f.path() + ": the " + name + " records in " + where + " are " +
+                    std::to_string(end - begin) + " bytes, not a multiple of the " +
                     std::to_string(recsize) + "-byte record; the patch was built for another kp ABI, rebuild it");
     rs.rel = r.relocations_for(scn);
-    rs.count = rs.raw.size() / recsize;
+    rs.begin = begin;
+    rs.count = (end - begin) / recsize;
     return rs;
+}
+
+// .modinfo: NUL-separated key=value strings.
+void read_modinfo(const std::vector<unsigned char> &raw, ModuleInfo &m)
+{
+    size_t i = 0;
+    while (i < raw.size()) {
+        size_t end = i;
+        while (end < raw.size() && raw[end])
+            end++;
+        std::string entry(raw.begin() + static_cast<std::ptrdiff_t>(i),
+                          raw.begin() + static_cast<std::ptrdiff_t>(end));
+        if (!entry.empty()) {
+            auto eq = entry.find('=');
+            if (eq == std::string::npos)
+                m.modinfo.emplace_back(entry, "");
+            else
+                m.modinfo.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+        }
+        i = end + 1;
+    }
+}
+
+// The module's name as the kernel takes it: struct module's name in
+// .gnu.linkonce.this_module (modinfo's name= only labels the loader's early messages).
+std::string this_module_name(const ElfFile &f, Elf_Scn *this_module)
+{
+    // struct module starts with state (4 bytes, padded to 8) and a list_head (16);
+    // name is char[MODULE_NAME_LEN = 56].
+    const size_t name_off = 24, name_len = 56;
+    auto tm = f.bytes(this_module);
+    auto b = tm.size() > name_off ? tm.begin() + name_off : tm.end();
+    auto limit = tm.end() - b > static_cast<std::ptrdiff_t>(name_len) ? b + name_len : tm.end();
+    auto nul = std::find(b, limit, '\0');
+    if (b == tm.end() || nul == b || nul == limit)
+        throw Error(Exit::not_module, f.path() + ": .gnu.linkonce.this_module holds no module name "
+                    "(an empty or unterminated struct module name); give a .ko built by Kbuild");
+    return std::string(b, nul);
 }
 
 }  // namespace
@@ -269,6 +337,94 @@ ModuleInfo read_module(const std::string &path, bool require_kp)
     return read_module(ModuleFd::open(path), require_kp);
 }
 
+namespace {
+
+// The kp_patch record: checks it and returns the bounds of the record arrays.
+struct PatchBounds {
+    RecordBounds funcs, syms, relocs;
+};
+
+PatchBounds read_patch_record(const ElfFile &f, const Resolver &r, Elf_Scn *patch, ModuleInfo &m)
+{
+    const std::string &path = f.path();
+    auto praw = f.bytes(patch);
+    if (praw.size() < sizeof(kp_patch_rec))
+        throw Error(Exit::not_kp_patch, path + ": kp_patch record is truncated; rebuild the patch with kp-build");
+    if (u64_at(praw, offsetof(kp_patch_rec, magic)) != KP_PATCH_MAGIC)
+        throw Error(Exit::not_kp_patch, path + ": kp_patch record has a bad magic; rebuild the patch with kp-build");
+    m.abi_version = u64_at(praw, offsetof(kp_patch_rec, abi_version));
+    if (m.abi_version != KP_ABI_VERSION)
+        throw Error(Exit::not_kp_patch, path + ": patch uses kp ABI version " + std::to_string(m.abi_version) +
+                    " but this kpctl reads version " + std::to_string(KP_ABI_VERSION) +
+                    "; use the kpctl of the same kp release as kp-build");
+    auto prel = r.relocations_for(patch);
+    auto ptr = [&](size_t off) { return r.pointer(praw, prel, off); };
+    m.record_name = r.string_at(ptr(offsetof(kp_patch_rec, name)), "patch name");
+    std::string rec_release = r.string_at(ptr(offsetof(kp_patch_rec, target_release)), "target release");
+    std::string rec_build_id = r.string_at(ptr(offsetof(kp_patch_rec, target_build_id)), "target build ID");
+    if (m.target_release.empty())
+        m.target_release = rec_release;
+    if (m.target_build_id.empty())
+        m.target_build_id = rec_build_id;
+    if (!rec_build_id.empty() && rec_build_id != m.target_build_id)
+        throw Error(Exit::not_kp_patch, path + ": kp_patch record says build ID " + rec_build_id +
+                    " but modinfo says " + m.target_build_id + "; the file was altered, rebuild it with kp-build");
+    // The core names the patch after the record (else the module); kpctl finds it by the module's name.
+    if (!m.record_name.empty() && m.record_name != m.name)
+        throw Error(Exit::not_kp_patch, path + ": kp_patch record names patch " + m.record_name +
+                    " but the module is " + m.name + "; the file was altered, rebuild it with kp-build");
+    m.has_record = true;
+    return {{ptr(offsetof(kp_patch_rec, funcs)), ptr(offsetof(kp_patch_rec, funcs_end))},
+            {ptr(offsetof(kp_patch_rec, syms)), ptr(offsetof(kp_patch_rec, syms_end))},
+            {ptr(offsetof(kp_patch_rec, relocs)), ptr(offsetof(kp_patch_rec, relocs_end))}};
+}
+
+void read_records(const ElfFile &f, const Resolver &r, const std::optional<PatchBounds> &b, ModuleInfo &m)
+{
+    auto opt = [&](const RecordBounds PatchBounds::*which) {
+        return b ? std::optional<RecordBounds>((*b).*which) : std::nullopt;
+    };
+    auto funcs = record_section(f, r, KP_SEC_FUNCS, sizeof(kp_func_rec), opt(&PatchBounds::funcs));
+    for (size_t k = 0; k < funcs.count; k++) {
+        uint64_t base = funcs.begin + k * sizeof(kp_func_rec);
+        auto ptr = [&](size_t off) { return r.pointer(funcs.raw, funcs.rel, base + off); };
+        FuncRecord fr;
+        fr.object = r.string_at(ptr(offsetof(kp_func_rec, objname)), "kp_funcs object name");
+        fr.function = r.string_at(ptr(offsetof(kp_func_rec, name)), "kp_funcs function name");
+        fr.sympos = u64_at(funcs.raw, base + offsetof(kp_func_rec, sympos));
+        fr.old_size = u64_at(funcs.raw, base + offsetof(kp_func_rec, old_size));
+        fr.new_func = ptr(offsetof(kp_func_rec, new_func));
+        fr.new_size = u64_at(funcs.raw, base + offsetof(kp_func_rec, new_size));
+        m.funcs.push_back(std::move(fr));
+    }
+    auto syms = record_section(f, r, KP_SEC_SYMS, sizeof(kp_sym_rec), opt(&PatchBounds::syms));
+    for (size_t k = 0; k < syms.count; k++) {
+        uint64_t base = syms.begin + k * sizeof(kp_sym_rec);
+        auto ptr = [&](size_t off) { return r.pointer(syms.raw, syms.rel, base + off); };
+        SymRecord sr;
+        sr.object = r.string_at(ptr(offsetof(kp_sym_rec, objname)), "kp_syms object name");
+        sr.symbol = r.string_at(ptr(offsetof(kp_sym_rec, name)), "kp_syms symbol name");
+        sr.sympos = u64_at(syms.raw, base + offsetof(kp_sym_rec, sympos));
+        sr.expected = ptr(offsetof(kp_sym_rec, addr));
+        m.syms.push_back(std::move(sr));
+    }
+    auto relocs = record_section(f, r, KP_SEC_RELOCS, sizeof(kp_reloc_rec), opt(&PatchBounds::relocs));
+    for (size_t k = 0; k < relocs.count; k++) {
+        uint64_t base = relocs.begin + k * sizeof(kp_reloc_rec);
+        auto ptr = [&](size_t off) { return r.pointer(relocs.raw, relocs.rel, base + off); };
+        RelocRecord rr;
+        rr.dest = ptr(offsetof(kp_reloc_rec, dest));
+        rr.object = r.string_at(ptr(offsetof(kp_reloc_rec, objname)), "kp_relocs object name");
+        rr.symbol = r.string_at(ptr(offsetof(kp_reloc_rec, name)), "kp_relocs symbol name");
+        rr.sympos = u64_at(relocs.raw, base + offsetof(kp_reloc_rec, sympos));
+        rr.addend = static_cast<int64_t>(u64_at(relocs.raw, base + offsetof(kp_reloc_rec, addend)));
+        rr.type = u64_at(relocs.raw, base + offsetof(kp_reloc_rec, type));
+        m.relocs.push_back(std::move(rr));
+    }
+}
+
+}  // namespace
+
 ModuleInfo read_module(const ModuleFd &file, bool require_kp)
 {
     const std::string &path = file.path();
@@ -279,43 +435,18 @@ ModuleInfo read_module(const ModuleFd &file, bool require_kp)
     GElf_Ehdr eh = f.header();
     if (gelf_getclass(f.elf()) != ELFCLASS64 || eh.e_machine != EM_X86_64 || eh.e_type != ET_REL)
         throw Error(Exit::not_module, path + " is not an x86_64 kernel module (ELF64 relocatable); give a .ko built for this kernel");
-    Elf_Scn *modinfo = f.section(".modinfo");
-    Elf_Scn *this_module = f.section(".gnu.linkonce.this_module");
+    // The sections the kernel's module loader uses (find_sec: the first allocated one).
+    Elf_Scn *modinfo = f.loaded_section(".modinfo");
+    Elf_Scn *this_module = f.loaded_section(".gnu.linkonce.this_module");
     if (!modinfo || !this_module)
         throw Error(Exit::not_module, path + " is an ELF object but not a kernel module (no .modinfo or .gnu.linkonce.this_module); give the .ko, not the .o");
 
-    // .modinfo: NUL-separated key=value strings.
-    auto raw = f.bytes(modinfo);
-    size_t i = 0;
-    while (i < raw.size()) {
-        size_t end = i;
-        while (end < raw.size() && raw[end])
-            end++;
-        std::string entry(raw.begin() + static_cast<std::ptrdiff_t>(i),
-                          raw.begin() + static_cast<std::ptrdiff_t>(end));
-        if (!entry.empty()) {
-            auto eq = entry.find('=');
-            if (eq == std::string::npos)
-                m.modinfo.emplace_back(entry, "");
-            else
-                m.modinfo.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
-        }
-        i = end + 1;
-    }
+    read_modinfo(f.bytes(modinfo), m);
     auto first = [&](const std::string &key) {
         auto v = m.modinfo_values(key);
         return v.empty() ? std::string() : v.front();
     };
-    m.name = first("name");
-    if (m.name.empty()) {
-        // struct module starts with state (4 bytes, padded to 8) and a list_head (16).
-        auto tm = f.bytes(this_module);
-        const size_t name_off = 24;
-        if (tm.size() > name_off) {
-            auto b = tm.begin() + name_off;
-            m.name = std::string(b, std::find(b, tm.end(), '\0'));
-        }
-    }
+    m.name = this_module_name(f, this_module);
     m.vermagic = first("vermagic");
     m.vermagic_release = m.vermagic.substr(0, m.vermagic.find(' '));
 
@@ -340,7 +471,7 @@ ModuleInfo read_module(const ModuleFd &file, bool require_kp)
             m.sources.push_back({src.substr(0, colon), src.substr(colon + 1)});
     }
 
-    Elf_Scn *patch = f.section(KP_SEC_PATCH);
+    Elf_Scn *patch = f.loaded_section(KP_SEC_PATCH);
     m.kp_patch = patch || first("kp_patch") == "1";
     if (!m.kp_patch) {
         if (require_kp)
@@ -348,66 +479,10 @@ ModuleInfo read_module(const ModuleFd &file, bool require_kp)
                         ") is not a kp patch: it has no kp_patch record; build patches with kp-build, load other modules with insmod");
         return m;
     }
-
-    if (patch) {
-        auto praw = f.bytes(patch);
-        if (praw.size() < sizeof(kp_patch_rec))
-            throw Error(Exit::not_kp_patch, path + ": kp_patch record is truncated; rebuild the patch with kp-build");
-        if (u64_at(praw, offsetof(kp_patch_rec, magic)) != KP_PATCH_MAGIC)
-            throw Error(Exit::not_kp_patch, path + ": kp_patch record has a bad magic; rebuild the patch with kp-build");
-        m.abi_version = u64_at(praw, offsetof(kp_patch_rec, abi_version));
-        if (m.abi_version != KP_ABI_VERSION)
-            throw Error(Exit::not_kp_patch, path + ": patch uses kp ABI version " + std::to_string(m.abi_version) +
-                        " but this kpctl reads version " + std::to_string(KP_ABI_VERSION) +
-                        "; use the kpctl of the same kp release as kp-build");
-        auto prel = r.relocations_for(patch);
-        m.record_name = r.string_at(r.pointer(praw, prel, offsetof(kp_patch_rec, name)), "patch name");
-        std::string rec_release = r.string_at(r.pointer(praw, prel, offsetof(kp_patch_rec, target_release)), "target release");
-        std::string rec_build_id = r.string_at(r.pointer(praw, prel, offsetof(kp_patch_rec, target_build_id)), "target build ID");
-        if (m.target_release.empty())
-            m.target_release = rec_release;
-        if (m.target_build_id.empty())
-            m.target_build_id = rec_build_id;
-        if (!rec_build_id.empty() && rec_build_id != m.target_build_id)
-            throw Error(Exit::not_kp_patch, path + ": kp_patch record says build ID " + rec_build_id +
-                        " but modinfo says " + m.target_build_id + "; the file was altered, rebuild it with kp-build");
-        m.has_record = true;
-    }
-
-    auto funcs = record_section(f, r, KP_SEC_FUNCS, sizeof(kp_func_rec));
-    for (size_t k = 0; k < funcs.count; k++) {
-        uint64_t base = k * sizeof(kp_func_rec);
-        FuncRecord fr;
-        fr.object = r.string_at(r.pointer(funcs.raw, funcs.rel, base + offsetof(kp_func_rec, objname)), "kp_funcs object name");
-        fr.function = r.string_at(r.pointer(funcs.raw, funcs.rel, base + offsetof(kp_func_rec, name)), "kp_funcs function name");
-        fr.sympos = u64_at(funcs.raw, base + offsetof(kp_func_rec, sympos));
-        fr.old_size = u64_at(funcs.raw, base + offsetof(kp_func_rec, old_size));
-        fr.new_func = r.pointer(funcs.raw, funcs.rel, base + offsetof(kp_func_rec, new_func));
-        fr.new_size = u64_at(funcs.raw, base + offsetof(kp_func_rec, new_size));
-        m.funcs.push_back(std::move(fr));
-    }
-    auto syms = record_section(f, r, KP_SEC_SYMS, sizeof(kp_sym_rec));
-    for (size_t k = 0; k < syms.count; k++) {
-        uint64_t base = k * sizeof(kp_sym_rec);
-        SymRecord sr;
-        sr.object = r.string_at(r.pointer(syms.raw, syms.rel, base + offsetof(kp_sym_rec, objname)), "kp_syms object name");
-        sr.symbol = r.string_at(r.pointer(syms.raw, syms.rel, base + offsetof(kp_sym_rec, name)), "kp_syms symbol name");
-        sr.sympos = u64_at(syms.raw, base + offsetof(kp_sym_rec, sympos));
-        sr.expected = r.pointer(syms.raw, syms.rel, base + offsetof(kp_sym_rec, addr));
-        m.syms.push_back(std::move(sr));
-    }
-    auto relocs = record_section(f, r, KP_SEC_RELOCS, sizeof(kp_reloc_rec));
-    for (size_t k = 0; k < relocs.count; k++) {
-        uint64_t base = k * sizeof(kp_reloc_rec);
-        RelocRecord rr;
-        rr.dest = r.pointer(relocs.raw, relocs.rel, base + offsetof(kp_reloc_rec, dest));
-        rr.object = r.string_at(r.pointer(relocs.raw, relocs.rel, base + offsetof(kp_reloc_rec, objname)), "kp_relocs object name");
-        rr.symbol = r.string_at(r.pointer(relocs.raw, relocs.rel, base + offsetof(kp_reloc_rec, name)), "kp_relocs symbol name");
-        rr.sympos = u64_at(relocs.raw, base + offsetof(kp_reloc_rec, sympos));
-        rr.addend = static_cast<int64_t>(u64_at(relocs.raw, base + offsetof(kp_reloc_rec, addend)));
-        rr.type = u64_at(relocs.raw, base + offsetof(kp_reloc_rec, type));
-        m.relocs.push_back(std::move(rr));
-    }
+    std::optional<PatchBounds> bounds;
+    if (patch)
+        bounds = read_patch_record(f, r, patch, m);
+    read_records(f, r, bounds, m);
     return m;
 }
 

@@ -51,7 +51,7 @@ struct RelocRecord {
 
 struct ModuleInfo {
     std::string path;
-    std::string name;                 // module name (modinfo name=, else struct module)
+    std::string name;                 // module name: struct module's, as the kernel takes it
     std::string vermagic;
     std::string vermagic_release;     // first word of vermagic
     std::vector<std::pair<std::string, std::string>> modinfo;  // in file order

@@ -45,6 +45,9 @@ for f in "$repo"/kmod/core/kp_core.ko "$repo"/build/kmod/*/*.ko \
 	"$repo"/build/userspace/test/unit/kpctl/scratch/*/*/*.ko; do
 	[ -f "$f" ] && cp "$f" "$out/corpus/seed-$(basename "$f")"
 done
+par=()
+[ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")   # logs: build/kpctl-fuzz/fuzz-N.log
 echo "fuzz: running $out/fuzz_read_module for $secs s with $jobs job(s)"
+cd "$out"
 "$out/fuzz_read_module" -max_total_time="$secs" -max_len=200000 -rss_limit_mb=2048 -timeout=10 \
-	-print_final_stats=1 -jobs="$jobs" -workers="$jobs" -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -25
+	-print_final_stats=1 "${par[@]}" -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -25
