@@ -6,13 +6,13 @@
 #include "compare.h"
 #include "correlate.h"
 #include "elf/object.h"
+#include "ksym/symbols.h"
 #include "entry_sizes.h"
 #include "errors.h"
 #include "explain.h"
 #include "kp/abi.h"
 #include "select.h"
 #include "special_sections.h"
-#include "target_symbols.h"
 #include "write.h"
 
 namespace kp::diffgen {
@@ -23,8 +23,8 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 		  const Options &opts)
 {
 	Result res;
-	auto orig = elf::Object::load(orig_path);
-	auto patched = elf::Object::load(patched_path);
+	auto orig = take(elf::Object::open(orig_path));
+	auto patched = take(elf::Object::open(patched_path));
 	Correlation corr = correlate(*orig, *patched);
 	Comparer comparer(*orig, *patched, corr);
 	Comparison cmp = comparer.run();
@@ -36,9 +36,9 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 		res.messages.push_back(patched_path + ": no change");
 		return res;
 	}
-	std::unique_ptr<TargetSymbols> target;
+	std::unique_ptr<ksym::SymbolTable> target;
 	if (!opts.symbols.empty())
-		target = TargetSymbols::load(opts.symbols);
+		target = take(ksym::SymbolTable::open(opts.symbols));
 
 	Selector sel(*orig, *patched, corr, cmp, target.get(), opts);
 	sel.run();

@@ -2,6 +2,9 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "support/error.h"
 
 namespace kp::diffgen {
 
@@ -14,5 +17,23 @@ struct Error : std::runtime_error {
 struct Unsupported : std::runtime_error {
 	using std::runtime_error::runtime_error;
 };
+
+// The value of a library result; its error thrown as Unsupported (kind unsupported) or Error.
+template <class T>
+T take(Expected<T> result)
+{
+	if (!result) {
+		if (result.error().kind() == ErrorKind::unsupported)
+			throw Unsupported(result.error().message());
+		throw Error(result.error().message());
+	}
+	return std::move(result).value();
+}
+
+inline void take(Expected<void> result)
+{
+	if (!result)
+		throw Error(result.error().message());
+}
 
 }  // namespace kp::diffgen

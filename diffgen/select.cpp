@@ -7,8 +7,22 @@
 
 namespace kp::diffgen {
 
+namespace {
+
+// sympos of the target symbol @name of @obj stands for; nullopt when the target lacks it.
+std::optional<uint64_t> target_sympos(const ksym::SymbolTable &t, const std::string &name, bool local,
+				      const elf::Object &obj)
+{
+	const ksym::KernelSymbol *k = t.counterpart(name, local, obj);
+	if (!k)
+		return std::nullopt;
+	return t.sympos(*k);
+}
+
+}  // namespace
+
 Selector::Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr,
-		   const Comparison &cmp, const TargetSymbols *target, const Options &opts)
+		   const Comparison &cmp, const ksym::SymbolTable *target, const Options &opts)
 	: orig_(orig), patched_(patched), corr_(corr), cmp_(cmp), target_(target), opts_(opts)
 {
 }
@@ -36,7 +50,7 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 	e.local = local;
 	e.out_name = name;
 	if (target_) {
-		auto pos = target_->sympos(name, local, orig_);
+		auto pos = target_sympos(*target_, name, local, orig_);
 		e.found = pos.has_value();
 		e.sympos = pos.value_or(0);
 		e.exported = !local && target_->exported(name);
@@ -204,7 +218,7 @@ void Selector::run()
 		}
 		uint64_t sympos = 0;
 		if (target_) {
-			auto pos = target_->sympos(o->name, o->is_local(), orig_);
+			auto pos = target_sympos(*target_, o->name, o->is_local(), orig_);
 			if (!pos) {
 				sel_.refusals.push_back(patched_.path() + ": changed function " + o->name + " not found in " +
 							target_->path() + " (inlined everywhere or renamed?)");

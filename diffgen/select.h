@@ -13,7 +13,7 @@
 #include "elf/object.h"
 #include "options.h"
 #include "references.h"
-#include "target_symbols.h"
+#include "ksym/symbols.h"
 
 namespace kp::diffgen {
 
@@ -61,7 +61,7 @@ struct Selection {
 class Selector {
 public:
 	Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr, const Comparison &cmp,
-		 const TargetSymbols *target, const Options &opts);
+		 const ksym::SymbolTable *target, const Options &opts);
 
 	// Picks the initial set and closes it over references.
 	void run();
@@ -74,7 +74,7 @@ public:
 	const elf::Object &patched() const { return patched_; }
 	const elf::Object &orig() const { return orig_; }
 	const Options &options() const { return opts_; }
-	const TargetSymbols *target() const { return target_; }
+	const ksym::SymbolTable *target() const { return target_; }
 
 private:
 	void include_item(const elf::Symbol *item);
@@ -84,7 +84,7 @@ private:
 	const elf::Object &orig_, &patched_;
 	const Correlation &corr_;
 	const Comparison &cmp_;
-	const TargetSymbols *target_;
+	const ksym::SymbolTable *target_;
 	const Options &opts_;
 	Selection sel_;
 	std::deque<const elf::Symbol *> todo_items_;

@@ -1,13 +1,11 @@
 #include "write.h"
 
-#include <unistd.h>
-
 #include <cstring>
-#include <filesystem>
 #include <unordered_map>
 
 #include "elf/writer.h"
 #include "errors.h"
+#include "support/atomic_file.h"
 #include "kp/abi.h"
 
 namespace kp::diffgen {
@@ -38,7 +36,8 @@ public:
 		}
 		for (const elf::Section *sec : s.pieces) {
 			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
-						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, sec->data,
+						    sec->shdr.sh_addralign, sec->shdr.sh_entsize,
+						    std::vector<uint8_t>(sec->data.begin(), sec->data.end()),
 						    sec->is_nobits() ? sec->size() : 0);
 			piece_sec_[sec] = idx;
 		}
@@ -220,15 +219,7 @@ void write_patch_object(Selector &sel, const std::vector<KeptEntries> &special, 
 	em.emit_items();
 	em.emit_special(special);
 	em.emit_records();
-	std::string tmp = path + ".tmp." + std::to_string(getpid());
-	try {
-		em.writer().write(tmp);
-		std::filesystem::rename(tmp, path);
-	} catch (...) {
-		std::error_code ec;
-		std::filesystem::remove(tmp, ec);
-		throw;
-	}
+	take(support::write_atomically(path, [&](const std::string &tmp) { return em.writer().write(tmp); }));
 }
 
 }  // namespace kp::diffgen

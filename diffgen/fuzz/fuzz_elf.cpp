@@ -23,14 +23,14 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
 	const char *p = std::getenv("KP_FUZZ_BASE");
 	if (!p)
 		std::abort();
-	base = elf::Object::load(p);
+	base = diffgen::take(elf::Object::open(p));
 	return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	try {
-		auto patched = elf::Object::parse("fuzz.o", std::vector<uint8_t>(data, data + size));
+		auto patched = diffgen::take(elf::Object::from_bytes("fuzz.o", std::vector<uint8_t>(data, data + size)));
 		diffgen::Correlation corr = diffgen::correlate(*base, *patched);
 		diffgen::Comparer cmp(*base, *patched, corr);
 		diffgen::Comparison c = cmp.run();

@@ -127,7 +127,7 @@ int count_calls(void) { static int calls; calls += 2; return calls; }
 	EXPECT_TRUE(o.defined_objects.empty()) << "static local must not be a fresh copy";
 	// The running kernel's variable, by the original object's name.
 	std::string orig_name;
-	auto orig = kp::elf::Object::load(p.orig);
+	auto orig = kp::test::load_object(p.orig);
 	for (const auto &s : orig->symbols())
 		if (s->is_item() && s->name.rfind("calls", 0) == 0)
 			orig_name = s->name;
@@ -158,7 +158,7 @@ int b_fn(void) { static int count; return count += 6; }
 	EXPECT_EQ(o.defined_funcs, Set({"b_fn", "z_fn"}));
 	EXPECT_EQ(func_rec_names(o), Set({"b_fn"}));
 	// b_fn's count is the original b_fn's count.
-	auto orig = kp::elf::Object::load(p.orig);
+	auto orig = kp::test::load_object(p.orig);
 	std::string b_count;
 	for (const auto &sec : orig->sections()) {
 		if (sec->name != ".text.b_fn")

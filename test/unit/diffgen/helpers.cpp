@@ -83,7 +83,7 @@ Pair make_pair_objects(const std::string &test, const std::string &orig_src, con
 Output read_output(const std::string &path)
 {
 	Output out;
-	out.obj = elf::Object::load(path);
+	out.obj = load_object(path);
 	const elf::Object &o = *out.obj;
 	for (const auto &s : o.symbols()) {
 		if (s->is_item() && s->is_func())
@@ -102,7 +102,7 @@ Output read_output(const std::string &path)
 
 uint64_t symbol_size(const std::string &obj, const std::string &name)
 {
-	auto o = elf::Object::load(obj);
+	auto o = load_object(obj);
 	for (const auto &s : o->symbols())
 		if (s->name == name && s->is_item())
 			return s->size;

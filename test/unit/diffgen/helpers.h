@@ -1,5 +1,5 @@
 // Test helpers: compile C fixtures with the kernel's code-generation flags, run diffgen,
-// read the output back with diffgen's own ELF model.
+// read the output back with the shared ELF model and record views (lib/).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -61,7 +61,9 @@ struct Output {
 	std::unique_ptr<elf::Object> obj;
 };
 Output read_output(const std::string &path);
-// kp_funcs / kp_syms of @o (records.cpp).
+// The ELF model of @path; throws (failing the test) with the reader's message.
+std::unique_ptr<elf::Object> load_object(const std::string &path);
+// kp_funcs / kp_syms / kp_relocs of @o, as kp::records reads them (records.cpp).
 void read_records(const elf::Object &o, std::vector<FuncRec> &funcs, std::vector<SymRec> &syms);
 void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs);
 

@@ -157,7 +157,7 @@ TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 	ASSERT_NE(bt, nullptr);
 	ASSERT_GT(bt->size(), 0u);
 	EXPECT_EQ(bt->size() % 12, 0u);
-	auto orig = kp::elf::Object::load((tree() / "fs/proc/base.o").string());
+	auto orig = kp::test::load_object((tree() / "fs/proc/base.o").string());
 	EXPECT_LT(bt->size(), orig->section("__bug_table")->size());
 	for (uint64_t off = 0; off < bt->size(); off += 12) {
 		auto [b, e] = bt->relocs_in(off, off + 12);
@@ -188,7 +188,7 @@ TEST(DiffgenReal, AlternativesFollowTheFunction)
 	EXPECT_EQ(alt->relocs[0].sym->name, "prctl_set_mm");
 	EXPECT_EQ(alt->relocs[1].sym->name, ".altinstr_replacement");
 	// Two relocations per entry: the kept entries have the original entry size.
-	auto orig = kp::elf::Object::load((tree() / "kernel/sys.o").string());
+	auto orig = kp::test::load_object((tree() / "kernel/sys.o").string());
 	const auto *oalt = orig->section(".altinstructions");
 	ASSERT_NE(oalt, nullptr);
 	uint64_t entsize = oalt->size() / (oalt->relocs.size() / 2);

@@ -1,68 +1,60 @@
-// Reads kp_funcs / kp_syms records back from a diffgen output object.
-#include <cstring>
+// kp_funcs / kp_syms / kp_relocs of a diffgen output object, read with kp::records (the
+// reader kpctl and kp-build use) and flattened for the tests' comparisons.
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "elf/object.h"
 #include "helpers.h"
-#include "kp/abi.h"
+#include "records/patch_records.h"
 
 namespace kp::test {
 
 namespace {
 
-// Name of the symbol relocated into @sec at @offset, or the string it points to in .rodata.kp.
-std::string reloc_value(const elf::Section *sec, uint64_t offset)
+records::PatchRecords records_of(const elf::Object &o)
 {
-	auto [b, e] = sec->relocs_in(offset, offset + 8);
-	if (b == e || b->offset != offset)
-		return "<no reloc>";
-	if (b->sym->type == STT_SECTION && b->sym->sec && b->sym->sec->name == ".rodata.kp") {
-		const auto &d = b->sym->sec->data;
-		if (b->addend < 0 || static_cast<uint64_t>(b->addend) >= d.size())
-			return "<bad string>";
-		return reinterpret_cast<const char *>(d.data() + b->addend);
-	}
-	return b->sym->name;
+	auto r = records::read_patch_records(o);
+	if (!r)
+		throw std::runtime_error(r.error().message());
+	return std::move(r).value();
 }
 
-}  // namespace
+// What a pointer field names: the symbol it is relocated against (functions, undefined
+// symbols) or "<no reloc>".
+std::string pointee(const records::Pointer &p)
+{
+	return p.kind == records::Pointer::Kind::null ? "<no reloc>" : p.symbol;
+}
+
+} // namespace
+
+std::unique_ptr<elf::Object> load_object(const std::string &path)
+{
+	auto o = elf::Object::open(path);
+	if (!o)
+		throw std::runtime_error(o.error().message());
+	return std::move(o).value();
+}
 
 void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs)
 {
-	const elf::Section *s = o.section(KP_SEC_RELOCS);
-	if (!s)
-		return;
-	for (uint64_t off = 0; off + sizeof(kp_reloc_rec) <= s->size(); off += sizeof(kp_reloc_rec)) {
-		kp_reloc_rec r;
-		std::memcpy(&r, s->data.data() + off, sizeof r);
-		auto [b, e] = s->relocs_in(off, off + 8);
-		std::string dest = b == e ? "<none>" : b->sym->name + "+" + std::to_string(b->addend);
-		relocs.push_back({dest, reloc_value(s, off + offsetof(kp_reloc_rec, objname)),
-				  reloc_value(s, off + offsetof(kp_reloc_rec, name)), r.sympos, r.addend, r.type});
+	for (const auto &r : records_of(o).relocs) {
+		std::string dest = r.dest.kind == records::Pointer::Kind::local
+		                           ? r.dest.section + "+" + std::to_string(r.dest.value)
+		                           : "<none>";
+		relocs.push_back({dest, r.object, r.symbol, r.sympos, r.addend, r.type});
 	}
 }
 
 void read_records(const elf::Object &o, std::vector<FuncRec> &funcs, std::vector<SymRec> &syms)
 {
-	if (const elf::Section *f = o.section(KP_SEC_FUNCS)) {
-		for (uint64_t off = 0; off + sizeof(kp_func_rec) <= f->size(); off += sizeof(kp_func_rec)) {
-			kp_func_rec r;
-			std::memcpy(&r, f->data.data() + off, sizeof r);
-			funcs.push_back({reloc_value(f, off + offsetof(kp_func_rec, objname)),
-					 reloc_value(f, off + offsetof(kp_func_rec, name)),
-					 reloc_value(f, off + offsetof(kp_func_rec, new_func)), r.sympos, r.old_size, r.new_size});
-		}
-	}
-	if (const elf::Section *s = o.section(KP_SEC_SYMS)) {
-		for (uint64_t off = 0; off + sizeof(kp_sym_rec) <= s->size(); off += sizeof(kp_sym_rec)) {
-			kp_sym_rec r;
-			std::memcpy(&r, s->data.data() + off, sizeof r);
-			syms.push_back({reloc_value(s, off + offsetof(kp_sym_rec, objname)),
-					reloc_value(s, off + offsetof(kp_sym_rec, name)),
-					reloc_value(s, off + offsetof(kp_sym_rec, addr)), r.sympos});
-		}
-	}
+	auto recs = records_of(o);
+	for (const auto &f : recs.funcs)
+		funcs.push_back({f.object, f.function, pointee(f.new_func), f.sympos, f.old_size,
+		                 f.new_size});
+	for (const auto &s : recs.syms)
+		syms.push_back({s.object, s.symbol, pointee(s.expected), s.sympos});
 }
 
-}  // namespace kp::test
+} // namespace kp::test

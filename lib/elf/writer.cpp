@@ -9,22 +9,17 @@
 #include <list>
 #include <memory>
 
-#include "errors.h"
+#include "support/fd.h"
 
 namespace kp::elf {
 
-using diffgen::Error;
-
 namespace {
 
-struct Fd {
-	int fd = -1;
-	~Fd()
-	{
-		if (fd >= 0)
-			close(fd);
-	}
+// Thrown inside write() only; it returns an Error value.
+struct WriteFailure {
+	std::string message;
 };
+
 struct ElfCloser {
 	void operator()(Elf *e) const { elf_end(e); }
 };
@@ -42,17 +37,25 @@ struct StrTab {
 	}
 };
 
-}  // namespace
+} // namespace
 
-size_t Writer::add_section(const std::string &name, uint32_t type, uint64_t flags, uint64_t align, uint64_t entsize,
-			   std::vector<uint8_t> data, uint64_t nobits_size)
+size_t Writer::add_section(const std::string &name, uint32_t type, uint64_t flags, uint64_t align,
+                           uint64_t entsize, std::vector<uint8_t> data, uint64_t nobits_size)
 {
-	sections_.push_back({name, type, flags, align ? align : 1, entsize, nobits_size, std::move(data), {}, SIZE_MAX});
+	sections_.push_back({name,
+	                     type,
+	                     flags,
+	                     align ? align : 1,
+	                     entsize,
+	                     nobits_size,
+	                     std::move(data),
+	                     {},
+	                     SIZE_MAX});
 	return sections_.size();
 }
 
-Writer::SymId Writer::add_symbol(const std::string &name, unsigned char type, unsigned char bind, size_t shndx,
-				 uint64_t value, uint64_t size, unsigned char other)
+Writer::SymId Writer::add_symbol(const std::string &name, unsigned char type, unsigned char bind,
+                                 size_t shndx, uint64_t value, uint64_t size, unsigned char other)
 {
 	symbols_.push_back({name, type, bind, other, shndx, value, size});
 	return symbols_.size() - 1;
@@ -71,16 +74,25 @@ void Writer::add_reloc(size_t shndx, uint64_t offset, uint32_t type, SymId sym, 
 	sections_.at(shndx - 1).relocs.push_back({offset, type, sym, addend});
 }
 
-void Writer::write(const std::string &path) const
+Expected<void> Writer::write(const std::string &path) const
+{
+	try {
+		write_file(path);
+	} catch (const WriteFailure &f) {
+		return Error(ErrorKind::io, f.message);
+	}
+	return {};
+}
+
+void Writer::write_file(const std::string &path) const
 {
 	elf_version(EV_CURRENT);
-	Fd f;
-	f.fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (f.fd < 0)
-		throw Error(path + ": cannot create: " + std::strerror(errno));
-	std::unique_ptr<Elf, ElfCloser> elf(elf_begin(f.fd, ELF_C_WRITE, nullptr));
+	support::Fd f(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+	if (!f)
+		throw WriteFailure(path + ": cannot create: " + std::strerror(errno));
+	std::unique_ptr<Elf, ElfCloser> elf(elf_begin(f.get(), ELF_C_WRITE, nullptr));
 	if (!elf || !gelf_newehdr(elf.get(), ELFCLASS64))
-		throw Error(path + ": libelf: " + elf_errmsg(-1));
+		throw WriteFailure(path + ": libelf: " + elf_errmsg(-1));
 	GElf_Ehdr eh;
 	gelf_getehdr(elf.get(), &eh);
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
@@ -104,12 +116,12 @@ void Writer::write(const std::string &path) const
 			first_global++;
 
 	StrTab shstr, str;
-	std::list<std::vector<uint8_t>> keep;  // buffers alive until elf_update
-	auto new_scn = [&](const std::string &name, uint32_t type, uint64_t flags, uint64_t align, uint64_t entsize,
-			   std::vector<uint8_t> bytes, uint64_t nobits_size) {
+	std::list<std::vector<uint8_t>> keep; // buffers alive until elf_update
+	auto new_scn = [&](const std::string &name, uint32_t type, uint64_t flags, uint64_t align,
+	                   uint64_t entsize, std::vector<uint8_t> bytes, uint64_t nobits_size) {
 		Elf_Scn *scn = elf_newscn(elf.get());
 		if (!scn)
-			throw Error(path + ": libelf: " + elf_errmsg(-1));
+			throw WriteFailure(path + ": libelf: " + elf_errmsg(-1));
 		keep.push_back(std::move(bytes));
 		Elf_Data *d = elf_newdata(scn);
 		d->d_buf = keep.back().empty() ? nullptr : keep.back().data();
@@ -145,7 +157,8 @@ void Writer::write(const std::string &path) const
 		e.st_size = s->size;
 		std::memcpy(symbytes.data() + (i + 1) * sizeof(Elf64_Sym), &e, sizeof e);
 	}
-	Elf_Scn *symscn = new_scn(".symtab", SHT_SYMTAB, 0, 8, sizeof(Elf64_Sym), std::move(symbytes), 0);
+	Elf_Scn *symscn =
+	        new_scn(".symtab", SHT_SYMTAB, 0, 8, sizeof(Elf64_Sym), std::move(symbytes), 0);
 	elf_getdata(symscn, nullptr)->d_type = ELF_T_BYTE;
 	Elf_Scn *strscn = new_scn(".strtab", SHT_STRTAB, 0, 1, 0, {}, 0);
 	Elf_Scn *shstrscn = new_scn(".shstrtab", SHT_STRTAB, 0, 1, 0, {}, 0);
@@ -163,7 +176,8 @@ void Writer::write(const std::string &path) const
 			r.r_addend = s.relocs[j].addend;
 			std::memcpy(bytes.data() + j * sizeof r, &r, sizeof r);
 		}
-		Elf_Scn *scn = new_scn(".rela" + s.name, SHT_RELA, SHF_INFO_LINK, 8, sizeof(Elf64_Rela), std::move(bytes), 0);
+		Elf_Scn *scn = new_scn(".rela" + s.name, SHT_RELA, SHF_INFO_LINK, 8,
+		                       sizeof(Elf64_Rela), std::move(bytes), 0);
 		GElf_Shdr sh;
 		gelf_getshdr(scn, &sh);
 		sh.sh_link = static_cast<Elf64_Word>(symtab_index);
@@ -200,7 +214,7 @@ void Writer::write(const std::string &path) const
 	eh.e_shstrndx = static_cast<Elf64_Half>(shstr_index);
 	gelf_update_ehdr(elf.get(), &eh);
 	if (elf_update(elf.get(), ELF_C_WRITE) < 0)
-		throw Error(path + ": writing the object failed: " + elf_errmsg(-1));
+		throw WriteFailure(path + ": writing the object failed: " + elf_errmsg(-1));
 }
 
-}  // namespace kp::elf
+} // namespace kp::elf

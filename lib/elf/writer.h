@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "support/error.h"
+
 namespace kp::elf {
 
 class Writer {
@@ -12,19 +14,20 @@ public:
 	using SymId = size_t;
 
 	// Returns the section index in the output (1-based).
-	size_t add_section(const std::string &name, uint32_t type, uint64_t flags, uint64_t align, uint64_t entsize,
-			   std::vector<uint8_t> data, uint64_t nobits_size = 0);
+	size_t add_section(const std::string &name, uint32_t type, uint64_t flags, uint64_t align,
+	                   uint64_t entsize, std::vector<uint8_t> data, uint64_t nobits_size = 0);
 	std::vector<uint8_t> &data(size_t shndx) { return sections_.at(shndx - 1).data; }
-	SymId add_symbol(const std::string &name, unsigned char type, unsigned char bind, size_t shndx, uint64_t value,
-			 uint64_t size, unsigned char other = 0);
+	SymId add_symbol(const std::string &name, unsigned char type, unsigned char bind,
+	                 size_t shndx, uint64_t value, uint64_t size, unsigned char other = 0);
 	SymId section_symbol(size_t shndx);
 	void add_reloc(size_t shndx, uint64_t offset, uint32_t type, SymId sym, int64_t addend);
 	size_t section_count() const { return sections_.size(); }
 
-	// Writes the object to @path; throws kp::diffgen::Error on failure.
-	void write(const std::string &path) const;
+	// Writes the object to @path (not atomically: see support/atomic_file.h).
+	Expected<void> write(const std::string &path) const;
 
 private:
+	void write_file(const std::string &path) const;
 	struct Rel {
 		uint64_t offset;
 		uint32_t type;
@@ -49,4 +52,4 @@ private:
 	std::vector<Sym> symbols_;
 };
 
-}  // namespace kp::elf
+} // namespace kp::elf

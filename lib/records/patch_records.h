@@ -1,0 +1,68 @@
+// Typed views of the patch records of include/kp/abi.h (kp_patch, kp_funcs, kp_syms,
+// kp_relocs) in a diffgen output object or a linked patch module: each record's bytes
+// with its pointer fields resolved by the section's relocations, as the module loader
+// would apply them.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "elf/object.h"
+#include "support/error.h"
+
+namespace kp::records {
+
+// The value of a relocated 64-bit pointer field.
+struct Pointer {
+	enum class Kind { null, local, external, absolute } kind = Kind::null;
+	std::string symbol; // local: nearest named symbol (or the section); external: the undefined
+	                    // symbol
+	int64_t offset = 0; // from symbol
+	std::string section; // local: the section pointed into
+	size_t shndx = 0;    // local: its index
+	uint64_t value = 0;  // local: offset in section; absolute: the value
+
+	std::string describe() const; // "sym", "sym+0x10", "sym-0x4", "0x1234", "(null)"
+};
+
+struct FuncRecord {
+	std::string object, function;
+	uint64_t sympos = 0, old_size = 0, new_size = 0;
+	Pointer new_func;
+};
+
+struct SymRecord {
+	std::string object, symbol;
+	uint64_t sympos = 0;
+	Pointer expected; // exported anchor + distance, or the undefined symbol itself
+};
+
+struct RelocRecord {
+	Pointer dest;
+	std::string object, symbol;
+	uint64_t sympos = 0;
+	int64_t addend = 0;
+	uint64_t type = 0;
+	std::string type_name() const;
+};
+
+struct PatchRecord {
+	uint64_t abi_version = 0;
+	std::string name, target_release, target_build_id;
+};
+
+struct PatchRecords {
+	std::optional<PatchRecord> patch; // kp_patch (linked modules only)
+	std::vector<FuncRecord> funcs;
+	std::vector<SymRecord> syms;
+	std::vector<RelocRecord> relocs;
+};
+
+// Reads every record section @obj has.  Error(records) names the file, section and
+// field when a section is not a whole number of records, a pointer field carries a
+// relocation other than R_X86_64_64, a string is out of range, or kp_patch has a bad
+// magic or ABI version.
+Expected<PatchRecords> read_patch_records(const elf::Object &obj);
+
+} // namespace kp::records

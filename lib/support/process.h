@@ -1,0 +1,24 @@
+// Running an external program (make, patch, gcc) with its stdout and stderr captured.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "support/error.h"
+
+namespace kp::support {
+
+struct ProcessResult {
+	int status = -1;    // exit status, or 128+signal; 127 when the program cannot run
+	std::string output; // stdout and stderr, interleaved
+	double seconds = 0;
+};
+
+// Runs @argv (PATH lookup) in @cwd (empty: the current directory) with stdin from
+// /dev/null.  An error only when the process cannot be started at all.
+Expected<ProcessResult> run_process(const std::vector<std::string> &argv,
+                                    const std::string &cwd = {});
+
+// @argv as a shell would need it quoted, for logs and messages.
+std::string join_command(const std::vector<std::string> &argv);
+
+} // namespace kp::support
