@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 inline constexpr const char *core_module_name = "kp_core";
 
@@ -17,7 +17,7 @@ using FinitFn = int (*)(int fd, const char *params);
 // Loads @file, with @params, through the descriptor it was checked on (never by its
 // path again).  @finit is the system call; tests pass one that records the descriptor.
 int load_module(const ModuleFd &file, const std::string &params = "",
-		FinitFn finit = sys_finit_module);
+                FinitFn finit = sys_finit_module);
 // delete_module(@name, O_NONBLOCK).  Returns 0 or errno.
 int remove_module(const std::string &name);
 
@@ -31,4 +31,4 @@ std::vector<std::string> core_candidates(const std::string &cli, const std::stri
 // is not root-only, Error(core_failed) if it is not kp_core or the kernel refuses it.
 bool ensure_core(const std::string &cli, const std::string &patch_path);
 
-}  // namespace kpctl
+} // namespace kp::ctl

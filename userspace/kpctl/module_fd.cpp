@@ -1,7 +1,5 @@
 #include "module_fd.h"
 
-#include "errors.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,9 +7,11 @@
 #include <filesystem>
 #include <utility>
 
+#include "errors.h"
+
 namespace fs = std::filesystem;
 
-namespace kpctl {
+namespace kp::ctl {
 
 namespace {
 
@@ -49,10 +49,10 @@ std::string octal_mode(mode_t m)
 [[noreturn]] void refuse(const std::string &path, const std::string &what, const std::string &why)
 {
 	throw Error(Exit::untrusted_module,
-		    "refusing to load " + path + ": " + what + " " + why +
-			    ", so someone other than root could change what is loaded; install the "
-			    "module as root in a root-only directory (install -o root -g root -m "
-			    "0644 FILE /lib/modules/$(uname -r)/...)");
+	            "refusing to load " + path + ": " + what + " " + why +
+	                    ", so someone other than root could change what is loaded; install the "
+	                    "module as root in a root-only directory (install -o root -g root -m "
+	                    "0644 FILE /lib/modules/$(uname -r)/...)");
 }
 
 void check(int fd, const std::string &path, const std::string &what, bool is_dir)
@@ -71,9 +71,10 @@ std::optional<std::string> trust_problem(const struct stat &st, bool is_dir)
 	if (st.st_uid != 0)
 		return "is owned by uid " + std::to_string(st.st_uid) + ", not root";
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return std::string("is writable by ") + (st.st_mode & S_IWOTH ? "others" : "its group") +
-		       " (mode " + octal_mode(st.st_mode) + (is_dir && (st.st_mode & S_ISVTX) ? ", sticky" : "") +
-		       ")";
+		return std::string("is writable by ") +
+		       (st.st_mode & S_IWOTH ? "others" : "its group") + " (mode " +
+		       octal_mode(st.st_mode) +
+		       (is_dir && (st.st_mode & S_ISVTX) ? ", sticky" : "") + ")";
 	return std::nullopt;
 }
 
@@ -81,8 +82,8 @@ ModuleFd ModuleFd::open(const std::string &path)
 {
 	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		throw Error(Exit::file_missing,
-			    errno_text("cannot open " + path, errno) + "; give the path of a .ko file");
+		throw Error(Exit::file_missing, errno_text("cannot open " + path, errno) +
+		                                        "; give the path of a .ko file");
 	return ModuleFd(fd, path);
 }
 
@@ -92,7 +93,7 @@ ModuleFd ModuleFd::open_trusted(const std::string &path)
 	fs::path real = fs::canonical(path, ec);
 	if (ec)
 		throw Error(Exit::file_missing, "cannot open " + path + ": " + ec.message() +
-							"; give the path of a .ko file");
+		                                        "; give the path of a .ko file");
 	FdGuard dir(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
 	if (dir.get() < 0)
 		throw Error(Exit::internal, errno_text("open /", errno));
@@ -101,13 +102,15 @@ ModuleFd ModuleFd::open_trusted(const std::string &path)
 	fs::path name = real.filename();
 	for (const fs::path &part : real.parent_path().relative_path()) {
 		walked /= part;
-		int next = ::openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int next = ::openat(dir.get(), part.c_str(),
+		                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0)
 			throw Error(Exit::untrusted_module,
-				    errno_text("refusing to load " + path + ": directory " + walked.string() +
-						       " changed while it was checked",
-					       errno) +
-					    "; retry, and make sure only root can change it");
+			            errno_text("refusing to load " + path + ": directory " +
+			                               walked.string() +
+			                               " changed while it was checked",
+			                       errno) +
+			                    "; retry, and make sure only root can change it");
 		dir.reset(next);
 		check(dir.get(), path, "directory " + walked.string(), true);
 	}
@@ -115,21 +118,21 @@ ModuleFd ModuleFd::open_trusted(const std::string &path)
 	FdGuard file(::openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
 	if (file.get() < 0)
 		throw Error(Exit::file_missing,
-			    errno_text("cannot open " + path + " (" + real.string() + ")", errno) +
-				    "; give the path of a .ko file");
+		            errno_text("cannot open " + path + " (" + real.string() + ")", errno) +
+		                    "; give the path of a .ko file");
 	struct stat st;
 	if (::fstat(file.get(), &st) != 0)
 		throw Error(Exit::internal, errno_text("fstat " + path, errno));
 	if (!S_ISREG(st.st_mode))
 		throw Error(Exit::file_missing,
-			    path + " is not a regular file; give the path of a .ko file");
-	check(file.get(), path, real == fs::path(path) ? "the file" : "the file " + real.string(), false);
+		            path + " is not a regular file; give the path of a .ko file");
+	check(file.get(), path, real == fs::path(path) ? "the file" : "the file " + real.string(),
+	      false);
 	return ModuleFd(file.release(), path);
 }
 
 ModuleFd::ModuleFd(ModuleFd &&o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_))
-{
-}
+{}
 
 ModuleFd &ModuleFd::operator=(ModuleFd &&o) noexcept
 {
@@ -148,4 +151,4 @@ ModuleFd::~ModuleFd()
 		::close(fd_);
 }
 
-} // namespace kpctl
+} // namespace kp::ctl

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace kpctl {
+namespace kp::ctl {
 
 class ModuleFd {
 public:
@@ -44,4 +44,4 @@ private:
 // in a sticky world-writable directory anyone may still create the module's name first).
 std::optional<std::string> trust_problem(const struct stat &st, bool is_dir);
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-namespace kpctl {
+namespace kp::ctl {
 
 SymbolIndex::SymbolIndex(const std::vector<GElf_Sym> &syms)
 {
@@ -49,10 +49,10 @@ std::optional<size_t> SymbolIndex::nearest(size_t shndx, uint64_t value, size_t 
 	const Section &sec = it->second;
 	size_t count = 0;
 	auto above = std::upper_bound(sec.values.begin(), sec.values.end(), value,
-				      [&count](uint64_t v, uint64_t e) {
-					      count++;
-					      return v < e;
-				      });
+	                              [&count](uint64_t v, uint64_t e) {
+		                              count++;
+		                              return v < e;
+	                              });
 	if (probes)
 		*probes += count;
 	if (above == sec.values.begin())
@@ -60,4 +60,4 @@ std::optional<size_t> SymbolIndex::nearest(size_t shndx, uint64_t value, size_t 
 	return sec.symbol[static_cast<size_t>(above - sec.values.begin()) - 1];
 }
 
-} // namespace kpctl
+} // namespace kp::ctl

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 class SymbolIndex {
 public:
@@ -33,4 +33,4 @@ private:
 	std::unordered_map<size_t, Section> sections_;
 };
 
-} // namespace kpctl
+} // namespace kp::ctl

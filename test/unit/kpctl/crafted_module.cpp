@@ -1,15 +1,13 @@
 #include "crafted_module.h"
 
-#include <kp/abi.h>
-
-#include <elf.h>
-
 #include <algorithm>
 #include <cstring>
+#include <elf.h>
+#include <kp/abi.h>
 #include <stdexcept>
 #include <vector>
 
-namespace kpctl_test {
+namespace kp::ctl::test {
 
 namespace {
 
@@ -30,7 +28,7 @@ class Builder {
 public:
 	Builder() : sec_(1) {}
 	uint16_t add(const std::string &name, std::string data, uint32_t type = SHT_PROGBITS,
-		     uint64_t flags = SHF_ALLOC)
+	             uint64_t flags = SHF_ALLOC)
 	{
 		Section s{name, {}, std::move(data)};
 		s.hdr.sh_type = type;
@@ -108,13 +106,13 @@ Elf64_Sym section_symbol(uint16_t shndx)
 std::string crafted_module(const CraftedModule &spec)
 {
 	Builder b;
-	std::string modinfo = "name=" + spec.modinfo_name + '\0' + "vermagic=6.1.0 SMP mod_unload " +
-			      '\0' + "kp_patch=1" + '\0';
+	std::string modinfo = "name=" + spec.modinfo_name + '\0' +
+	                      "vermagic=6.1.0 SMP mod_unload " + '\0' + "kp_patch=1" + '\0';
 	b.add(".modinfo", modinfo);
-	uint16_t this_module = b.add(".gnu.linkonce.this_module", std::string(0x380, '\0'), SHT_PROGBITS,
-				     SHF_ALLOC | SHF_WRITE);
+	uint16_t this_module = b.add(".gnu.linkonce.this_module", std::string(0x380, '\0'),
+	                             SHT_PROGBITS, SHF_ALLOC | SHF_WRITE);
 	std::memcpy(b.data(this_module).data() + 24, spec.module_name.data(),
-		    std::min<size_t>(spec.module_name.size(), 0x380 - 24));
+	            std::min<size_t>(spec.module_name.size(), 0x380 - 24));
 
 	// Strings: "vmlinux", "f<i>", "decoy", the patch's name, then zeros.
 	std::string str("vmlinux", 8);
@@ -130,14 +128,15 @@ std::string crafted_module(const CraftedModule &spec)
 	if (str.size() > spec.string_section)
 		throw std::invalid_argument("crafted_module: string_section too small");
 	str.resize(spec.string_section, '\0');
-	uint16_t strs = b.add(".rodata.str1.1", str, SHT_PROGBITS, SHF_ALLOC | SHF_MERGE | SHF_STRINGS);
+	uint16_t strs =
+	        b.add(".rodata.str1.1", str, SHT_PROGBITS, SHF_ALLOC | SHF_MERGE | SHF_STRINGS);
 	uint16_t text = b.add(".text", "", SHT_NOBITS, SHF_ALLOC | SHF_EXECINSTR);
 	b.hdr(text).sh_size = 16 * spec.symbols + 16;
 
 	uint16_t decoy = 0;
 	if (spec.decoy != CraftedModule::Decoy::none)
 		decoy = b.add(KP_SEC_FUNCS, std::string(sizeof(kp_func_rec), '\0'), SHT_PROGBITS,
-			      spec.decoy == CraftedModule::Decoy::allocated ? SHF_ALLOC : 0);
+		              spec.decoy == CraftedModule::Decoy::allocated ? SHF_ALLOC : 0);
 	uint16_t funcs = b.add(KP_SEC_FUNCS, std::string(spec.records * sizeof(kp_func_rec), '\0'));
 	uint16_t patch = 0;
 	if (spec.patch_record)
@@ -164,17 +163,20 @@ std::string crafted_module(const CraftedModule &spec)
 	std::string funcs_rela;
 	for (size_t i = 0; i < spec.records; i++) {
 		uint64_t base = i * sizeof(kp_func_rec);
-		std::memcpy(b.data(funcs).data() + base + offsetof(kp_func_rec, old_size), "\x10", 1);
+		std::memcpy(b.data(funcs).data() + base + offsetof(kp_func_rec, old_size), "\x10",
+		            1);
 		funcs_rela += rela(base + offsetof(kp_func_rec, objname), sym_str, 0);
-		funcs_rela += rela(base + offsetof(kp_func_rec, name), sym_str, static_cast<int64_t>(name_off[i]));
+		funcs_rela += rela(base + offsetof(kp_func_rec, name), sym_str,
+		                   static_cast<int64_t>(name_off[i]));
 		funcs_rela += rela(base + offsetof(kp_func_rec, new_func), sym_text,
-				   static_cast<int64_t>(16 * i) + spec.addend);
+		                   static_cast<int64_t>(16 * i) + spec.addend);
 	}
 	// After kp_funcs: [kp_patch], .rela kp_funcs, [.rela kp_patch], [.rela decoy], .symtab.
 	uint16_t symtab_idx = static_cast<uint16_t>(funcs + 2 + (patch ? 2 : 0) + (decoy ? 1 : 0));
 	auto add_rela = [&](uint16_t target, const std::string &data) {
-		uint16_t r = b.add(".rela" + std::string(target == patch ? KP_SEC_PATCH : KP_SEC_FUNCS), data,
-				   SHT_RELA, SHF_INFO_LINK);
+		uint16_t r =
+		        b.add(".rela" + std::string(target == patch ? KP_SEC_PATCH : KP_SEC_FUNCS),
+		              data, SHT_RELA, SHF_INFO_LINK);
 		b.hdr(r).sh_link = symtab_idx;
 		b.hdr(r).sh_info = target;
 		b.hdr(r).sh_entsize = sizeof(Elf64_Rela);
@@ -185,14 +187,17 @@ std::string crafted_module(const CraftedModule &spec)
 		rec.magic = KP_PATCH_MAGIC;
 		rec.abi_version = KP_ABI_VERSION;
 		std::memcpy(b.data(patch).data(), &rec, sizeof(rec));
-		add_rela(patch, rela(offsetof(kp_patch_rec, name), sym_str, static_cast<int64_t>(patch_name_off)) +
-					rela(offsetof(kp_patch_rec, funcs), sym_funcs, 0) +
-					rela(offsetof(kp_patch_rec, funcs_end), sym_funcs,
-					     static_cast<int64_t>(spec.records * sizeof(kp_func_rec))));
+		add_rela(patch,
+		         rela(offsetof(kp_patch_rec, name), sym_str,
+		              static_cast<int64_t>(patch_name_off)) +
+		                 rela(offsetof(kp_patch_rec, funcs), sym_funcs, 0) +
+		                 rela(offsetof(kp_patch_rec, funcs_end), sym_funcs,
+		                      static_cast<int64_t>(spec.records * sizeof(kp_func_rec))));
 	}
 	if (decoy)
 		add_rela(decoy, rela(offsetof(kp_func_rec, objname), sym_str, 0) +
-					rela(offsetof(kp_func_rec, name), sym_str, static_cast<int64_t>(decoy_off)));
+		                        rela(offsetof(kp_func_rec, name), sym_str,
+		                             static_cast<int64_t>(decoy_off)));
 	uint16_t st = b.add(".symtab", symtab, SHT_SYMTAB, 0);
 	if (st != symtab_idx)
 		throw std::logic_error("crafted_module: symbol table index");
@@ -203,4 +208,4 @@ std::string crafted_module(const CraftedModule &spec)
 	return b.finish();
 }
 
-} // namespace kpctl_test
+} // namespace kp::ctl::test

@@ -2,21 +2,21 @@
 // files and directories someone other than root could change are refused.
 // Nothing here loads a module: finit_module(2) is replaced by a recorder, and the
 // command-line checks use files that are not modules.
-#include "errors.h"
-#include "fixtures.h"
-#include "loader.h"
-#include "module_fd.h"
-#include "module_file.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 
-using namespace kpctl_test;
-using kpctl::Exit;
-using kpctl::ModuleFd;
+#include "errors.h"
+#include "fixtures.h"
+#include "loader.h"
+#include "module_fd.h"
+#include "module_file.h"
+
+using namespace kp::ctl::test;
+using kp::ctl::Exit;
+using kp::ctl::ModuleFd;
 
 namespace {
 
@@ -26,7 +26,7 @@ Exit open_error(const fs::path &p)
 {
 	try {
 		ModuleFd::open_trusted(p.string());
-	} catch (const kpctl::Error &e) {
+	} catch (const kp::ctl::Error &e) {
 		return e.code();
 	}
 	return Exit::ok;
@@ -36,7 +36,7 @@ std::string message_of(const fs::path &p)
 {
 	try {
 		ModuleFd::open_trusted(p.string());
-	} catch (const kpctl::Error &e) {
+	} catch (const kp::ctl::Error &e) {
 		return e.what();
 	}
 	return "";
@@ -83,7 +83,7 @@ TEST(ModuleFd, SwappedFileAfterTheCheckIsNotWhatIsLoaded)
 	write_file(evil, "another module");
 	ASSERT_EQ(std::rename(evil.c_str(), p.c_str()), 0);
 	ASSERT_EQ(read_file(p), "another module");
-	EXPECT_EQ(kpctl::load_module(m, "transition_timeout=7", record_finit), 0);
+	EXPECT_EQ(kp::ctl::load_module(m, "transition_timeout=7", record_finit), 0);
 	EXPECT_EQ(loaded_bytes, "the module that was checked");
 	EXPECT_EQ(loaded_params, "transition_timeout=7");
 }
@@ -97,7 +97,7 @@ TEST(ModuleFd, ReadModuleReadsTheOpenDescriptor)
 	// The path now names an ordinary module; what was opened is still the patch.
 	fs::copy_file(fixtures().plain_ko, d / "plain.ko");
 	ASSERT_EQ(std::rename((d / "plain.ko").c_str(), (d / "p.ko").c_str()), 0);
-	EXPECT_EQ(kpctl::read_module(m).name, "kpctl_fixture");
+	EXPECT_EQ(kp::ctl::read_module(m).name, "kpctl_fixture");
 }
 
 TEST(ModuleFd, RootOnlyFileIsAccepted)
@@ -152,7 +152,7 @@ TEST(ModuleFd, WritableOrForeignDirectoryIsRefused)
 		chmod(d.c_str(), mode);
 		EXPECT_EQ(open_error(p), Exit::untrusted_module) << std::oct << mode;
 		EXPECT_NE(message_of(p).find("directory " + d.string()), std::string::npos)
-			<< message_of(p);
+		        << message_of(p);
 	}
 	chmod(d.c_str(), 0755);
 	ASSERT_EQ(chown(d.c_str(), nobody, nobody), 0);
@@ -195,9 +195,9 @@ TEST(ModuleFd, CoreBesideThePatchInAWritableDirectoryIsRefused)
 	fs::path sys = scratch_dir("core-beside-sysfs"); // kp_core is not loaded here
 	setenv("KPCTL_SYSFS", sys.c_str(), 1);
 	try {
-		kpctl::ensure_core("", (d / "fix.ko").string());
+		kp::ctl::ensure_core("", (d / "fix.ko").string());
 		ADD_FAILURE() << "ensure_core accepted " << d / "kp_core.ko";
-	} catch (const kpctl::Error &e) {
+	} catch (const kp::ctl::Error &e) {
 		EXPECT_EQ(e.code(), Exit::untrusted_module) << e.what();
 	}
 	unsetenv("KPCTL_SYSFS");
@@ -213,16 +213,20 @@ TEST(ModuleFd, LoadRefusesUntrustedFilesWithItsOwnExitCode)
 	chmod((d / "fix.ko").c_str(), 0644);
 	chmod(d.c_str(), 01777);
 	fs::path sys = scratch_dir("cli-untrusted-sysfs");
-	Result r = kpctl_test::kpctl({"load", (d / "fix.ko").string()}, {{"KPCTL_SYSFS", sys.string()}});
+	Result r = kp::ctl::test::kpctl({"load", (d / "fix.ko").string()},
+	                                {{"KPCTL_SYSFS", sys.string()}});
 	EXPECT_EQ(r.status, 15) << r.err;
-	EXPECT_NE(r.err.find("refusing to load " + (d / "fix.ko").string()), std::string::npos) << r.err;
+	EXPECT_NE(r.err.find("refusing to load " + (d / "fix.ko").string()), std::string::npos)
+	        << r.err;
 	chmod(d.c_str(), 0755);
 	ASSERT_EQ(chown((d / "fix.ko").c_str(), nobody, nobody), 0);
-	r = kpctl_test::kpctl({"load", (d / "fix.ko").string()}, {{"KPCTL_SYSFS", sys.string()}});
+	r = kp::ctl::test::kpctl({"load", (d / "fix.ko").string()},
+	                         {{"KPCTL_SYSFS", sys.string()}});
 	EXPECT_EQ(r.status, 15) << r.err;
 	EXPECT_NE(r.err.find("not root"), std::string::npos) << r.err;
 	// The same file owned by root goes on to be read (and refused as not ELF).
 	ASSERT_EQ(chown((d / "fix.ko").c_str(), 0, 0), 0);
-	r = kpctl_test::kpctl({"load", (d / "fix.ko").string()}, {{"KPCTL_SYSFS", sys.string()}});
+	r = kp::ctl::test::kpctl({"load", (d / "fix.ko").string()},
+	                         {{"KPCTL_SYSFS", sys.string()}});
 	EXPECT_EQ(r.status, 5) << r.err;
 }

@@ -1,16 +1,16 @@
 // read_module reads what the kernel and the core use: the module name from struct
 // module (.gnu.linkonce.this_module), sections as the module loader finds them (the
 // first allocated one of a name), and the records between the kp_patch record's bounds.
+#include <gtest/gtest.h>
+
 #include "crafted_module.h"
 #include "errors.h"
 #include "fixtures.h"
 #include "module_file.h"
 
-#include <gtest/gtest.h>
-
-using namespace kpctl_test;
-using kpctl::Exit;
-using kpctl::ModuleInfo;
+using namespace kp::ctl::test;
+using kp::ctl::Exit;
+using kp::ctl::ModuleInfo;
 
 namespace {
 
@@ -24,8 +24,8 @@ fs::path write_crafted(const std::string &name, const CraftedModule &spec)
 Exit error_of(const fs::path &p, std::string *message = nullptr)
 {
 	try {
-		kpctl::read_module(p.string());
-	} catch (const kpctl::Error &e) {
+		kp::ctl::read_module(p.string());
+	} catch (const kp::ctl::Error &e) {
 		if (message)
 			*message = e.what();
 		return e.code();
@@ -48,7 +48,7 @@ TEST(ModuleSections, NameIsStructModulesNotModinfos)
 	CraftedModule spec;
 	spec.module_name = "kp_loaded_as";
 	spec.modinfo_name = "kp_shown_as";
-	ModuleInfo m = kpctl::read_module(write_crafted("names", spec).string());
+	ModuleInfo m = kp::ctl::read_module(write_crafted("names", spec).string());
 	EXPECT_EQ(m.name, "kp_loaded_as");
 	EXPECT_EQ(m.modinfo_values("name"), std::vector<std::string>{"kp_shown_as"});
 }
@@ -71,7 +71,7 @@ TEST(ModuleSections, RecordsAreTheOnesThePatchRecordBounds)
 	spec.records = 2;
 	spec.patch_record = true;
 	spec.decoy = CraftedModule::Decoy::allocated; // an earlier kp_funcs the core never reads
-	ModuleInfo m = kpctl::read_module(write_crafted("bounds", spec).string());
+	ModuleInfo m = kp::ctl::read_module(write_crafted("bounds", spec).string());
 	EXPECT_TRUE(m.has_record);
 	EXPECT_EQ(functions(m), (std::vector<std::string>{"f0", "f1"}));
 }
@@ -81,7 +81,7 @@ TEST(ModuleSections, SectionTheLoaderIgnoresIsIgnored)
 	CraftedModule spec;
 	spec.records = 2;
 	spec.decoy = CraftedModule::Decoy::not_allocated; // no SHF_ALLOC: not loaded
-	ModuleInfo m = kpctl::read_module(write_crafted("noalloc", spec).string());
+	ModuleInfo m = kp::ctl::read_module(write_crafted("noalloc", spec).string());
 	EXPECT_FALSE(m.has_record);
 	EXPECT_EQ(functions(m), (std::vector<std::string>{"f0", "f1"}));
 }
@@ -99,7 +99,7 @@ TEST(ModuleSections, RecordNamingAnotherPatchIsRefused)
 TEST(ModuleSections, RealPatchModuleReadsItsBoundedRecords)
 {
 	KPCTL_NEED_FIXTURES();
-	ModuleInfo m = kpctl::read_module(fixtures().patch_ko);
+	ModuleInfo m = kp::ctl::read_module(fixtures().patch_ko);
 	EXPECT_TRUE(m.has_record);
 	EXPECT_EQ(m.name, "kpctl_fixture");
 	EXPECT_EQ(functions(m), (std::vector<std::string>{"cmdline_proc_show", "fuse_dev_read"}));

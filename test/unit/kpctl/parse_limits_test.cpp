@@ -2,12 +2,6 @@
 // and work that grows with the size of the file, not with records x symbols or
 // records x section size.  Bounds are checked on operation counts (comparisons,
 // bytes allocated), not on time.
-#include "crafted_module.h"
-#include "errors.h"
-#include "fixtures.h"
-#include "module_file.h"
-#include "symbol_index.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,10 +9,16 @@
 #include <cstdlib>
 #include <new>
 
-using namespace kpctl_test;
-using kpctl::Exit;
-using kpctl::ModuleInfo;
-using kpctl::Pointer;
+#include "crafted_module.h"
+#include "errors.h"
+#include "fixtures.h"
+#include "module_file.h"
+#include "symbol_index.h"
+
+using namespace kp::ctl::test;
+using kp::ctl::Exit;
+using kp::ctl::ModuleInfo;
+using kp::ctl::Pointer;
 
 // Every allocation of this test program is counted (bytes requested).  These
 // replacements pair malloc with free, which GCC cannot see through.
@@ -96,7 +96,7 @@ TEST(ParseLimits, Int64MinAddendInAModule)
 {
 	CraftedModule spec;
 	spec.addend = INT64_MIN;
-	ModuleInfo m = kpctl::read_module(write_crafted("int64min", spec).string());
+	ModuleInfo m = kp::ctl::read_module(write_crafted("int64min", spec).string());
 	ASSERT_EQ(m.funcs.size(), 1u);
 	// .text + 0 + INT64_MIN, as an unsigned offset, is past func_0: func_0 + 2^63,
 	// which as a signed distance is INT64_MIN.
@@ -108,7 +108,7 @@ TEST(ParseLimits, CraftedModuleReadsBack)
 	CraftedModule spec;
 	spec.records = 5;
 	spec.symbols = 7;
-	ModuleInfo m = kpctl::read_module(write_crafted("small", spec).string());
+	ModuleInfo m = kp::ctl::read_module(write_crafted("small", spec).string());
 	EXPECT_EQ(m.name, "kp_crafted");
 	ASSERT_EQ(m.funcs.size(), 5u);
 	for (size_t i = 0; i < 5; i++) {
@@ -130,11 +130,12 @@ TEST(ParseLimits, OverlongStringIsRefused)
 	fs::path p = scratch_dir("overlong") / "kp_crafted.ko";
 	write_file(p, bytes);
 	try {
-		kpctl::read_module(p.string());
+		kp::ctl::read_module(p.string());
 		ADD_FAILURE() << "an overlong name was accepted";
-	} catch (const kpctl::Error &e) {
+	} catch (const kp::ctl::Error &e) {
 		EXPECT_EQ(e.code(), Exit::not_kp_patch);
-		EXPECT_NE(std::string(e.what()).find("longer than 511 bytes"), std::string::npos) << e.what();
+		EXPECT_NE(std::string(e.what()).find("longer than 511 bytes"), std::string::npos)
+		        << e.what();
 	}
 }
 
@@ -150,7 +151,7 @@ TEST(ParseLimits, ManyRecordsIntoALargeSectionStayLinear)
 	fs::path p = scratch_dir("large") / "kp_crafted.ko";
 	write_file(p, bytes);
 	size_t before = allocated_bytes;
-	ModuleInfo m = kpctl::read_module(p.string());
+	ModuleInfo m = kp::ctl::read_module(p.string());
 	size_t used = allocated_bytes - before;
 	ASSERT_EQ(m.funcs.size(), spec.records);
 	EXPECT_EQ(m.funcs.back().function, "f19999");
@@ -166,7 +167,7 @@ TEST(ParseLimits, SymbolLookupsAreLogarithmic)
 	syms.push_back(GElf_Sym{});
 	for (size_t i = 0; i < n; i++)
 		syms.push_back(func(5, 16 * (n - 1 - i))); // in descending address order
-	kpctl::SymbolIndex index(syms);
+	kp::ctl::SymbolIndex index(syms);
 	size_t probes = 0;
 	for (size_t i = 0; i < n; i++) {
 		auto s = index.nearest(5, 16 * i + 7, &probes);
@@ -190,7 +191,7 @@ TEST(ParseLimits, SymbolIndexPicksAsTheScanDid)
 	GElf_Sym unnamed = func(2, 0x28);
 	unnamed.st_name = 0;
 	syms.push_back(unnamed);
-	kpctl::SymbolIndex index(syms);
+	kp::ctl::SymbolIndex index(syms);
 	EXPECT_FALSE(index.nearest(2, 0x0f));
 	EXPECT_EQ(index.nearest(2, 0x10), 1u); // no function: the first
 	EXPECT_EQ(index.nearest(2, 0x1f), 1u);

@@ -6,7 +6,7 @@
 
 #include <iostream>
 
-namespace kpctl {
+namespace kp::ctl {
 
 namespace {
 
@@ -66,4 +66,4 @@ Exit cmd_status(const std::optional<std::string> &name, bool json)
     return Exit::ok;
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

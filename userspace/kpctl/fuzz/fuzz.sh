@@ -30,12 +30,12 @@ cat > "$out/seeds.cpp" <<'C'
 #include <fstream>
 int main(int, char **argv)
 {
-	kpctl_test::CraftedModule a, b;
+	kp::ctl::test::CraftedModule a, b;
 	b.records = 3;
 	b.symbols = 4;
 	b.addend = -4;
-	std::ofstream(std::string(argv[1]) + "/crafted1.ko") << kpctl_test::crafted_module(a);
-	std::ofstream(std::string(argv[1]) + "/crafted3.ko") << kpctl_test::crafted_module(b);
+	std::ofstream(std::string(argv[1]) + "/crafted1.ko") << kp::ctl::test::crafted_module(a);
+	std::ofstream(std::string(argv[1]) + "/crafted3.ko") << kp::ctl::test::crafted_module(b);
 }
 C
 $cxx -std=c++20 -O1 -I"$repo/test/unit/kpctl" -I"$repo/include" "$out/seeds.cpp" \
