@@ -6,11 +6,11 @@
 #include "compare.h"
 #include "correlate.h"
 #include "elf/object.h"
-#include "ksym/symbols.h"
 #include "entry_sizes.h"
 #include "errors.h"
 #include "explain.h"
 #include "kp/abi.h"
+#include "ksym/symbols.h"
 #include "select.h"
 #include "special_sections.h"
 #include "write.h"
@@ -19,41 +19,67 @@ namespace kp::diffgen {
 
 namespace {
 
-Result run_stages(const std::string &orig_path, const std::string &patched_path, const std::string &out,
-		  const Options &opts)
+// The target's symbols: the caller's table, else --symbols read now, else none.
+const ksym::SymbolTable *target_symbols(const Options &opts,
+                                        std::unique_ptr<ksym::SymbolTable> &owned)
+{
+	if (opts.symbol_table)
+		return opts.symbol_table;
+	if (!opts.symbols.empty())
+		owned = take(ksym::SymbolTable::open(opts.symbols));
+	return owned.get();
+}
+
+// Stage 5: special-section entries of included code, until they include nothing new.
+void select_special_entries(Selector &sel, const elf::Object &patched, const Options &opts)
+{
+	std::vector<std::string> dwarf = opts.dwarf;
+	// Entry sizes: the kernel image (or the target module) of the build, then the object.
+	if (dwarf.empty() && !opts.symbols.empty())
+		dwarf.push_back(opts.symbols);
+	dwarf.push_back(patched.path());
+	EntrySizes sizes(dwarf);
+	size_t items;
+	do {
+		items = sel.selection().items.size();
+		sel.include_special(filter_special_sections(patched, sel.selection(), sizes));
+	} while (sel.selection().items.size() != items);
+}
+
+void report_anchors(const Selection &sel, Result &res)
+{
+	for (const External &x : sel.externals)
+		if (!x.anchor.empty())
+			res.anchored.push_back(x.name + "," + std::to_string(x.sympos) + " = " +
+			                       x.anchor + (x.anchor_delta < 0 ? "" : "+") +
+			                       std::to_string(x.anchor_delta));
+}
+
+Result run_stages(const std::string &orig_path, const std::string &patched_path,
+                  const std::string &out, const Options &opts)
 {
 	Result res;
 	auto orig = take(elf::Object::open(orig_path));
 	auto patched = take(elf::Object::open(patched_path));
 	Correlation corr = correlate(*orig, *patched);
-	Comparer comparer(*orig, *patched, corr);
-	Comparison cmp = comparer.run();
+	Comparison cmp = Comparer(*orig, *patched, corr).run();
 	for (const auto &f : cmp.line_only)
-		res.messages.push_back(patched_path + ": " + f + ": only __LINE__ immediates changed (not a change)");
-
+		res.messages.push_back(patched_path + ": " + f +
+		                       ": only __LINE__ immediates changed (not a change)");
 	if (cmp.changed_funcs.empty() && cmp.new_funcs.empty() && cmp.refusals.empty()) {
 		res.code = kNoChange;
 		res.messages.push_back(patched_path + ": no change");
 		return res;
 	}
-	std::unique_ptr<ksym::SymbolTable> target;
-	if (!opts.symbols.empty())
-		target = take(ksym::SymbolTable::open(opts.symbols));
-
-	Selector sel(*orig, *patched, corr, cmp, target.get(), opts);
+	std::unique_ptr<ksym::SymbolTable> owned;
+	Selector sel(*orig, *patched, corr, cmp, target_symbols(opts, owned), opts);
 	sel.run();
-	std::vector<std::string> dwarf = opts.dwarf;
-	// Entry sizes: the kernel image (or the target module) of the build, then the object.
-	if (dwarf.empty() && !opts.symbols.empty())
-		dwarf.push_back(opts.symbols);
-	dwarf.push_back(patched_path);
-	EntrySizes sizes(dwarf);
-	std::vector<KeptEntries> special = filter_special_sections(sel, sizes);
-
-	std::vector<std::string> refusals = cmp.refusals;
-	refusals.insert(refusals.end(), sel.selection().refusals.begin(), sel.selection().refusals.end());
+	select_special_entries(sel, *patched, opts);
 	if (opts.explain)
-		res.explanation = explain(sel, cmp, special);
+		res.explanation = explain(sel, cmp);
+	std::vector<std::string> refusals = cmp.refusals;
+	refusals.insert(refusals.end(), sel.selection().refusals.begin(),
+	                sel.selection().refusals.end());
 	if (!refusals.empty()) {
 		res.code = kUnsupported;
 		res.messages.insert(res.messages.end(), refusals.begin(), refusals.end());
@@ -63,21 +89,25 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 		res.replaced.push_back(f.orig->name);
 	for (const auto *f : cmp.new_funcs)
 		res.added.push_back(f->name);
-	write_patch_object(sel, special, out);
+	report_anchors(sel.selection(), res);
+	res.anchored_relocations =
+	        write_patch_object(sel.selection(), *patched, opts, out).anchored_relocations;
 	res.code = kChanged;
 	return res;
 }
 
-}  // namespace
+} // namespace
 
-Result run(const std::string &orig, const std::string &patched, const std::string &out, const Options &opts)
+Result run(const std::string &orig, const std::string &patched, const std::string &out,
+           const Options &opts)
 {
 	Result res;
 	std::error_code ec;
 	for (const std::string &in : {orig, patched}) {
 		if (in == out || std::filesystem::equivalent(in, out, ec)) {
-			res.messages.push_back(out + ": the output would overwrite the input " + in);
-			return res;  // kError, and nothing removed
+			res.messages.push_back(out + ": the output would overwrite the input " +
+			                       in);
+			return res; // kError, and nothing removed
 		}
 	}
 	try {
@@ -99,4 +129,4 @@ Result run(const std::string &orig, const std::string &patched, const std::strin
 	return res;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -15,6 +15,10 @@ struct Result {
 	std::vector<std::string> messages;     // errors / refusals / notes, one per line
 	std::vector<std::string> replaced;     // functions with a kp_func_rec
 	std::vector<std::string> added;        // new functions
+	// Options::anchor: "name,sympos = anchor+delta" per anchored symbol, and the
+	// relocations rewritten against anchors.
+	std::vector<std::string> anchored;
+	size_t anchored_relocations = 0;
 	std::string explanation;               // --explain report
 };
 

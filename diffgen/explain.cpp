@@ -151,7 +151,7 @@ std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Sy
 	return out;
 }
 
-std::string explain(Selector &sel, const Comparison &cmp, const std::vector<KeptEntries> &special)
+std::string explain(const Selector &sel, const Comparison &cmp)
 {
 	std::ostringstream os;
 	const Selection &s = sel.selection();
@@ -193,7 +193,7 @@ std::string explain(Selector &sel, const Comparison &cmp, const std::vector<Kept
 	for (const auto *piece : s.pieces)
 		os << "  " << piece->name << " (" << piece->size() << " bytes)\n";
 	os << "special sections:\n";
-	for (const auto &k : special)
+	for (const auto &k : s.special)
 		os << "  " << k.sec->name << ": " << k.entries.size() << " of " << k.sec->size() / k.entsize << " entries ("
 		   << k.entsize << " bytes each)\n";
 	os << "resolved at load time: " << s.externals.size() << "\n";
@@ -203,6 +203,8 @@ std::string explain(Selector &sel, const Comparison &cmp, const std::vector<Kept
 		if (sel.target())
 			os << (x.found ? (x.exported ? " exported (module loader)" : " not exported (kp_syms, anchor)")
 				       : " not in target");
+		if (!x.anchor.empty())
+			os << " = " << x.anchor << (x.anchor_delta < 0 ? "" : "+") << x.anchor_delta;
 		else
 			os << " (kp_syms; exports unknown without --symbols)";
 		os << "; used by";

@@ -11,7 +11,7 @@
 
 namespace kp::diffgen {
 
-std::string explain(Selector &sel, const Comparison &cmp, const std::vector<KeptEntries> &special);
+std::string explain(const Selector &sel, const Comparison &cmp);
 
 // Source location of function @name in object @path: "file:first-last", or "" if unknown.
 std::string source_range(const std::string &path, const std::string &name);

@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 	app.add_option("--symbols", opts.symbols, "target ELF (vmlinux or MODULE.ko) for sympos and exports");
 	app.add_option("--kernel", opts.dwarf, "ELF with kernel DWARF for special-section entry sizes (repeatable; default: --symbols, then PATCHED)");
 	app.add_flag("--explain", opts.explain, "print a human report of the changes");
+	app.add_flag("--anchor", opts.anchor,
+		     "reach non-exported vmlinux symbols through exported anchors (needs --symbols vmlinux)");
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {

@@ -71,6 +71,9 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 		e.via_kp_relocs = true;
 		e.record = false;
 	}
+	if (opts_.anchor && target_ && opts_.target == KP_OBJ_VMLINUX && e.found && !e.exported &&
+	    !sel_.external_index.count(e.out_name))
+		anchor(e, user);
 	auto [it, added] = sel_.external_index.emplace(e.out_name, sel_.externals.size());
 	if (added)
 		sel_.externals.push_back(std::move(e));
@@ -80,7 +83,32 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 	return it->second;
 }
 
+void Selector::anchor(External &e, const std::string &user) const
+{
+	const ksym::KernelSymbol *k = target_->counterpart(e.name, e.local, orig_);
+	if (!k)
+		throw Error(patched_.path() + ": internal: " + e.name + " found in " + target_->path() + " but not again");
+	if (k->absolute())
+		throw Error(patched_.path() + ": " + user + " refers to " + e.name + ", an absolute symbol of " +
+			    target_->path() + "; it cannot be anchored to an exported symbol");
+	auto a = target_->anchor_for(*k);
+	if (!a)
+		throw Error(patched_.path() + ": " + a.error().message());
+	e.anchor = a->name;
+	e.anchor_delta = a->delta;
+}
+
 Ref Selector::use(const elf::Reloc &r, const elf::Section *from, const std::string &user)
+{
+	auto known = sel_.refs.find(&r);
+	if (known != sel_.refs.end())
+		return known->second;
+	Ref ref = decide(r, from, user);
+	sel_.refs.emplace(&r, ref);
+	return ref;
+}
+
+Ref Selector::decide(const elf::Reloc &r, const elf::Section *from, const std::string &user)
 {
 	Target t = resolve(patched_, r, from->is_text());
 	Ref ref;
@@ -114,6 +142,27 @@ Ref Selector::use(const elf::Reloc &r, const elf::Section *from, const std::stri
 	ref.kind = Ref::Extern;
 	ref.external = external(t.sym->name, false, user);
 	return ref;
+}
+
+void Selector::include_special(std::vector<KeptEntries> special)
+{
+	for (const KeptEntries &k : special) {
+		const elf::Section *sec = k.sec;
+		for (uint64_t i : k.entries) {
+			auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
+			for (; b != e; ++b) {
+				Ref ref = use(*b, sec, sec->name);
+				if (ref.kind != Ref::Extern || !sel_.externals[ref.external].via_kp_relocs)
+					continue;
+				throw Unsupported(patched_.path() + ": section " + sec->name + " entry " + std::to_string(i) +
+						  " refers to " + sel_.externals[ref.external].name +
+						  ", a non-exported symbol of module " + opts_.target +
+						  ": it would need a kp_relocs record, which special sections cannot use");
+			}
+		}
+	}
+	sel_.special = std::move(special);
+	close();
 }
 
 void Selector::close()

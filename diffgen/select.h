@@ -29,6 +29,11 @@ struct External {
 	// A symbol of a module target: the module may load after the patch, so the core
 	// applies these relocations itself (kp_reloc_rec) instead of the module loader.
 	bool via_kp_relocs = false;
+	// Options::anchor: a non-exported vmlinux symbol reached as an exported anchor plus
+	// the constant distance (valid for the build ID the patch records); the module loader
+	// resolves the anchor.  Empty: the undefined symbol is out_name itself.
+	std::string anchor;
+	int64_t anchor_delta = 0;
 	std::vector<std::string> users;  // included items referring to it (for --explain)
 };
 
@@ -39,6 +44,13 @@ struct Ref {
 	const elf::Section *piece = nullptr;
 	size_t external = 0;
 	int64_t addend = 0;
+};
+
+// Entries of a special section kept because they belong to included functions.
+struct KeptEntries {
+	const elf::Section *sec;
+	uint64_t entsize;
+	std::vector<uint64_t> entries; // entry indices, in order
 };
 
 struct ReplacedFunc {
@@ -55,6 +67,10 @@ struct Selection {
 	std::vector<External> externals;
 	std::unordered_map<std::string, size_t> external_index;  // by out_name
 	std::vector<ReplacedFunc> funcs;
+	std::vector<KeptEntries> special;
+	// Where each relocation of an included item, piece or special entry points: what the
+	// writer emits, decided here so that writing selects nothing.
+	std::unordered_map<const elf::Reloc *, Ref> refs;
 	std::vector<std::string> refusals;
 };
 
@@ -65,12 +81,11 @@ public:
 
 	// Picks the initial set and closes it over references.
 	void run();
-	// Where @r (in @from, an included section) points; includes what it needs.
-	Ref use(const elf::Reloc &r, const elf::Section *from, const std::string &user);
-	// Includes what the items and pieces added since the last call need.
-	void close();
+	// Takes the special-section entries that belong to included code (stage 5) and
+	// includes what they refer to; the selection is finished after it.
+	void include_special(std::vector<KeptEntries> special);
 
-	Selection &selection() { return sel_; }
+	const Selection &selection() const { return sel_; }
 	const elf::Object &patched() const { return patched_; }
 	const elf::Object &orig() const { return orig_; }
 	const Options &options() const { return opts_; }
@@ -80,6 +95,12 @@ private:
 	void include_item(const elf::Symbol *item);
 	void include_piece(const elf::Section *sec);
 	size_t external(const std::string &name, bool local, const std::string &user);
+	void anchor(External &e, const std::string &user) const;
+	// Where @r (in @from, an included section) points; includes what it needs.
+	Ref use(const elf::Reloc &r, const elf::Section *from, const std::string &user);
+	Ref decide(const elf::Reloc &r, const elf::Section *from, const std::string &user);
+	// Includes what the items and pieces added since the last call need.
+	void close();
 
 	const elf::Object &orig_, &patched_;
 	const Correlation &corr_;

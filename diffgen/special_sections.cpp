@@ -9,13 +9,13 @@ namespace kp::diffgen {
 namespace {
 
 // The entry belongs to an included function when its first field points into one.
-bool belongs(Selector &sel, const elf::Section *sec, uint64_t begin, uint64_t end)
+bool belongs(const elf::Object &obj, const Selection &sel, const elf::Section *sec, uint64_t begin, uint64_t end)
 {
 	auto [b, e] = sec->relocs_in(begin, end);
 	if (b == e || b->offset != begin)
 		return false;
-	Target t = resolve(sel.patched(), *b, false);
-	return t.item && sel.selection().item_set.count(t.item);
+	Target t = resolve(obj, *b, false);
+	return t.item && sel.item_set.count(t.item);
 }
 
 // Arrays of one relocated scalar per entry (s32 sites, unsigned long addresses): the
@@ -42,10 +42,9 @@ std::optional<uint64_t> array_entry_size(const elf::Section &sec)
 
 }  // namespace
 
-std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &sizes)
+std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel, EntrySizes &sizes)
 {
 	std::vector<KeptEntries> kept;
-	const elf::Object &obj = sel.patched();
 	for (const auto &sp : obj.sections()) {
 		const elf::Section *sec = sp.get();
 		const SpecialKind *kind = special_kind(sec->name);
@@ -64,7 +63,7 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 				bool relevant = false;
 				for (const auto &r : sec->relocs) {
 					Target t = resolve(obj, r, false);
-					if (t.item && sel.selection().item_set.count(t.item)) {
+					if (t.item && sel.item_set.count(t.item)) {
 						relevant = true;
 						break;
 					}
@@ -84,24 +83,10 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 				    " is not a multiple of the entry size " + std::to_string(entsize));
 		KeptEntries k{sec, entsize, {}};
 		for (uint64_t i = 0; i < sec->data.size() / entsize; i++)
-			if (belongs(sel, sec, i * entsize, (i + 1) * entsize))
+			if (belongs(obj, sel, sec, i * entsize, (i + 1) * entsize))
 				k.entries.push_back(i);
 		if (k.entries.empty())
 			continue;
-		for (uint64_t i : k.entries) {
-			auto [b, e] = sec->relocs_in(i * entsize, (i + 1) * entsize);
-			for (; b != e; ++b) {
-				Ref ref = sel.use(*b, sec, sec->name);
-				if (ref.kind != Ref::Extern)
-					continue;
-				const External &x = sel.selection().externals[ref.external];
-				if (x.via_kp_relocs)
-					throw Unsupported(obj.path() + ": section " + sec->name + " entry " + std::to_string(i) +
-							  " refers to " + x.name + ", a non-exported symbol of module " +
-							  sel.options().target +
-							  ": it would need a kp_relocs record, which special sections cannot use");
-			}
-		}
 		if (sec->name == ".orc_unwind_ip") {
 			const elf::Section *orc = obj.section(".orc_unwind");
 			if (!orc)
@@ -120,7 +105,6 @@ std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &size
 		}
 		kept.push_back(std::move(k));
 	}
-	sel.close();
 	return kept;
 }
 

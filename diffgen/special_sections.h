@@ -9,14 +9,9 @@
 
 namespace kp::diffgen {
 
-struct KeptEntries {
-	const elf::Section *sec;
-	uint64_t entsize;
-	std::vector<uint64_t> entries;  // entry indices, in order
-};
-
-// Decides the kept entries of every special section (.orc_unwind follows
-// .orc_unwind_ip), includes what they reference, and returns them.
-std::vector<KeptEntries> filter_special_sections(Selector &sel, EntrySizes &sizes);
+// Decides the kept entries of every special section of @obj (.orc_unwind follows
+// .orc_unwind_ip): those whose first field points into an item of @sel.  Reads the
+// selection only; Selector::include_special takes the result.
+std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel, EntrySizes &sizes);
 
 }  // namespace kp::diffgen

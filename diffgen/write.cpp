@@ -14,11 +14,14 @@ namespace {
 
 class Emitter {
 public:
-	explicit Emitter(Selector &sel) : sel_(sel) {}
+	Emitter(const Selection &sel, const elf::Object &patched, const Options &opts)
+		: sel_(sel), patched_(patched), opts_(opts)
+	{
+	}
 
 	void emit_items()
 	{
-		const Selection &s = sel_.selection();
+		const Selection &s = sel_;
 		for (const elf::Symbol *item : s.items) {
 			const elf::Section *sec = item->sec;
 			bool whole = item->value == 0 && item->size == sec->size();
@@ -42,22 +45,21 @@ public:
 			piece_sec_[sec] = idx;
 		}
 		for (const External &x : s.externals)
-			ext_sym_.push_back(x.via_kp_relocs ? SIZE_MAX
-							   : w_.add_symbol(x.out_name, STT_NOTYPE, STB_GLOBAL, SHN_UNDEF, 0, 0));
+			ext_sym_.push_back(x.via_kp_relocs ? SIZE_MAX : undefined(x.anchor.empty() ? x.out_name : x.anchor));
 		// Relocations (after every target has its output symbol).
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
 			for (; b != e; ++b)
-				reloc(item_sec_[item], b->offset - item->value, *b, item->sec, item->name);
+				reloc(item_sec_[item], b->offset - item->value, *b, item->name);
 		}
 		for (const elf::Section *sec : s.pieces)
 			for (const auto &r : sec->relocs)
-				reloc(piece_sec_[sec], r.offset, r, sec, sec->name);
+				reloc(piece_sec_[sec], r.offset, r, sec->name);
 	}
 
-	void emit_special(const std::vector<KeptEntries> &special)
+	void emit_special()
 	{
-		for (const KeptEntries &k : special) {
+		for (const KeptEntries &k : sel_.special) {
 			const elf::Section *sec = k.sec;
 			std::vector<uint8_t> bytes;
 			bytes.reserve(k.entries.size() * k.entsize);
@@ -70,7 +72,7 @@ public:
 			for (uint64_t i : k.entries) {
 				auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
 				for (; b != e; ++b)
-					reloc(idx, out + (b->offset - i * k.entsize), *b, sec, sec->name);
+					reloc(idx, out + (b->offset - i * k.entsize), *b, sec->name);
 				out += k.entsize;
 			}
 		}
@@ -78,8 +80,8 @@ public:
 
 	void emit_records()
 	{
-		const Selection &s = sel_.selection();
-		const std::string &objname = sel_.options().target;
+		const Selection &s = sel_;
+		const std::string &objname = opts_.target;
 		std::vector<const External *> recs;
 		for (const External &x : s.externals)
 			if (x.record)
@@ -114,8 +116,9 @@ public:
 				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
 				string_ptr(sec, base + offsetof(kp_sym_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_sym_rec, name), recs[i]->name);
-				size_t xi = sel_.selection().external_index.at(recs[i]->out_name);
-				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64, ext_sym_[xi], 0);
+				size_t xi = sel_.external_index.at(recs[i]->out_name);
+				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64, ext_sym_[xi],
+					     recs[i]->anchor_delta);
 			}
 		}
 
@@ -132,7 +135,7 @@ public:
 				case R_X86_64_32S:
 					break;
 				default:
-					throw Unsupported(sel_.patched().path() + ": " + p.user + " refers to " + x.name +
+					throw Unsupported(patched_.path() + ": " + p.user + " refers to " + x.name +
 							  " of module " + objname + " with relocation type " +
 							  std::to_string(p.type) + ", which kp_relocs cannot apply");
 				}
@@ -151,12 +154,14 @@ public:
 	}
 
 	elf::Writer &writer() { return w_; }
+	size_t anchored_relocations() const { return anchored_; }
 
 private:
-	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const elf::Section *from, const std::string &user)
+	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const std::string &user)
 	{
-		Ref ref = sel_.use(r, from, user);
+		const Ref &ref = sel_.refs.at(&r);
 		elf::Writer::SymId sym;
+		int64_t addend = ref.addend;
 		switch (ref.kind) {
 		case Ref::Item:
 			sym = item_sym_.at(ref.item);
@@ -165,13 +170,27 @@ private:
 			sym = w_.section_symbol(piece_sec_.at(ref.piece));
 			break;
 		default:
-			if (sel_.selection().externals.at(ref.external).via_kp_relocs) {
+			const External &x = sel_.externals.at(ref.external);
+			if (x.via_kp_relocs) {
 				kp_relocs_.push_back({out_sec, offset, r.type, ref.external, ref.addend, user});
 				return;
 			}
 			sym = ext_sym_.at(ref.external);
+			if (!x.anchor.empty()) {
+				addend += x.anchor_delta;
+				anchored_++;
+			}
 		}
-		w_.add_reloc(out_sec, offset, r.type, sym, ref.addend);
+		w_.add_reloc(out_sec, offset, r.type, sym, addend);
+	}
+
+	// One undefined symbol per name (anchors are shared).
+	elf::Writer::SymId undefined(const std::string &name)
+	{
+		auto [it, fresh] = undefined_.emplace(name, 0);
+		if (fresh)
+			it->second = w_.add_symbol(name, STT_NOTYPE, STB_GLOBAL, SHN_UNDEF, 0, 0);
+		return it->second;
 	}
 
 	void string_ptr(size_t sec, uint64_t offset, const std::string &s)
@@ -199,8 +218,12 @@ private:
 		std::string user;
 	};
 
-	Selector &sel_;
+	const Selection &sel_;
+	const elf::Object &patched_;
+	const Options &opts_;
 	elf::Writer w_;
+	std::unordered_map<std::string, elf::Writer::SymId> undefined_;
+	size_t anchored_ = 0;
 	std::vector<PendingReloc> kp_relocs_;
 	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
 	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
@@ -213,13 +236,15 @@ private:
 
 }  // namespace
 
-void write_patch_object(Selector &sel, const std::vector<KeptEntries> &special, const std::string &path)
+WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched, const Options &opts,
+				const std::string &path)
 {
-	Emitter em(sel);
+	Emitter em(sel, patched, opts);
 	em.emit_items();
-	em.emit_special(special);
+	em.emit_special();
 	em.emit_records();
 	take(support::write_atomically(path, [&](const std::string &tmp) { return em.writer().write(tmp); }));
+	return {em.anchored_relocations()};
 }
 
 }  // namespace kp::diffgen

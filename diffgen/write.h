@@ -6,11 +6,16 @@
 #include <vector>
 
 #include "select.h"
-#include "special_sections.h"
 
 namespace kp::diffgen {
 
-// Writes the patch object to @path (atomically: a temporary file renamed into place).
-void write_patch_object(Selector &sel, const std::vector<KeptEntries> &special, const std::string &path);
+struct WriteSummary {
+	size_t anchored_relocations = 0; // relocations against an anchor (Options::anchor)
+};
+
+// Writes the finished selection @sel of @patched to @path (atomically: a temporary file
+// renamed into place).  Selects nothing: every relocation's target is in Selection::refs.
+WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched, const Options &opts,
+				const std::string &path);
 
 }  // namespace kp::diffgen

@@ -1,32 +1,37 @@
-// Running the diffgen CLI on each rebuilt object pair, in parallel.
+// The diff stage: diffgen (as a library) on each rebuilt object pair, in parallel.  Objects
+// of vmlinux come out finished: non-exported symbols reached through exported anchors.
 #pragma once
 #include <string>
 #include <vector>
+
+#include "diffgen.h"
+
+namespace kp::ksym {
+class SymbolTable;
+} // namespace kp::ksym
 
 namespace kpb {
 
 class Log;
 
 struct DiffJob {
-  std::string object;    // tree-relative, e.g. "fs/proc/cmdline.o"
-  std::string original;  // cache tree object
-  std::string patched;   // work tree object
-  std::string output;    // diffgen's output object
-  std::string target;    // "vmlinux" or a module name
-  std::string symbols;   // vmlinux or the module's .ko of the running kernel
+	std::string object;   // tree-relative, e.g. "fs/proc/cmdline.o"
+	std::string original; // cache tree object
+	std::string patched;  // work tree object
+	std::string output;   // the finished patch object
+	std::string target;   // "vmlinux" or a module name
+	std::string symbols;  // vmlinux or the module's .ko of the running kernel
 };
 
 struct DiffResult {
-  DiffJob job;
-  int status = -1;     // diffgen: 0 changed, 1 error, 2 unsupported, 3 no change
-  std::string report;  // diffgen's output (the --explain report when asked)
+	DiffJob job;
+	kp::diffgen::Result result;
+	std::string report; // diffgen's messages, then its --explain report when asked
 };
 
-std::vector<DiffResult> run_diffs(const std::vector<DiffJob>& jobs, const std::string& diffgen,
-                                  bool explain, int parallel, Log& log);
+// @vmlinux: the running kernel's symbols, shared by the vmlinux jobs.
+std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
+                                  const kp::ksym::SymbolTable &vmlinux, bool explain, int parallel,
+                                  Log &log);
 
-// The diffgen CLI: $KP_DIFFGEN, else next to kp-build in the build tree
-// (<build>/diffgen/diffgen), else `diffgen` on PATH.
-std::string find_diffgen(const std::string& self_exe);
-
-}  // namespace kpb
+} // namespace kpb

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "elf_file.hpp"
+#include "elf/object.h"
 #include "error.hpp"
 #include "process.hpp"
 
@@ -62,12 +62,14 @@ KernelTree inspect_tree(const std::string& src, const std::string& vmlinux, Log*
   if (!std::filesystem::exists(t.vmlinux))
     throw Error("no vmlinux at " + t.vmlinux + " (build the tree, or give --vmlinux)");
   {
-    ElfFile vm(t.vmlinux);
-    t.build_id = read_build_id(vm);
+    auto vm = kp::elf::Object::open(t.vmlinux, {.relocatable_only = false, .relocations = false});
+    if (!vm) throw Error(vm.error().message());
+    t.build_id = (*vm)->build_id();
     if (t.build_id.empty())
       throw Error(t.vmlinux + " has no GNU build ID: kp patches are bound to a build ID");
-    for (const auto& s : read_section_strings(vm, ".comment"))
-      if (s.rfind("GCC: ", 0) == 0) t.vmlinux_compiler = compiler_identity(s);
+    if (const auto* comment = (*vm)->section(".comment"))
+      for (std::string_view s : comment->strings())
+        if (s.starts_with("GCC: ")) t.vmlinux_compiler = compiler_identity(std::string(s));
   }
   if (t.vmlinux_compiler.empty()) {
     // Fall back to the compiler recorded by the build (include/generated/compile.h).

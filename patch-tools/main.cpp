@@ -28,6 +28,5 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 1;
   }
-  opt.self_exe = "/proc/self/exe";
   return kpb::run_kp_build(opt);
 }

@@ -3,8 +3,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "elf_file.hpp"
+#include "elf/object.h"
 #include "error.hpp"
+#include "records/modinfo.h"
 #include <kp/abi.h>
 
 namespace kpb {
@@ -25,25 +26,23 @@ std::set<std::string> read_symvers(const std::string& path) {
 }
 
 ModuleFacts read_module_facts(const std::string& ko) {
-  ElfFile f(ko);
+  auto f = kp::elf::Object::open(ko, {.relocatable_only = true, .relocations = false});
+  if (!f) throw Error(f.error().message());
+  const kp::elf::Object& obj = **f;
   ModuleFacts m;
-  for (const auto& s : read_section_strings(f, ".modinfo")) {
-    auto eq = s.find('=');
-    if (eq == std::string::npos) continue;
-    std::string k = s.substr(0, eq), v = s.substr(eq + 1);
-    if (k == "vermagic") m.vermagic = v;
-    if (k == "kp_target_build_id") m.build_id = v;
-    if (k == "kp_target_release") m.release = v;
-  }
+  kp::records::Modinfo info = kp::records::read_modinfo(obj);
+  m.vermagic = info.first("vermagic");
+  m.build_id = info.first("kp_target_build_id");
+  m.release = info.first("kp_target_release");
   auto count = [&](const char* sec, size_t size) -> size_t {
-    Elf_Scn* s = f.find_section(sec);
-    return s ? f.shdr(s).sh_size / size : 0;
+    const kp::elf::Section* s = obj.section(sec);
+    return s ? s->size() / size : 0;
   };
   m.funcs = count(KP_SEC_FUNCS, sizeof(struct kp_func_rec));
   m.syms = count(KP_SEC_SYMS, sizeof(struct kp_sym_rec));
   m.relocs = count(KP_SEC_RELOCS, sizeof(struct kp_reloc_rec));
-  for (const auto& s : read_symbols(f))
-    if (s.sym.st_shndx == SHN_UNDEF && !s.name.empty()) m.undefined.push_back(s.name);
+  for (const auto& s : obj.symbols())
+    if (s->is_undefined() && !s->name.empty()) m.undefined.push_back(s->name);
   return m;
 }
 

@@ -1,5 +1,5 @@
-// kp-build's stages in order: setup, original build (or cache hit), patched build, diff,
-// resolve, link, module check.
+// kp-build's stages in order: setup, original build (or cache hit), patched build, diff
+// (diffgen as a library; objects come out finished, anchors included), link, module check.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,7 +18,6 @@ struct Options {
   bool explain = false;
   bool keep_tmp = false;
   bool verbose = false;
-  std::string self_exe;   // argv[0], to find diffgen
 };
 
 // Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages

@@ -1,21 +1,9 @@
-// A file descriptor closed by its destructor.
+// kp-build's name for the one fd helper (lib/support/fd.h).
 #pragma once
-#include <unistd.h>
+#include "support/fd.h"
 
 namespace kpb {
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
+using UniqueFd = kp::support::Fd;
 
- private:
-  int fd_;
-};
-
-}  // namespace kpb
+} // namespace kpb

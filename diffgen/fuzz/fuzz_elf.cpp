@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		diffgen::Selector sel(*base, *patched, corr, c, nullptr, opts);
 		sel.run();
 		diffgen::EntrySizes sizes({});
-		diffgen::filter_special_sections(sel, sizes);
+		sel.include_special(diffgen::filter_special_sections(*patched, sel.selection(), sizes));
 	} catch (const diffgen::Error &) {
 	} catch (const diffgen::Unsupported &) {
 	}

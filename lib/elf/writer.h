@@ -27,7 +27,6 @@ public:
 	Expected<void> write(const std::string &path) const;
 
 private:
-	void write_file(const std::string &path) const;
 	struct Rel {
 		uint64_t offset;
 		uint32_t type;
@@ -48,6 +47,11 @@ private:
 		size_t shndx;
 		uint64_t value, size;
 	};
+	void write_file(const std::string &path) const;
+	std::vector<size_t> symbol_order(size_t *first_global) const;
+	std::vector<uint8_t> symtab_bytes(const std::vector<size_t> &final_index,
+	                                  std::vector<uint8_t> *strtab) const;
+	std::vector<uint8_t> rela_bytes(const Sec &s, const std::vector<size_t> &final_index) const;
 	std::vector<Sec> sections_;
 	std::vector<Sym> symbols_;
 };

@@ -139,6 +139,7 @@ Expected<const KernelSymbol *> SymbolTable::lookup(std::string_view name, uint64
 
 size_t SymbolTable::best_block(const elf::Object &obj) const
 {
+	std::lock_guard lock(block_mutex_);
 	auto cached = block_cache_.find(&obj);
 	if (cached != block_cache_.end())
 		return cached->second;

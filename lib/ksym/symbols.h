@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -78,6 +79,7 @@ private:
 	std::unordered_set<std::string_view> exported_;
 	std::vector<std::string_view> block_files_;
 	std::vector<const KernelSymbol *> text_anchors_, percpu_anchors_; // address order
+	mutable std::mutex block_mutex_; // counterpart() may be called from several threads
 	mutable std::unordered_map<const elf::Object *, size_t> block_cache_;
 };
 
