@@ -10,6 +10,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "elf/object.h"
 #include "errors.h"
 
 namespace kp::ctl {
@@ -22,32 +23,8 @@ std::string sys_root()
 
 std::string build_id_from_notes(const std::string &notes)
 {
-	constexpr uint32_t nt_gnu_build_id = 3;
-	size_t off = 0;
-	auto align4 = [](size_t v) { return (v + 3) & ~size_t{3}; };
-	while (off + 12 <= notes.size()) {
-		uint32_t namesz, descsz, type;
-		std::memcpy(&namesz, notes.data() + off, 4);
-		std::memcpy(&descsz, notes.data() + off + 4, 4);
-		std::memcpy(&type, notes.data() + off + 8, 4);
-		size_t name_off = off + 12;
-		size_t desc_off = name_off + align4(namesz);
-		size_t next = desc_off + align4(descsz);
-		if (next > notes.size() || next <= off)
-			break;
-		std::string name(notes.data() + name_off, namesz ? namesz - 1 : 0);
-		if (type == nt_gnu_build_id && name == "GNU" && descsz) {
-			std::ostringstream hex;
-			static const char digits[] = "0123456789abcdef";
-			for (size_t i = 0; i < descsz; i++) {
-				auto b = static_cast<unsigned char>(notes[desc_off + i]);
-				hex << digits[b >> 4] << digits[b & 15];
-			}
-			return hex.str();
-		}
-		off = next;
-	}
-	return "";
+	auto bytes = std::span(reinterpret_cast<const uint8_t *>(notes.data()), notes.size());
+	return elf::gnu_build_id(elf::parse_notes(bytes));
 }
 
 std::string running_build_id()

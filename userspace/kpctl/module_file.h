@@ -1,6 +1,7 @@
-// What a patch module (.ko) says about itself, read from the file with libelf without
-// loading it: .modinfo, the kp_patch record and the kp_funcs / kp_syms / kp_relocs
-// records, whose pointer fields are resolved by applying the sections' relocations.
+// What a patch module (.ko) says about itself, read from the file without loading it,
+// through kp's shared readers (lib/elf, lib/records): .modinfo, struct module's name, the
+// kp_patch record and the kp_funcs / kp_syms / kp_relocs records, whose pointer fields
+// are resolved by applying the sections' relocations.
 #pragma once
 
 #include <cstdint>
@@ -9,44 +10,19 @@
 #include <utility>
 #include <vector>
 
+#include "records/patch_records.h"
+
 namespace kp::ctl {
 
-// The value of a relocated 64-bit pointer field.
-struct Pointer {
-	enum class Kind { null, local, external, absolute } kind = Kind::null;
-	std::string symbol;  // symbol name (local: nearest symbol; external: undefined symbol)
-	int64_t offset = 0;  // from the symbol
-	std::string section; // local: the target section
-	size_t shndx = 0;    // local: its index
-	uint64_t value = 0;  // absolute value without relocation
-
-	std::string describe() const; // "sym", "sym+0x10", "sym-0x4", "0x1234", "(null)"
-};
+// The records as kp's one reader (lib/records) gives them.
+using records::FuncRecord;
+using records::Pointer;
+using records::RelocRecord;
+using records::SymRecord;
 
 struct SourceFile {
 	std::string file;
 	std::string sha256;
-};
-
-struct FuncRecord {
-	std::string object, function;
-	uint64_t sympos = 0, old_size = 0, new_size = 0;
-	Pointer new_func;
-};
-
-struct SymRecord {
-	std::string object, symbol;
-	uint64_t sympos = 0;
-	Pointer expected; // exported anchor + distance, checked by the core at load
-};
-
-struct RelocRecord {
-	Pointer dest;
-	std::string object, symbol;
-	uint64_t sympos = 0;
-	int64_t addend = 0;
-	uint64_t type = 0;
-	std::string type_name() const;
 };
 
 struct ModuleInfo {

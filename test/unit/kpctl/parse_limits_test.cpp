@@ -13,7 +13,7 @@
 #include "errors.h"
 #include "fixtures.h"
 #include "module_file.h"
-#include "symbol_index.h"
+#include "records/symbol_index.h"
 
 using namespace kp::ctl::test;
 using kp::ctl::Exit;
@@ -67,15 +67,27 @@ fs::path write_crafted(const std::string &name, const CraftedModule &spec)
 	return p;
 }
 
-GElf_Sym func(uint16_t shndx, uint64_t value, int type = STT_FUNC)
-{
-	GElf_Sym s{};
-	s.st_name = 1;
-	s.st_info = static_cast<unsigned char>(GELF_ST_INFO(STB_GLOBAL, type));
-	s.st_shndx = shndx;
-	s.st_value = value;
-	return s;
-}
+// A symbol table of @n symbols is built by adding them in order.
+struct Symtab {
+	std::vector<std::unique_ptr<kp::elf::Symbol>> syms;
+	kp::elf::Section sections[8];
+
+	size_t add(size_t shndx, uint64_t value, int type = STT_FUNC, const char *name = "s")
+	{
+		auto s = std::make_unique<kp::elf::Symbol>();
+		s->index = syms.size();
+		s->name = name;
+		s->type = static_cast<unsigned char>(type);
+		s->bind = STB_GLOBAL;
+		s->shndx = static_cast<uint32_t>(shndx);
+		s->sec = &sections[shndx];
+		s->value = value;
+		syms.push_back(std::move(s));
+		return syms.size() - 1;
+	}
+	// The index of @s in the table, or SIZE_MAX for none.
+	size_t at(const kp::elf::Symbol *s) const { return s ? s->index : SIZE_MAX; }
+};
 
 } // namespace
 
@@ -163,16 +175,15 @@ TEST(ParseLimits, ManyRecordsIntoALargeSectionStayLinear)
 TEST(ParseLimits, SymbolLookupsAreLogarithmic)
 {
 	const size_t n = 100000;
-	std::vector<GElf_Sym> syms;
-	syms.push_back(GElf_Sym{});
+	Symtab t;
 	for (size_t i = 0; i < n; i++)
-		syms.push_back(func(5, 16 * (n - 1 - i))); // in descending address order
-	kp::ctl::SymbolIndex index(syms);
+		t.add(5, 16 * (n - 1 - i)); // in descending address order
+	kp::records::SymbolIndex index(t.syms);
 	size_t probes = 0;
 	for (size_t i = 0; i < n; i++) {
-		auto s = index.nearest(5, 16 * i + 7, &probes);
+		auto s = index.nearest(&t.sections[5], 16 * i + 7, &probes);
 		ASSERT_TRUE(s);
-		ASSERT_EQ(syms[*s].st_value, 16 * i);
+		ASSERT_EQ(s->value, 16 * i);
 	}
 	// A binary search makes at most log2(n) + 1 = 17 comparisons; a scan, n.
 	EXPECT_LE(probes, n * 18);
@@ -180,23 +191,23 @@ TEST(ParseLimits, SymbolLookupsAreLogarithmic)
 
 TEST(ParseLimits, SymbolIndexPicksAsTheScanDid)
 {
-	std::vector<GElf_Sym> syms{GElf_Sym{}};
-	syms.push_back(func(2, 0x10, STT_OBJECT));  // 1
-	syms.push_back(func(2, 0x10, STT_NOTYPE));  // 2
-	syms.push_back(func(2, 0x20, STT_NOTYPE));  // 3
-	syms.push_back(func(2, 0x20, STT_FUNC));    // 4
-	syms.push_back(func(2, 0x20, STT_FUNC));    // 5: the last function at 0x20
-	syms.push_back(func(2, 0x30, STT_SECTION)); // never
-	syms.push_back(func(3, 0x0, STT_FUNC));     // another section
-	GElf_Sym unnamed = func(2, 0x28);
-	unnamed.st_name = 0;
-	syms.push_back(unnamed);
-	kp::ctl::SymbolIndex index(syms);
-	EXPECT_FALSE(index.nearest(2, 0x0f));
-	EXPECT_EQ(index.nearest(2, 0x10), 1u); // no function: the first
-	EXPECT_EQ(index.nearest(2, 0x1f), 1u);
-	EXPECT_EQ(index.nearest(2, 0x20), 5u);
-	EXPECT_EQ(index.nearest(2, 0x3f), 5u);
-	EXPECT_EQ(index.nearest(3, 0x100), 7u);
-	EXPECT_FALSE(index.nearest(4, 0x100));
+	Symtab t;
+	t.add(0, 0, STT_NOTYPE, "");           // 0: the null symbol
+	t.add(2, 0x10, STT_OBJECT);            // 1
+	t.add(2, 0x10, STT_NOTYPE);            // 2
+	t.add(2, 0x20, STT_NOTYPE);            // 3
+	t.add(2, 0x20, STT_FUNC);              // 4
+	t.add(2, 0x20, STT_FUNC);              // 5: the last function at 0x20
+	t.add(2, 0x30, STT_SECTION);           // never
+	t.add(3, 0x0, STT_FUNC);               // 7: another section
+	t.add(2, 0x28, STT_FUNC, "");          // unnamed: never
+	t.syms[0]->sec = nullptr;
+	kp::records::SymbolIndex index(t.syms);
+	EXPECT_FALSE(index.nearest(&t.sections[2], 0x0f));
+	EXPECT_EQ(t.at(index.nearest(&t.sections[2], 0x10)), 1u); // no function: the first
+	EXPECT_EQ(t.at(index.nearest(&t.sections[2], 0x1f)), 1u);
+	EXPECT_EQ(t.at(index.nearest(&t.sections[2], 0x20)), 5u);
+	EXPECT_EQ(t.at(index.nearest(&t.sections[2], 0x3f)), 5u);
+	EXPECT_EQ(t.at(index.nearest(&t.sections[3], 0x100)), 7u);
+	EXPECT_FALSE(index.nearest(&t.sections[4], 0x100));
 }
