@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and run kpctl's read_module libFuzzer target (clang, ASan+UBSan).
+# Build and run kpctl's read_module libFuzzer target (clang, ASan+UBSan): kpctl's module
+# reader and, under it, kp's one ELF model and records reader (lib/elf, lib/records).
 # Usage: userspace/kpctl/fuzz/fuzz.sh [SECONDS] [JOBS]   (default 300 s, 1 job;
 # corpus in build/kpctl-fuzz/corpus).  Seeds: crafted modules from the unit tests'
 # generator, and the kp modules already built (kmod/, build/kmod/, unit-test fixtures).
@@ -13,12 +14,15 @@ jobs=${2:-1}
 cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
 mkdir -p "$out/corpus"
 
-flags="-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$src -I$repo/include"
+flags="-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$src -I$repo/include -I$repo/lib"
 objs=()
-for f in errors.cpp elf_file.cpp module_fd.cpp module_file.cpp symbol_index.cpp; do
-	o=$out/${f%.cpp}.o
-	if [ ! -f "$o" ] || [ "$src/$f" -nt "$o" ]; then
-		$cxx $flags -fsanitize=fuzzer-no-link -c "$src/$f" -o "$o"
+for f in "$src"/errors.cpp "$src"/module_fd.cpp "$src"/module_file.cpp \
+	"$repo"/lib/support/error.cpp "$repo"/lib/elf/object.cpp "$repo"/lib/elf/notes.cpp \
+	"$repo"/lib/records/modinfo.cpp "$repo"/lib/records/patch_records.cpp \
+	"$repo"/lib/records/symbol_index.cpp; do
+	o=$out/$(basename "$(dirname "$f")")-$(basename "${f%.cpp}").o
+	if [ ! -f "$o" ] || [ "$f" -nt "$o" ]; then
+		$cxx $flags -fsanitize=fuzzer-no-link -c "$f" -o "$o"
 	fi
 	objs+=("$o")
 done

@@ -1,5 +1,6 @@
 // libFuzzer target: an arbitrary byte string as a patch module file, read with
-// read_module() as `kpctl info` reads it (through a file descriptor, as in production).
+// read_module() as `kpctl info` reads it (through a file descriptor, as in production),
+// which reads it with lib/elf and lib/records.
 // Any input must end in a ModuleInfo or a kp::ctl::Error, never a crash, a sanitizer
 // report, a hang or unbounded memory.
 #include <sys/mman.h>
