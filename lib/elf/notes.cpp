@@ -12,7 +12,7 @@ constexpr uint64_t align4(uint64_t v)
 	return (v + 3) & ~uint64_t(3);
 }
 
-void parse_notes(std::span<const uint8_t> d, std::vector<Note> &out)
+void append_notes(std::span<const uint8_t> d, std::vector<Note> &out)
 {
 	struct Nhdr {
 		uint32_t namesz, descsz, type;
@@ -38,20 +38,32 @@ void parse_notes(std::span<const uint8_t> d, std::vector<Note> &out)
 
 } // namespace
 
+std::vector<Note> parse_notes(std::span<const uint8_t> bytes)
+{
+	std::vector<Note> out;
+	append_notes(bytes, out);
+	return out;
+}
+
 std::vector<Note> Object::notes() const
 {
 	std::vector<Note> out;
 	for (const auto &sec : sections_)
 		if (sec->shdr.sh_type == SHT_NOTE)
-			parse_notes(sec->data, out);
+			append_notes(sec->data, out);
 	return out;
 }
 
 std::string Object::build_id() const
 {
+	return gnu_build_id(notes());
+}
+
+std::string gnu_build_id(const std::vector<Note> &notes)
+{
 	static const char hex[] = "0123456789abcdef";
-	for (const Note &n : notes()) {
-		if (n.type != NT_GNU_BUILD_ID || n.name != "GNU")
+	for (const Note &n : notes) {
+		if (n.type != NT_GNU_BUILD_ID || n.name != "GNU" || n.desc.empty())
 			continue;
 		std::string id;
 		for (uint8_t b : n.desc) {

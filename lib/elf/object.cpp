@@ -299,17 +299,23 @@ Expected<std::unique_ptr<Object>> Object::open(const std::string &path, const Re
 	support::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
 	if (!fd)
 		return errno_error(path + ": cannot open");
+	return from_fd(path, fd.get(), opts);
+}
+
+Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int fd,
+                                                  const ReadOptions &opts)
+{
 	struct stat st;
-	if (fstat(fd.get(), &st) != 0)
-		return errno_error(path + ": cannot stat");
+	if (fstat(fd, &st) != 0)
+		return errno_error(name + ": cannot stat");
 	auto obj = std::unique_ptr<Object>(new Object());
-	obj->path_ = path;
+	obj->path_ = name;
 	if (st.st_size > 0) {
 		// Private and writable: libelf may convert in place, the file never changes.
 		void *m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE, fd.get(), 0);
+		               MAP_PRIVATE, fd, 0);
 		if (m == MAP_FAILED)
-			return errno_error(path + ": cannot map");
+			return errno_error(name + ": cannot map");
 		obj->map_ = m;
 		obj->map_size_ = static_cast<size_t>(st.st_size);
 		obj->bytes_ = {static_cast<const uint8_t *>(m), obj->map_size_};
@@ -375,6 +381,14 @@ Section *Object::section(std::string_view name) const
 {
 	auto it = by_name_.find(name);
 	return it == by_name_.end() ? nullptr : it->second;
+}
+
+Section *Object::loaded_section(std::string_view name) const
+{
+	for (const auto &sec : sections_)
+		if (sec && (sec->flags() & SHF_ALLOC) && sec->name == name)
+			return sec.get();
+	return nullptr;
 }
 
 Symbol *Object::item_at(const Section *sec, uint64_t offset, bool allow_end) const

@@ -100,6 +100,11 @@ public:
 	// Maps and reads @path; the error names the file and the reason.
 	static Expected<std::unique_ptr<Object>> open(const std::string &path,
 	                                              const ReadOptions &opts = {});
+	// Maps and reads the open file @fd (the caller keeps it open and owns it; the object
+	// keeps its own mapping), named @name in messages: what is checked on that descriptor
+	// is what is read.
+	static Expected<std::unique_ptr<Object>> from_fd(const std::string &name, int fd,
+	                                                 const ReadOptions &opts = {});
 	// Same from bytes in memory (fuzzing, tests); @name is used in messages.
 	static Expected<std::unique_ptr<Object>> from_bytes(const std::string &name,
 	                                                    std::vector<uint8_t> bytes,
@@ -115,6 +120,9 @@ public:
 	const std::vector<std::unique_ptr<Symbol>> &symbols() const { return symbols_; }
 	bool has_symtab() const { return has_symtab_; }
 	Section *section(std::string_view name) const;
+	// The section @name the kernel's module loader uses (find_sec(): the first one with
+	// SHF_ALLOC; one without it is never loaded), or nullptr.
+	Section *loaded_section(std::string_view name) const;
 	// The item (function/object symbol) whose range covers @offset of @sec; with
 	// @allow_end also one that ends exactly at @offset (ORC terminators, end labels).
 	Symbol *item_at(const Section *sec, uint64_t offset, bool allow_end = false) const;
@@ -142,6 +150,12 @@ private:
 	std::vector<std::unique_ptr<Symbol>> symbols_;
 	std::unordered_map<std::string_view, Section *> by_name_;
 };
+
+// The notes in @bytes, an SHT_NOTE section's content (or /sys/kernel/notes); a truncated
+// note ends the list.  The views point into @bytes.
+std::vector<Note> parse_notes(std::span<const uint8_t> bytes);
+// The first non-empty GNU build ID among @notes as lowercase hex; empty when none.
+std::string gnu_build_id(const std::vector<Note> &notes);
 
 // Relocation type helpers (x86_64).
 bool is_pcrel(uint32_t type);

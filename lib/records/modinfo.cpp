@@ -24,7 +24,7 @@ std::string Modinfo::first(const std::string &key) const
 Modinfo read_modinfo(const elf::Object &ko)
 {
 	Modinfo m;
-	const elf::Section *sec = ko.section(".modinfo");
+	const elf::Section *sec = ko.loaded_section(".modinfo");
 	if (!sec)
 		return m;
 	for (std::string_view s : sec->strings()) {
@@ -40,13 +40,20 @@ Modinfo read_modinfo(const elf::Object &ko)
 
 std::string this_module_name(const elf::Object &ko)
 {
-	const elf::Section *sec = ko.section(".gnu.linkonce.this_module");
-	// struct module starts with state (4 bytes, padded to 8) and a list_head (16).
-	const size_t name_off = 24;
+	// The section the module loader uses; struct module starts with state (4 bytes,
+	// padded to 8) and a list_head (16), then name[MODULE_NAME_LEN = 56].
+	const elf::Section *sec = ko.loaded_section(".gnu.linkonce.this_module");
+	const size_t name_off = 24, name_len = 56;
 	if (!sec || sec->data.size() <= name_off)
 		return {};
 	auto b = sec->data.begin() + name_off;
-	return std::string(b, std::find(b, sec->data.end(), '\0'));
+	auto limit = sec->data.end() - b > static_cast<std::ptrdiff_t>(name_len)
+	                     ? b + name_len
+	                     : sec->data.end();
+	auto nul = std::find(b, limit, '\0');
+	if (nul == limit)
+		return {}; // unterminated: no name
+	return std::string(b, nul);
 }
 
 } // namespace kp::records

@@ -19,7 +19,8 @@ struct Modinfo {
 // Empty when the object has no .modinfo.
 Modinfo read_modinfo(const elf::Object &ko);
 
-// The name in struct module (.gnu.linkonce.this_module), "" when absent.
+// The name in struct module (.gnu.linkonce.this_module, the allocated one the loader
+// uses), "" when absent, empty or not NUL-terminated within MODULE_NAME_LEN.
 std::string this_module_name(const elf::Object &ko);
 
 } // namespace kp::records

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "kp/abi.h"
+#include "records/modinfo.h"
+#include "records/symbol_index.h"
 
 namespace kp::records {
 
@@ -25,7 +27,9 @@ struct RecordFailure {
 // One record section: its bytes and relocations, and how its fields read.
 class Fields {
 public:
-	Fields(const elf::Object &obj, const elf::Section &sec) : obj_(obj), sec_(sec) {}
+	Fields(const elf::Object &obj, const elf::Section &sec, const SymbolIndex &index)
+	    : obj_(obj), sec_(sec), index_(index)
+	{}
 
 	uint64_t u64(uint64_t off) const
 	{
@@ -46,7 +50,12 @@ private:
 
 	const elf::Object &obj_;
 	const elf::Section &sec_;
+	const SymbolIndex &index_;
 };
+
+// Names are kernel symbol, module, release and build-ID strings: never longer than a
+// symbol name (KSYM_NAME_LEN = 512 with the NUL).  The bound keeps each read short.
+constexpr size_t max_string = 511;
 
 Pointer Fields::pointer(uint64_t off) const
 {
@@ -85,16 +94,7 @@ Pointer Fields::pointer(uint64_t off) const
 // Names a local pointer after the nearest named symbol at or before it in its section.
 void Fields::name_local(Pointer &p, const elf::Symbol &s, uint64_t target) const
 {
-	const elf::Symbol *best = nullptr;
-	for (const auto &c : obj_.symbols()) {
-		int t = c->type;
-		if (c->sec != s.sec || c->name.empty() ||
-		    (t != STT_FUNC && t != STT_OBJECT && t != STT_NOTYPE) || c->value > target)
-			continue;
-		if (!best || c->value > best->value ||
-		    (c->value == best->value && t == STT_FUNC && best->type != STT_FUNC))
-			best = c.get();
-	}
+	const elf::Symbol *best = index_.nearest(s.sec, target);
 	if (best && best->name[0] != '$') {
 		p.symbol = best->name;
 		p.offset = static_cast<int64_t>(target - best->value);
@@ -112,60 +112,128 @@ std::string Fields::string(uint64_t off, const char *what) const
 	if (p.kind != Pointer::Kind::local)
 		fail(std::string(what) +
 		     " does not point into the module; rebuild the patch with kp-build");
-	auto s = obj_.sections()[p.shndx]->string_at(p.value);
-	if (!s)
-		fail(std::string(what) + " points outside " + p.section +
-		     " or is not NUL-terminated");
-	return std::string(*s);
+	const auto &data = obj_.sections()[p.shndx]->data;
+	if (p.value >= data.size())
+		fail(std::string(what) + " points outside " + p.section);
+	const char *b = reinterpret_cast<const char *>(data.data()) + p.value;
+	size_t room = data.size() - p.value;
+	size_t n = strnlen(b, std::min(room, max_string + 1));
+	if (n == room)
+		fail(std::string(what) + " in " + p.section + " at " + hex(p.value) +
+		     " is not NUL-terminated");
+	if (n > max_string)
+		fail(std::string(what) + " in " + p.section + " at " + hex(p.value) +
+		     " is longer than " + std::to_string(max_string) + " bytes");
+	return std::string(b, n);
 }
 
-// The record section @name as Fields and its record count; nullopt when absent.
-std::optional<std::pair<Fields, size_t>> record_section(const elf::Object &obj, const char *name,
-                                                        size_t recsize)
+// One kind of record: the section holding them as Fields, where they start, how many.
+struct RecordRange {
+	std::optional<Fields> fields;
+	uint64_t begin = 0;
+	size_t count = 0;
+};
+
+// The pointers of a kp_patch record bounding one kind of record (funcs, funcs_end).
+struct Bounds {
+	Pointer begin, end;
+};
+
+class Reader {
+public:
+	explicit Reader(const elf::Object &obj) : obj_(obj), index_(obj.symbols()) {}
+
+	PatchRecords run();
+
+private:
+	[[noreturn]] void fail(const std::string &what) const
+	{
+		throw RecordFailure{obj_.path() + ": " + what};
+	}
+	void read_patch(const elf::Section &sec, PatchRecords &out);
+	RecordRange range(const char *name, size_t recsize, const std::optional<Bounds> &b) const;
+	void read_funcs(const RecordRange &rs, PatchRecords &out) const;
+	void read_syms(const RecordRange &rs, PatchRecords &out) const;
+	void read_relocs(const RecordRange &rs, PatchRecords &out) const;
+
+	const elf::Object &obj_;
+	SymbolIndex index_;
+	std::optional<Bounds> funcs_, syms_, relocs_; // from kp_patch, when it has one
+};
+
+// Where the records of one kind are: between the kp_patch record's bounds (what the core
+// reads), else, in an object without that record, the allocated section of that name (the
+// one the module loader would use).
+RecordRange Reader::range(const char *name, size_t recsize, const std::optional<Bounds> &b) const
 {
-	const elf::Section *sec = obj.section(name);
-	if (!sec)
-		return std::nullopt;
-	if (sec->data.size() % recsize)
-		throw RecordFailure{
-		        obj.path() + ": section " + name + " is " +
-		        std::to_string(sec->data.size()) + " bytes, not a multiple of the " +
-		        std::to_string(recsize) +
-		        "-byte record; the patch was built for another kp ABI, rebuild it"};
-	return std::make_pair(Fields(obj, *sec), sec->data.size() / recsize);
+	RecordRange rs;
+	const elf::Section *sec = nullptr;
+	uint64_t begin = 0, end = 0;
+	if (b) {
+		if (b->begin.kind == Pointer::Kind::null && b->end.kind == Pointer::Kind::null)
+			return rs; // none of this kind
+		if (b->begin.kind != Pointer::Kind::local || b->end.kind != Pointer::Kind::local ||
+		    b->begin.shndx != b->end.shndx || b->end.value < b->begin.value)
+			fail(std::string("the kp_patch record's bounds of the ") + name +
+			     " records (" + b->begin.describe() + ", " + b->end.describe() +
+			     ") are not one range of the module; rebuild the patch with kp-build");
+		sec = obj_.sections()[b->begin.shndx].get();
+		begin = b->begin.value;
+		end = b->end.value;
+	} else {
+		sec = obj_.loaded_section(name);
+		if (!sec)
+			return rs;
+		end = sec->size();
+	}
+	if (end > sec->data.size())
+		fail(std::string("the ") + name + " records end past section " + sec->name +
+		     "; rebuild the patch with kp-build");
+	if ((end - begin) % recsize)
+		fail(std::string("the ") + name + " records in section " + sec->name + " are " +
+		     std::to_string(end - begin) + " bytes, not a multiple of the " +
+		     std::to_string(recsize) +
+		     "-byte record; the patch was built for another kp ABI, rebuild it");
+	rs.fields.emplace(obj_, *sec, index_);
+	rs.begin = begin;
+	rs.count = (end - begin) / recsize;
+	return rs;
 }
 
-std::optional<PatchRecord> read_patch(const elf::Object &obj)
+void Reader::read_patch(const elf::Section &sec, PatchRecords &out)
 {
-	const elf::Section *sec = obj.section(KP_SEC_PATCH);
-	if (!sec)
-		return std::nullopt;
-	auto fail = [&](const std::string &what) {
-		throw RecordFailure{obj.path() + ": kp_patch record " + what};
-	};
-	if (sec->data.size() < sizeof(kp_patch_rec))
-		fail("is truncated; rebuild the patch with kp-build");
-	Fields f(obj, *sec);
+	if (sec.data.size() < sizeof(kp_patch_rec))
+		fail("kp_patch record is truncated; rebuild the patch with kp-build");
+	Fields f(obj_, sec, index_);
 	if (f.u64(offsetof(kp_patch_rec, magic)) != KP_PATCH_MAGIC)
-		fail("has a bad magic; rebuild the patch with kp-build");
+		fail("kp_patch record has a bad magic; rebuild the patch with kp-build");
 	PatchRecord r;
 	r.abi_version = f.u64(offsetof(kp_patch_rec, abi_version));
 	if (r.abi_version != KP_ABI_VERSION)
-		fail("uses kp ABI version " + std::to_string(r.abi_version) +
+		fail("patch uses kp ABI version " + std::to_string(r.abi_version) +
 		     " but this tool reads version " + std::to_string(KP_ABI_VERSION) +
 		     "; use the tools of the same kp release as kp-build");
 	r.name = f.string(offsetof(kp_patch_rec, name), "patch name");
 	r.target_release = f.string(offsetof(kp_patch_rec, target_release), "target release");
 	r.target_build_id = f.string(offsetof(kp_patch_rec, target_build_id), "target build ID");
-	return r;
+	// The core names the patch after the record (else the module); tools find it by the
+	// module's name, so the two must agree.
+	std::string module = this_module_name(obj_);
+	if (!r.name.empty() && !module.empty() && r.name != module)
+		fail("kp_patch record names patch " + r.name + " but the module is " + module +
+		     "; the file was altered, rebuild it with kp-build");
+	auto bounds = [&](size_t b, size_t e) { return Bounds{f.pointer(b), f.pointer(e)}; };
+	funcs_ = bounds(offsetof(kp_patch_rec, funcs), offsetof(kp_patch_rec, funcs_end));
+	syms_ = bounds(offsetof(kp_patch_rec, syms), offsetof(kp_patch_rec, syms_end));
+	relocs_ = bounds(offsetof(kp_patch_rec, relocs), offsetof(kp_patch_rec, relocs_end));
+	out.patch = std::move(r);
 }
 
-void read_funcs(const elf::Object &obj, PatchRecords &out)
+void Reader::read_funcs(const RecordRange &rs, PatchRecords &out) const
 {
-	auto rs = record_section(obj, KP_SEC_FUNCS, sizeof(kp_func_rec));
-	for (size_t k = 0; rs && k < rs->second; k++) {
-		const Fields &f = rs->first;
-		uint64_t base = k * sizeof(kp_func_rec);
+	for (size_t k = 0; k < rs.count; k++) {
+		const Fields &f = *rs.fields;
+		uint64_t base = rs.begin + k * sizeof(kp_func_rec);
 		FuncRecord r;
 		r.object = f.string(base + offsetof(kp_func_rec, objname), "kp_funcs object name");
 		r.function = f.string(base + offsetof(kp_func_rec, name), "kp_funcs function name");
@@ -177,12 +245,11 @@ void read_funcs(const elf::Object &obj, PatchRecords &out)
 	}
 }
 
-void read_syms(const elf::Object &obj, PatchRecords &out)
+void Reader::read_syms(const RecordRange &rs, PatchRecords &out) const
 {
-	auto rs = record_section(obj, KP_SEC_SYMS, sizeof(kp_sym_rec));
-	for (size_t k = 0; rs && k < rs->second; k++) {
-		const Fields &f = rs->first;
-		uint64_t base = k * sizeof(kp_sym_rec);
+	for (size_t k = 0; k < rs.count; k++) {
+		const Fields &f = *rs.fields;
+		uint64_t base = rs.begin + k * sizeof(kp_sym_rec);
 		SymRecord r;
 		r.object = f.string(base + offsetof(kp_sym_rec, objname), "kp_syms object name");
 		r.symbol = f.string(base + offsetof(kp_sym_rec, name), "kp_syms symbol name");
@@ -192,12 +259,11 @@ void read_syms(const elf::Object &obj, PatchRecords &out)
 	}
 }
 
-void read_relocs(const elf::Object &obj, PatchRecords &out)
+void Reader::read_relocs(const RecordRange &rs, PatchRecords &out) const
 {
-	auto rs = record_section(obj, KP_SEC_RELOCS, sizeof(kp_reloc_rec));
-	for (size_t k = 0; rs && k < rs->second; k++) {
-		const Fields &f = rs->first;
-		uint64_t base = k * sizeof(kp_reloc_rec);
+	for (size_t k = 0; k < rs.count; k++) {
+		const Fields &f = *rs.fields;
+		uint64_t base = rs.begin + k * sizeof(kp_reloc_rec);
 		RelocRecord r;
 		r.dest = f.pointer(base + offsetof(kp_reloc_rec, dest));
 		r.object =
@@ -208,6 +274,17 @@ void read_relocs(const elf::Object &obj, PatchRecords &out)
 		r.type = f.u64(base + offsetof(kp_reloc_rec, type));
 		out.relocs.push_back(std::move(r));
 	}
+}
+
+PatchRecords Reader::run()
+{
+	PatchRecords out;
+	if (const elf::Section *patch = obj_.loaded_section(KP_SEC_PATCH))
+		read_patch(*patch, out);
+	read_funcs(range(KP_SEC_FUNCS, sizeof(kp_func_rec), funcs_), out);
+	read_syms(range(KP_SEC_SYMS, sizeof(kp_sym_rec), syms_), out);
+	read_relocs(range(KP_SEC_RELOCS, sizeof(kp_reloc_rec), relocs_), out);
+	return out;
 }
 
 } // namespace
@@ -223,7 +300,7 @@ std::string Pointer::describe() const
 	if (offset > 0)
 		return symbol + "+" + hex(static_cast<uint64_t>(offset));
 	if (offset < 0)
-		return symbol + "-" + hex(static_cast<uint64_t>(-offset));
+		return symbol + "-" + hex(0 - static_cast<uint64_t>(offset)); // also INT64_MIN
 	return symbol;
 }
 
@@ -241,16 +318,11 @@ std::string RelocRecord::type_name() const
 
 Expected<PatchRecords> read_patch_records(const elf::Object &obj)
 {
-	PatchRecords out;
 	try {
-		out.patch = read_patch(obj);
-		read_funcs(obj, out);
-		read_syms(obj, out);
-		read_relocs(obj, out);
+		return Reader(obj).run();
 	} catch (const RecordFailure &f) {
 		return Error(ErrorKind::records, f.message);
 	}
-	return out;
 }
 
 } // namespace kp::records

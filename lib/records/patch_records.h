@@ -59,7 +59,10 @@ struct PatchRecords {
 	std::vector<RelocRecord> relocs;
 };
 
-// Reads every record section @obj has.  Error(records) names the file, section and
+// Reads every record @obj has: in a linked module those between the kp_patch record's
+// bounds (what the core reads), sections found as the module loader finds them.  Strings
+// longer than 511 bytes (KSYM_NAME_LEN) are refused, as is a kp_patch record naming a
+// patch other than the module (struct module's name).  Error(records) names the file, section and
 // field when a section is not a whole number of records, a pointer field carries a
 // relocation other than R_X86_64_64, a string is out of range, or kp_patch has a bad
 // magic or ABI version.

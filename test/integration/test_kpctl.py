@@ -23,6 +23,7 @@ TARGETS = HERE / "modules/targets"
 
 # Exit codes (kpctl --help, docs/kpctl.md).
 OK, NOT_KP, WRONG_KERNEL, ALREADY, UNKNOWN, CORE_MISSING, BUSY, REFUSED = 0, 6, 7, 8, 9, 10, 12, 13
+UNTRUSTED = 15
 
 GUEST_LIB = r"""
 step() {
@@ -173,7 +174,8 @@ step installed_unload kpctl unload kp_test_cmdline
 
 
 def test_refusals_change_nothing(vm, kpctl_bin, kp_modules, build_module):
-    """Wrong kernel, core missing, not a patch, refused by the core, unknown name."""
+    """Wrong kernel, core missing, not a patch, refused by the core, unknown name,
+    modules someone other than root could change."""
     plain = build_module(HERE / "kpctl-fixtures/kpctl_plain")
     # Carries kp records for this kernel but never registers with the core.
     unregistered = build_module(HERE / "kpctl-fixtures/kpctl_fixture", [f"KP_ROOT={REPO}"])
@@ -200,6 +202,14 @@ step unregistered kpctl load /kp/p/kpctl_fixture.ko --core /kp/core/kp_core.ko -
 echo "after-unregistered: core=$(loaded kp_core) patch=$(loaded kpctl_fixture)"
 step unknown kpctl unload kp_no_such_patch
 step unknown_status kpctl status kp_no_such_patch
+# Only modules that root alone can change are loaded (patch and core alike).
+mkdir -m 1777 /kp/sticky && cp /kp/p/kp_test_cmdline.ko /kp/sticky/
+step untrusted_dir kpctl load /kp/sticky/kp_test_cmdline.ko --core /kp/core/kp_core.ko
+mkdir /kp/other && cp /kp/p/kp_test_cmdline.ko /kp/other/ && chown 65534:65534 /kp/other/kp_test_cmdline.ko
+step untrusted_owner kpctl load /kp/other/kp_test_cmdline.ko --core /kp/core/kp_core.ko
+mkdir -m 0777 /kp/ww && cp /kp/core/kp_core.ko /kp/ww/
+step untrusted_core kpctl load /kp/p/kp_test_cmdline.ko --core /kp/ww/kp_core.ko
+echo "after-untrusted: core=$(loaded kp_core) patch=$(loaded kp_test_cmdline)"
 insmod /kp/p/kpctl_plain.ko
 step unload_plain kpctl unload kpctl_plain
 echo "after-unload-plain: plain=$(loaded kpctl_plain)"
@@ -237,6 +247,10 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
     assert "after-unregistered: core=no patch=no" in r.output
     one_line_error(s["unknown"], UNKNOWN, "kp_no_such_patch")
     one_line_error(s["unknown_status"], UNKNOWN, "kp_no_such_patch")
+    one_line_error(s["untrusted_dir"], UNTRUSTED, "/kp/sticky", "writable by others")
+    one_line_error(s["untrusted_owner"], UNTRUSTED, "/kp/other/kp_test_cmdline.ko", "uid 65534")
+    one_line_error(s["untrusted_core"], UNTRUSTED, "/kp/ww/kp_core.ko", "writable by others")
+    assert "after-untrusted: core=no patch=no" in r.output
     one_line_error(s["unload_plain"], NOT_KP, "rmmod")
     assert "after-unload-plain: plain=yes" in r.output
 

@@ -1,75 +1,75 @@
 #include "json.h"
 
-namespace kpctl {
+namespace kp::ctl {
 
 using nlohmann::json;
 
 json pointer_json(const Pointer &p)
 {
-    if (p.kind == Pointer::Kind::null)
-        return nullptr;
-    return p.describe();
+	if (p.kind == Pointer::Kind::null)
+		return nullptr;
+	return p.describe();
 }
 
 json module_json(const ModuleInfo &m, std::optional<bool> matches)
 {
-    json j;
-    j["file"] = m.path;
-    j["name"] = m.name;
-    j["kp_patch"] = m.kp_patch;
-    j["abi_version"] = m.abi_version;
-    j["vermagic"] = m.vermagic;
-    j["target"] = {{"release", m.target_release}, {"build_id", m.target_build_id}};
-    j["matches_running_kernel"] = matches ? json(*matches) : json(nullptr);
-    j["sources"] = json::array();
-    for (const auto &s : m.sources)
-        j["sources"].push_back({{"file", s.file}, {"sha256", s.sha256}});
-    j["functions"] = json::array();
-    for (const auto &f : m.funcs)
-        j["functions"].push_back({{"object", f.object},
-                                  {"function", f.function},
-                                  {"sympos", f.sympos},
-                                  {"old_size", f.old_size},
-                                  {"new_function", pointer_json(f.new_func)},
-                                  {"new_size", f.new_size}});
-    j["symbols"] = json::array();
-    for (const auto &s : m.syms)
-        j["symbols"].push_back({{"object", s.object},
-                                {"symbol", s.symbol},
-                                {"sympos", s.sympos},
-                                {"expected", pointer_json(s.expected)}});
-    j["relocations"] = json::array();
-    for (const auto &r : m.relocs)
-        j["relocations"].push_back({{"dest", pointer_json(r.dest)},
-                                    {"object", r.object},
-                                    {"symbol", r.symbol},
-                                    {"sympos", r.sympos},
-                                    {"addend", r.addend},
-                                    {"type", r.type_name()}});
-    j["undefined"] = m.undefined;
-    return j;
+	json j;
+	j["file"] = m.path;
+	j["name"] = m.name;
+	j["kp_patch"] = m.kp_patch;
+	j["abi_version"] = m.abi_version;
+	j["vermagic"] = m.vermagic;
+	j["target"] = {{"release", m.target_release}, {"build_id", m.target_build_id}};
+	j["matches_running_kernel"] = matches ? json(*matches) : json(nullptr);
+	j["sources"] = json::array();
+	for (const auto &s : m.sources)
+		j["sources"].push_back({{"file", s.file}, {"sha256", s.sha256}});
+	j["functions"] = json::array();
+	for (const auto &f : m.funcs)
+		j["functions"].push_back({{"object", f.object},
+		                          {"function", f.function},
+		                          {"sympos", f.sympos},
+		                          {"old_size", f.old_size},
+		                          {"new_function", pointer_json(f.new_func)},
+		                          {"new_size", f.new_size}});
+	j["symbols"] = json::array();
+	for (const auto &s : m.syms)
+		j["symbols"].push_back({{"object", s.object},
+		                        {"symbol", s.symbol},
+		                        {"sympos", s.sympos},
+		                        {"expected", pointer_json(s.expected)}});
+	j["relocations"] = json::array();
+	for (const auto &r : m.relocs)
+		j["relocations"].push_back({{"dest", pointer_json(r.dest)},
+		                            {"object", r.object},
+		                            {"symbol", r.symbol},
+		                            {"sympos", r.sympos},
+		                            {"addend", r.addend},
+		                            {"type", r.type_name()}});
+	j["undefined"] = m.undefined;
+	return j;
 }
 
 json patch_json(const PatchState &p)
 {
-    json j;
-    j["name"] = p.name;
-    j["enabled"] = p.enabled;
-    j["transition"] = p.transition;
-    j["transition_ms"] = p.transition_ms;
-    j["pending"] = p.pending;
-    j["timeout"] = p.timeout;
-    j["forced"] = p.forced;
-    j["blocked"] = p.blocked;
-    j["build_id"] = p.build_id;
-    j["functions"] = json::array();
-    for (const auto &f : p.funcs)
-        j["functions"].push_back({{"object", f.object},
-                                  {"function", f.function},
-                                  {"sympos", f.sympos},
-                                  {"old_addr", f.old_addr},
-                                  {"new_addr", f.new_addr}});
-    return j;
+	json j;
+	j["name"] = p.name;
+	j["enabled"] = p.enabled;
+	j["transition"] = p.transition;
+	j["transition_ms"] = p.transition_ms;
+	j["pending"] = p.pending;
+	j["timeout"] = p.timeout;
+	j["forced"] = p.forced;
+	j["blocked"] = p.blocked;
+	j["build_id"] = p.build_id;
+	j["functions"] = json::array();
+	for (const auto &f : p.funcs)
+		j["functions"].push_back({{"object", f.object},
+		                          {"function", f.function},
+		                          {"sympos", f.sympos},
+		                          {"old_addr", f.old_addr},
+		                          {"new_addr", f.new_addr}});
+	return j;
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

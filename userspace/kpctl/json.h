@@ -1,17 +1,18 @@
 // JSON forms of kpctl's reports (field names documented in docs/kpctl.md).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <optional>
+
 #include "module_file.h"
 #include "sysfs.h"
 
-#include <nlohmann/json.hpp>
-#include <optional>
-
-namespace kpctl {
+namespace kp::ctl {
 
 nlohmann::json pointer_json(const Pointer &p);
 // @matches: whether the module's target is the running kernel (null if unknown).
 nlohmann::json module_json(const ModuleInfo &m, std::optional<bool> matches);
 nlohmann::json patch_json(const PatchState &p);
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace kpctl {
+namespace kp::ctl {
 
 // Root of sysfs: "/sys", or $KPCTL_SYSFS (a test seam: unit tests point it at a
 // directory tree shaped like /sys).
@@ -20,4 +20,4 @@ std::string build_id_from_notes(const std::string &notes);
 // uname -r
 std::string running_release();
 
-}  // namespace kpctl
+} // namespace kp::ctl

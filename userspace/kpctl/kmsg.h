@@ -5,23 +5,23 @@
 #include <string>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 class KmsgCursor {
 public:
-    // Positions at the end of the log.  Without /dev/kmsg, available() is false and
-    // read_new() returns nothing.
-    KmsgCursor();
-    ~KmsgCursor();
-    KmsgCursor(const KmsgCursor &) = delete;
-    KmsgCursor &operator=(const KmsgCursor &) = delete;
+	// Positions at the end of the log.  Without /dev/kmsg, available() is false and
+	// read_new() returns nothing.
+	KmsgCursor();
+	~KmsgCursor();
+	KmsgCursor(const KmsgCursor &) = delete;
+	KmsgCursor &operator=(const KmsgCursor &) = delete;
 
-    bool available() const { return fd_ >= 0; }
-    // Messages logged since construction or the previous call (text only).
-    std::vector<std::string> read_new();
+	bool available() const { return fd_ >= 0; }
+	// Messages logged since construction or the previous call (text only).
+	std::vector<std::string> read_new();
 
 private:
-    int fd_ = -1;
+	int fd_ = -1;
 };
 
 // The messages of the core module (prefix "kp_core: "), prefix removed.  With
@@ -30,4 +30,4 @@ private:
 std::vector<std::string> core_messages(const std::vector<std::string> &msgs,
                                        const std::string &patch = "");
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -1,99 +1,110 @@
 #include "loader.h"
 
-#include "errors.h"
-#include "kernel.h"
-#include "kmsg.h"
-#include "module_file.h"
-#include "sysfs.h"
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
-#include <sys/syscall.h>
 #include <thread>
-#include <unistd.h>
+
+#include "errors.h"
+#include "kernel.h"
+#include "kmsg.h"
+#include "module_fd.h"
+#include "module_file.h"
+#include "sysfs.h"
 
 namespace fs = std::filesystem;
 
-namespace kpctl {
+namespace kp::ctl {
 
-int load_module(const std::string &path, const std::string &params)
+int sys_finit_module(int fd, const char *params)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    long r = ::syscall(SYS_finit_module, fd, params.c_str(), 0);
-    int err = r == 0 ? 0 : errno;
-    ::close(fd);
-    return err;
+	long r = ::syscall(SYS_finit_module, fd, params, 0);
+	return r == 0 ? 0 : errno;
+}
+
+int load_module(const ModuleFd &file, const std::string &params, FinitFn finit)
+{
+	return finit(file.fd(), params.c_str());
 }
 
 int remove_module(const std::string &name)
 {
-    long r = ::syscall(SYS_delete_module, name.c_str(), O_NONBLOCK);
-    return r == 0 ? 0 : errno;
+	long r = ::syscall(SYS_delete_module, name.c_str(), O_NONBLOCK);
+	return r == 0 ? 0 : errno;
 }
 
 std::vector<std::string> core_candidates(const std::string &cli, const std::string &patch_path)
 {
-    std::vector<std::string> c;
-    if (!cli.empty()) {
-        c.push_back(cli);
-        return c;  // an explicit --core is the only candidate
-    }
-    if (const char *env = std::getenv("KP_CORE"); env && *env)
-        c.push_back(env);
-    c.push_back((fs::path(patch_path).parent_path() / "kp_core.ko").string());
-    c.push_back("/lib/modules/" + running_release() + "/extra/kp_core.ko");
-    return c;
+	std::vector<std::string> c;
+	if (!cli.empty()) {
+		c.push_back(cli);
+		return c; // an explicit --core is the only candidate
+	}
+	if (const char *env = std::getenv("KP_CORE"); env && *env)
+		c.push_back(env);
+	c.push_back((fs::path(patch_path).parent_path() / "kp_core.ko").string());
+	c.push_back("/lib/modules/" + running_release() + "/extra/kp_core.ko");
+	return c;
 }
 
 bool ensure_core(const std::string &cli, const std::string &patch_path)
 {
-    if (module_loaded(core_module_name))
-        return false;
-    auto cands = core_candidates(cli, patch_path);
-    std::string found;
-    for (const auto &p : cands) {
-        std::error_code ec;
-        if (fs::is_regular_file(p, ec)) {
-            found = p;
-            break;
-        }
-    }
-    if (found.empty()) {
-        std::string tried;
-        for (const auto &p : cands)
-            tried += (tried.empty() ? "" : ", ") + p;
-        throw Error(Exit::core_missing, "the core module kp_core is not loaded and kp_core.ko was not found (tried " +
-                    tried + "); install it or pass --core PATH");
-    }
-    // Refuse to load anything else as the core (that would change the system for nothing).
-    std::string name;
-    try {
-        name = read_module(found, false).name;
-    } catch (const Error &e) {
-        throw Error(Exit::core_failed, "cannot use " + found + " as the core module: " + e.what());
-    }
-    if (name != core_module_name)
-        throw Error(Exit::core_failed, found + " is module " + name + ", not the core module kp_core; give kp_core.ko with --core or $KP_CORE");
-    KmsgCursor log;
-    int err = load_module(found);
-    if (err == EEXIST)
-        return false;  // loaded concurrently
-    if (err) {
-        std::string why;
-        for (const auto &m : core_messages(log.read_new()))
-            why += " [" + m + "]";
-        throw Error(Exit::core_failed, errno_text("the kernel refused the core module " + found, err) + why +
-                    "; rebuild kp_core.ko for kernel " + running_release());
-    }
-    // The core's sysfs directory appears during its init; wait briefly if needed.
-    for (int i = 0; i < 50 && !core_sysfs_present(); i++)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return true;
+	if (module_loaded(core_module_name))
+		return false;
+	auto cands = core_candidates(cli, patch_path);
+	std::optional<ModuleFd> file;
+	for (const auto &p : cands) {
+		try {
+			file.emplace(ModuleFd::open_trusted(p));
+			break;
+		} catch (const Error &e) {
+			if (e.code() != Exit::file_missing)
+				throw;
+		}
+	}
+	if (!file) {
+		std::string tried;
+		for (const auto &p : cands)
+			tried += (tried.empty() ? "" : ", ") + p;
+		throw Error(Exit::core_missing, "the core module kp_core is not loaded and "
+		                                "kp_core.ko was not found (tried " +
+		                                        tried +
+		                                        "); install it or pass --core PATH");
+	}
+	// Refuse to load anything else as the core (that would change the system for nothing).
+	const std::string found = file->path();
+	std::string name;
+	try {
+		name = read_module(*file, false).name;
+	} catch (const Error &e) {
+		throw Error(Exit::core_failed,
+		            "cannot use " + found + " as the core module: " + e.what());
+	}
+	if (name != core_module_name)
+		throw Error(Exit::core_failed, found + " is module " + name +
+		                                       ", not the core module kp_core; give "
+		                                       "kp_core.ko with --core or $KP_CORE");
+	KmsgCursor log;
+	int err = load_module(*file);
+	if (err == EEXIST)
+		return false; // loaded concurrently
+	if (err) {
+		std::string why;
+		for (const auto &m : core_messages(log.read_new()))
+			why += " [" + m + "]";
+		throw Error(Exit::core_failed,
+		            errno_text("the kernel refused the core module " + found, err) + why +
+		                    "; rebuild kp_core.ko for kernel " + running_release());
+	}
+	// The core's sysfs directory appears during its init; wait briefly if needed.
+	for (int i = 0; i < 50 && !core_sysfs_present(); i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	return true;
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -5,12 +5,19 @@
 #include <string>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 inline constexpr const char *core_module_name = "kp_core";
 
-// finit_module(@path, @params).  Returns 0 or errno.
-int load_module(const std::string &path, const std::string &params = "");
+class ModuleFd;
+
+// finit_module(2) of an open module file.  Returns 0 or errno.
+int sys_finit_module(int fd, const char *params);
+using FinitFn = int (*)(int fd, const char *params);
+// Loads @file, with @params, through the descriptor it was checked on (never by its
+// path again).  @finit is the system call; tests pass one that records the descriptor.
+int load_module(const ModuleFd &file, const std::string &params = "",
+                FinitFn finit = sys_finit_module);
 // delete_module(@name, O_NONBLOCK).  Returns 0 or errno.
 int remove_module(const std::string &name);
 
@@ -19,8 +26,9 @@ int remove_module(const std::string &name);
 std::vector<std::string> core_candidates(const std::string &cli, const std::string &patch_path);
 
 // Loads the core module if it is not loaded.  Returns true if this call loaded it.
-// Throws Error(core_missing) if no candidate exists, Error(core_failed) if the
-// kernel refuses it.
+// The first candidate that exists is opened with ModuleFd::open_trusted.  Throws
+// Error(core_missing) if no candidate exists, Error(untrusted_module) if the one found
+// is not root-only, Error(core_failed) if it is not kp_core or the kernel refuses it.
 bool ensure_core(const std::string &cli, const std::string &patch_path);
 
-}  // namespace kpctl
+} // namespace kp::ctl

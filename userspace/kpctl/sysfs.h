@@ -6,31 +6,31 @@
 #include <string>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 struct FuncState {
-    std::string object, function;
-    unsigned long sympos = 0;
-    std::string old_addr, new_addr;   // as the core prints them
+	std::string object, function;
+	unsigned long sympos = 0;
+	std::string old_addr, new_addr; // as the core prints them
 };
 
 struct PatchState {
-    std::string name;
-    bool enabled = false;
-    std::string transition;           // idle | enabling | disabling
-    unsigned long long transition_ms = 0;  // elapsed, while in transition
-    unsigned pending_count = 0;       // tasks not switched yet
-    std::vector<std::string> pending; // "pid comm function+off/size" of each
-    unsigned timeout = 0;             // seconds before a transition reverses
-    bool forced = false;              // a transition was forced: module pinned
-    std::vector<std::string> blocked; // who held the last reversed transition
-    std::string build_id;
-    std::vector<FuncState> funcs;     // sorted by object, function, sympos
+	std::string name;
+	bool enabled = false;
+	std::string transition;               // idle | enabling | disabling
+	unsigned long long transition_ms = 0; // elapsed, while in transition
+	unsigned pending_count = 0;           // tasks not switched yet
+	std::vector<std::string> pending;     // "pid comm function+off/size" of each
+	unsigned timeout = 0;                 // seconds before a transition reverses
+	bool forced = false;                  // a transition was forced: module pinned
+	std::vector<std::string> blocked;     // who held the last reversed transition
+	std::string build_id;
+	std::vector<FuncState> funcs; // sorted by object, function, sympos
 };
 
-std::string kp_sysfs_dir();                       // <sysfs>/kernel/kp
+std::string kp_sysfs_dir(); // <sysfs>/kernel/kp
 bool core_sysfs_present();
-std::vector<std::string> loaded_patch_names();    // sorted
+std::vector<std::string> loaded_patch_names(); // sorted
 std::optional<PatchState> read_patch(const std::string &name);
 
 // Writes "0" or "1" to <patch>/enabled.  Returns 0 or the errno of the write.
@@ -46,4 +46,4 @@ bool module_loaded(const std::string &name);
 // Its initstate ("live", "coming", "going"), empty if not loaded.
 std::string module_initstate(const std::string &name);
 
-}  // namespace kpctl
+} // namespace kp::ctl

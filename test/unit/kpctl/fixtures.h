@@ -7,16 +7,16 @@
 #include <string>
 #include <vector>
 
-namespace kpctl_test {
+namespace kp::ctl::test {
 
 namespace fs = std::filesystem;
 
 struct Fixtures {
-    fs::path patch_ko;      // kpctl_fixture.ko for the test kernel
-    fs::path wrong_id_ko;   // the same, built with KP_TARGET_BUILD_ID=00..00
-    fs::path plain_ko;      // an ordinary module
-    fs::path patch_o;       // kpctl_fixture.o: ELF, not a module
-    std::string skip;       // why they cannot be built (test kernel missing), or ""
+	fs::path patch_ko;    // kpctl_fixture.ko for the test kernel
+	fs::path wrong_id_ko; // the same, built with KP_TARGET_BUILD_ID=00..00
+	fs::path plain_ko;    // an ordinary module
+	fs::path patch_o;     // kpctl_fixture.o: ELF, not a module
+	std::string skip;     // why they cannot be built (test kernel missing), or ""
 };
 
 // Builds on first use.  Fails the calling test if a build fails.
@@ -24,27 +24,27 @@ const Fixtures &fixtures();
 
 fs::path kernel_tree();
 std::string test_kernel_release();
-std::string test_kernel_build_id();   // from `readelf -n vmlinux`, not from kpctl
+std::string test_kernel_build_id(); // from `readelf -n vmlinux`, not from kpctl
 
-fs::path scratch_dir(const std::string &name);  // fresh, removed at exit
+fs::path scratch_dir(const std::string &name); // fresh, removed at exit
 void write_file(const fs::path &p, const std::string &content);
 std::string read_file(const fs::path &p);
 
 struct Result {
-    int status = -1;
-    std::string out, err;
-    std::vector<std::string> err_lines() const;
+	int status = -1;
+	std::string out, err;
+	std::vector<std::string> err_lines() const;
 };
 // Runs kpctl with @args (shell-quoted here), extra environment @env, optionally as
 // the unprivileged user nobody (setpriv).
-Result kpctl(const std::vector<std::string> &args, const std::map<std::string, std::string> &env = {},
-          bool as_nobody = false);
+Result kpctl(const std::vector<std::string> &args,
+             const std::map<std::string, std::string> &env = {}, bool as_nobody = false);
 Result shell(const std::string &cmd);
 
-}  // namespace kpctl_test
+} // namespace kp::ctl::test
 
-#define KPCTL_NEED_FIXTURES()                                           \
-    do {                                                                \
-        if (!::kpctl_test::fixtures().skip.empty())                     \
-            GTEST_SKIP() << ::kpctl_test::fixtures().skip;              \
-    } while (0)
+#define KPCTL_NEED_FIXTURES()                                                                      \
+	do {                                                                                       \
+		if (!::kp::ctl::test::fixtures().skip.empty())                                     \
+			GTEST_SKIP() << ::kp::ctl::test::fixtures().skip;                          \
+	} while (0)

@@ -72,8 +72,7 @@ TEST(StatusText, UnknownTotalAndTimeoutPassed)
 TEST(StatusText, EveryTaskSwitched)
 {
 	auto p = in_transition("enabling", 500, {});
-	EXPECT_EQ(kpctl::status_headline(p, 10),
-	          "kp_x: enabling, every task switched, finishing");
+	EXPECT_EQ(kpctl::status_headline(p, 10), "kp_x: enabling, every task switched, finishing");
 }
 
 TEST(StatusText, PendingTaskShapes)

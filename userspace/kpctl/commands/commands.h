@@ -1,22 +1,22 @@
 // kpctl's subcommands.  Each returns the exit status or throws Error.
 #pragma once
 
-#include "errors.h"
-
 #include <optional>
 #include <string>
 
-namespace kpctl {
+#include "errors.h"
+
+namespace kp::ctl {
 
 struct LoadOptions {
-    std::string file;
-    double timeout = 60;
-    std::string core;   // --core PATH
+	std::string file;
+	double timeout = 60;
+	std::string core; // --core PATH
 };
 
 struct UnloadOptions {
-    std::string target; // NAME or FILE.ko
-    double timeout = 60;
+	std::string target; // NAME or FILE.ko
+	double timeout = 60;
 };
 
 Exit cmd_load(const LoadOptions &o);
@@ -34,4 +34,4 @@ void check_target(const ModuleInfo &m);
 // true / false / nullopt (running kernel's build ID unreadable).
 std::optional<bool> matches_running_kernel(const ModuleInfo &m);
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -1,124 +1,145 @@
-#include "commands/commands.h"
-
-#include "commands/wait.h"
-#include "kmsg.h"
-#include "loader.h"
-#include "module_file.h"
-#include "sysfs.h"
-
 #include <cerrno>
 #include <cmath>
 #include <iostream>
 
-namespace kpctl {
+#include "commands/commands.h"
+#include "commands/wait.h"
+#include "kmsg.h"
+#include "loader.h"
+#include "module_fd.h"
+#include "module_file.h"
+#include "sysfs.h"
+
+namespace kp::ctl {
 
 namespace {
 
 std::string joined(const std::vector<std::string> &lines)
 {
-    std::string s;
-    for (const auto &l : lines)
-        s += (s.empty() ? "" : " | ") + l;
-    return s;
+	std::string s;
+	for (const auto &l : lines)
+		s += (s.empty() ? "" : " | ") + l;
+	return s;
 }
 
 // Removes the core again if this command loaded it and the patch did not make it in,
 // so that a failed load leaves the system as it was.
 class CoreGuard {
 public:
-    explicit CoreGuard(bool loaded_by_us) : ours_(loaded_by_us) {}
-    ~CoreGuard()
-    {
-        if (ours_ && !keep_ && loaded_patch_names().empty() && remove_module(core_module_name) != 0)
-            std::cerr << "kpctl: note: could not remove the core module kp_core loaded for this attempt\n";
-    }
-    CoreGuard(const CoreGuard &) = delete;
-    CoreGuard &operator=(const CoreGuard &) = delete;
-    void keep() { keep_ = true; }
+	explicit CoreGuard(bool loaded_by_us) : ours_(loaded_by_us) {}
+	~CoreGuard()
+	{
+		if (ours_ && !keep_ && loaded_patch_names().empty() &&
+		    remove_module(core_module_name) != 0)
+			std::cerr << "kpctl: note: could not remove the core module kp_core loaded "
+			             "for this attempt\n";
+	}
+	CoreGuard(const CoreGuard &) = delete;
+	CoreGuard &operator=(const CoreGuard &) = delete;
+	void keep() { keep_ = true; }
 
 private:
-    bool ours_;
-    bool keep_ = false;
+	bool ours_;
+	bool keep_ = false;
 };
 
 // Loads the module, waiting while another patch is in transition.  A refusal
 // quotes the core's log lines of that attempt.
-void insert(const LoadOptions &o, const std::string &name, unsigned timeout_s,
-                                Clock::time_point deadline)
+void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name, unsigned timeout_s,
+            Clock::time_point deadline)
 {
-    for (;;) {
-        if (auto other = wait_no_transition(name, deadline))
-            throw Error(Exit::busy, "patch " + *other + " is still in transition after " +
-                        std::to_string(static_cast<int>(o.timeout)) + " s; nothing was loaded; retry when kpctl status shows it idle");
-        KmsgCursor log;
-        int err = load_module(o.file, "transition_timeout=" + std::to_string(timeout_s));
-        auto core = core_messages(log.read_new(), name);
-        if (err == 0)
-            return;
-        if (err == EEXIST)
-            throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name);
-        if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
-            continue;  // another transition started meanwhile
-        std::string why = core.empty() ? "" : " (core: " + joined(core) + ")";
-        throw Error(Exit::load_failed, errno_text("the kernel refused patch " + name, err) + why +
-                    "; nothing was patched; check the kernel log (dmesg) for details");
-    }
+	for (;;) {
+		if (auto other = wait_no_transition(name, deadline))
+			throw Error(Exit::busy,
+			            "patch " + *other + " is still in transition after " +
+			                    std::to_string(static_cast<int>(o.timeout)) +
+			                    " s; nothing was loaded; retry when kpctl status shows "
+			                    "it idle");
+		KmsgCursor log;
+		int err = load_module(file, "transition_timeout=" + std::to_string(timeout_s));
+		auto core = core_messages(log.read_new(), name);
+		if (err == 0)
+			return;
+		if (err == EEXIST)
+			throw Error(Exit::already_loaded,
+			            "patch " + name + " is already loaded; see kpctl status " +
+			                    name);
+		if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
+			continue; // another transition started meanwhile
+		std::string why = core.empty() ? "" : " (core: " + joined(core) + ")";
+		throw Error(
+		        Exit::load_failed,
+		        errno_text("the kernel refused patch " + name, err) + why +
+		                "; nothing was patched; check the kernel log (dmesg) for details");
+	}
 }
 
-}  // namespace
+} // namespace
 
 Exit cmd_load(const LoadOptions &o)
 {
-    require_root("load");
-    ModuleInfo m = read_module(o.file);
-    check_target(m);
-    const std::string name = m.name;
-    if (module_loaded(name) || read_patch(name))
-        throw Error(Exit::already_loaded, "patch " + name + " is already loaded; see kpctl status " + name +
-                    ", or kpctl unload " + name + " first to reload it");
+	require_root("load");
+	// Opened once: the checks below and finit_module(2) use this descriptor.
+	ModuleFd file = ModuleFd::open_trusted(o.file);
+	ModuleInfo m = read_module(file);
+	check_target(m);
+	const std::string name = m.name;
+	if (module_loaded(name) || read_patch(name))
+		throw Error(Exit::already_loaded,
+		            "patch " + name + " is already loaded; see kpctl status " + name +
+		                    ", or kpctl unload " + name + " first to reload it");
 
-    // The core reverses the transition by itself after timeout_s; kpctl follows it
-    // until then, plus time for the reversal.
-    const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
-    auto deadline = deadline_after(o.timeout);
-    bool core_loaded_here = ensure_core(o.core, o.file);
-    if (core_loaded_here)
-        progress("loaded the core module kp_core");
-    CoreGuard core_guard(core_loaded_here);
+	// The core reverses the transition by itself after timeout_s; kpctl follows it
+	// until then, plus time for the reversal.
+	const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
+	auto deadline = deadline_after(o.timeout);
+	bool core_loaded_here = ensure_core(o.core, o.file);
+	if (core_loaded_here)
+		progress("loaded the core module kp_core");
+	CoreGuard core_guard(core_loaded_here);
 
-    insert(o, name, timeout_s, deadline);
-    auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
-    if (st && st->transition == "idle" && st->enabled) {
-        std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size() << " function(s))\n";
-        core_guard.keep();
-        return Exit::ok;
-    }
-    if (st && st->transition != "idle") {
-        core_guard.keep();
-        std::cerr << "kpctl: patch " << name << " is still in transition " << st->transition
-                  << "; tasks not switched yet:\n";
-        for (const auto &l : st->pending)
-            std::cerr << "  " << l << "\n";
-        throw Error(Exit::busy, "patch " + name + " did not settle: its transition (now " + st->transition +
-                    ") is still waiting for the tasks above; see kpctl status " + name);
-    }
-    // Settled disabled: the transition timed out and reversed, or the core refused it.
-    std::string undo;
-    if (int err = remove_module(name); err != 0 && err != ENOENT) {
-        core_guard.keep();
-        undo = "; removing module " + name + " failed too (" + errno_text("delete_module", err) + "), remove it with rmmod";
-    }
-    if (st && !st->blocked.empty()) {
-        std::cerr << "kpctl: tasks that kept patch " << name << " from switching:\n";
-        for (const auto &l : st->blocked)
-            std::cerr << "  " << l << "\n";
-        throw Error(Exit::busy, "patch " + name + " not applied: tasks stayed inside functions it replaces for " +
-                    std::to_string(timeout_s) + " s, so the transition reversed; nothing is patched" + undo +
-                    "; retry later or with a longer --timeout");
-    }
-    std::string state = st ? "the core left it disabled" : "the core shows no patch for it in " + kp_sysfs_dir();
-    throw Error(Exit::load_failed, "module " + name + " loaded but " + state + ", so it was removed again" + undo +
-                "; check the kernel log (dmesg)");
+	insert(o, file, name, timeout_s, deadline);
+	auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
+	if (st && st->transition == "idle" && st->enabled) {
+		std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size()
+		          << " function(s))\n";
+		core_guard.keep();
+		return Exit::ok;
+	}
+	if (st && st->transition != "idle") {
+		core_guard.keep();
+		std::cerr << "kpctl: patch " << name << " is still in transition " << st->transition
+		          << "; tasks not switched yet:\n";
+		for (const auto &l : st->pending)
+			std::cerr << "  " << l << "\n";
+		throw Error(
+		        Exit::busy,
+		        "patch " + name + " did not settle: its transition (now " + st->transition +
+		                ") is still waiting for the tasks above; see kpctl status " + name);
+	}
+	// Settled disabled: the transition timed out and reversed, or the core refused it.
+	std::string undo;
+	if (int err = remove_module(name); err != 0 && err != ENOENT) {
+		core_guard.keep();
+		undo = "; removing module " + name + " failed too (" +
+		       errno_text("delete_module", err) + "), remove it with rmmod";
+	}
+	if (st && !st->blocked.empty()) {
+		std::cerr << "kpctl: tasks that kept patch " << name << " from switching:\n";
+		for (const auto &l : st->blocked)
+			std::cerr << "  " << l << "\n";
+		throw Error(Exit::busy,
+		            "patch " + name +
+		                    " not applied: tasks stayed inside functions it replaces for " +
+		                    std::to_string(timeout_s) +
+		                    " s, so the transition reversed; nothing is patched" + undo +
+		                    "; retry later or with a longer --timeout");
+	}
+	std::string state = st ? "the core left it disabled"
+	                       : "the core shows no patch for it in " + kp_sysfs_dir();
+	throw Error(Exit::load_failed, "module " + name + " loaded but " + state +
+	                                       ", so it was removed again" + undo +
+	                                       "; check the kernel log (dmesg)");
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

@@ -1,88 +1,90 @@
-#include "commands/commands.h"
+#include <filesystem>
+#include <iostream>
 
+#include "commands/commands.h"
 #include "commands/status_text.h"
 #include "json.h"
 #include "loader.h"
 #include "sysfs.h"
 
-#include <filesystem>
-#include <iostream>
-
-namespace kpctl {
+namespace kp::ctl {
 
 namespace {
 
 // Every task on the system (threads included), as /proc lists them; 0 when unreadable.
 unsigned count_tasks()
 {
-    unsigned n = 0;
-    std::error_code ec;
-    for (const auto &proc : std::filesystem::directory_iterator("/proc", ec)) {
-        std::string pid = proc.path().filename().string();
-        if (pid.find_first_not_of("0123456789") != std::string::npos)
-            continue;
-        std::error_code ec2;
-        for (std::filesystem::directory_iterator t(proc.path() / "task", ec2), end;
-             !ec2 && t != end; t.increment(ec2))
-            ++n;
-    }
-    return n;
+	unsigned n = 0;
+	std::error_code ec;
+	for (const auto &proc : std::filesystem::directory_iterator("/proc", ec)) {
+		std::string pid = proc.path().filename().string();
+		if (pid.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		std::error_code ec2;
+		for (std::filesystem::directory_iterator t(proc.path() / "task", ec2), end;
+		     !ec2 && t != end; t.increment(ec2))
+			++n;
+	}
+	return n;
 }
 
 void print_patch(const PatchState &p)
 {
-    bool moving = p.transition != "idle";
-    std::cout << status_headline(p, moving ? count_tasks() : 0) << "\n";
-    if (moving) {
-        std::cout << "  " << p.transition << " for " << p.transition_ms << " ms, reverses after "
-                  << p.timeout << " s" << (p.pending.empty() ? "\n" : "; not switched yet:\n");
-        for (const auto &t : p.pending)
-            std::cout << "    " << t << "\n";
-    }
-    std::cout << "  build ID " << p.build_id << "\n";
-    std::cout << "  functions (" << p.funcs.size() << "):\n";
-    for (const auto &f : p.funcs)
-        std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
-                  << f.old_addr << "  new " << f.new_addr << "\n";
-    if (!p.blocked.empty()) {
-        std::cout << "  blocked by (last transition that timed out and reversed):\n";
-        for (const auto &b : p.blocked)
-            std::cout << "    " << b << "\n";
-    }
+	bool moving = p.transition != "idle";
+	std::cout << status_headline(p, moving ? count_tasks() : 0) << "\n";
+	if (moving) {
+		std::cout << "  " << p.transition << " for " << p.transition_ms
+		          << " ms, reverses after " << p.timeout << " s"
+		          << (p.pending.empty() ? "\n" : "; not switched yet:\n");
+		for (const auto &t : p.pending)
+			std::cout << "    " << t << "\n";
+	}
+	std::cout << "  build ID " << p.build_id << "\n";
+	std::cout << "  functions (" << p.funcs.size() << "):\n";
+	for (const auto &f : p.funcs)
+		std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
+		          << f.old_addr << "  new " << f.new_addr << "\n";
+	if (!p.blocked.empty()) {
+		std::cout << "  blocked by (last transition that timed out and reversed):\n";
+		for (const auto &b : p.blocked)
+			std::cout << "    " << b << "\n";
+	}
 }
 
-}  // namespace
+} // namespace
 
 Exit cmd_status(const std::optional<std::string> &name, bool json)
 {
-    std::vector<PatchState> patches;
-    if (name) {
-        auto p = read_patch(normalize_module_name(*name));
-        if (!p)
-            throw Error(Exit::unknown_patch, "no kp patch named " + *name +
-                        " is loaded; see kpctl list for the loaded and installed patches");
-        patches.push_back(std::move(*p));
-    } else {
-        for (const auto &n : loaded_patch_names())
-            if (auto p = read_patch(n))
-                patches.push_back(std::move(*p));
-    }
-    bool core = module_loaded(core_module_name) || core_sysfs_present();
-    if (json) {
-        nlohmann::json j;
-        j["core_loaded"] = core;
-        j["patches"] = nlohmann::json::array();
-        for (const auto &p : patches)
-            j["patches"].push_back(patch_json(p));
-        std::cout << j.dump(2) << "\n";
-        return Exit::ok;
-    }
-    if (patches.empty())
-        std::cout << (core ? "no kp patches loaded\n"
-                           : "no kp patches loaded (core module kp_core not loaded)\n");
-    for (const auto &p : patches)
-        print_patch(p);
-    return Exit::ok;
+	std::vector<PatchState> patches;
+	if (name) {
+		auto p = read_patch(normalize_module_name(*name));
+		if (!p)
+			throw Error(Exit::unknown_patch,
+			            "no kp patch named " + *name +
+			                    " is loaded; see kpctl list for the loaded and "
+			                    "installed patches");
+		patches.push_back(std::move(*p));
+	} else {
+		for (const auto &n : loaded_patch_names())
+			if (auto p = read_patch(n))
+				patches.push_back(std::move(*p));
+	}
+	bool core = module_loaded(core_module_name) || core_sysfs_present();
+	if (json) {
+		nlohmann::json j;
+		j["core_loaded"] = core;
+		j["patches"] = nlohmann::json::array();
+		for (const auto &p : patches)
+			j["patches"].push_back(patch_json(p));
+		std::cout << j.dump(2) << "\n";
+		return Exit::ok;
+	}
+	if (patches.empty())
+		std::cout << (core ? "no kp patches loaded\n"
+		                   : "no kp patches loaded (core module kp_core not loaded)\n");
+	for (const auto &p : patches)
+		print_patch(p);
+	return Exit::ok;
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

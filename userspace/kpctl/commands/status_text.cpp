@@ -4,7 +4,7 @@
 #include <sstream>
 #include <vector>
 
-namespace kpctl {
+namespace kp::ctl {
 
 namespace {
 
@@ -83,4 +83,4 @@ std::string status_headline(const PatchState &p, unsigned total_tasks)
 	return out + " not switched yet" + named_tasks(p) + ", " + reverses_in(p) + forced;
 }
 
-} // namespace kpctl
+} // namespace kp::ctl

@@ -6,7 +6,7 @@
 
 #include "sysfs.h"
 
-namespace kpctl {
+namespace kp::ctl {
 
 // "kp_x: enabled", "kp_x: disabled", or during a transition
 // "kp_x: enabling, 1 of 537 tasks not switched yet (cat 149 in pipe_read), reverses in 57 s".
@@ -17,4 +17,4 @@ std::string status_headline(const PatchState &p, unsigned total_tasks);
 // it: "cat 149 in pipe_read"; the line itself when it has another shape.
 std::string describe_pending_task(const std::string &line);
 
-} // namespace kpctl
+} // namespace kp::ctl

@@ -4,61 +4,67 @@
 #include <iostream>
 #include <thread>
 
-namespace kpctl {
+namespace kp::ctl {
 
 Clock::time_point deadline_after(double seconds)
 {
-    return Clock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+	return Clock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
 double seconds_left(Clock::time_point deadline)
 {
-    return std::chrono::duration<double>(deadline - Clock::now()).count();
+	return std::chrono::duration<double>(deadline - Clock::now()).count();
 }
 
 void nap(Clock::time_point deadline, int ms)
 {
-    auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(ms));
-    std::this_thread::sleep_until(until);
+	auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(ms));
+	std::this_thread::sleep_until(until);
 }
 
 std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline)
 {
-    std::string said;
-    for (;;) {
-        auto busy = patch_in_transition(except);
-        if (!busy || Clock::now() >= deadline)
-            return busy;
-        if (*busy != said)
-            progress("waiting for the transition of patch " + *busy + " to end (one transition at a time)");
-        said = *busy;
-        nap(deadline, 100);
-    }
+	std::string said;
+	for (;;) {
+		auto busy = patch_in_transition(except);
+		if (!busy || Clock::now() >= deadline)
+			return busy;
+		if (*busy != said)
+			progress("waiting for the transition of patch " + *busy +
+			         " to end (one transition at a time)");
+		said = *busy;
+		nap(deadline, 100);
+	}
 }
 
 std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline)
 {
-    std::string said;
-    auto last_print = Clock::now();
-    for (;;) {
-        auto st = read_patch(name);
-        if (!st || st->transition == "idle" || Clock::now() >= deadline)
-            return st;
-        std::string now = st->transition + ": " + std::to_string(st->pending_count) + " task(s) not switched yet" +
-                          (st->pending.empty() ? "" : " (" + st->pending.front() + (st->pending.size() > 1 ? ", ..." : "") + ")");
-        if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
-            progress("transition " + now + "; " + std::to_string(st->transition_ms / 1000) + " s of " +
-                     std::to_string(st->timeout) + " s before it reverses");
-            said = now;
-            last_print = Clock::now();
-        }
-        nap(deadline, 50);
-    }
+	std::string said;
+	auto last_print = Clock::now();
+	for (;;) {
+		auto st = read_patch(name);
+		if (!st || st->transition == "idle" || Clock::now() >= deadline)
+			return st;
+		std::string now = st->transition + ": " + std::to_string(st->pending_count) +
+		                  " task(s) not switched yet" +
+		                  (st->pending.empty()
+		                           ? ""
+		                           : " (" + st->pending.front() +
+		                                     (st->pending.size() > 1 ? ", ..." : "") + ")");
+		if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
+			progress("transition " + now + "; " +
+			         std::to_string(st->transition_ms / 1000) + " s of " +
+			         std::to_string(st->timeout) + " s before it reverses");
+			said = now;
+			last_print = Clock::now();
+		}
+		nap(deadline, 50);
+	}
 }
 
 void progress(const std::string &msg)
 {
-    std::cout << "kpctl: " << msg << std::endl;
+	std::cout << "kpctl: " << msg << std::endl;
 }
 
-}  // namespace kpctl
+} // namespace kp::ctl

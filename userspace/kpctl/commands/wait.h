@@ -2,14 +2,14 @@
 // the tasks that blocked a transition.
 #pragma once
 
-#include "sysfs.h"
-
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace kpctl {
+#include "sysfs.h"
+
+namespace kp::ctl {
 
 using Clock = std::chrono::steady_clock;
 
@@ -20,7 +20,8 @@ void nap(Clock::time_point deadline, int ms);
 
 // Waits until no patch but @except is in transition (one transition at a time).
 // Returns the name of the one still in transition at the deadline, if any.
-std::optional<std::string> wait_no_transition(const std::string &except, Clock::time_point deadline);
+std::optional<std::string> wait_no_transition(const std::string &except,
+                                              Clock::time_point deadline);
 
 // Follows the transition of patch @name until it is idle or the deadline,
 // printing progress (direction, elapsed time, tasks not switched yet) when it
@@ -30,4 +31,4 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 // Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
 
-}  // namespace kpctl
+} // namespace kp::ctl
