@@ -5,10 +5,10 @@
 
 namespace {
 
-kpctl::PatchState in_transition(const std::string &transition, unsigned long long ms,
-                                std::vector<std::string> pending)
+kp::ctl::PatchState in_transition(const std::string &transition, unsigned long long ms,
+                                  std::vector<std::string> pending)
 {
-	kpctl::PatchState p;
+	kp::ctl::PatchState p;
 	p.name = "kp_x";
 	p.enabled = transition == "enabling";
 	p.transition = transition;
@@ -23,26 +23,26 @@ kpctl::PatchState in_transition(const std::string &transition, unsigned long lon
 
 TEST(StatusText, SettledStatesAreOneWord)
 {
-	kpctl::PatchState p;
+	kp::ctl::PatchState p;
 	p.name = "kp_x";
 	p.transition = "idle";
 	p.enabled = true;
-	EXPECT_EQ(kpctl::status_headline(p, 537), "kp_x: enabled");
+	EXPECT_EQ(kp::ctl::status_headline(p, 537), "kp_x: enabled");
 	p.enabled = false;
-	EXPECT_EQ(kpctl::status_headline(p, 537), "kp_x: disabled");
+	EXPECT_EQ(kp::ctl::status_headline(p, 537), "kp_x: disabled");
 	p.forced = true;
-	EXPECT_EQ(kpctl::status_headline(p, 0),
+	EXPECT_EQ(kp::ctl::status_headline(p, 0),
 	          "kp_x: disabled, FORCED (the module cannot be removed)");
 }
 
 TEST(StatusText, TransitionLeadsWithItsDirectionAndWhoHoldsIt)
 {
 	auto p = in_transition("enabling", 2400, {"149 cat pipe_read+0x1d/0x4c0"});
-	EXPECT_EQ(kpctl::status_headline(p, 537),
+	EXPECT_EQ(kp::ctl::status_headline(p, 537),
 	          "kp_x: enabling, 1 of 537 tasks not switched yet (cat 149 in pipe_read), "
 	          "reverses in 58 s");
 	// enabled reads 1 while enabling: the headline must not start with "enabled".
-	EXPECT_EQ(kpctl::status_headline(p, 537).rfind("kp_x: enabled", 0), std::string::npos);
+	EXPECT_EQ(kp::ctl::status_headline(p, 537).rfind("kp_x: enabled", 0), std::string::npos);
 }
 
 TEST(StatusText, DisablingNamesTwoTasksAndCountsTheRest)
@@ -51,7 +51,7 @@ TEST(StatusText, DisablingNamesTwoTasksAndCountsTheRest)
 	                       {"7 kp_busy/1 kp_busy_wait_new+0x10/0x40 [kp_test_busy_patch]",
 	                        "12 sh do_wait+0x1/0x2", "13 sh do_wait+0x1/0x2",
 	                        "14 sh do_wait+0x1/0x2"});
-	EXPECT_EQ(kpctl::status_headline(p, 100),
+	EXPECT_EQ(kp::ctl::status_headline(p, 100),
 	          "kp_x: disabling, 4 of 100 tasks not switched yet (kp_busy/1 7 in "
 	          "kp_busy_wait_new, sh 12 in do_wait and 2 more), reverses in 60 s");
 }
@@ -59,12 +59,12 @@ TEST(StatusText, DisablingNamesTwoTasksAndCountsTheRest)
 TEST(StatusText, UnknownTotalAndTimeoutPassed)
 {
 	auto p = in_transition("enabling", 61000, {"3 kworker/0:1 unreliable-stack"});
-	EXPECT_EQ(kpctl::status_headline(p, 0),
+	EXPECT_EQ(kp::ctl::status_headline(p, 0),
 	          "kp_x: enabling, 1 task not switched yet (kworker/0:1 3, stack unreadable), "
 	          "reversing now");
 	// Fewer tasks counted now than are pending (they exited since): never "2 of 1".
 	auto q = in_transition("enabling", 1, {"1 a f+0/1", "2 b g+0/1"});
-	EXPECT_EQ(kpctl::status_headline(q, 1),
+	EXPECT_EQ(kp::ctl::status_headline(q, 1),
 	          "kp_x: enabling, 2 of 2 tasks not switched yet (a 1 in f, b 2 in g), reverses "
 	          "in 60 s");
 }
@@ -72,14 +72,15 @@ TEST(StatusText, UnknownTotalAndTimeoutPassed)
 TEST(StatusText, EveryTaskSwitched)
 {
 	auto p = in_transition("enabling", 500, {});
-	EXPECT_EQ(kpctl::status_headline(p, 10), "kp_x: enabling, every task switched, finishing");
+	EXPECT_EQ(kp::ctl::status_headline(p, 10),
+	          "kp_x: enabling, every task switched, finishing");
 }
 
 TEST(StatusText, PendingTaskShapes)
 {
-	EXPECT_EQ(kpctl::describe_pending_task("149 cat pipe_read+0x1d/0x4c0"),
+	EXPECT_EQ(kp::ctl::describe_pending_task("149 cat pipe_read+0x1d/0x4c0"),
 	          "cat 149 in pipe_read");
-	EXPECT_EQ(kpctl::describe_pending_task("5 my prog f+0x1/0x2 [m]"), "my prog 5 in f");
-	EXPECT_EQ(kpctl::describe_pending_task("garbage"), "garbage");
-	EXPECT_EQ(kpctl::describe_pending_task("x cat f+0/1"), "x cat f+0/1");
+	EXPECT_EQ(kp::ctl::describe_pending_task("5 my prog f+0x1/0x2 [m]"), "my prog 5 in f");
+	EXPECT_EQ(kp::ctl::describe_pending_task("garbage"), "garbage");
+	EXPECT_EQ(kp::ctl::describe_pending_task("x cat f+0/1"), "x cat f+0/1");
 }
