@@ -28,7 +28,7 @@ std::string string_at(const elf::Section *sec, int64_t off, int64_t *start)
 	return std::string(reinterpret_cast<const char *>(d.data() + s), e - s);
 }
 
-}  // namespace
+} // namespace
 
 uint64_t Comparer::section_hash(const elf::Section *sec)
 {
@@ -42,7 +42,8 @@ uint64_t Comparer::section_hash(const elf::Section *sec)
 	return h;
 }
 
-std::string Comparer::target_key(const elf::Object &obj, const elf::Reloc &r, bool from_text, bool patched_side)
+std::string Comparer::target_key(const elf::Object &obj, const elf::Reloc &r, bool from_text,
+                                 bool patched_side)
 {
 	Target t = resolve(obj, r, from_text);
 	std::string key = elf::reloc_type_name(r.type);
@@ -60,7 +61,10 @@ std::string Comparer::target_key(const elf::Object &obj, const elf::Reloc &r, bo
 	}
 	if (t.sec) {
 		if (t.sec->is_strings()) {
-			int64_t off = wrap_add(r.addend, r.sym->type == STT_SECTION ? 0 : static_cast<int64_t>(r.sym->value));
+			int64_t off =
+			        wrap_add(r.addend, r.sym->type == STT_SECTION
+			                                   ? 0
+			                                   : static_cast<int64_t>(r.sym->value));
 			int64_t probe = wrap_add(off, from_text && elf::is_pcrel(r.type) ? 4 : 0);
 			int64_t start = 0;
 			std::string s = string_at(t.sec, probe, &start);
@@ -71,7 +75,8 @@ std::string Comparer::target_key(const elf::Object &obj, const elf::Reloc &r, bo
 		    static_cast<uint64_t>(t.delta) <= t.sec->data.size() &&
 		    t.sec->shdr.sh_entsize <= t.sec->data.size() - static_cast<uint64_t>(t.delta)) {
 			key.append(":");
-			key.append(reinterpret_cast<const char *>(t.sec->data.data() + t.delta), t.sec->shdr.sh_entsize);
+			key.append(reinterpret_cast<const char *>(t.sec->data.data() + t.delta),
+			           t.sec->shdr.sh_entsize);
 		} else {
 			key += ":" + std::to_string(section_hash(t.sec));
 		}
@@ -105,7 +110,8 @@ bool Comparer::same_item(const elf::Symbol *o, const elf::Symbol *p, bool *line_
 		return false;
 	if (o->sec->is_nobits() || o->size == 0)
 		return true;
-	if (std::memcmp(o->sec->data.data() + o->value, p->sec->data.data() + p->value, o->size) == 0)
+	if (std::memcmp(o->sec->data.data() + o->value, p->sec->data.data() + p->value, o->size) ==
+	    0)
 		return true;
 	if (o->is_func() && only_line_numbers_differ(orig_, o, patched_, p)) {
 		*line_only = true;
@@ -125,10 +131,15 @@ void Comparer::check_groups(Comparison &c)
 			for (size_t i = 4; i + 4 <= sec->data.size(); i += 4) {
 				uint32_t idx;
 				std::memcpy(&idx, sec->data.data() + i, 4);
-				members.push_back(idx < obj.sections().size() ? canonical_name(obj.sections()[idx]->name) : "?");
+				members.push_back(
+				        idx < obj.sections().size()
+				                ? canonical_name(obj.sections()[idx]->name)
+				                : "?");
 			}
 			std::sort(members.begin(), members.end());
-			std::string sig = sec->shdr.sh_info < obj.symbols().size() ? obj.symbols()[sec->shdr.sh_info]->name : "?";
+			std::string sig = sec->shdr.sh_info < obj.symbols().size()
+			                          ? obj.symbols()[sec->shdr.sh_info]->name
+			                          : "?";
 			g[sig] = members;
 		}
 		return g;
@@ -139,11 +150,13 @@ void Comparer::check_groups(Comparison &c)
 		if (it == og.end())
 			c.refusals.push_back(patched_.path() + ": new section group " + sig);
 		else if (it->second != members)
-			c.refusals.push_back(patched_.path() + ": section group " + sig + " changed");
+			c.refusals.push_back(patched_.path() + ": section group " + sig +
+			                     " changed");
 	}
 	for (auto &[sig, members] : og)
 		if (!pg.count(sig))
-			c.refusals.push_back(patched_.path() + ": section group " + sig + " removed");
+			c.refusals.push_back(patched_.path() + ": section group " + sig +
+			                     " removed");
 }
 
 Comparison Comparer::run()
@@ -198,14 +211,18 @@ Comparison Comparer::run()
 		const std::string &sec = p->sec->name;
 		if (p->is_func()) {
 			if (is_init_section(sec)) {
-				c.refusals.push_back(patched_.path() + ": changed __init code: function " + p->name + " in " + sec);
+				c.refusals.push_back(patched_.path() +
+				                     ": changed __init code: function " + p->name +
+				                     " in " + sec);
 				continue;
 			}
 			if (!is_cold_part(p->name))
 				c.changed_funcs.push_back(p);
 		} else {
-			c.refusals.push_back(patched_.path() + ": changed " + (is_init_section(sec) ? "__init " : "existing ") +
-					     "data: " + p->name + " in " + sec + " (existing data cannot be patched)");
+			c.refusals.push_back(patched_.path() + ": changed " +
+			                     (is_init_section(sec) ? "__init " : "existing ") +
+			                     "data: " + p->name + " in " + sec +
+			                     " (existing data cannot be patched)");
 		}
 	}
 	check_groups(c);
@@ -214,7 +231,8 @@ Comparison Comparer::run()
 
 bool has_ftrace_entry(const elf::Object &obj, const elf::Symbol *func)
 {
-	auto [b, e] = func->sec->relocs_in(func->value, func->value + std::min<uint64_t>(func->size, 16));
+	auto [b, e] =
+	        func->sec->relocs_in(func->value, func->value + std::min<uint64_t>(func->size, 16));
 	for (; b != e; ++b)
 		if (b->sym->name == "__fentry__" || b->sym->name == "mcount")
 			return true;
@@ -222,12 +240,15 @@ bool has_ftrace_entry(const elf::Object &obj, const elf::Symbol *func)
 		for (const auto &r : mc->relocs) {
 			if (r.sym->sec != func->sec)
 				continue;
-			int64_t off = wrap_add(r.addend, static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value));
-			if (off >= static_cast<int64_t>(func->value) && off < static_cast<int64_t>(func->value + 16))
+			int64_t off = wrap_add(
+			        r.addend, static_cast<int64_t>(
+			                          r.sym->type == STT_SECTION ? 0 : r.sym->value));
+			if (off >= static_cast<int64_t>(func->value) &&
+			    off < static_cast<int64_t>(func->value + 16))
 				return true;
 		}
 	}
 	return false;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

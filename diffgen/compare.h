@@ -13,11 +13,11 @@ namespace kp::diffgen {
 enum class Status { Same, Changed, New, Special };
 
 struct Comparison {
-	std::unordered_map<const elf::Symbol *, Status> status;  // every patched item
-	std::vector<const elf::Symbol *> changed_funcs;           // patched side, existing in both
-	std::vector<const elf::Symbol *> new_funcs;               // patched only
-	std::vector<std::string> refusals;                        // unsupported changes found
-	std::vector<std::string> line_only;                       // functions with __LINE__-only changes
+	std::unordered_map<const elf::Symbol *, Status> status; // every patched item
+	std::vector<const elf::Symbol *> changed_funcs;         // patched side, existing in both
+	std::vector<const elf::Symbol *> new_funcs;             // patched only
+	std::vector<std::string> refusals;                      // unsupported changes found
+	std::vector<std::string> line_only; // functions with __LINE__-only changes
 
 	Status of(const elf::Symbol *patched_item) const
 	{
@@ -29,13 +29,13 @@ struct Comparison {
 class Comparer {
 public:
 	Comparer(const elf::Object &orig, const elf::Object &patched, const Correlation &corr)
-		: orig_(orig), patched_(patched), corr_(corr)
-	{
-	}
+	    : orig_(orig), patched_(patched), corr_(corr)
+	{}
 	Comparison run();
 
 	// Identity of a relocation's target, comparable across the two objects.
-	std::string target_key(const elf::Object &obj, const elf::Reloc &r, bool from_text, bool patched_side);
+	std::string target_key(const elf::Object &obj, const elf::Reloc &r, bool from_text,
+	                       bool patched_side);
 
 private:
 	bool same_item(const elf::Symbol *o, const elf::Symbol *p, bool *line_only);
@@ -53,7 +53,7 @@ bool has_ftrace_entry(const elf::Object &obj, const elf::Symbol *func);
 
 // True when the differing bytes of two functions with identical relocations are only the
 // line-number immediates loaded right before calls to WARN/printk/might_sleep helpers.
-bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o, const elf::Object &patched,
-			      const elf::Symbol *p);
+bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o,
+                              const elf::Object &patched, const elf::Symbol *p);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

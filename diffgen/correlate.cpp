@@ -45,7 +45,7 @@ std::unordered_map<const elf::Symbol *, std::set<std::string>> referencers(const
 	return refs;
 }
 
-}  // namespace
+} // namespace
 
 Correlation correlate(const elf::Object &orig, const elf::Object &patched)
 {
@@ -87,11 +87,12 @@ Correlation correlate(const elf::Object &orig, const elf::Object &patched)
 		});
 		take([&](const elf::Symbol *o, const elf::Symbol *p) {
 			const auto &a = orefs[o], &b = prefs[p];
-			return std::any_of(a.begin(), a.end(), [&](const std::string &n) { return b.count(n); });
+			return std::any_of(a.begin(), a.end(),
+			                   [&](const std::string &n) { return b.count(n); });
 		});
 		take([](const elf::Symbol *o, const elf::Symbol *p) { return o->name == p->name; });
 	}
 	return c;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -29,4 +29,4 @@ private:
 // never paired.
 Correlation correlate(const elf::Object &orig, const elf::Object &patched);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -12,17 +12,18 @@ enum ExitCode { kChanged = 0, kError = 1, kUnsupported = 2, kNoChange = 3 };
 
 struct Result {
 	ExitCode code = kError;
-	std::vector<std::string> messages;     // errors / refusals / notes, one per line
-	std::vector<std::string> replaced;     // functions with a kp_func_rec
-	std::vector<std::string> added;        // new functions
+	std::vector<std::string> messages; // errors / refusals / notes, one per line
+	std::vector<std::string> replaced; // functions with a kp_func_rec
+	std::vector<std::string> added;    // new functions
 	// Options::anchor: "name,sympos = anchor+delta" per anchored symbol, and the
 	// relocations rewritten against anchors.
 	std::vector<std::string> anchored;
 	size_t anchored_relocations = 0;
-	std::string explanation;               // --explain report
+	std::string explanation; // --explain report
 };
 
 // Never throws; on anything but kChanged no file is left at @out.
-Result run(const std::string &orig, const std::string &patched, const std::string &out, const Options &opts);
+Result run(const std::string &orig, const std::string &patched, const std::string &out,
+           const Options &opts);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

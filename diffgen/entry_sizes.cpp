@@ -1,12 +1,12 @@
 #include "entry_sizes.h"
 
-#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <dwarf.h>
 #include <elf.h>
 #include <memory>
 #include <vector>
@@ -16,21 +16,21 @@ namespace kp::diffgen {
 namespace {
 
 constexpr SpecialKind kinds[] = {
-	{"__bug_table", "bug_entry", true},
-	{"__ex_table", "exception_table_entry", true},
-	{"__jump_table", "jump_entry", true},
-	{".altinstructions", "alt_instr", true},
-	{".parainstructions", "paravirt_patch_site", true},
-	{".static_call_sites", "static_call_site", true},
-	{".orc_unwind", "orc_entry", true},
-	{".orc_unwind_ip", "int", false},
-	{".smp_locks", "int", false},
-	{".retpoline_sites", "int", false},
-	{".return_sites", "int", false},
-	{".call_sites", "int", false},
-	{".ibt_endbr_seal", "int", false},
-	{".printk_index", "long unsigned int", false},
-	{"__mcount_loc", "long unsigned int", false},
+        {"__bug_table", "bug_entry", true},
+        {"__ex_table", "exception_table_entry", true},
+        {"__jump_table", "jump_entry", true},
+        {".altinstructions", "alt_instr", true},
+        {".parainstructions", "paravirt_patch_site", true},
+        {".static_call_sites", "static_call_site", true},
+        {".orc_unwind", "orc_entry", true},
+        {".orc_unwind_ip", "int", false},
+        {".smp_locks", "int", false},
+        {".retpoline_sites", "int", false},
+        {".return_sites", "int", false},
+        {".call_sites", "int", false},
+        {".ibt_endbr_seal", "int", false},
+        {".printk_index", "long unsigned int", false},
+        {"__mcount_loc", "long unsigned int", false},
 };
 
 struct DwflCloser {
@@ -53,10 +53,13 @@ char *debuginfo_path = nullptr;
 // libdwfl's offline reporting applies the relocations of ET_REL debug sections (string
 // offsets of an object's DWARF are relocations until linked).
 const Dwfl_Callbacks offline_callbacks = {
-	dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address, &debuginfo_path,
+        dwfl_build_id_find_elf,
+        dwfl_standard_find_debuginfo,
+        dwfl_offline_section_address,
+        &debuginfo_path,
 };
 
-}  // namespace
+} // namespace
 
 const SpecialKind *special_kind(const std::string &section)
 {
@@ -101,7 +104,8 @@ void EntrySizes::scan(const std::string &file)
 			wanted[k.type_name] = k.is_struct;
 	Dwarf_Off off = 0, next = 0;
 	size_t hsize = 0;
-	while (!wanted.empty() && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+	while (!wanted.empty() &&
+	       dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
 		Dwarf_Die cu, die;
 		if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
 			do {
@@ -112,11 +116,13 @@ void EntrySizes::scan(const std::string &file)
 				if (!nm)
 					continue;
 				auto it = wanted.find(nm);
-				if (it == wanted.end() || it->second != (tag == DW_TAG_structure_type))
+				if (it == wanted.end() ||
+				    it->second != (tag == DW_TAG_structure_type))
 					continue;
 				Dwarf_Word size = 0;
 				Dwarf_Attribute a;
-				if (dwarf_attr(&die, DW_AT_byte_size, &a) && dwarf_formudata(&a, &size) == 0 && size) {
+				if (dwarf_attr(&die, DW_AT_byte_size, &a) &&
+				    dwarf_formudata(&a, &size) == 0 && size) {
 					found_[nm] = size;
 					wanted.erase(it);
 				}
@@ -138,4 +144,4 @@ std::optional<uint64_t> EntrySizes::size_of(const SpecialKind &kind)
 	}
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -12,7 +12,7 @@ namespace kp::diffgen {
 
 struct SpecialKind {
 	const char *section;
-	const char *type_name;  // DWARF struct (or base type) of one entry
+	const char *type_name; // DWARF struct (or base type) of one entry
 	bool is_struct;
 };
 
@@ -22,7 +22,8 @@ const SpecialKind *special_kind(const std::string &section);
 class EntrySizes {
 public:
 	// @dwarf_files: ELF files with DWARF to look types up in, first match wins.
-	explicit EntrySizes(std::vector<std::string> dwarf_files) : files_(std::move(dwarf_files)) {}
+	explicit EntrySizes(std::vector<std::string> dwarf_files) : files_(std::move(dwarf_files))
+	{}
 	// Size of one entry of @kind, or nullopt when no DWARF source has the type.
 	std::optional<uint64_t> size_of(const SpecialKind &kind);
 	const std::vector<std::string> &files() const { return files_; }
@@ -34,4 +35,4 @@ private:
 	size_t scanned_ = 0;
 };
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -36,4 +36,4 @@ inline void take(Expected<void> result)
 		throw Error(result.error().message());
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

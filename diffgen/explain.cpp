@@ -1,11 +1,11 @@
 #include "explain.h"
 
 #include <capstone/capstone.h>
-#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 
 #include <algorithm>
 #include <climits>
+#include <dwarf.h>
 #include <memory>
 #include <sstream>
 #include <unordered_set>
@@ -23,7 +23,10 @@ struct DwflCloser {
 
 char *debuginfo_path = nullptr;
 const Dwfl_Callbacks offline_callbacks = {
-	dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address, &debuginfo_path,
+        dwfl_build_id_find_elf,
+        dwfl_standard_find_debuginfo,
+        dwfl_offline_section_address,
+        &debuginfo_path,
 };
 
 struct FindFunc {
@@ -44,7 +47,7 @@ int visit_cu_funcs(Dwarf_Die *cu, const char *name, std::string &out)
 			continue;
 		Dwarf_Addr lo = 0, hi = 0;
 		if (dwarf_lowpc(&die, &lo) != 0 || dwarf_highpc(&die, &hi) != 0)
-			continue;  // declaration or fully inlined
+			continue; // declaration or fully inlined
 		const char *file = dwarf_decl_file(&die);
 		Dwarf_Lines *lines = nullptr;
 		size_t n = 0;
@@ -54,7 +57,8 @@ int visit_cu_funcs(Dwarf_Die *cu, const char *name, std::string &out)
 				Dwarf_Line *l = dwarf_onesrcline(lines, i);
 				Dwarf_Addr a;
 				int ln;
-				if (dwarf_lineaddr(l, &a) || dwarf_lineno(l, &ln) || a < lo || a >= hi)
+				if (dwarf_lineaddr(l, &a) || dwarf_lineno(l, &ln) || a < lo ||
+				    a >= hi)
 					continue;
 				// Lines of inlined code from headers are not this function's range.
 				const char *src = dwarf_linesrc(l, nullptr, nullptr);
@@ -68,7 +72,8 @@ int visit_cu_funcs(Dwarf_Die *cu, const char *name, std::string &out)
 		dwarf_decl_line(&die, &decl);
 		if (first == INT_MAX)
 			first = last = decl;
-		out = std::string(file ? file : "?") + ":" + std::to_string(std::min(first, decl ? decl : first)) + "-" +
+		out = std::string(file ? file : "?") + ":" +
+		      std::to_string(std::min(first, decl ? decl : first)) + "-" +
 		      std::to_string(last);
 		return 1;
 	} while (dwarf_siblingof(&die, &die) == 0);
@@ -87,10 +92,12 @@ std::vector<std::string> disassemble(const elf::Object &obj, const elf::Symbol *
 	size_t n = cs_disasm(h, f->sec->data.data() + f->value, f->size, 0, 0, &insn);
 	for (size_t i = 0; i < n && i < 4000; i++) {
 		std::string line = std::string(insn[i].mnemonic) + " " + insn[i].op_str;
-		auto [b, e] = f->sec->relocs_in(f->value + insn[i].address, f->value + insn[i].address + insn[i].size);
+		auto [b, e] = f->sec->relocs_in(f->value + insn[i].address,
+		                                f->value + insn[i].address + insn[i].size);
 		for (; b != e; ++b) {
 			Target t = resolve(obj, *b, true);
-			line += "  <" + (t.item ? canonical_name(t.item->name) : t.sym->name) + "+" + std::to_string(t.delta) + ">";
+			line += "  <" + (t.item ? canonical_name(t.item->name) : t.sym->name) +
+			        "+" + std::to_string(t.delta) + ">";
 		}
 		out.push_back(line);
 	}
@@ -100,7 +107,7 @@ std::vector<std::string> disassemble(const elf::Object &obj, const elf::Symbol *
 	return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string source_range(const std::string &path, const std::string &name)
 {
@@ -127,8 +134,8 @@ std::string source_range(const std::string &path, const std::string &name)
 	return "";
 }
 
-std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Symbol *o, const elf::Object &patched,
-					  const elf::Symbol *p)
+std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Symbol *o,
+                                          const elf::Object &patched, const elf::Symbol *p)
 {
 	auto a = disassemble(orig, o), b = disassemble(patched, p);
 	// LCS over instruction text.
@@ -136,7 +143,8 @@ std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Sy
 	std::vector<std::vector<uint16_t>> L(n + 1, std::vector<uint16_t>(m + 1, 0));
 	for (size_t i = n; i-- > 0;)
 		for (size_t j = m; j-- > 0;)
-			L[i][j] = a[i] == b[j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
+			L[i][j] = a[i] == b[j] ? L[i + 1][j + 1] + 1
+			                       : std::max(L[i + 1][j], L[i][j + 1]);
 	std::vector<std::string> out;
 	size_t i = 0, j = 0;
 	while (i < n || j < m) {
@@ -155,16 +163,17 @@ std::string explain(const Selector &sel, const Comparison &cmp)
 {
 	std::ostringstream os;
 	const Selection &s = sel.selection();
-	os << "diffgen: " << sel.orig().path() << " -> " << sel.patched().path() << " (target " << sel.options().target
-	   << ")\n";
+	os << "diffgen: " << sel.orig().path() << " -> " << sel.patched().path() << " (target "
+	   << sel.options().target << ")\n";
 	os << "changed functions: " << s.funcs.size() << "\n";
 	for (const auto &f : s.funcs) {
 		std::string where = source_range(sel.patched().path(), f.patched->name);
 		for (const auto *alias : f.patched->aliases)
 			if (where.empty())
 				where = source_range(sel.patched().path(), alias->name);
-		os << "  " << f.orig->name << " (sympos " << f.sympos << ", " << f.orig->size << " -> " << f.patched->size
-		   << " bytes)" << (where.empty() ? "" : " at " + where) << "\n";
+		os << "  " << f.orig->name << " (sympos " << f.sympos << ", " << f.orig->size
+		   << " -> " << f.patched->size << " bytes)"
+		   << (where.empty() ? "" : " at " + where) << "\n";
 		for (const auto &l : instruction_diff(sel.orig(), f.orig, sel.patched(), f.patched))
 			os << "      " << l << "\n";
 	}
@@ -181,7 +190,8 @@ std::string explain(const Selector &sel, const Comparison &cmp)
 			named.insert(f);
 		for (const auto *item : s.items)
 			if (item->is_func() && !named.count(item))
-				os << "carried without redirect (no ftrace entry or .cold part; its callers are replaced): "
+				os << "carried without redirect (no ftrace entry or .cold part; "
+				      "its callers are replaced): "
 				   << item->name << "\n";
 	}
 	for (const auto &l : cmp.line_only)
@@ -189,22 +199,25 @@ std::string explain(const Selector &sel, const Comparison &cmp)
 	os << "included data and pieces:\n";
 	for (const auto *item : s.items)
 		if (!item->is_func())
-			os << "  " << item->name << " (" << item->sec->name << ", " << item->size << " bytes)\n";
+			os << "  " << item->name << " (" << item->sec->name << ", " << item->size
+			   << " bytes)\n";
 	for (const auto *piece : s.pieces)
 		os << "  " << piece->name << " (" << piece->size() << " bytes)\n";
 	os << "special sections:\n";
 	for (const auto &k : s.special)
-		os << "  " << k.sec->name << ": " << k.entries.size() << " of " << k.sec->size() / k.entsize << " entries ("
-		   << k.entsize << " bytes each)\n";
+		os << "  " << k.sec->name << ": " << k.entries.size() << " of "
+		   << k.sec->size() / k.entsize << " entries (" << k.entsize << " bytes each)\n";
 	os << "resolved at load time: " << s.externals.size() << "\n";
 	for (const auto &x : s.externals) {
-		os << "  " << x.out_name << " -> " << sel.options().target << ":" << x.name << "," << x.sympos
-		   << (x.local ? " local" : " global");
+		os << "  " << x.out_name << " -> " << sel.options().target << ":" << x.name << ","
+		   << x.sympos << (x.local ? " local" : " global");
 		if (sel.target())
-			os << (x.found ? (x.exported ? " exported (module loader)" : " not exported (kp_syms, anchor)")
-				       : " not in target");
+			os << (x.found ? (x.exported ? " exported (module loader)"
+			                             : " not exported (kp_syms, anchor)")
+			               : " not in target");
 		if (!x.anchor.empty())
-			os << " = " << x.anchor << (x.anchor_delta < 0 ? "" : "+") << x.anchor_delta;
+			os << " = " << x.anchor << (x.anchor_delta < 0 ? "" : "+")
+			   << x.anchor_delta;
 		else
 			os << " (kp_syms; exports unknown without --symbols)";
 		os << "; used by";
@@ -219,4 +232,4 @@ std::string explain(const Selector &sel, const Comparison &cmp)
 	return os.str();
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

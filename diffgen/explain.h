@@ -17,7 +17,7 @@ std::string explain(const Selector &sel, const Comparison &cmp);
 std::string source_range(const std::string &path, const std::string &name);
 
 // Instruction-level diff of two functions ("-"/"+" lines, relocation targets resolved).
-std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Symbol *o, const elf::Object &patched,
-					  const elf::Symbol *p);
+std::vector<std::string> instruction_diff(const elf::Object &orig, const elf::Symbol *o,
+                                          const elf::Object &patched, const elf::Symbol *p);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -41,7 +41,8 @@ struct Insns {
 };
 
 // The name of the call target of the call instruction at [off, off+size) of @func.
-std::string call_target(const elf::Object &obj, const elf::Symbol *func, uint64_t off, uint64_t size)
+std::string call_target(const elf::Object &obj, const elf::Symbol *func, uint64_t off,
+                        uint64_t size)
 {
 	auto [b, e] = func->sec->relocs_in(func->value + off, func->value + off + size);
 	if (b == e)
@@ -55,13 +56,14 @@ bool is_mov_imm_to_reg(const cs_insn &i)
 	if (i.id != X86_INS_MOV || !i.detail)
 		return false;
 	const cs_x86 &x = i.detail->x86;
-	return x.op_count == 2 && x.operands[0].type == X86_OP_REG && x.operands[1].type == X86_OP_IMM;
+	return x.op_count == 2 && x.operands[0].type == X86_OP_REG &&
+	       x.operands[1].type == X86_OP_IMM;
 }
 
-}  // namespace
+} // namespace
 
-bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o, const elf::Object &patched,
-			      const elf::Symbol *p)
+bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o,
+                              const elf::Object &patched, const elf::Symbol *p)
 {
 	(void)orig;
 	if (o->size != p->size || o->sec->is_nobits())
@@ -89,7 +91,8 @@ bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o, con
 		for (size_t j = i + 1; j < b.count && j <= i + 6; j++) {
 			if (b.insn[j].id != X86_INS_CALL)
 				continue;
-			helper = is_line_helper(call_target(patched, p, b.insn[j].address, b.insn[j].size));
+			helper = is_line_helper(
+			        call_target(patched, p, b.insn[j].address, b.insn[j].size));
 			break;
 		}
 		if (!helper)
@@ -99,4 +102,4 @@ bool only_line_numbers_differ(const elf::Object &orig, const elf::Symbol *o, con
 	return any;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -12,14 +12,20 @@ int main(int argc, char **argv)
 	std::string orig, patched, out;
 	kp::diffgen::Options opts;
 	app.add_option("ORIG", orig, "object built from the original source")->required();
-	app.add_option("PATCHED", patched, "the same object built from the patched source")->required();
+	app.add_option("PATCHED", patched, "the same object built from the patched source")
+	        ->required();
 	app.add_option("-o,--output", out, "patch object to write")->required();
-	app.add_option("--target", opts.target, "object the patch applies to: vmlinux or a module name");
-	app.add_option("--symbols", opts.symbols, "target ELF (vmlinux or MODULE.ko) for sympos and exports");
-	app.add_option("--kernel", opts.dwarf, "ELF with kernel DWARF for special-section entry sizes (repeatable; default: --symbols, then PATCHED)");
+	app.add_option("--target", opts.target,
+	               "object the patch applies to: vmlinux or a module name");
+	app.add_option("--symbols", opts.symbols,
+	               "target ELF (vmlinux or MODULE.ko) for sympos and exports");
+	app.add_option("--kernel", opts.dwarf,
+	               "ELF with kernel DWARF for special-section entry sizes (repeatable; "
+	               "default: --symbols, then PATCHED)");
 	app.add_flag("--explain", opts.explain, "print a human report of the changes");
 	app.add_flag("--anchor", opts.anchor,
-		     "reach non-exported vmlinux symbols through exported anchors (needs --symbols vmlinux)");
+	             "reach non-exported vmlinux symbols through exported anchors (needs --symbols "
+	             "vmlinux)");
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
@@ -32,8 +38,8 @@ int main(int argc, char **argv)
 	if (opts.explain)
 		std::cout << res.explanation;
 	if (res.code == kp::diffgen::kChanged) {
-		std::cerr << "diffgen: " << out << ": " << res.replaced.size() << " replaced, " << res.added.size()
-			  << " new function(s)\n";
+		std::cerr << "diffgen: " << out << ": " << res.replaced.size() << " replaced, "
+		          << res.added.size() << " new function(s)\n";
 	}
 	return res.code;
 }

@@ -17,9 +17,12 @@ bool all_digits(std::string_view s)
 	return true;
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p)
+{
+	return s.substr(0, p.size()) == p;
+}
 
-}  // namespace
+} // namespace
 
 std::string canonical_name(std::string_view name)
 {
@@ -33,8 +36,10 @@ std::string canonical_name(std::string_view name)
 	size_t dot = name.rfind('.');
 	if (dot != std::string_view::npos && dot > 0 && all_digits(name.substr(dot + 1))) {
 		std::string_view head = name.substr(0, dot);
-		for (std::string_view clone : {".isra", ".part", ".constprop", ".lto_priv", ".llvm"})
-			if (head.size() >= clone.size() && head.substr(head.size() - clone.size()) == clone)
+		for (std::string_view clone :
+		     {".isra", ".part", ".constprop", ".lto_priv", ".llvm"})
+			if (head.size() >= clone.size() &&
+			    head.substr(head.size() - clone.size()) == clone)
 				return std::string(name);
 		return std::string(head);
 	}
@@ -43,25 +48,28 @@ std::string canonical_name(std::string_view name)
 
 bool is_special_static(std::string_view name, std::string_view section)
 {
-	if (section == ".data..once" || starts_with(section, ".data..once.") || section == ".data.once" ||
-	    starts_with(section, ".data.once.") || section == "__dyndbg" ||
-	    starts_with(section, "__dyndbg."))
+	if (section == ".data..once" || starts_with(section, ".data..once.") ||
+	    section == ".data.once" || starts_with(section, ".data.once.") ||
+	    section == "__dyndbg" || starts_with(section, "__dyndbg."))
 		return true;
 	std::string c = canonical_name(name);
 	static constexpr std::array<std::string_view, 9> exact = {
-		"__key", "__warned", "__already_done", "__func__", "_rs", "CSWTCH", "__print_once", "descriptor", "__once",
+	        "__key",  "__warned",     "__already_done", "__func__", "_rs",
+	        "CSWTCH", "__print_once", "descriptor",     "__once",
 	};
 	for (auto e : exact)
 		if (c == e)
 			return true;
-	return starts_with(c, "__UNIQUE_ID_ddebug") || starts_with(c, "__key.") || starts_with(c, "__warned.");
+	return starts_with(c, "__UNIQUE_ID_ddebug") || starts_with(c, "__key.") ||
+	       starts_with(c, "__warned.");
 }
 
 std::string clone_parent(std::string_view name)
 {
 	// Find the first clone marker; everything before it is the parent.
 	size_t best = std::string_view::npos;
-	for (std::string_view marker : {".cold", ".part.", ".isra.", ".constprop.", ".localalias"}) {
+	for (std::string_view marker :
+	     {".cold", ".part.", ".isra.", ".constprop.", ".localalias"}) {
 		size_t p = name.find(marker);
 		if (p != std::string_view::npos && p > 0 && p < best)
 			best = p;
@@ -80,16 +88,27 @@ bool is_cold_part(std::string_view name)
 
 bool is_init_section(std::string_view s)
 {
-	return starts_with(s, ".init.") || starts_with(s, ".exit.") || starts_with(s, ".meminit.") ||
-	       starts_with(s, ".head.text") || s == ".init";
+	return starts_with(s, ".init.") || starts_with(s, ".exit.") ||
+	       starts_with(s, ".meminit.") || starts_with(s, ".head.text") || s == ".init";
 }
 
 bool is_line_helper(std::string_view name)
 {
 	static constexpr std::array<std::string_view, 14> helpers = {
-		"__might_sleep", "__might_resched", "__might_fault", "__warn_printk", "warn_slowpath_fmt", "_printk",
-		"printk", "__dynamic_pr_debug", "__dynamic_dev_dbg", "__dynamic_netdev_dbg", "lockdep_rcu_suspicious",
-		"__cant_sleep", "__cant_migrate", "__WARN_printf",
+	        "__might_sleep",
+	        "__might_resched",
+	        "__might_fault",
+	        "__warn_printk",
+	        "warn_slowpath_fmt",
+	        "_printk",
+	        "printk",
+	        "__dynamic_pr_debug",
+	        "__dynamic_dev_dbg",
+	        "__dynamic_netdev_dbg",
+	        "lockdep_rcu_suspicious",
+	        "__cant_sleep",
+	        "__cant_migrate",
+	        "__WARN_printf",
 	};
 	for (auto h : helpers)
 		if (name == h)
@@ -97,4 +116,4 @@ bool is_line_helper(std::string_view name)
 	return starts_with(name, "__might_") || starts_with(name, "__warn");
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -26,4 +26,4 @@ bool is_init_section(std::string_view section);
 // Helpers whose line-number argument may change without a functional change.
 bool is_line_helper(std::string_view name);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -5,14 +5,14 @@
 
 namespace kp::ksym {
 class SymbolTable;
-}  // namespace kp::ksym
+} // namespace kp::ksym
 
 namespace kp::diffgen {
 
 struct Options {
-	std::string target = "vmlinux";       // object the patch applies to: vmlinux or a module name
-	std::string symbols;                  // target ELF (vmlinux or MODULE.ko), optional
-	std::vector<std::string> dwarf;       // ELF files with DWARF for special-section entry sizes
+	std::string target = "vmlinux"; // object the patch applies to: vmlinux or a module name
+	std::string symbols;            // target ELF (vmlinux or MODULE.ko), optional
+	std::vector<std::string> dwarf; // ELF files with DWARF for special-section entry sizes
 	bool explain = false;
 	// Reach non-exported vmlinux symbols through exported anchors (needs --symbols
 	// vmlinux): the object is then finished for kp-build's link.
@@ -22,4 +22,4 @@ struct Options {
 	const ksym::SymbolTable *symbol_table = nullptr;
 };
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -36,4 +36,4 @@ Target resolve(const elf::Object &obj, const elf::Reloc &r, bool from_text)
 	return t;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -10,8 +10,8 @@ namespace kp::diffgen {
 namespace {
 
 // sympos of the target symbol @name of @obj stands for; nullopt when the target lacks it.
-std::optional<uint64_t> target_sympos(const ksym::SymbolTable &t, const std::string &name, bool local,
-				      const elf::Object &obj)
+std::optional<uint64_t> target_sympos(const ksym::SymbolTable &t, const std::string &name,
+                                      bool local, const elf::Object &obj)
 {
 	const ksym::KernelSymbol *k = t.counterpart(name, local, obj);
 	if (!k)
@@ -19,13 +19,12 @@ std::optional<uint64_t> target_sympos(const ksym::SymbolTable &t, const std::str
 	return t.sympos(*k);
 }
 
-}  // namespace
+} // namespace
 
 Selector::Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr,
-		   const Comparison &cmp, const ksym::SymbolTable *target, const Options &opts)
-	: orig_(orig), patched_(patched), corr_(corr), cmp_(cmp), target_(target), opts_(opts)
-{
-}
+                   const Comparison &cmp, const ksym::SymbolTable *target, const Options &opts)
+    : orig_(orig), patched_(patched), corr_(corr), cmp_(cmp), target_(target), opts_(opts)
+{}
 
 void Selector::include_item(const elf::Symbol *item)
 {
@@ -59,11 +58,13 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 		// Locals and non-exported symbols of the target need verifying by the core.
 		e.record = e.found && (local || !e.exported);
 		if (local && !e.found)
-			sel_.refusals.push_back(patched_.path() + ": " + user + " refers to the local symbol " + name +
-						" which " + target_->path() + " does not have");
+			sel_.refusals.push_back(patched_.path() + ": " + user +
+			                        " refers to the local symbol " + name + " which " +
+			                        target_->path() + " does not have");
 	} else {
 		// Without the target's symbol table exports are unknown: record every reference
-		// (vmlinux); a module target's globals may live anywhere, so leave them to the loader.
+		// (vmlinux); a module target's globals may live anywhere, so leave them to the
+		// loader.
 		e.record = opts_.target == KP_OBJ_VMLINUX;
 	}
 	if (opts_.target != KP_OBJ_VMLINUX && (local || e.found)) {
@@ -87,10 +88,12 @@ void Selector::anchor(External &e, const std::string &user) const
 {
 	const ksym::KernelSymbol *k = target_->counterpart(e.name, e.local, orig_);
 	if (!k)
-		throw Error(patched_.path() + ": internal: " + e.name + " found in " + target_->path() + " but not again");
+		throw Error(patched_.path() + ": internal: " + e.name + " found in " +
+		            target_->path() + " but not again");
 	if (k->absolute())
-		throw Error(patched_.path() + ": " + user + " refers to " + e.name + ", an absolute symbol of " +
-			    target_->path() + "; it cannot be anchored to an exported symbol");
+		throw Error(patched_.path() + ": " + user + " refers to " + e.name +
+		            ", an absolute symbol of " + target_->path() +
+		            "; it cannot be anchored to an exported symbol");
 	auto a = target_->anchor_for(*k);
 	if (!a)
 		throw Error(patched_.path() + ": " + a.error().message());
@@ -136,9 +139,10 @@ Ref Selector::decide(const elf::Reloc &r, const elf::Section *from, const std::s
 		return ref;
 	}
 	if (t.sym->shndx != SHN_UNDEF)
-		throw Unsupported(patched_.path() + ": " + user + " refers to " +
-				  (t.sym->name.empty() ? std::string("an unnamed symbol") : t.sym->name) +
-				  " which is absolute or common");
+		throw Unsupported(
+		        patched_.path() + ": " + user + " refers to " +
+		        (t.sym->name.empty() ? std::string("an unnamed symbol") : t.sym->name) +
+		        " which is absolute or common");
 	ref.kind = Ref::Extern;
 	ref.external = external(t.sym->name, false, user);
 	return ref;
@@ -152,12 +156,16 @@ void Selector::include_special(std::vector<KeptEntries> special)
 			auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
 			for (; b != e; ++b) {
 				Ref ref = use(*b, sec, sec->name);
-				if (ref.kind != Ref::Extern || !sel_.externals[ref.external].via_kp_relocs)
+				if (ref.kind != Ref::Extern ||
+				    !sel_.externals[ref.external].via_kp_relocs)
 					continue;
-				throw Unsupported(patched_.path() + ": section " + sec->name + " entry " + std::to_string(i) +
-						  " refers to " + sel_.externals[ref.external].name +
-						  ", a non-exported symbol of module " + opts_.target +
-						  ": it would need a kp_relocs record, which special sections cannot use");
+				throw Unsupported(patched_.path() + ": section " + sec->name +
+				                  " entry " + std::to_string(i) + " refers to " +
+				                  sel_.externals[ref.external].name +
+				                  ", a non-exported symbol of module " +
+				                  opts_.target +
+				                  ": it would need a kp_relocs record, which "
+				                  "special sections cannot use");
 			}
 		}
 	}
@@ -186,8 +194,8 @@ void Selector::close()
 namespace {
 
 struct Referrers {
-	std::unordered_set<const elf::Symbol *> callers;  // function items referring to it
-	std::string other;                                // a non-code place referring to it, if any
+	std::unordered_set<const elf::Symbol *> callers; // function items referring to it
+	std::string other;                               // a non-code place referring to it, if any
 };
 
 // Who refers to each function item of @obj: functions, or (reported) anything else that
@@ -198,7 +206,8 @@ std::unordered_map<const elf::Symbol *, Referrers> function_referrers(const elf:
 	std::unordered_map<const elf::Symbol *, Referrers> refs;
 	for (const auto &sec : obj.sections()) {
 		if (sec->relocs.empty() || !(sec->flags() & SHF_ALLOC) || special_kind(sec->name) ||
-		    sec->name.rfind(".discard", 0) == 0 || sec->name == "__patchable_function_entries")
+		    sec->name.rfind(".discard", 0) == 0 ||
+		    sec->name == "__patchable_function_entries")
 			continue;
 		for (const auto &r : sec->relocs) {
 			Target t = resolve(obj, r, sec->is_text());
@@ -216,7 +225,7 @@ std::unordered_map<const elf::Symbol *, Referrers> function_referrers(const elf:
 	return refs;
 }
 
-}  // namespace
+} // namespace
 
 void Selector::run()
 {
@@ -232,7 +241,8 @@ void Selector::run()
 		work.pop_front();
 		const elf::Symbol *o = corr_.twin(p);
 		if (!o)
-			throw Error(patched_.path() + ": internal: changed function " + p->name + " has no original");
+			throw Error(patched_.path() + ": internal: changed function " + p->name +
+			            " has no original");
 		if (!has_ftrace_entry(orig_, o) || !has_ftrace_entry(patched_, p)) {
 			if (!have_referrers) {
 				referrers = function_referrers(patched_);
@@ -247,9 +257,13 @@ void Selector::run()
 			else if (r.callers.empty())
 				why = "nothing in this object calls it";
 			if (!why.empty()) {
-				sel_.refusals.push_back(patched_.path() + ": changed function " + p->name +
-							" has no ftrace entry (no call __fentry__ at its start / no "
-							"__mcount_loc record) and cannot be replaced through its callers: " + why);
+				sel_.refusals.push_back(patched_.path() + ": changed function " +
+				                        p->name +
+				                        " has no ftrace entry (no call __fentry__ "
+				                        "at its start / no "
+				                        "__mcount_loc record) and cannot be "
+				                        "replaced through its callers: " +
+				                        why);
 				continue;
 			}
 			// Carried as a new copy; its callers are replaced.
@@ -257,7 +271,8 @@ void Selector::run()
 			for (const elf::Symbol *caller : r.callers) {
 				if (seen.insert(caller).second) {
 					if (!corr_.twin(caller)) {
-						include_item(caller);  // a new function: included anyway
+						include_item(
+						        caller); // a new function: included anyway
 						continue;
 					}
 					work.push_back(caller);
@@ -269,8 +284,10 @@ void Selector::run()
 		if (target_) {
 			auto pos = target_sympos(*target_, o->name, o->is_local(), orig_);
 			if (!pos) {
-				sel_.refusals.push_back(patched_.path() + ": changed function " + o->name + " not found in " +
-							target_->path() + " (inlined everywhere or renamed?)");
+				sel_.refusals.push_back(patched_.path() + ": changed function " +
+				                        o->name + " not found in " +
+				                        target_->path() +
+				                        " (inlined everywhere or renamed?)");
 				continue;
 			}
 			sympos = *pos;
@@ -283,4 +300,4 @@ void Selector::run()
 	close();
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -11,21 +11,21 @@
 #include "compare.h"
 #include "correlate.h"
 #include "elf/object.h"
+#include "ksym/symbols.h"
 #include "options.h"
 #include "references.h"
-#include "ksym/symbols.h"
 
 namespace kp::diffgen {
 
 // A symbol of the running kernel the patch refers to.
 struct External {
-	std::string name;      // name in the target
-	std::string out_name;  // the undefined symbol in the output object
+	std::string name;     // name in the target
+	std::string out_name; // the undefined symbol in the output object
 	bool local = false;
-	bool found = false;     // present in the --symbols target
+	bool found = false; // present in the --symbols target
 	bool exported = false;
 	uint64_t sympos = 0;
-	bool record = false;    // gets a kp_sym_rec
+	bool record = false; // gets a kp_sym_rec
 	// A symbol of a module target: the module may load after the patch, so the core
 	// applies these relocations itself (kp_reloc_rec) instead of the module loader.
 	bool via_kp_relocs = false;
@@ -34,7 +34,7 @@ struct External {
 	// resolves the anchor.  Empty: the undefined symbol is out_name itself.
 	std::string anchor;
 	int64_t anchor_delta = 0;
-	std::vector<std::string> users;  // included items referring to it (for --explain)
+	std::vector<std::string> users; // included items referring to it (for --explain)
 };
 
 // Where one relocation of an included piece points in the output.
@@ -65,7 +65,7 @@ struct Selection {
 	std::vector<const elf::Section *> pieces;
 	std::unordered_set<const elf::Section *> piece_set;
 	std::vector<External> externals;
-	std::unordered_map<std::string, size_t> external_index;  // by out_name
+	std::unordered_map<std::string, size_t> external_index; // by out_name
 	std::vector<ReplacedFunc> funcs;
 	std::vector<KeptEntries> special;
 	// Where each relocation of an included item, piece or special entry points: what the
@@ -76,8 +76,8 @@ struct Selection {
 
 class Selector {
 public:
-	Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr, const Comparison &cmp,
-		 const ksym::SymbolTable *target, const Options &opts);
+	Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr,
+	         const Comparison &cmp, const ksym::SymbolTable *target, const Options &opts);
 
 	// Picks the initial set and closes it over references.
 	void run();
@@ -112,4 +112,4 @@ private:
 	std::deque<const elf::Section *> todo_pieces_;
 };
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -9,7 +9,8 @@ namespace kp::diffgen {
 namespace {
 
 // The entry belongs to an included function when its first field points into one.
-bool belongs(const elf::Object &obj, const Selection &sel, const elf::Section *sec, uint64_t begin, uint64_t end)
+bool belongs(const elf::Object &obj, const Selection &sel, const elf::Section *sec, uint64_t begin,
+             uint64_t end)
 {
 	auto [b, e] = sec->relocs_in(begin, end);
 	if (b == e || b->offset != begin)
@@ -26,8 +27,11 @@ std::optional<uint64_t> array_entry_size(const elf::Section &sec)
 		return std::nullopt;
 	uint64_t width = 0;
 	for (const auto &r : sec.relocs) {
-		uint64_t w = r.type == R_X86_64_64 || r.type == R_X86_64_PC64 ? 8
-			     : r.type == R_X86_64_PC32 || r.type == R_X86_64_32 || r.type == R_X86_64_32S ? 4 : 0;
+		uint64_t w =
+		        r.type == R_X86_64_64 || r.type == R_X86_64_PC64 ? 8
+		        : r.type == R_X86_64_PC32 || r.type == R_X86_64_32 || r.type == R_X86_64_32S
+		                ? 4
+		                : 0;
 		if (!w || (width && w != width))
 			return std::nullopt;
 		width = w;
@@ -40,9 +44,10 @@ std::optional<uint64_t> array_entry_size(const elf::Section &sec)
 	return width;
 }
 
-}  // namespace
+} // namespace
 
-std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel, EntrySizes &sizes)
+std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel,
+                                                 EntrySizes &sizes)
 {
 	std::vector<KeptEntries> kept;
 	for (const auto &sp : obj.sections()) {
@@ -52,14 +57,16 @@ std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const S
 			continue;
 		uint64_t entsize = sec->shdr.sh_entsize;
 		if (!entsize) {
-			// Scalar arrays: the relocation each entry carries fixes the width; structs: DWARF.
+			// Scalar arrays: the relocation each entry carries fixes the width;
+			// structs: DWARF.
 			std::optional<uint64_t> s;
 			if (!kind->is_struct)
 				s = array_entry_size(*sec);
 			if (!s)
 				s = sizes.size_of(*kind);
 			if (!s) {
-				// Unknown size only matters when some entry refers to included code.
+				// Unknown size only matters when some entry refers to included
+				// code.
 				bool relevant = false;
 				for (const auto &r : sec->relocs) {
 					Target t = resolve(obj, r, false);
@@ -73,14 +80,19 @@ std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const S
 				std::string from;
 				for (const auto &f : sizes.files())
 					from += (from.empty() ? "" : ", ") + f;
-				throw Error(obj.path() + ": section " + sec->name + ": entry size unknown: no DWARF type '" +
-					    kind->type_name + "' in " + (from.empty() ? "any DWARF input (pass --kernel)" : from));
+				throw Error(
+				        obj.path() + ": section " + sec->name +
+				        ": entry size unknown: no DWARF type '" + kind->type_name +
+				        "' in " +
+				        (from.empty() ? "any DWARF input (pass --kernel)" : from));
 			}
 			entsize = *s;
 		}
 		if (sec->data.size() % entsize)
-			throw Error(obj.path() + ": section " + sec->name + ": size " + std::to_string(sec->data.size()) +
-				    " is not a multiple of the entry size " + std::to_string(entsize));
+			throw Error(obj.path() + ": section " + sec->name + ": size " +
+			            std::to_string(sec->data.size()) +
+			            " is not a multiple of the entry size " +
+			            std::to_string(entsize));
 		KeptEntries k{sec, entsize, {}};
 		for (uint64_t i = 0; i < sec->data.size() / entsize; i++)
 			if (belongs(obj, sel, sec, i * entsize, (i + 1) * entsize))
@@ -91,16 +103,20 @@ std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const S
 			const elf::Section *orc = obj.section(".orc_unwind");
 			if (!orc)
 				throw Error(obj.path() + ": .orc_unwind_ip without .orc_unwind");
-			// Parallel arrays: one orc_entry per ip entry, so the size follows from the two
-			// sections; DWARF's struct orc_entry only when .orc_unwind_ip is empty.
+			// Parallel arrays: one orc_entry per ip entry, so the size follows from the
+			// two sections; DWARF's struct orc_entry only when .orc_unwind_ip is empty.
 			uint64_t n = sec->data.size() / entsize;
-			auto s = orc->shdr.sh_entsize ? std::optional<uint64_t>(orc->shdr.sh_entsize)
-				 : n && orc->data.size() % n == 0 ? std::optional<uint64_t>(orc->data.size() / n)
-								  : sizes.size_of(*special_kind(".orc_unwind"));
+			auto s = orc->shdr.sh_entsize
+			                 ? std::optional<uint64_t>(orc->shdr.sh_entsize)
+			         : n && orc->data.size() % n == 0
+			                 ? std::optional<uint64_t>(orc->data.size() / n)
+			                 : sizes.size_of(*special_kind(".orc_unwind"));
 			if (!s)
-				throw Error(obj.path() + ": section .orc_unwind: entry size unknown: no DWARF type 'orc_entry'");
+				throw Error(obj.path() + ": section .orc_unwind: entry size "
+				                         "unknown: no DWARF type 'orc_entry'");
 			if (orc->data.size() != *s * (sec->data.size() / entsize))
-				throw Error(obj.path() + ": .orc_unwind and .orc_unwind_ip disagree on the entry count");
+				throw Error(obj.path() + ": .orc_unwind and .orc_unwind_ip "
+				                         "disagree on the entry count");
 			kept.push_back({orc, *s, k.entries});
 		}
 		kept.push_back(std::move(k));
@@ -108,4 +124,4 @@ std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const S
 	return kept;
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -12,6 +12,7 @@ namespace kp::diffgen {
 // Decides the kept entries of every special section of @obj (.orc_unwind follows
 // .orc_unwind_ip): those whose first field points into an item of @sel.  Reads the
 // selection only; Selector::include_special takes the result.
-std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel, EntrySizes &sizes);
+std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel,
+                                                 EntrySizes &sizes);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -5,8 +5,8 @@
 
 #include "elf/writer.h"
 #include "errors.h"
-#include "support/atomic_file.h"
 #include "kp/abi.h"
+#include "support/atomic_file.h"
 
 namespace kp::diffgen {
 
@@ -15,9 +15,8 @@ namespace {
 class Emitter {
 public:
 	Emitter(const Selection &sel, const elf::Object &patched, const Options &opts)
-		: sel_(sel), patched_(patched), opts_(opts)
-	{
-	}
+	    : sel_(sel), patched_(patched), opts_(opts)
+	{}
 
 	void emit_items()
 	{
@@ -28,24 +27,32 @@ public:
 			std::string name = whole ? sec->name : sec->name + "." + item->name;
 			std::vector<uint8_t> bytes;
 			if (!sec->is_nobits())
-				bytes.assign(sec->data.begin() + item->value, sec->data.begin() + item->value + item->size);
-			size_t idx = w_.add_section(name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
-						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes),
-						    sec->is_nobits() ? item->size : 0);
+				bytes.assign(sec->data.begin() + item->value,
+				             sec->data.begin() + item->value + item->size);
+			size_t idx = w_.add_section(
+			        name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes),
+			        sec->is_nobits() ? item->size : 0);
 			item_sec_[item] = idx;
-			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0, item->size, item->other);
+			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0,
+			                                item->size, item->other);
 			for (const elf::Symbol *alias : item->aliases)
-				w_.add_symbol(alias->name, alias->type, alias->bind, idx, 0, alias->size, alias->other);
+				w_.add_symbol(alias->name, alias->type, alias->bind, idx, 0,
+				              alias->size, alias->other);
 		}
 		for (const elf::Section *sec : s.pieces) {
-			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
-						    sec->shdr.sh_addralign, sec->shdr.sh_entsize,
-						    std::vector<uint8_t>(sec->data.begin(), sec->data.end()),
-						    sec->is_nobits() ? sec->size() : 0);
+			size_t idx = w_.add_section(
+			        sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+			        sec->shdr.sh_addralign, sec->shdr.sh_entsize,
+			        std::vector<uint8_t>(sec->data.begin(), sec->data.end()),
+			        sec->is_nobits() ? sec->size() : 0);
 			piece_sec_[sec] = idx;
 		}
 		for (const External &x : s.externals)
-			ext_sym_.push_back(x.via_kp_relocs ? SIZE_MAX : undefined(x.anchor.empty() ? x.out_name : x.anchor));
+			ext_sym_.push_back(
+			        x.via_kp_relocs
+			                ? SIZE_MAX
+			                : undefined(x.anchor.empty() ? x.out_name : x.anchor));
 		// Relocations (after every target has its output symbol).
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
@@ -65,14 +72,16 @@ public:
 			bytes.reserve(k.entries.size() * k.entsize);
 			for (uint64_t i : k.entries)
 				bytes.insert(bytes.end(), sec->data.begin() + i * k.entsize,
-					     sec->data.begin() + (i + 1) * k.entsize);
-			size_t idx = w_.add_section(sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
-						    sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes));
+				             sec->data.begin() + (i + 1) * k.entsize);
+			size_t idx = w_.add_section(
+			        sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
+			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes));
 			uint64_t out = 0;
 			for (uint64_t i : k.entries) {
 				auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
 				for (; b != e; ++b)
-					reloc(idx, out + (b->offset - i * k.entsize), *b, sec->name);
+					reloc(idx, out + (b->offset - i * k.entsize), *b,
+					      sec->name);
 				out += k.entsize;
 			}
 		}
@@ -91,8 +100,10 @@ public:
 		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
 		strsym_ = w_.section_symbol(strings_);
 		if (!s.funcs.empty()) {
-			size_t sec = w_.add_section(KP_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_func_rec),
-						    std::vector<uint8_t>(s.funcs.size() * sizeof(kp_func_rec), 0));
+			size_t sec = w_.add_section(
+			        KP_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
+			        sizeof(kp_func_rec),
+			        std::vector<uint8_t>(s.funcs.size() * sizeof(kp_func_rec), 0));
 			for (size_t i = 0; i < s.funcs.size(); i++) {
 				const ReplacedFunc &f = s.funcs[i];
 				kp_func_rec rec{};
@@ -103,12 +114,15 @@ public:
 				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
 				string_ptr(sec, base + offsetof(kp_func_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_func_rec, name), f.orig->name);
-				w_.add_reloc(sec, base + offsetof(kp_func_rec, new_func), R_X86_64_64, item_sym_.at(f.patched), 0);
+				w_.add_reloc(sec, base + offsetof(kp_func_rec, new_func),
+				             R_X86_64_64, item_sym_.at(f.patched), 0);
 			}
 		}
 		if (!recs.empty()) {
-			size_t sec = w_.add_section(KP_SEC_SYMS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_sym_rec),
-						    std::vector<uint8_t>(recs.size() * sizeof(kp_sym_rec), 0));
+			size_t sec = w_.add_section(
+			        KP_SEC_SYMS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
+			        sizeof(kp_sym_rec),
+			        std::vector<uint8_t>(recs.size() * sizeof(kp_sym_rec), 0));
 			for (size_t i = 0; i < recs.size(); i++) {
 				kp_sym_rec rec{};
 				rec.sympos = recs[i]->sympos;
@@ -117,14 +131,16 @@ public:
 				string_ptr(sec, base + offsetof(kp_sym_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_sym_rec, name), recs[i]->name);
 				size_t xi = sel_.external_index.at(recs[i]->out_name);
-				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64, ext_sym_[xi],
-					     recs[i]->anchor_delta);
+				w_.add_reloc(sec, base + offsetof(kp_sym_rec, addr), R_X86_64_64,
+				             ext_sym_[xi], recs[i]->anchor_delta);
 			}
 		}
 
 		if (!kp_relocs_.empty()) {
-			size_t sec = w_.add_section(KP_SEC_RELOCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_reloc_rec),
-						    std::vector<uint8_t>(kp_relocs_.size() * sizeof(kp_reloc_rec), 0));
+			size_t sec = w_.add_section(
+			        KP_SEC_RELOCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
+			        sizeof(kp_reloc_rec),
+			        std::vector<uint8_t>(kp_relocs_.size() * sizeof(kp_reloc_rec), 0));
 			for (size_t i = 0; i < kp_relocs_.size(); i++) {
 				const PendingReloc &p = kp_relocs_[i];
 				const External &x = s.externals.at(p.external);
@@ -132,12 +148,13 @@ public:
 				case R_X86_64_64:
 				case R_X86_64_PC32:
 				case R_X86_64_PLT32:
-				case R_X86_64_32S:
-					break;
+				case R_X86_64_32S: break;
 				default:
-					throw Unsupported(patched_.path() + ": " + p.user + " refers to " + x.name +
-							  " of module " + objname + " with relocation type " +
-							  std::to_string(p.type) + ", which kp_relocs cannot apply");
+					throw Unsupported(patched_.path() + ": " + p.user +
+					                  " refers to " + x.name + " of module " +
+					                  objname + " with relocation type " +
+					                  std::to_string(p.type) +
+					                  ", which kp_relocs cannot apply");
 				}
 				kp_reloc_rec rec{};
 				rec.sympos = x.sympos;
@@ -145,8 +162,9 @@ public:
 				rec.type = p.type;
 				uint64_t base = i * sizeof rec;
 				std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
-				w_.add_reloc(sec, base + offsetof(kp_reloc_rec, dest), R_X86_64_64, w_.section_symbol(p.out_sec),
-					     static_cast<int64_t>(p.offset));
+				w_.add_reloc(sec, base + offsetof(kp_reloc_rec, dest), R_X86_64_64,
+				             w_.section_symbol(p.out_sec),
+				             static_cast<int64_t>(p.offset));
 				string_ptr(sec, base + offsetof(kp_reloc_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_reloc_rec, name), x.name);
 			}
@@ -163,16 +181,13 @@ private:
 		elf::Writer::SymId sym;
 		int64_t addend = ref.addend;
 		switch (ref.kind) {
-		case Ref::Item:
-			sym = item_sym_.at(ref.item);
-			break;
-		case Ref::Piece:
-			sym = w_.section_symbol(piece_sec_.at(ref.piece));
-			break;
+		case Ref::Item: sym = item_sym_.at(ref.item); break;
+		case Ref::Piece: sym = w_.section_symbol(piece_sec_.at(ref.piece)); break;
 		default:
 			const External &x = sel_.externals.at(ref.external);
 			if (x.via_kp_relocs) {
-				kp_relocs_.push_back({out_sec, offset, r.type, ref.external, ref.addend, user});
+				kp_relocs_.push_back(
+				        {out_sec, offset, r.type, ref.external, ref.addend, user});
 				return;
 			}
 			sym = ext_sym_.at(ref.external);
@@ -234,17 +249,18 @@ private:
 	elf::Writer::SymId strsym_ = 0;
 };
 
-}  // namespace
+} // namespace
 
-WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched, const Options &opts,
-				const std::string &path)
+WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched,
+                                const Options &opts, const std::string &path)
 {
 	Emitter em(sel, patched, opts);
 	em.emit_items();
 	em.emit_special();
 	em.emit_records();
-	take(support::write_atomically(path, [&](const std::string &tmp) { return em.writer().write(tmp); }));
+	take(support::write_atomically(
+	        path, [&](const std::string &tmp) { return em.writer().write(tmp); }));
 	return {em.anchored_relocations()};
 }
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

@@ -15,7 +15,7 @@ struct WriteSummary {
 
 // Writes the finished selection @sel of @patched to @path (atomically: a temporary file
 // renamed into place).  Selects nothing: every relocation's target is in Selection::refs.
-WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched, const Options &opts,
-				const std::string &path);
+WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched,
+                                const Options &opts, const std::string &path);
 
-}  // namespace kp::diffgen
+} // namespace kp::diffgen

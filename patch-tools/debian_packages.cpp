@@ -1,12 +1,12 @@
-#include "debian_packages.hpp"
+#include "debian_packages.h"
 
 #include <cstdlib>
 #include <sstream>
 
-#include "error.hpp"
-#include "process.hpp"
+#include "error.h"
+#include "process.h"
 
-namespace kpb {
+namespace kp::build {
 
 std::string last_line(const std::string &output)
 {
@@ -80,4 +80,4 @@ std::string FetcherArchive::fetch(const std::string &package, const std::string 
 	return last_line(r.output);
 }
 
-} // namespace kpb
+} // namespace kp::build

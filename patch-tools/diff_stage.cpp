@@ -1,13 +1,13 @@
-#include "diff_stage.hpp"
+#include "diff_stage.h"
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
 #include "kp/abi.h"
-#include "progress.hpp"
+#include "progress.h"
 
-namespace kpb {
+namespace kp::build {
 
 namespace {
 
@@ -53,4 +53,4 @@ std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
 	return results;
 }
 
-} // namespace kpb
+} // namespace kp::build

@@ -1,12 +1,13 @@
-#include "error.hpp"
+#include "error.h"
 
 #include <cerrno>
 #include <cstring>
 
-namespace kpb {
+namespace kp::build {
 
-void throw_errno(const std::string& what) {
-  throw Error(what + ": " + std::strerror(errno));
+void throw_errno(const std::string &what)
+{
+	throw Error(what + ": " + std::strerror(errno));
 }
 
-}  // namespace kpb
+} // namespace kp::build

@@ -1,14 +1,14 @@
-#include "kernel_release.hpp"
+#include "kernel_release.h"
 
 #include <filesystem>
 #include <map>
 #include <regex>
 #include <sstream>
 
-#include "error.hpp"
-#include "kernel_info.hpp"
+#include "error.h"
+#include "kernel_info.h"
 
-namespace kpb {
+namespace kp::build {
 namespace fs = std::filesystem;
 
 std::optional<DebianRelease> parse_debian_release(const std::string &release)
@@ -110,4 +110,4 @@ void check_source_matches(const SourceVersion &src, const std::string &src_path,
 		            src.debian_from + ") but " + kernel_says);
 }
 
-} // namespace kpb
+} // namespace kp::build

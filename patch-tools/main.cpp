@@ -1,46 +1,57 @@
 // kp-build: a source patch for a configured kernel tree -> a loadable kp patch module.
 #include <CLI/CLI.hpp>
 
-#include "pipeline.hpp"
+#include "pipeline.h"
 
-int main(int argc, char** argv) {
-  kpb::Options opt;
-  CLI::App app{"kp-build: build a live patch module from source patches for a kernel tree"};
-  app.add_option("--src", opt.src, "configured kernel tree the running kernel was built from")
-      ->required();
-  auto* patch = app.add_option("--patch", opt.patches,
-                               "patch file (unified diff); repeat to apply several in order");
-  app.add_option("--kernel", opt.kernel,
-                 "target release (uname -r) when it is not SRC's own build: its files are taken from "
-                 "the overrides, then the installed files, then Debian's packages (cached)");
-  app.add_option("--config", opt.config, "with --kernel: the release's .config");
-  app.add_option("--symvers", opt.symvers, "with --kernel: the release's Module.symvers");
-  app.add_option("--modules", opt.modules, "with --kernel: the release's /lib/modules/RELEASE");
-  auto* resolve = app.add_flag("--resolve-only", opt.resolve_only,
-                               "with --kernel: print what was found for the release and stop");
-  app.add_flag("--check-only", opt.check_only,
-               "with --kernel: prepare the tree, compile the patch's objects before and after, "
-               "check them against the kernel's image (run-pre), write no module");
-  app.add_option("-o,--output", opt.output, "output module (default ./kp-<NAME>.ko)");
-  app.add_option("-n,--name", opt.name, "patch name (default: from the first patch file)");
-  app.add_option("--vmlinux", opt.vmlinux,
-                 "the running kernel's vmlinux (default <src>/vmlinux); with --kernel, a vmlinux or System.map");
-  app.add_option("-j,--jobs", opt.jobs, "parallel jobs (default: CPUs)")->check(CLI::Range(1, 1024));
-  app.add_option("--cache-dir", opt.cache_dir, "cache of original builds (default ~/.cache/kp-build)");
-  app.add_option("--cache-max", opt.cache_max,
-                 "tree entries kept in the cache, least recently used removed first; 0: no limit "
-                 "(default $KP_BUILD_CACHE_MAX, else 3)")
-      ->check(CLI::Range(0, 1000000));
-  app.add_flag("--explain", opt.explain, "print diffgen's report for each changed object");
-  app.add_flag("--keep-tmp", opt.keep_tmp, "keep the work directory");
-  app.add_flag("-v,--verbose", opt.verbose, "more detail");
-  try {
-    app.parse(argc, argv);
-    if (!resolve->count() && !patch->count()) throw CLI::RequiredError("--patch");
-    if (resolve->count() && opt.kernel.empty()) throw CLI::ValidationError("--resolve-only needs --kernel");
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 1;
-  }
-  return kpb::run_kp_build(opt);
+int main(int argc, char **argv)
+{
+	kp::build::Options opt;
+	CLI::App app{"kp-build: build a live patch module from source patches for a kernel tree"};
+	app.add_option("--src", opt.src, "configured kernel tree the running kernel was built from")
+	        ->required();
+	auto *patch = app.add_option("--patch", opt.patches,
+	                             "patch file (unified diff); repeat to apply several in order");
+	app.add_option("--kernel", opt.kernel,
+	               "target release (uname -r) when it is not SRC's own build: its files are "
+	               "taken from "
+	               "the overrides, then the installed files, then Debian's packages (cached)");
+	app.add_option("--config", opt.config, "with --kernel: the release's .config");
+	app.add_option("--symvers", opt.symvers, "with --kernel: the release's Module.symvers");
+	app.add_option("--modules", opt.modules,
+	               "with --kernel: the release's /lib/modules/RELEASE");
+	auto *resolve =
+	        app.add_flag("--resolve-only", opt.resolve_only,
+	                     "with --kernel: print what was found for the release and stop");
+	app.add_flag(
+	        "--check-only", opt.check_only,
+	        "with --kernel: prepare the tree, compile the patch's objects before and after, "
+	        "check them against the kernel's image (run-pre), write no module");
+	app.add_option("-o,--output", opt.output, "output module (default ./kp-<NAME>.ko)");
+	app.add_option("-n,--name", opt.name, "patch name (default: from the first patch file)");
+	app.add_option("--vmlinux", opt.vmlinux,
+	               "the running kernel's vmlinux (default <src>/vmlinux); with --kernel, a "
+	               "vmlinux or System.map");
+	app.add_option("-j,--jobs", opt.jobs, "parallel jobs (default: CPUs)")
+	        ->check(CLI::Range(1, 1024));
+	app.add_option("--cache-dir", opt.cache_dir,
+	               "cache of original builds (default ~/.cache/kp-build)");
+	app.add_option(
+	           "--cache-max", opt.cache_max,
+	           "tree entries kept in the cache, least recently used removed first; 0: no limit "
+	           "(default $KP_BUILD_CACHE_MAX, else 3)")
+	        ->check(CLI::Range(0, 1000000));
+	app.add_flag("--explain", opt.explain, "print diffgen's report for each changed object");
+	app.add_flag("--keep-tmp", opt.keep_tmp, "keep the work directory");
+	app.add_flag("-v,--verbose", opt.verbose, "more detail");
+	try {
+		app.parse(argc, argv);
+		if (!resolve->count() && !patch->count())
+			throw CLI::RequiredError("--patch");
+		if (resolve->count() && opt.kernel.empty())
+			throw CLI::ValidationError("--resolve-only needs --kernel");
+	} catch (const CLI::ParseError &e) {
+		int rc = app.exit(e);
+		return rc == 0 ? 0 : 1;
+	}
+	return kp::build::run_kp_build(opt);
 }

@@ -1,4 +1,4 @@
-#include "pipeline.hpp"
+#include "pipeline.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,24 +14,24 @@
 #include <thread>
 #include <vector>
 
-#include "build.hpp"
-#include "cache.hpp"
-#include "cache_evict.hpp"
-#include "diff_stage.hpp"
-#include "error.hpp"
-#include "kbuild_deps.hpp"
-#include "kernel_info.hpp"
+#include "build.h"
+#include "cache.h"
+#include "cache_evict.h"
+#include "diff_stage.h"
+#include "error.h"
+#include "kbuild_deps.h"
+#include "kernel_info.h"
 #include "ksym/symbols.h"
-#include "link.hpp"
-#include "module_check.hpp"
-#include "patch_apply.hpp"
-#include "patch_parse.hpp"
-#include "progress.hpp"
+#include "link.h"
+#include "module_check.h"
+#include "patch_apply.h"
+#include "patch_parse.h"
+#include "progress.h"
 #include "support/atomic_file.h"
-#include "target_stage.hpp"
-#include "tree_copy.hpp"
+#include "target_stage.h"
+#include "tree_copy.h"
 
-namespace kpb {
+namespace kp::build {
 namespace fs = std::filesystem;
 
 std::string module_name_for(const std::string &name)
@@ -489,4 +489,4 @@ int run_kp_build(const Options &opt)
 	}
 }
 
-} // namespace kpb
+} // namespace kp::build

@@ -1,10 +1,10 @@
-#include "process.hpp"
+#include "process.h"
 
-#include "error.hpp"
-#include "progress.hpp"
+#include "error.h"
+#include "progress.h"
 #include "support/process.h"
 
-namespace kpb {
+namespace kp::build {
 
 std::string join_command(const std::vector<std::string> &argv)
 {
@@ -28,4 +28,4 @@ ProcResult run_process(const std::vector<std::string> &argv, const std::string &
 	return out;
 }
 
-} // namespace kpb
+} // namespace kp::build

@@ -1,4 +1,4 @@
-#include "run_pre.hpp"
+#include "run_pre.h"
 
 #include <capstone/capstone.h>
 
@@ -6,9 +6,9 @@
 #include <map>
 
 #include "elf/object.h"
-#include "error.hpp"
+#include "error.h"
 
-namespace kpb {
+namespace kp::build {
 
 namespace {
 
@@ -250,4 +250,4 @@ std::string RunPreResult::describe() const
 	return buf + std::string("compiled '") + compiled + "', image has '" + image + "'";
 }
 
-} // namespace kpb
+} // namespace kp::build

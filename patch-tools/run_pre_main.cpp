@@ -1,4 +1,4 @@
-// kp-run-pre: does a compiled object's code match a kernel image's? (run_pre.hpp)
+// kp-run-pre: does a compiled object's code match a kernel image's? (run_pre.h)
 //   kp-run-pre OBJECT.o IMAGE [--function NAME]... [--all]
 // Without --function: every function of OBJECT that IMAGE has is compared and a summary of
 // how many match is printed (how well the source reproduces the image). With --function:
@@ -9,18 +9,18 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "error.hpp"
-#include "run_pre.hpp"
+#include "error.h"
+#include "run_pre.h"
 
 namespace {
 
 int check(const std::string &object, const std::string &image_path,
           const std::vector<std::string> &only, bool list)
 {
-	kpb::ImageFunctions image(image_path);
+	kp::build::ImageFunctions image(image_path);
 	size_t compared = 0, matched = 0, absent = 0, overridden = 0;
 	std::string first_mismatch;
-	for (const auto &f : kpb::object_functions(object)) {
+	for (const auto &f : kp::build::object_functions(object)) {
 		bool wanted =
 		        only.empty() || std::find(only.begin(), only.end(), f.name) != only.end();
 		if (!wanted)
@@ -28,11 +28,11 @@ int check(const std::string &object, const std::string &image_path,
 		if (image.find(f.name).empty()) {
 			++absent; // inlined everywhere, or only in __init sections freed at boot
 			if (!only.empty())
-				throw kpb::Error("run-pre: " + f.name + " is not a function of " +
-				                 image_path);
+				throw kp::build::Error("run-pre: " + f.name +
+				                       " is not a function of " + image_path);
 			continue;
 		}
-		kpb::RunPreResult r = kpb::run_pre_check(f, image);
+		kp::build::RunPreResult r = kp::build::run_pre_check(f, image);
 		if (r.overridden && only.empty()) {
 			++overridden;
 			if (list)

@@ -1,4 +1,4 @@
-#include "target_kernel.hpp"
+#include "target_kernel.h"
 
 #include <sys/stat.h>
 
@@ -9,12 +9,12 @@
 #include <sstream>
 #include <vector>
 
-#include "debian_packages.hpp"
-#include "error.hpp"
-#include "kernel_info.hpp"
-#include "kernel_release.hpp"
+#include "debian_packages.h"
+#include "error.h"
+#include "kernel_info.h"
+#include "kernel_release.h"
 
-namespace kpb {
+namespace kp::build {
 namespace fs = std::filesystem;
 
 namespace {
@@ -228,4 +228,4 @@ std::string TargetKernel::describe() const
 	       line("vmlinux", vmlinux) + line("System.map", system_map) + line("vmlinuz", vmlinuz);
 }
 
-} // namespace kpb
+} // namespace kp::build

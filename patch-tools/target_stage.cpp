@@ -1,4 +1,4 @@
-#include "target_stage.hpp"
+#include "target_stage.h"
 
 #include <chrono>
 #include <cstdio>
@@ -7,20 +7,20 @@
 #include <map>
 #include <thread>
 
-#include "cache.hpp"
-#include "debian_packages.hpp"
-#include "error.hpp"
-#include "patch_apply.hpp"
-#include "patch_parse.hpp"
-#include "pipeline.hpp"
-#include "process.hpp"
-#include "progress.hpp"
-#include "run_pre.hpp"
-#include "target_kernel.hpp"
-#include "tree_copy.hpp"
-#include "tree_prepare.hpp"
+#include "cache.h"
+#include "debian_packages.h"
+#include "error.h"
+#include "patch_apply.h"
+#include "patch_parse.h"
+#include "pipeline.h"
+#include "process.h"
+#include "progress.h"
+#include "run_pre.h"
+#include "target_kernel.h"
+#include "tree_copy.h"
+#include "tree_prepare.h"
 
-namespace kpb {
+namespace kp::build {
 namespace fs = std::filesystem;
 
 namespace {
@@ -170,4 +170,4 @@ int run_for_release(const Options &opt)
 	}
 }
 
-} // namespace kpb
+} // namespace kp::build

@@ -1,4 +1,4 @@
-#include "tree_prepare.hpp"
+#include "tree_prepare.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,17 +10,17 @@
 #include <fstream>
 #include <sstream>
 
-#include "cache.hpp"
-#include "error.hpp"
-#include "kernel_info.hpp"
-#include "kernel_release.hpp"
-#include "patch_apply.hpp"
-#include "patch_parse.hpp"
-#include "process.hpp"
-#include "progress.hpp"
-#include "tree_copy.hpp"
+#include "cache.h"
+#include "error.h"
+#include "kernel_info.h"
+#include "kernel_release.h"
+#include "patch_apply.h"
+#include "patch_parse.h"
+#include "process.h"
+#include "progress.h"
+#include "tree_copy.h"
 
-namespace kpb {
+namespace kp::build {
 namespace fs = std::filesystem;
 
 namespace {
@@ -262,4 +262,4 @@ double compile_objects(const PreparedTree &prepared, const std::string &tree,
 	return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-} // namespace kpb
+} // namespace kp::build

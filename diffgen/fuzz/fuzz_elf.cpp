@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	try {
-		auto patched = diffgen::take(elf::Object::from_bytes("fuzz.o", std::vector<uint8_t>(data, data + size)));
+		auto patched = diffgen::take(
+		        elf::Object::from_bytes("fuzz.o", std::vector<uint8_t>(data, data + size)));
 		diffgen::Correlation corr = diffgen::correlate(*base, *patched);
 		diffgen::Comparer cmp(*base, *patched, corr);
 		diffgen::Comparison c = cmp.run();
@@ -38,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		diffgen::Selector sel(*base, *patched, corr, c, nullptr, opts);
 		sel.run();
 		diffgen::EntrySizes sizes({});
-		sel.include_special(diffgen::filter_special_sections(*patched, sel.selection(), sizes));
+		sel.include_special(
+		        diffgen::filter_special_sections(*patched, sel.selection(), sizes));
 	} catch (const diffgen::Error &) {
 	} catch (const diffgen::Unsupported &) {
 	}

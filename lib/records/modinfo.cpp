@@ -47,9 +47,8 @@ std::string this_module_name(const elf::Object &ko)
 	if (!sec || sec->data.size() <= name_off)
 		return {};
 	auto b = sec->data.begin() + name_off;
-	auto limit = sec->data.end() - b > static_cast<std::ptrdiff_t>(name_len)
-	                     ? b + name_len
-	                     : sec->data.end();
+	auto limit = sec->data.end() - b > static_cast<std::ptrdiff_t>(name_len) ? b + name_len
+	                                                                         : sec->data.end();
 	auto nul = std::find(b, limit, '\0');
 	if (nul == limit)
 		return {}; // unterminated: no name

@@ -18,9 +18,9 @@ struct ProcessResult {
 // Runs @argv (PATH lookup) in @cwd (empty: the current directory) with stdin from
 // /dev/null; @on_output (optional) sees the output as it comes (progress of long builds).
 // An error only when the process cannot be started at all.
-Expected<ProcessResult>
-run_process(const std::vector<std::string> &argv, const std::string &cwd = {},
-            const std::function<void(std::string_view)> &on_output = {});
+Expected<ProcessResult> run_process(const std::vector<std::string> &argv,
+                                    const std::string &cwd = {},
+                                    const std::function<void(std::string_view)> &on_output = {});
 
 // @argv as a shell would need it quoted, for logs and messages.
 std::string join_command(const std::vector<std::string> &argv);

@@ -26,7 +26,10 @@ extern void __might_sleep(const char *file, int line);
 extern int exported_thing(int);
 )";
 
-std::string src(const std::string &body) { return std::string(kPrelude) + body; }
+std::string src(const std::string &body)
+{
+	return std::string(kPrelude) + body;
+}
 
 kp::diffgen::Result diff(const kp::test::Pair &p, Options opts = {})
 {
@@ -49,7 +52,7 @@ std::set<std::string> func_rec_names(const kp::test::Output &o)
 	return s;
 }
 
-}  // namespace
+} // namespace
 
 TEST(DiffgenFixtures, ChangedFunctionOnlyIsEmitted)
 {
@@ -383,7 +386,8 @@ notrace int hot(int v) { return exported_thing(v + 1); }
 
 TEST(DiffgenFixtures, NotraceStaticFunctionIsReplacedThroughItsCallers)
 {
-	// Like SYSCALL_DEFINE's out-of-line `static inline` __do_sys_X (the kernel's inline is notrace).
+	// Like SYSCALL_DEFINE's out-of-line `static inline` __do_sys_X (the kernel's inline is
+	// notrace).
 	auto body = [](int k) {
 		return R"(
 static notrace noinline long do_thing(int v) { return exported_thing(v) + )" +
@@ -446,7 +450,8 @@ int f_two(int v) { if (v > 200) BUG_HERE(); return v * 2; }
 TEST(DiffgenFixtures, AliasesShareOneReplacement)
 {
 	auto body = [](int k) {
-		return "static long do_thing(int v) { return exported_thing(v) + " + std::to_string(k) +
+		return "static long do_thing(int v) { return exported_thing(v) + " +
+		       std::to_string(k) +
 		       "; }\nlong sys_thing(int v) __attribute__((alias(\"do_thing\")));\n";
 	};
 	auto p = make_pair_objects("alias", src(body(1)), src(body(2)));
@@ -454,7 +459,8 @@ TEST(DiffgenFixtures, AliasesShareOneReplacement)
 	ASSERT_EQ(r.code, kChanged) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
-	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"})) << "one ftrace redirect per address (the global name)";
+	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"}))
+	        << "one ftrace redirect per address (the global name)";
 }
 
 TEST(DiffgenFixtures, ChangedSectionGroupIsRefused)
@@ -473,7 +479,10 @@ int changed(int v) { return v * )" +
 	auto same = make_pair_objects("group-same", src(body(1)), src(body(1)));
 	EXPECT_EQ(diff(same).code, kNoChange);
 	// Group whose members change (a new member section) is refused.
-	auto changed_src = body(1) + "asm(\".section .data.grouped,\\\"awG\\\",@progbits,kp_group_sig,comdat\\n.long 1\\n.previous\");\n";
+	auto changed_src =
+	        body(1) +
+	        "asm(\".section .data.grouped,\\\"awG\\\",@progbits,kp_group_sig,comdat\\n.long "
+	        "1\\n.previous\");\n";
 	auto p = make_pair_objects("group", src(body(1)), src(changed_src));
 	auto r = diff(p);
 	EXPECT_EQ(r.code, kUnsupported) << joined(r);
@@ -483,8 +492,8 @@ int changed(int v) { return v * )" +
 TEST(DiffgenFixtures, ChangedInitDataIsRefused)
 {
 	auto body = [](int k) {
-		return "__attribute__((section(\".init.data\"))) int boot_value = " + std::to_string(k) +
-		       ";\nint reader(void) { return 7; }\n";
+		return "__attribute__((section(\".init.data\"))) int boot_value = " +
+		       std::to_string(k) + ";\nint reader(void) { return 7; }\n";
 	};
 	auto p = make_pair_objects("initdata", src(body(1)), src(body(2)));
 	auto r = diff(p);

@@ -8,14 +8,14 @@
 #include <cstring>
 #include <fstream>
 
-
 namespace kp::test {
 
 namespace {
 
 std::filesystem::path scratch_root()
 {
-	return std::filesystem::temp_directory_path() / ("kp-diffgen-test-" + std::to_string(getpid()));
+	return std::filesystem::temp_directory_path() /
+	       ("kp-diffgen-test-" + std::to_string(getpid()));
 }
 
 // Removes this process's scratch folder at exit (KP_KEEP_TEST_FILES=1 keeps it).
@@ -29,7 +29,7 @@ struct ScratchCleanup {
 	}
 } scratch_cleanup;
 
-}  // namespace
+} // namespace
 
 std::filesystem::path scratch_dir(const std::string &name)
 {
@@ -56,18 +56,22 @@ int run_command(const std::string &cmd, std::string *output)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-std::string compile(const std::filesystem::path &dir, const std::string &name, const std::string &src)
+std::string compile(const std::filesystem::path &dir, const std::string &name,
+                    const std::string &src)
 {
 	auto c = dir / (name + ".c");
 	auto o = dir / (name + ".o");
 	std::ofstream(c) << src;
 	std::string out;
-	int rc = run_command(std::string("gcc ") + kKernelCflags + " -c " + c.string() + " -o " + o.string(), &out);
+	int rc = run_command(std::string("gcc ") + kKernelCflags + " -c " + c.string() + " -o " +
+	                             o.string(),
+	                     &out);
 	EXPECT_EQ(rc, 0) << "compiling " << c << " failed:\n" << out;
 	return o.string();
 }
 
-Pair make_pair_objects(const std::string &test, const std::string &orig_src, const std::string &patched_src)
+Pair make_pair_objects(const std::string &test, const std::string &orig_src,
+                       const std::string &patched_src)
 {
 	Pair p;
 	p.dir = scratch_dir(test);
@@ -110,4 +114,4 @@ uint64_t symbol_size(const std::string &obj, const std::string &name)
 	return 0;
 }
 
-}  // namespace kp::test
+} // namespace kp::test

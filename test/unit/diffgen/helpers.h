@@ -16,22 +16,27 @@
 namespace kp::test {
 
 // The flags Kbuild uses for x86_64 code generation that matter to diffgen.
-inline const char *kKernelCflags =
-	"-O2 -g -ffunction-sections -fdata-sections -pg -mfentry -mrecord-mcount -mcmodel=kernel -fno-pic "
-	"-mno-red-zone -fno-stack-protector -fno-common -fno-asynchronous-unwind-tables -mno-sse -mno-mmx "
-	"-mno-sse2 -mno-3dnow -mno-avx -fno-strict-aliasing -fno-delete-null-pointer-checks -fno-jump-tables "
-	"-nostdinc -fcf-protection=none -mindirect-branch=thunk-extern -mfunction-return=thunk-extern";
+inline const char *kKernelCflags = "-O2 -g -ffunction-sections -fdata-sections -pg -mfentry "
+                                   "-mrecord-mcount -mcmodel=kernel -fno-pic "
+                                   "-mno-red-zone -fno-stack-protector -fno-common "
+                                   "-fno-asynchronous-unwind-tables -mno-sse -mno-mmx "
+                                   "-mno-sse2 -mno-3dnow -mno-avx -fno-strict-aliasing "
+                                   "-fno-delete-null-pointer-checks -fno-jump-tables "
+                                   "-nostdinc -fcf-protection=none -mindirect-branch=thunk-extern "
+                                   "-mfunction-return=thunk-extern";
 
 std::filesystem::path scratch_dir(const std::string &name);
 // Writes @src to DIR/NAME.c and compiles it to DIR/NAME.o; fails the test on error.
-std::string compile(const std::filesystem::path &dir, const std::string &name, const std::string &src);
+std::string compile(const std::filesystem::path &dir, const std::string &name,
+                    const std::string &src);
 int run_command(const std::string &cmd, std::string *output = nullptr);
 
 struct Pair {
 	std::filesystem::path dir;
 	std::string orig, patched, out;
 };
-Pair make_pair_objects(const std::string &test, const std::string &orig_src, const std::string &patched_src);
+Pair make_pair_objects(const std::string &test, const std::string &orig_src,
+                       const std::string &patched_src);
 
 struct FuncRec {
 	std::string objname, name, new_func;
@@ -43,7 +48,7 @@ struct SymRec {
 };
 
 struct RelocRec {
-	std::string dest, objname, name;  // dest: "<section>+<offset>"
+	std::string dest, objname, name; // dest: "<section>+<offset>"
 	uint64_t sympos;
 	int64_t addend;
 	uint64_t type;
@@ -69,4 +74,4 @@ void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs);
 
 uint64_t symbol_size(const std::string &obj, const std::string &name);
 
-}  // namespace kp::test
+} // namespace kp::test

@@ -2,11 +2,11 @@
 // the same open-ended): corrupted or truncated objects must give an error, not a crash.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
-#include <cstring>
 
 #include "errors.h"
 #include "helpers.h"
@@ -19,15 +19,16 @@ std::vector<uint8_t> read_all(const std::string &path)
 	return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-}  // namespace
+} // namespace
 
 TEST(DiffgenMutation, CorruptedObjectsNeverCrash)
 {
-	auto p = kp::test::make_pair_objects("mutation",
-					     "extern int _printk(const char *, ...);\nstatic int c;\n"
-					     "int show(int v) { c++; _printk(\"a %d\", v); return v + c; }\n",
-					     "extern int _printk(const char *, ...);\nstatic int c;\n"
-					     "int show(int v) { c++; _printk(\"b %d\", v); return v + c; }\n");
+	auto p = kp::test::make_pair_objects(
+	        "mutation",
+	        "extern int _printk(const char *, ...);\nstatic int c;\n"
+	        "int show(int v) { c++; _printk(\"a %d\", v); return v + c; }\n",
+	        "extern int _printk(const char *, ...);\nstatic int c;\n"
+	        "int show(int v) { c++; _printk(\"b %d\", v); return v + c; }\n");
 	const auto good = read_all(p.patched);
 	ASSERT_GT(good.size(), 512u);
 	std::mt19937_64 rng(12345);
@@ -37,16 +38,16 @@ TEST(DiffgenMutation, CorruptedObjectsNeverCrash)
 	for (int i = 0; i < rounds; i++) {
 		std::vector<uint8_t> bytes = good;
 		switch (i % 3) {
-		case 0:  // truncate
+		case 0: // truncate
 			bytes.resize(rng() % bytes.size());
 			break;
-		case 1:  // flip a few bytes, biased to headers and tables
+		case 1: // flip a few bytes, biased to headers and tables
 			for (int k = 0; k < 1 + static_cast<int>(rng() % 8); k++) {
 				size_t at = (rng() % 2) ? rng() % 64 : rng() % bytes.size();
 				bytes[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
 			}
 			break;
-		default:  // overwrite a 4/8-byte field with an extreme value
+		default: // overwrite a 4/8-byte field with an extreme value
 			size_t at = rng() % (bytes.size() - 8);
 			uint64_t v = (rng() % 2) ? ~0ULL : (rng() % 0x10000);
 			std::memcpy(bytes.data() + at, &v, (rng() % 2) ? 4 : 8);
@@ -54,10 +55,12 @@ TEST(DiffgenMutation, CorruptedObjectsNeverCrash)
 		}
 		// Parsing alone: throws Error or succeeds.
 		if (auto parsed = kp::elf::Object::from_bytes("mutated.o", bytes); !parsed) {
-			EXPECT_NE(parsed.error().message().find("mutated.o"), std::string::npos) << parsed.error().message();
+			EXPECT_NE(parsed.error().message().find("mutated.o"), std::string::npos)
+			        << parsed.error().message();
 		}
 		// The whole pipeline: a defined exit code and a message when it fails.
-		std::ofstream(mutated, std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+		std::ofstream(mutated, std::ios::binary)
+		        .write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
 		auto r = kp::diffgen::run(p.orig, mutated, p.out, {});
 		ASSERT_GE(r.code, 0);
 		ASSERT_LE(r.code, 3);
@@ -67,5 +70,6 @@ TEST(DiffgenMutation, CorruptedObjectsNeverCrash)
 			EXPECT_FALSE(std::filesystem::exists(p.out));
 		}
 	}
-	EXPECT_GT(codes[kp::diffgen::kError], rounds / 4) << "most mutations must be detected as errors";
+	EXPECT_GT(codes[kp::diffgen::kError], rounds / 4)
+	        << "most mutations must be detected as errors";
 }

@@ -14,16 +14,28 @@ using Set = std::set<std::string>;
 
 namespace {
 
-fs::path tree() { return fs::path(KP_BUILD_DIR) / "linux-fs"; }
-fs::path running_vmlinux() { return fs::path(KP_BUILD_DIR) / "linux" / "vmlinux"; }
+fs::path tree()
+{
+	return fs::path(KP_BUILD_DIR) / "linux-fs";
+}
+fs::path running_vmlinux()
+{
+	return fs::path(KP_BUILD_DIR) / "linux" / "vmlinux";
+}
 
-bool have_tree() { return fs::exists(tree() / "vmlinux") && fs::exists(fs::path(KP_BUILD_DIR) / "linux-fs.stamp"); }
+bool have_tree()
+{
+	return fs::exists(tree() / "vmlinux") &&
+	       fs::exists(fs::path(KP_BUILD_DIR) / "linux-fs.stamp");
+}
 
-#define REQUIRE_TREE()                                                                                          \
-	do {                                                                                                    \
-		if (!have_tree())                                                                               \
-			GTEST_SKIP() << tree() << " not built: run test/unit/diffgen/real-objects.sh (make check " \
-					"builds it first)";                                                     \
+#define REQUIRE_TREE()                                                                             \
+	do {                                                                                       \
+		if (!have_tree())                                                                  \
+			GTEST_SKIP() << tree()                                                     \
+			             << " not built: run test/unit/diffgen/real-objects.sh (make " \
+			                "check "                                                   \
+			                "builds it first)";                                        \
 	} while (0)
 
 std::string read_file(const fs::path &p)
@@ -56,14 +68,17 @@ std::string build_patched(const std::string &rel, const std::string &from, const
 	std::ofstream(psrc) << text;
 	fs::path pobj = dir / fs::path(rel + ".o").filename();
 
-	fs::path cmdfile = tree() / fs::path(rel).parent_path() / ("." + fs::path(rel).filename().string() + ".o.cmd");
+	fs::path cmdfile = tree() / fs::path(rel).parent_path() /
+	                   ("." + fs::path(rel).filename().string() + ".o.cmd");
 	std::string cmd = read_file(cmdfile);
 	cmd = cmd.substr(0, cmd.find('\n'));
 	size_t eq = cmd.find(":=");
 	EXPECT_NE(eq, std::string::npos) << cmdfile;
 	cmd = cmd.substr(eq + 2);
-	replace_all(cmd, "-Wp,-MMD," + fs::path(rel).parent_path().string() + "/." + fs::path(rel).filename().string() + ".o.d",
-		    "-Wp,-MMD," + (dir / "dep.d").string());
+	replace_all(cmd,
+	            "-Wp,-MMD," + fs::path(rel).parent_path().string() + "/." +
+	                    fs::path(rel).filename().string() + ".o.d",
+	            "-Wp,-MMD," + (dir / "dep.d").string());
 	replace_all(cmd, rel + ".o", pobj.string());
 	replace_all(cmd, rel + ".c", psrc.string());
 	// Quoted includes relative to the source directory.
@@ -74,7 +89,8 @@ std::string build_patched(const std::string &rel, const std::string &from, const
 	return pobj.string();
 }
 
-kp::diffgen::Result diff_real(const std::string &rel, const std::string &patched, const std::string &out)
+kp::diffgen::Result diff_real(const std::string &rel, const std::string &patched,
+                              const std::string &out)
 {
 	kp::diffgen::Options opts;
 	opts.symbols = running_vmlinux().string();
@@ -89,13 +105,13 @@ std::string joined(const kp::diffgen::Result &r)
 	return s;
 }
 
-}  // namespace
+} // namespace
 
 TEST(DiffgenReal, CmdlineProcShow)
 {
 	REQUIRE_TREE();
 	std::string patched = build_patched("fs/proc/cmdline", "seq_puts(m, saved_command_line);",
-					    "seq_printf(m, \"%s kp\", saved_command_line);");
+	                                    "seq_printf(m, \"%s kp\", saved_command_line);");
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/cmdline", patched, out);
@@ -110,7 +126,8 @@ TEST(DiffgenReal, CmdlineProcShow)
 	// Special sections follow the function: ORC entries for it, one __mcount_loc record.
 	EXPECT_EQ(o.section_sizes["__mcount_loc"], 8u);
 	if (o.section_sizes.count(".orc_unwind_ip")) {
-		EXPECT_EQ(o.section_sizes[".orc_unwind"] / 6, o.section_sizes[".orc_unwind_ip"] / 4);
+		EXPECT_EQ(o.section_sizes[".orc_unwind"] / 6,
+		          o.section_sizes[".orc_unwind_ip"] / 4);
 	}
 }
 
@@ -119,32 +136,39 @@ TEST(DiffgenReal, KernelSysGetppid)
 	REQUIRE_TREE();
 	// A source edit that folds to the same code is no functional change.
 	std::string patched = build_patched("kernel/sys", "\trcu_read_unlock();\n\n\treturn pid;",
-					    "\trcu_read_unlock();\n\n\treturn pid + 0;");
+	                                    "\trcu_read_unlock();\n\n\treturn pid + 0;");
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
 	EXPECT_EQ(r.code, kp::diffgen::kNoChange) << joined(r);
 
 	patched = build_patched("kernel/sys", "SYSCALL_DEFINE0(getppid)\n{\n\tint pid;",
-				"SYSCALL_DEFINE0(getppid)\n{\n\tint pid = 0;\n\tif (current->pid == 424242) return -1;");
+	                        "SYSCALL_DEFINE0(getppid)\n{\n\tint pid = 0;\n\tif (current->pid "
+	                        "== 424242) return -1;");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
 	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
 	auto o = kp::test::read_output(out);
-	EXPECT_TRUE(o.defined_funcs.count("__x64_sys_getppid")) << ::testing::PrintToString(o.defined_funcs);
+	EXPECT_TRUE(o.defined_funcs.count("__x64_sys_getppid"))
+	        << ::testing::PrintToString(o.defined_funcs);
 	// __do_sys_getppid is an alias of the same code: defined, but one replacement only.
 	ASSERT_EQ(o.funcs.size(), 1u);
 	EXPECT_EQ(o.funcs[0].name, "__x64_sys_getppid");
 	for (const auto &f : o.defined_funcs)
-		EXPECT_NE(f.find("getppid"), std::string::npos) << "unrelated function emitted: " << f;
+		EXPECT_NE(f.find("getppid"), std::string::npos)
+		        << "unrelated function emitted: " << f;
 }
 
 TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 {
 	REQUIRE_TREE();
-	const std::string from = "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif (!tsk)\n\t\treturn -ESRCH;";
-	std::string patched = build_patched("fs/proc/base", from,
-					    "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif (!tsk)\n\t\treturn -ENOENT;");
+	const std::string from =
+	        "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif "
+	        "(!tsk)\n\t\treturn -ESRCH;";
+	std::string patched =
+	        build_patched("fs/proc/base", from,
+	                      "BUG_ON(*pos < 0);\n\n\ttsk = get_proc_task(file_inode(file));\n\tif "
+	                      "(!tsk)\n\t\treturn -ENOENT;");
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/base", patched, out);
@@ -170,8 +194,11 @@ TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 TEST(DiffgenReal, AlternativesFollowTheFunction)
 {
 	REQUIRE_TREE();
-	std::string patched = build_patched("kernel/sys", "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn -EPERM;\n\n\tif (opt == PR_SET_MM_EXE_FILE)",
-					    "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn -EACCES;\n\n\tif (opt == PR_SET_MM_EXE_FILE)");
+	std::string patched = build_patched("kernel/sys",
+	                                    "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn "
+	                                    "-EPERM;\n\n\tif (opt == PR_SET_MM_EXE_FILE)",
+	                                    "if (!capable(CAP_SYS_RESOURCE))\n\t\treturn "
+	                                    "-EACCES;\n\n\tif (opt == PR_SET_MM_EXE_FILE)");
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
@@ -206,7 +233,8 @@ TEST(DiffgenReal, IntegrationPatchCatalogue)
 	if (!fs::exists(patches))
 		GTEST_SKIP() << patches << " not present";
 	size_t tried = 0;
-	for (auto it = fs::recursive_directory_iterator(patches); it != fs::recursive_directory_iterator(); ++it) {
+	for (auto it = fs::recursive_directory_iterator(patches);
+	     it != fs::recursive_directory_iterator(); ++it) {
 		if (it->path().extension() != ".patch")
 			continue;
 		std::string name = it->path().stem().string();
@@ -226,16 +254,20 @@ TEST(DiffgenReal, IntegrationPatchCatalogue)
 		if (!c_only || files.size() != 1)
 			continue;
 		std::string rel = files[0].substr(0, files[0].size() - 2);
-		fs::path cmdfile = tree() / fs::path(rel).parent_path() / ("." + fs::path(rel).filename().string() + ".o.cmd");
+		fs::path cmdfile = tree() / fs::path(rel).parent_path() /
+		                   ("." + fs::path(rel).filename().string() + ".o.cmd");
 		if (!fs::exists(cmdfile))
-			continue;  // not built in the test kernel's configuration
+			continue; // not built in the test kernel's configuration
 		// Apply to a copy, then rebuild through build_patched's command-line rewriting.
 		fs::path dir = kp::test::scratch_dir("catalogue-" + name);
 		fs::create_directories(dir / fs::path(files[0]).parent_path());
 		fs::copy_file(tree() / files[0], dir / files[0]);
 		std::string out;
-		ASSERT_EQ(kp::test::run_command("patch -s -p1 -d " + dir.string() + " < " + it->path().string(), &out), 0)
-			<< name << ": " << out;
+		ASSERT_EQ(kp::test::run_command("patch -s -p1 -d " + dir.string() + " < " +
+		                                        it->path().string(),
+		                                &out),
+		          0)
+		        << name << ": " << out;
 		std::string patched_src = read_file(dir / files[0]);
 		std::string original = read_file(tree() / files[0]);
 		std::string obj = build_patched(rel, original, patched_src);
@@ -243,8 +275,10 @@ TEST(DiffgenReal, IntegrationPatchCatalogue)
 		auto r = diff_real(rel, obj, (fs::path(obj).parent_path() / "out.o").string());
 		bool must_fail = name.find("-FAIL") != std::string::npos;
 		if (must_fail)
-			EXPECT_TRUE(r.code == kp::diffgen::kUnsupported || r.code == kp::diffgen::kNoChange)
-				<< name << ": exit " << r.code << "\n" << joined(r);
+			EXPECT_TRUE(r.code == kp::diffgen::kUnsupported ||
+			            r.code == kp::diffgen::kNoChange)
+			        << name << ": exit " << r.code << "\n"
+			        << joined(r);
 		else
 			EXPECT_EQ(r.code, kp::diffgen::kChanged) << name << "\n" << joined(r);
 		tried++;
@@ -257,13 +291,15 @@ TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 	REQUIRE_TREE();
 	size_t n = 0;
 	std::vector<std::string> bad;
-	for (auto it = fs::recursive_directory_iterator(tree()); it != fs::recursive_directory_iterator(); ++it) {
+	for (auto it = fs::recursive_directory_iterator(tree());
+	     it != fs::recursive_directory_iterator(); ++it) {
 		const fs::path &p = it->path();
 		std::string rel = fs::relative(p, tree()).string();
-		if (it->is_directory() && (rel == "scripts" || rel == "tools" || rel == "Documentation" || rel == "usr" ||
-					   // 16/32-bit code, not kernel objects of x86_64
-					   rel == "arch/x86/realmode/rm" || rel == "arch/x86/boot" ||
-					   rel == "arch/x86/entry/vdso/vdso32")) {
+		if (it->is_directory() &&
+		    (rel == "scripts" || rel == "tools" || rel == "Documentation" || rel == "usr" ||
+		     // 16/32-bit code, not kernel objects of x86_64
+		     rel == "arch/x86/realmode/rm" || rel == "arch/x86/boot" ||
+		     rel == "arch/x86/entry/vdso/vdso32")) {
 			it.disable_recursion_pending();
 			continue;
 		}

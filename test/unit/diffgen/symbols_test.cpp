@@ -41,14 +41,14 @@ Target build()
 	std::string other = kp::test::compile(t.pair.dir, "other", kOther);
 	t.target = (t.pair.dir / "target.elf").string();
 	std::string out;
-	int rc = kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " + t.target + " " + other +
-					       " " + t.pair.orig,
-				       &out);
+	int rc = kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " +
+	                                       t.target + " " + other + " " + t.pair.orig,
+	                               &out);
 	EXPECT_EQ(rc, 0) << out;
 	return t;
 }
 
-}  // namespace
+} // namespace
 
 TEST(DiffgenSymbols, SymposExportsAndLocalNames)
 {
@@ -62,7 +62,8 @@ TEST(DiffgenSymbols, SymposExportsAndLocalNames)
 	ASSERT_EQ(o.funcs.size(), 1u);
 	EXPECT_EQ(o.funcs[0].sympos, 0u);
 	// dup: second of two same-named locals in address order (other.o is linked first).
-	EXPECT_TRUE(o.undefined.count("dup.kp.2")) << "local with a clashing name gets the .kp.<sympos> suffix";
+	EXPECT_TRUE(o.undefined.count("dup.kp.2"))
+	        << "local with a clashing name gets the .kp.<sympos> suffix";
 	EXPECT_FALSE(o.undefined.count("dup"));
 	EXPECT_TRUE(o.undefined.count("exported_helper"));
 	EXPECT_TRUE(o.undefined.count("private_helper"));
@@ -75,7 +76,8 @@ TEST(DiffgenSymbols, SymposExportsAndLocalNames)
 	EXPECT_EQ(syms["dup"].objname, "vmlinux");
 	ASSERT_TRUE(syms.count("private_helper"));
 	EXPECT_EQ(syms["private_helper"].sympos, 0u);
-	EXPECT_FALSE(syms.count("exported_helper")) << "exported symbols are resolved by the module loader";
+	EXPECT_FALSE(syms.count("exported_helper"))
+	        << "exported symbols are resolved by the module loader";
 }
 
 TEST(DiffgenSymbols, ModuleTargetUsesKpRelocsForModuleSymbols)
@@ -93,7 +95,8 @@ TEST(DiffgenSymbols, ModuleTargetUsesKpRelocsForModuleSymbols)
 	ASSERT_EQ(o.relocs.size(), 1u);
 	EXPECT_EQ(o.relocs[0].name, "dup");
 	EXPECT_EQ(o.relocs[0].objname, "kp_test_mod");
-	EXPECT_TRUE(o.relocs[0].type == R_X86_64_PLT32 || o.relocs[0].type == R_X86_64_PC32) << o.relocs[0].type;
+	EXPECT_TRUE(o.relocs[0].type == R_X86_64_PLT32 || o.relocs[0].type == R_X86_64_PC32)
+	        << o.relocs[0].type;
 	EXPECT_EQ(o.relocs[0].addend, -4);
 	EXPECT_EQ(o.relocs[0].dest.rfind(".text.show+", 0), 0u) << o.relocs[0].dest;
 	// Globals: left to the module loader (may be vmlinux's), no kp_syms for a module.
@@ -112,7 +115,8 @@ static int my_key __attribute__((used));
 int f(int v) {
 	asm goto("1: .byte 0x0f,0x1f,0x44,0x00,0x00\n.pushsection __jump_table,\"aw\"\n.balign 8\n"
 		 ".long 1b - .\n.long %l[yes] - .\n.quad my_key - .\n.popsection" : : : : yes);
-	return v + )") + std::to_string(k) + R"(;
+	return v + )") +
+		       std::to_string(k) + R"(;
 yes:
 	return 0;
 }
@@ -145,11 +149,12 @@ TEST(DiffgenSymbols, ChangedFunctionMissingFromTargetIsRefused)
 	// A target that lacks show().
 	std::string other_only = (t.pair.dir / "other-only.elf").string();
 	std::string out;
-	ASSERT_EQ(kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " + other_only + " " +
-						(t.pair.dir / "other.o").string(),
-					&out),
-		  0)
-		<< out;
+	ASSERT_EQ(kp::test::run_command("ld -static -e 0 --unresolved-symbols=ignore-all -o " +
+	                                        other_only + " " +
+	                                        (t.pair.dir / "other.o").string(),
+	                                &out),
+	          0)
+	        << out;
 	kp::diffgen::Options opts;
 	opts.symbols = other_only;
 	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "build.hpp"
-#include "test_util.hpp"
+#include "build.h"
+#include "test_util.h"
 
 using kpbtest::TempDir;
 using kpbtest::write_file;
@@ -27,12 +27,12 @@ TEST(Build, MakefileIncludesFollowsKbuildsWayToTheObjects)
 	write_file(t / "virt/kvm/Makefile.kvm", "");
 	write_file(t / "fs/Makefile", "include $(srctree)/unused/Makefile\n");
 	write_file(t / "unused/Makefile", "");
-	auto found = kpb::makefile_includes(t.path(), {"arch/x86/entry/vdso"});
+	auto found = kp::build::makefile_includes(t.path(), {"arch/x86/entry/vdso"});
 	EXPECT_EQ(found,
 	          (std::set<std::string>{"lib/vdso/Makefile", "lib/vdso/extra.mk",
 	                                 "arch/x86/entry/vdso/gen.mk", "virt/kvm/Makefile.kvm"}));
-	EXPECT_TRUE(kpb::makefile_includes(t.path(), {"fs/proc"}).count("unused/Makefile"));
-	EXPECT_TRUE(kpb::makefile_includes(t.path(), {"mm"}).empty());
+	EXPECT_TRUE(kp::build::makefile_includes(t.path(), {"fs/proc"}).count("unused/Makefile"));
+	EXPECT_TRUE(kp::build::makefile_includes(t.path(), {"mm"}).empty());
 }
 
 TEST(Build, FirstErrorLineOfAFailedBuild)
@@ -43,9 +43,11 @@ TEST(Build, FirstErrorLineOfAFailedBuild)
 	        "make[2]: *** [scripts/Makefile.build:250: fs/proc/consoles.o] Error 1\n";
 	std::string message =
 	        "the patched sources do not compile (full compiler output in /w/log):\n" +
-	        kpb::compiler_errors(output);
-	EXPECT_EQ(kpb::first_error_line(message), "fs/proc/consoles.c:12:5: error: 'x' undeclared");
-	EXPECT_EQ(kpb::first_error_line("the patched build did not produce fs/x.o (log: /w/log)"),
+	        kp::build::compiler_errors(output);
+	EXPECT_EQ(kp::build::first_error_line(message),
+	          "fs/proc/consoles.c:12:5: error: 'x' undeclared");
+	EXPECT_EQ(kp::build::first_error_line(
+	                  "the patched build did not produce fs/x.o (log: /w/log)"),
 	          "the patched build did not produce fs/x.o (log: /w/log)");
-	EXPECT_EQ(kpb::first_error_line(""), "");
+	EXPECT_EQ(kp::build::first_error_line(""), "");
 }

@@ -1,11 +1,11 @@
 // Version logic of --kernel: Debian release names, package versions, SRC's version.
 #include <gtest/gtest.h>
 
-#include "error.hpp"
-#include "kernel_release.hpp"
-#include "test_util.hpp"
+#include "error.h"
+#include "kernel_release.h"
+#include "test_util.h"
 
-using namespace kpb;
+using namespace kp::build;
 using kpbtest::TempDir;
 using kpbtest::write_file;
 

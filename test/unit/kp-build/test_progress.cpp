@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "progress.hpp"
+#include "progress.h"
 
 namespace {
 
-using kpb::BuildProgress;
+using kp::build::BuildProgress;
 
 std::string objects(size_t from, size_t n)
 {
@@ -23,48 +23,50 @@ std::string objects(size_t from, size_t n)
 
 TEST(BuildProgress, Durations)
 {
-	EXPECT_EQ(kpb::format_duration(0), "0s");
-	EXPECT_EQ(kpb::format_duration(59.4), "59s");
-	EXPECT_EQ(kpb::format_duration(62), "1m02s");
-	EXPECT_EQ(kpb::format_duration(3725), "1h02m");
-	EXPECT_EQ(kpb::format_duration(-3), "0s");
+	EXPECT_EQ(kp::build::format_duration(0), "0s");
+	EXPECT_EQ(kp::build::format_duration(59.4), "59s");
+	EXPECT_EQ(kp::build::format_duration(62), "1m02s");
+	EXPECT_EQ(kp::build::format_duration(3725), "1h02m");
+	EXPECT_EQ(kp::build::format_duration(-3), "0s");
 }
 
 TEST(BuildProgress, LineText)
 {
-	EXPECT_EQ(kpb::format_build_progress("original build", 1234, 5678, 62),
+	EXPECT_EQ(kp::build::format_build_progress("original build", 1234, 5678, 62),
 	          "original build: 1234 of ~5678 objects (21%), 1m02s, about 3m43s left");
 	// Too early to estimate: under 2% or 10 s.
-	EXPECT_EQ(kpb::format_build_progress("b", 100, 5678, 62),
+	EXPECT_EQ(kp::build::format_build_progress("b", 100, 5678, 62),
 	          "b: 100 of ~5678 objects (1%), 1m02s, estimating time left");
-	EXPECT_EQ(kpb::format_build_progress("b", 1000, 5678, 5),
+	EXPECT_EQ(kp::build::format_build_progress("b", 1000, 5678, 5),
 	          "b: 1000 of ~5678 objects (17%), 5s, estimating time left");
-	EXPECT_EQ(kpb::format_build_progress("b", 5700, 5678, 300),
+	EXPECT_EQ(kp::build::format_build_progress("b", 5700, 5678, 300),
 	          "b: 5700 objects (expected ~5678), 5m00s, finishing");
-	EXPECT_EQ(kpb::format_build_progress("b", 12, 0, 75), "b: 12 objects, 1m15s");
+	EXPECT_EQ(kp::build::format_build_progress("b", 12, 0, 75), "b: 12 objects, 1m15s");
 }
 
 TEST(BuildProgress, WhichLinesAreObjects)
 {
-	EXPECT_TRUE(kpb::is_object_line("  CC      kernel/fork.o"));
-	EXPECT_TRUE(kpb::is_object_line("  CC [M]  fs/fuse/dev.o"));
-	EXPECT_TRUE(kpb::is_object_line("  AS      arch/x86/entry/entry_64.o"));
-	EXPECT_TRUE(kpb::is_object_line("  HOSTCC  scripts/kconfig/conf.o"));
-	EXPECT_FALSE(kpb::is_object_line("  AR      kernel/built-in.a"));
-	EXPECT_FALSE(kpb::is_object_line("  WRAP    arch/x86/include/generated/asm/export.h"));
-	EXPECT_FALSE(kpb::is_object_line("make[1]: Entering directory '/x.o'"));
-	EXPECT_FALSE(kpb::is_object_line("kernel/fork.c:12: warning: unused x.o"));
-	EXPECT_FALSE(kpb::is_object_line("  cc      lower.o"));
+	EXPECT_TRUE(kp::build::is_object_line("  CC      kernel/fork.o"));
+	EXPECT_TRUE(kp::build::is_object_line("  CC [M]  fs/fuse/dev.o"));
+	EXPECT_TRUE(kp::build::is_object_line("  AS      arch/x86/entry/entry_64.o"));
+	EXPECT_TRUE(kp::build::is_object_line("  HOSTCC  scripts/kconfig/conf.o"));
+	EXPECT_FALSE(kp::build::is_object_line("  AR      kernel/built-in.a"));
+	EXPECT_FALSE(
+	        kp::build::is_object_line("  WRAP    arch/x86/include/generated/asm/export.h"));
+	EXPECT_FALSE(kp::build::is_object_line("make[1]: Entering directory '/x.o'"));
+	EXPECT_FALSE(kp::build::is_object_line("kernel/fork.c:12: warning: unused x.o"));
+	EXPECT_FALSE(kp::build::is_object_line("  cc      lower.o"));
 }
 
 TEST(BuildProgress, RecordsOfRebuiltObjects)
 {
-	EXPECT_TRUE(kpb::is_rebuilt_object_record("kernel/.fork.o.cmd"));
-	EXPECT_TRUE(kpb::is_rebuilt_object_record(".vmlinux.o.cmd"));
-	EXPECT_FALSE(kpb::is_rebuilt_object_record("fs/fuse/.fuse.mod.o.cmd"));  // final .ko link
-	EXPECT_FALSE(kpb::is_rebuilt_object_record("arch/x86/boot/.cpu.o.cmd")); // bzImage
-	EXPECT_FALSE(kpb::is_rebuilt_object_record("kernel/.built-in.a.cmd"));
-	EXPECT_FALSE(kpb::is_rebuilt_object_record("kernel/fork.o"));
+	EXPECT_TRUE(kp::build::is_rebuilt_object_record("kernel/.fork.o.cmd"));
+	EXPECT_TRUE(kp::build::is_rebuilt_object_record(".vmlinux.o.cmd"));
+	EXPECT_FALSE(
+	        kp::build::is_rebuilt_object_record("fs/fuse/.fuse.mod.o.cmd")); // final .ko link
+	EXPECT_FALSE(kp::build::is_rebuilt_object_record("arch/x86/boot/.cpu.o.cmd")); // bzImage
+	EXPECT_FALSE(kp::build::is_rebuilt_object_record("kernel/.built-in.a.cmd"));
+	EXPECT_FALSE(kp::build::is_rebuilt_object_record("kernel/fork.o"));
 }
 
 TEST(BuildProgress, LogGetsALineEveryFivePercentAndLinesSplitAcrossReads)

@@ -2,11 +2,11 @@
 // function in a linked image built without -ffunction-sections, as a distribution builds.
 #include <gtest/gtest.h>
 
-#include "error.hpp"
-#include "run_pre.hpp"
-#include "test_util.hpp"
+#include "error.h"
+#include "run_pre.h"
+#include "test_util.h"
 
-using namespace kpb;
+using namespace kp::build;
 using kpbtest::sh;
 using kpbtest::TempDir;
 using kpbtest::write_file;

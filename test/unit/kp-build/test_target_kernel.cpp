@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <map>
 
-#include "debian_packages.hpp"
-#include "error.hpp"
-#include "target_kernel.hpp"
-#include "test_util.hpp"
+#include "debian_packages.h"
+#include "error.h"
+#include "target_kernel.h"
+#include "test_util.h"
 
-using namespace kpb;
+using namespace kp::build;
 using kpbtest::TempDir;
 using kpbtest::write_file;
 

@@ -192,15 +192,15 @@ TEST(ParseLimits, SymbolLookupsAreLogarithmic)
 TEST(ParseLimits, SymbolIndexPicksAsTheScanDid)
 {
 	Symtab t;
-	t.add(0, 0, STT_NOTYPE, "");           // 0: the null symbol
-	t.add(2, 0x10, STT_OBJECT);            // 1
-	t.add(2, 0x10, STT_NOTYPE);            // 2
-	t.add(2, 0x20, STT_NOTYPE);            // 3
-	t.add(2, 0x20, STT_FUNC);              // 4
-	t.add(2, 0x20, STT_FUNC);              // 5: the last function at 0x20
-	t.add(2, 0x30, STT_SECTION);           // never
-	t.add(3, 0x0, STT_FUNC);               // 7: another section
-	t.add(2, 0x28, STT_FUNC, "");          // unnamed: never
+	t.add(0, 0, STT_NOTYPE, "");  // 0: the null symbol
+	t.add(2, 0x10, STT_OBJECT);   // 1
+	t.add(2, 0x10, STT_NOTYPE);   // 2
+	t.add(2, 0x20, STT_NOTYPE);   // 3
+	t.add(2, 0x20, STT_FUNC);     // 4
+	t.add(2, 0x20, STT_FUNC);     // 5: the last function at 0x20
+	t.add(2, 0x30, STT_SECTION);  // never
+	t.add(3, 0x0, STT_FUNC);      // 7: another section
+	t.add(2, 0x28, STT_FUNC, ""); // unnamed: never
 	t.syms[0]->sec = nullptr;
 	kp::records::SymbolIndex index(t.syms);
 	EXPECT_FALSE(index.nearest(&t.sections[2], 0x0f));

@@ -14,7 +14,7 @@ namespace kp::elf {
 class Object;
 }
 
-namespace kpb {
+namespace kp::build {
 
 // A function's code: its bytes and, in a relocatable object, the byte ranges that
 // relocations fill in ([begin, end) offsets from the function's start).
@@ -76,4 +76,4 @@ RunPreResult compare_code(const FunctionCode &compiled, const FunctionCode &imag
 // Error when the image has no function of that name.
 RunPreResult run_pre_check(const FunctionCode &compiled, const ImageFunctions &image);
 
-} // namespace kpb
+} // namespace kp::build

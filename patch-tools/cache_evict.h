@@ -13,26 +13,26 @@
 #include <string>
 #include <vector>
 
-namespace kpb {
+namespace kp::build {
 
 inline constexpr size_t kDefaultCacheMax = 3;
 inline constexpr long kCoreGraceSeconds = 3600;
 inline constexpr long kWorkDirMaxAgeSeconds = 2 * 86400;
 
 struct EvictionReport {
-  std::vector<std::string> removed;  // entry names (16 hex digits) with the reason
-  std::vector<std::string> busy;     // entries to remove that were in use
+	std::vector<std::string> removed; // entry names (16 hex digits) with the reason
+	std::vector<std::string> busy;    // entries to remove that were in use
 };
 
 // `max_trees` 0: no limit and nothing removed. `current`: the entry name in use by the caller.
-EvictionReport evict_cache_entries(const std::string& cache_dir, size_t max_trees,
-                                   const std::string& current);
+EvictionReport evict_cache_entries(const std::string &cache_dir, size_t max_trees,
+                                   const std::string &current);
 
 // KP_BUILD_CACHE_MAX when set (a number; throws Error naming the value otherwise), else
 // kDefaultCacheMax.
 size_t cache_max_from_env();
 
 // True for the name of a tree entry (16 lowercase hex digits).
-bool is_cache_entry_name(const std::string& name);
+bool is_cache_entry_name(const std::string &name);
 
-}  // namespace kpb
+} // namespace kp::build

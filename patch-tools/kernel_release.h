@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace kpb {
+namespace kp::build {
 
 // "6.1.0-57-cloud-amd64" -> {"6.1", "57", "cloud-amd64"}; nullopt for a release that does not
 // follow Debian's scheme (<series>.0-<abi>-<flavour>).
@@ -42,4 +42,4 @@ std::string changelog_version(const std::string &first_line);
 void check_source_matches(const SourceVersion &src, const std::string &src_path,
                           const std::string &release, const std::string &package_version);
 
-} // namespace kpb
+} // namespace kp::build

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace kpb {
+namespace kp::build {
 
 class DebianArchive {
 public:
@@ -46,4 +46,4 @@ std::string default_fetcher();
 // The last non-empty line of a program's output (its one-line reason).
 std::string last_line(const std::string &output);
 
-} // namespace kpb
+} // namespace kp::build

@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-namespace kpb {
+namespace kp::build {
 
 class DebianArchive;
 
@@ -46,4 +46,4 @@ bool is_stub_system_map(const std::string &path);
 // The upstream version in a .config's header ("# Linux/x86 6.1.192 Kernel Configuration").
 std::string config_upstream_version(const std::string &config_path);
 
-} // namespace kpb
+} // namespace kp::build

@@ -25,4 +25,4 @@ int sh(const std::string& command);
 // The test kernel tree (build/linux) when it is built, else empty.
 std::string kernel_tree();
 
-}  // namespace kpbtest
+} // namespace kp::buildtest

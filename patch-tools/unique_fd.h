@@ -2,8 +2,8 @@
 #pragma once
 #include "support/fd.h"
 
-namespace kpb {
+namespace kp::build {
 
 using UniqueFd = kp::support::Fd;
 
-} // namespace kpb
+} // namespace kp::build

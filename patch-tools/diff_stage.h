@@ -10,7 +10,7 @@ namespace kp::ksym {
 class SymbolTable;
 } // namespace kp::ksym
 
-namespace kpb {
+namespace kp::build {
 
 class Log;
 
@@ -34,4 +34,4 @@ std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
                                   const kp::ksym::SymbolTable &vmlinux, bool explain, int parallel,
                                   Log &log);
 
-} // namespace kpb
+} // namespace kp::build

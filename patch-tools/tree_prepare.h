@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace kpb {
+namespace kp::build {
 
 class Log;
 
@@ -58,4 +58,4 @@ ObjectPairs compile_before_after(const PreparedTree &prepared,
                                  const std::vector<std::string> &objects, const std::string &work,
                                  int jobs, Log *log);
 
-} // namespace kpb
+} // namespace kp::build

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "tree_copy.hpp"
+#include "tree_copy.h"
 
-namespace kpb {
+namespace kp::build {
 
 class Log;
 
@@ -16,32 +16,32 @@ class Log;
 // directories of sources only (most of include/ and arch/x86/) are one symlink each to the
 // cache's, except those holding a path of `touched` (the files the patches change or
 // create), which are real directories the patches can write in.
-CopyStats make_work_tree(const std::string& cache_tree, const std::string& work_tree);
-CopyStats make_sparse_work_tree(const std::string& cache_tree, const std::string& work_tree,
-                                const std::vector<std::string>& objects,
-                                const std::set<std::string>& touched);
+CopyStats make_work_tree(const std::string &cache_tree, const std::string &work_tree);
+CopyStats make_sparse_work_tree(const std::string &cache_tree, const std::string &work_tree,
+                                const std::vector<std::string> &objects,
+                                const std::set<std::string> &touched);
 
 // The files that the Makefiles Kbuild reads to build objects in `dirs` (each directory's
 // Makefile or Kbuild, and its ancestors') include by path, followed recursively: e.g.
 // arch/x86/entry/vdso/Makefile's `include $(srctree)/lib/vdso/Makefile`. A sparse copy
 // without them stops with "No rule to make target". Paths relative to `tree`, existing only.
-std::set<std::string> makefile_includes(const std::string& tree, const std::set<std::string>& dirs);
+std::set<std::string> makefile_includes(const std::string &tree, const std::set<std::string> &dirs);
 
 struct ObjectBuild {
-  double seconds = 0;  // time in make
+	double seconds = 0; // time in make
 };
 
 // Builds `objects` in `tree` with the cache's KCFLAGS. Throws Error with the compiler's
 // messages (and the log's path) when an object does not build.
 // `make_seconds` (optional) accumulates the time in make, failed runs included.
-ObjectBuild build_objects(const std::string& tree, const std::vector<std::string>& objects,
-                          int jobs, Log& log, double* make_seconds = nullptr);
+ObjectBuild build_objects(const std::string &tree, const std::vector<std::string> &objects,
+                          int jobs, Log &log, double *make_seconds = nullptr);
 
 // The compiler's error lines of a failed make (file:line: error: ...), at most `max` lines.
-std::string compiler_errors(const std::string& output, size_t max = 20);
+std::string compiler_errors(const std::string &output, size_t max = 20);
 
 // Why a build failed, in one line for the user: the first error line of build_objects'
 // message (the first line itself when it names none).
-std::string first_error_line(const std::string& message);
+std::string first_error_line(const std::string &message);
 
-}  // namespace kpb
+} // namespace kp::build
