@@ -35,4 +35,13 @@ int run_kp_build(const Options &options);
 // "fix" -> "kp-fix"; names already starting with "kp" are kept.
 std::string module_name_for(const std::string &name);
 
+// The module's name and the output file: --name, else the output's name, else the first
+// patch's. Kbuild names a module after its file, so they match. Throws Error when the
+// output does not end in .ko.
+struct ModuleOutput {
+	std::string module;
+	std::string path; // absolute
+};
+ModuleOutput module_output(const Options &options);
+
 } // namespace kp::build

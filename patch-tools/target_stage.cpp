@@ -1,15 +1,24 @@
 #include "target_stage.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "cache.h"
 #include "debian_packages.h"
+#include "diff_stage.h"
+#include "elf/object.h"
 #include "error.h"
+#include "kp/abi.h"
+#include "ksym/symbols.h"
+#include "link.h"
+#include "module_check.h"
 #include "patch_apply.h"
 #include "patch_parse.h"
 #include "pipeline.h"
@@ -98,6 +107,142 @@ std::string make_work_dir(const std::string &cache, const std::string &release)
 	return buf.data();
 }
 
+// The module an object of the prepared tree goes into, "" for vmlinux: Kbuild compiles a
+// module's objects with -DMODULE and names the module in KBUILD_MODNAME (the object's .cmd).
+std::string object_module(const std::string &tree, const std::string &obj)
+{
+	auto slash = obj.rfind('/');
+	std::string cmd_file =
+	        tree + "/" + obj.substr(0, slash + 1) + "." + obj.substr(slash + 1) + ".cmd";
+	std::ifstream in(cmd_file);
+	std::string cmd;
+	if (!in || !std::getline(in, cmd))
+		throw Error("cannot read " + cmd_file + ", Kbuild's record of how " + obj +
+		            " was compiled");
+	if (cmd.find(" -DMODULE ") == std::string::npos)
+		return {};
+	const std::string key = "-DKBUILD_MODNAME='\"";
+	auto p = cmd.find(key);
+	if (p == std::string::npos)
+		throw Error(cmd_file + ": a module object without KBUILD_MODNAME");
+	p += key.size();
+	return cmd.substr(p, cmd.find('"', p) - p);
+}
+
+// The release's file of module `name` (modules.dep names them relative to its directory;
+// a file name's '-' is '_' in the module's name).
+std::string module_file(const TargetKernel &t, const std::string &name)
+{
+	if (t.modules.empty())
+		throw Error("the patch changes module " + name + " but no modules of " + t.release +
+		            " were found (--modules)");
+	std::ifstream in(t.modules + "/modules.dep");
+	if (!in)
+		throw Error("cannot read " + t.modules + "/modules.dep");
+	std::string line;
+	while (std::getline(in, line)) {
+		std::string path = line.substr(0, line.find(':'));
+		std::string base = path.substr(path.rfind('/') + 1);
+		std::string stem = base.substr(0, base.find('.'));
+		std::replace(stem.begin(), stem.end(), '-', '_');
+		if (stem != name)
+			continue;
+		if (base.size() < 3 || base.compare(base.size() - 3, 3, ".ko") != 0)
+			throw Error("module " + name + " of " + t.release + " is compressed (" +
+			            base + "): compressed modules are not supported yet");
+		return t.modules + "/" + path;
+	}
+	throw Error("module " + name + " is not in " + t.modules + "/modules.dep: " + t.release +
+	            " does not build it");
+}
+
+std::vector<DiffJob> diff_jobs(const TargetKernel &target, const PreparedTree &prepared,
+                               const ObjectPairs &pairs, const std::string &work)
+{
+	std::vector<DiffJob> jobs;
+	for (size_t i = 0; i < pairs.orig.size(); ++i) {
+		DiffJob j;
+		j.object = pairs.orig[i].first;
+		j.original = pairs.orig[i].second;
+		j.patched = pairs.patched[i].second;
+		j.output = work + "/diff/" + fs::path(j.original).filename().string();
+		std::string mod = object_module(prepared.dir, j.object);
+		j.target = mod.empty() ? std::string(KP_OBJ_VMLINUX) : mod;
+		j.symbols = mod.empty() ? target.vmlinux : module_file(target, mod);
+		jobs.push_back(j);
+	}
+	return jobs;
+}
+
+std::string image_build_id(const std::string &vmlinux)
+{
+	auto f = kp::elf::Object::open(vmlinux, {.relocatable_only = false, .relocations = false});
+	if (!f)
+		throw Error(f.error().message());
+	std::string id = (*f)->build_id();
+	if (id.empty())
+		throw Error(vmlinux + " has no GNU build ID note");
+	return id;
+}
+
+// Diff, link against the prepared tree (the release's config, headers and Module.symvers,
+// so vermagic and __versions are the kernel's), check what the kernel's loader would check,
+// install the module and kp_core.ko beside it.
+void write_module(const Options &opt, const TargetKernel &target, const PreparedTree &prepared,
+                  const ObjectPairs &pairs, const std::string &cache, const std::string &work,
+                  int jobs, Log &log)
+{
+	ModuleOutput out = module_output(opt);
+	auto t = Clock::now();
+	auto vmlinux = kp::ksym::SymbolTable::open(target.vmlinux);
+	if (!vmlinux)
+		throw Error(vmlinux.error().message());
+	auto results = run_diffs(diff_jobs(target, prepared, pairs, work), **vmlinux, opt.explain,
+	                         jobs, log);
+	DiffSummary diff = collect_diffs(results, opt.explain);
+	say("diff: " + std::to_string(diff.link_objects.size()) + " of " +
+	            std::to_string(results.size()) + " object(s) changed, " +
+	            std::to_string(diff.anchored_symbols) + " non-exported symbol(s) anchored",
+	    since(t));
+
+	t = Clock::now();
+	install_symvers(prepared, target.symvers, &log);
+	std::string src_dir = kp_source_dir();
+	CoreModule core =
+	        ensure_core_module(src_dir, prepared.dir, cache, log, nullptr, prepared.make_vars);
+	LinkRequest req;
+	req.template_dir = src_dir + "/kmod/patch";
+	req.kdir = prepared.dir;
+	req.out_dir = work + "/module";
+	req.module = out.module;
+	req.objects = diff.link_objects;
+	req.build_id = image_build_id(target.vmlinux);
+	req.release = target.release;
+	for (const auto &p : opt.patches)
+		req.sources.push_back(sanitize_module_name(p) + fs::path(p).extension().string() +
+		                      ":" + sha256_file(p, &log));
+	req.core_symvers = core.symvers;
+	req.make_vars = prepared.make_vars;
+	req.jobs = jobs;
+	std::string ko = link_module(req, log);
+	say(std::string("link: ") + (core.built_now ? "kp_core.ko built for " : "kp_core.ko for ") +
+	            target.release + ", " + fs::path(ko).filename().string(),
+	    since(t));
+
+	t = Clock::now();
+	ModuleFacts facts =
+	        check_module(ko, target.symvers, core.symvers, req.build_id, target.release);
+	size_t versions = check_versions(ko, target.vmlinux);
+	versions += check_versions(core.ko, target.vmlinux);
+	Installed in = install_module(ko, core.ko, out.path);
+	say("module check: " + std::to_string(facts.funcs) + " function(s), vermagic '" +
+	            facts.vermagic + "', " + std::to_string(versions) +
+	            " symbol CRC(s) equal to the kernel's",
+	    since(t));
+	std::fprintf(stderr, "kp-build: wrote %s%s\n", out.path.c_str(),
+	             in.core_copied ? (" and " + in.core).c_str() : "");
+}
+
 int build_for(const Options &opt, const TargetKernel &target, const std::string &cache,
               const std::string &work, Log &log)
 {
@@ -130,9 +275,8 @@ int build_for(const Options &opt, const TargetKernel &target, const std::string 
 	    since(t));
 	if (opt.check_only)
 		return kExitBuilt;
-	throw Error("kernel " + target.release +
-	            ": writing the patch module for --kernel is not implemented yet (issue 13); "
-	            "--check-only stops after run-pre");
+	write_module(opt, target, prepared, pairs, cache, work, jobs, log);
+	return kExitBuilt;
 }
 
 } // namespace
