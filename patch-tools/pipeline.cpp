@@ -393,6 +393,21 @@ void summary(Build &b)
 	b.progress.note("wrote " + b.output + (b.core_copied ? " and " + b.core_out : ""));
 }
 
+// --cache-only: the original build alone (e.g. diffgen's real-object tests read its objects).
+int cache_only(Build &b)
+{
+	b.tree = inspect_tree(b.opt.src, b.opt.vmlinux, &b.log);
+	check_compiler(b.tree);
+	b.cache_dir = b.opt.cache_dir.empty() ? default_cache_dir()
+	                                      : fs::absolute(b.opt.cache_dir).string();
+	b.cache = std::make_unique<CacheEntry>(b.cache_dir, make_cache_key(b.tree));
+	original_build(b);
+	evict_cache(b);
+	std::printf("%s\n", b.cache->tree().c_str());
+	b.work.success = true;
+	return kExitBuilt;
+}
+
 int run(const Options &opt, WorkDir &work, Log &log)
 {
 	if (!opt.kernel.empty())
@@ -400,6 +415,8 @@ int run(const Options &opt, WorkDir &work, Log &log)
 	Build b(opt, work, log);
 	b.jobs = opt.jobs > 0 ? opt.jobs
 	                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+	if (opt.cache_only)
+		return cache_only(b);
 	setup(b);
 	original_build(b);
 	evict_cache(b);

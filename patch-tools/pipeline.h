@@ -26,6 +26,7 @@ struct Options {
 	std::string modules;
 	bool resolve_only = false; // print what was found for --kernel and stop
 	bool check_only = false;   // --kernel: stop after run-pre (no module written)
+	bool cache_only = false;   // build the original tree into the cache, print its path
 };
 
 // Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages
