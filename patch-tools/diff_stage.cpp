@@ -20,6 +20,7 @@ DiffResult diff_one(const DiffJob &j, const kp::ksym::SymbolTable &vmlinux, bool
 	opts.target = j.target;
 	opts.symbols = j.symbols;
 	opts.explain = explain;
+	opts.dwarf = j.dwarf;
 	if (j.target == KP_OBJ_VMLINUX) {
 		opts.symbol_table = &vmlinux;
 		opts.anchor = true;

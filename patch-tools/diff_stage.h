@@ -21,6 +21,7 @@ struct DiffJob {
 	std::string output;   // the finished patch object
 	std::string target;   // "vmlinux" or a module name
 	std::string symbols;  // vmlinux or the module's .ko of the running kernel
+	std::vector<std::string> dwarf; // DWARF for entry sizes; empty: symbols, then the object
 };
 
 struct DiffResult {

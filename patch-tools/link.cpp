@@ -120,6 +120,9 @@ CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
 	std::string sig = kdir + "\n";
 	for (const auto &v : make_vars)
 		sig += v + "\n";
+	// The CRCs modpost writes into the core's __versions come from the tree's Module.symvers.
+	if (fs::exists(kdir + "/Module.symvers"))
+		sig += read_text_file(kdir + "/Module.symvers");
 	for (const auto &f : files)
 		sig += fs::relative(f, src).string() + "\n" + read_text_file(f.string());
 	char hex[17];

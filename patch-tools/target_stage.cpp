@@ -14,6 +14,7 @@
 #include "debian_packages.h"
 #include "diff_stage.h"
 #include "elf/object.h"
+#include "entry_types.h"
 #include "error.h"
 #include "kp/abi.h"
 #include "ksym/symbols.h"
@@ -68,32 +69,6 @@ std::vector<std::string> patch_objects(const std::vector<PatchInfo> &patches)
 bool same_function(const FunctionCode &a, const FunctionCode &b)
 {
 	return a.bytes == b.bytes && a.relocated == b.relocated;
-}
-
-// Run-pre on the functions the patch changes (bytes or relocated ranges differ between
-// the original and the patched object; a finer list comes with diffgen): each must be the
-// image's code. Returns how many were checked.
-size_t run_pre_stage(const std::map<std::string, std::string> &orig,
-                     const std::map<std::string, std::string> &patched, const ImageFunctions &image)
-{
-	size_t checked = 0;
-	for (const auto &[obj, path] : orig) {
-		std::map<std::string, FunctionCode> after;
-		for (auto &f : object_functions(patched.at(obj)))
-			after.emplace(f.name, std::move(f));
-		for (const auto &f : object_functions(path)) {
-			auto it = after.find(f.name);
-			if (it != after.end() && same_function(f, it->second))
-				continue;
-			RunPreResult r = run_pre_check(f, image);
-			if (!r.match)
-				throw Error("run-pre: " + f.name + " (" + obj +
-				            ") compiled from the source is not the kernel's: " +
-				            r.describe());
-			++checked;
-		}
-	}
-	return checked;
 }
 
 std::string make_work_dir(const std::string &cache, const std::string &release)
@@ -156,8 +131,55 @@ std::string module_file(const TargetKernel &t, const std::string &name)
 	            " does not build it");
 }
 
-std::vector<DiffJob> diff_jobs(const TargetKernel &target, const PreparedTree &prepared,
-                               const ObjectPairs &pairs, const std::string &work)
+// What an object of the patch is linked into: vmlinux or a module, and the release's image
+// of it (the -dbg vmlinux, or the module's .ko of the image package).
+struct ObjectTarget {
+	std::string module; // "" for vmlinux
+	std::string image;
+};
+
+ObjectTarget object_target(const TargetKernel &target, const PreparedTree &prepared,
+                           const std::string &obj)
+{
+	std::string mod = object_module(prepared.dir, obj);
+	return {mod, mod.empty() ? target.vmlinux : module_file(target, mod)};
+}
+
+// Run-pre on the functions the patch changes (bytes or relocated ranges differ between
+// the original and the patched object; a finer list comes with diffgen): each must be the
+// code of the image the object went into. Returns how many were checked.
+size_t run_pre_stage(const std::vector<std::pair<std::string, std::string>> &orig,
+                     const std::map<std::string, std::string> &patched,
+                     const std::map<std::string, ObjectTarget> &targets)
+{
+	std::map<std::string, std::unique_ptr<ImageFunctions>> images;
+	size_t checked = 0;
+	for (const auto &[obj, path] : orig) {
+		const std::string &image_path = targets.at(obj).image;
+		auto &image = images[image_path];
+		if (!image)
+			image = std::make_unique<ImageFunctions>(image_path);
+		std::map<std::string, FunctionCode> after;
+		for (auto &f : object_functions(patched.at(obj)))
+			after.emplace(f.name, std::move(f));
+		for (const auto &f : object_functions(path)) {
+			auto it = after.find(f.name);
+			if (it != after.end() && same_function(f, it->second))
+				continue;
+			RunPreResult r = run_pre_check(f, *image);
+			if (!r.match)
+				throw Error("run-pre: " + f.name + " (" + obj +
+				            ") compiled from the source is not the kernel's: " +
+				            r.describe());
+			++checked;
+		}
+	}
+	return checked;
+}
+
+std::vector<DiffJob> diff_jobs(const ObjectPairs &pairs,
+                               const std::map<std::string, ObjectTarget> &targets,
+                               const std::string &entry_types, const std::string &work)
 {
 	std::vector<DiffJob> jobs;
 	for (size_t i = 0; i < pairs.orig.size(); ++i) {
@@ -166,9 +188,10 @@ std::vector<DiffJob> diff_jobs(const TargetKernel &target, const PreparedTree &p
 		j.original = pairs.orig[i].second;
 		j.patched = pairs.patched[i].second;
 		j.output = work + "/diff/" + fs::path(j.original).filename().string();
-		std::string mod = object_module(prepared.dir, j.object);
-		j.target = mod.empty() ? std::string(KP_OBJ_VMLINUX) : mod;
-		j.symbols = mod.empty() ? target.vmlinux : module_file(target, mod);
+		const ObjectTarget &t = targets.at(j.object);
+		j.target = t.module.empty() ? std::string(KP_OBJ_VMLINUX) : t.module;
+		j.symbols = t.image;
+		j.dwarf = {entry_types};
 		jobs.push_back(j);
 	}
 	return jobs;
@@ -189,16 +212,17 @@ std::string image_build_id(const std::string &vmlinux)
 // so vermagic and __versions are the kernel's), check what the kernel's loader would check,
 // install the module and kp_core.ko beside it.
 void write_module(const Options &opt, const TargetKernel &target, const PreparedTree &prepared,
-                  const ObjectPairs &pairs, const std::string &cache, const std::string &work,
-                  int jobs, Log &log)
+                  const ObjectPairs &pairs, const std::map<std::string, ObjectTarget> &targets,
+                  const std::string &cache, const std::string &work, int jobs, Log &log)
 {
 	ModuleOutput out = module_output(opt);
 	auto t = Clock::now();
 	auto vmlinux = kp::ksym::SymbolTable::open(target.vmlinux);
 	if (!vmlinux)
 		throw Error(vmlinux.error().message());
-	auto results = run_diffs(diff_jobs(target, prepared, pairs, work), **vmlinux, opt.explain,
-	                         jobs, log);
+	std::string entry_types = ensure_entry_types(prepared, &log);
+	auto results = run_diffs(diff_jobs(pairs, targets, entry_types, work), **vmlinux,
+	                         opt.explain, jobs, log);
 	DiffSummary diff = collect_diffs(results, opt.explain);
 	say("diff: " + std::to_string(diff.link_objects.size()) + " of " +
 	            std::to_string(results.size()) + " object(s) changed, " +
@@ -265,17 +289,19 @@ int build_for(const Options &opt, const TargetKernel &target, const std::string 
 	ObjectPairs pairs = compile_before_after(prepared, patches, objs, work, jobs, &log);
 	say("objects before and after the patch: " + std::to_string(objs.size()) + " compiled",
 	    since(t));
-	std::map<std::string, std::string> orig(pairs.orig.begin(), pairs.orig.end());
 	std::map<std::string, std::string> patched(pairs.patched.begin(), pairs.patched.end());
+	std::map<std::string, ObjectTarget> targets;
+	for (const auto &o : objs)
+		targets.emplace(o, object_target(target, prepared, o));
 
 	t = Clock::now();
-	size_t checked = run_pre_stage(orig, patched, ImageFunctions(target.vmlinux));
+	size_t checked = run_pre_stage(pairs.orig, patched, targets);
 	say("run-pre: the " + std::to_string(checked) +
-	            " function(s) the patch changes are the kernel's code (" + target.vmlinux + ")",
+	            " function(s) the patch changes are the kernel's code",
 	    since(t));
 	if (opt.check_only)
 		return kExitBuilt;
-	write_module(opt, target, prepared, pairs, cache, work, jobs, log);
+	write_module(opt, target, prepared, pairs, targets, cache, work, jobs, log);
 	return kExitBuilt;
 }
 

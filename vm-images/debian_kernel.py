@@ -385,6 +385,38 @@ def vm_kernel(flavour: str = "cloud-amd64", log=None) -> VmKernel:
     return k
 
 
+def abi_number(release: str) -> int:
+    """`6.1.0-57-cloud-amd64` -> 57, the ABI Debian bumps when the kernel's ABI changes."""
+    m = re.match(r"\d+\.\d+\.\d+-(\d+)-", release)
+    if not m:
+        raise DebianKernelError(f"{release} is not a Debian kernel release")
+    return int(m.group(1))
+
+
+def other_abi_vmlinuz(rel: Release, log=None) -> tuple[Release, Path]:
+    """Debian's vmlinuz of the newest other ABI of rel's flavour (e.g. 6.1.0-56 beside
+    6.1.0-57): a kernel whose modules are not rel's. Only the vmlinuz is unpacked."""
+    flavour = rel.release.split("-", 2)[2]
+    names = search_names(rf"^linux-image-{re.escape(rel.series)}\..*-{re.escape(flavour)}"
+                         rf"-unsigned$")
+    others = []
+    for name in names:
+        r = name[len("linux-image-"):-len("-unsigned")]
+        if r != rel.release and abi_number(r) < abi_number(rel.release):
+            others.append(r)
+    if not others:
+        raise DebianKernelError(f"the archive has no other {flavour} ABI than {rel.release}")
+    other = max(others, key=abi_number)
+    pkg = f"linux-image-{other}-unsigned"
+    versions = madison(pkg).get(pkg) or []
+    if not versions:
+        raise DebianKernelError(f"apt-cache has no version of {pkg}")
+    version = max(versions, key=functools.cmp_to_key(version_compare))
+    member = f"./boot/vmlinuz-{other}"
+    root = fetch(pkg, version, only=[member], log=log)
+    return Release(other, version, rel.series), root / member
+
+
 def _depmod(k: VmKernel) -> None:
     """The package ships no modules.dep (the postinst makes it): run depmod in the cache."""
     dep = k.modules_dir / "modules.dep"
