@@ -162,7 +162,20 @@ size_t run_pre_stage(const std::vector<std::pair<std::string, std::string>> &ori
 		std::map<std::string, FunctionCode> after;
 		for (auto &f : object_functions(patched.at(obj)))
 			after.emplace(f.name, std::move(f));
-		for (const auto &f : object_functions(path)) {
+		std::vector<FunctionCode> before = object_functions(path);
+		// An object the config does not build still compiles (Kbuild builds any single
+		// target): none of its functions is the image's code, not even by chance of name.
+		if (!before.empty() &&
+		    std::none_of(before.begin(), before.end(), [&](const auto &f) {
+			    return !image->find(f.name).empty() && run_pre_check(f, *image).match;
+		    }))
+			throw Error("the patch changes " + obj.substr(0, obj.size() - 2) +
+			                    ".c, which this kernel's config does not build: none "
+			                    "of the " +
+			                    std::to_string(before.size()) + " functions of " + obj +
+			                    " is code of " + image_path,
+			            kExitUnsupported);
+		for (const auto &f : before) {
 			auto it = after.find(f.name);
 			if (it != after.end() && same_function(f, it->second))
 				continue;

@@ -92,9 +92,21 @@ def _updated_once() -> bool:
 
 
 def madison(*packages: str) -> dict[str, list[str]]:
-    """Versions of each package the archive offers, newest first (one apt-cache madison)."""
-    out = _run(["apt-cache", *APT_OPTIONS, "madison", *packages], APT_TIMEOUT,
-               f"apt-cache madison {' '.join(packages)}")
+    """Versions of each package the archive offers, newest first (one apt-cache madison,
+    remembered in the cache until apt's package lists change: a warm kp-build asks apt
+    nothing)."""
+    memo = cache_dir() / "madison" / (
+        _apt_lists_key() + "-" + hashlib.sha256(" ".join(packages).encode()).hexdigest()[:16])
+    if memo.exists():
+        out = memo.read_text()
+    else:
+        out = _run(["apt-cache", *APT_OPTIONS, "madison", *packages], APT_TIMEOUT,
+                   f"apt-cache madison {' '.join(packages)}")
+        if out.strip():   # an empty answer is not remembered: apt-get update may follow
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+            tmp.write_text(out)
+            tmp.rename(memo)
     versions: dict[str, list[str]] = {p: [] for p in packages}
     for line in out.splitlines():
         parts = [p.strip() for p in line.split("|")]

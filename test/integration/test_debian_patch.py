@@ -200,3 +200,22 @@ def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, tmp_
     assert re.search(r"symbol \S+ has CRC 0x[0-9a-f]+ in __versions, the kernel's is 0x",
                      r.stderr), r.stderr
     assert not out.exists() and not (tmp_path / "kp_core.ko").exists()
+
+
+def test_file_the_config_does_not_build_is_refused(debian, debian_source, tmp_path):
+    """Kbuild compiles any single object asked for, also one the config leaves out (sound/
+    on the cloud flavour): none of its functions is the kernel's code, so kp-build refuses,
+    naming the file, and writes nothing."""
+    config = debian.config.read_text()
+    assert "CONFIG_SOUND=" not in config and "CONFIG_SND=" not in config
+    patch = tmp_path / "sound.patch"
+    patch.write_text("--- a/sound/core/init.c\n+++ b/sound/core/init.c\n@@ -1,2 +1,3 @@\n"
+                     " // SPDX-License-Identifier: GPL-2.0-or-later\n"
+                     "+/* kp: a file this config does not build */\n /*\n")
+    out = tmp_path / "kp_sound.ko"
+    r = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--patch", str(patch), "-o", str(out), "-j2")
+    assert r.returncode == 2, r.stderr
+    assert re.search(r"refused: the patch changes sound/core/init\.c, which this kernel's config "
+                     r"does not build", r.stderr), r.stderr
+    assert not out.exists() and not (tmp_path / "kp_core.ko").exists()
