@@ -101,3 +101,24 @@ def build_module(kernel_tree, tmp_path_factory):
         return kos[0]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def debian():
+    """Debian's own cloud kernel of the derived release (debian_kernel.py): its image
+    package fetched and unpacked into the cache, never installed."""
+    import debian_kernel as dk
+    try:
+        return dk.vm_kernel("cloud-amd64", log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def debian_source(debian) -> Path:
+    """Debian's source of that release, extracted once into the cache."""
+    import debian_kernel as dk
+    try:
+        return dk.source_tree(debian.release, log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)

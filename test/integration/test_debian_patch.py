@@ -12,7 +12,6 @@ kp_core).
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -40,22 +39,6 @@ FEATURES = {
     "stack-b": (PATCHES / "stacking/stack-b.patch", PATCHES / "stacking/stack-b.test"),
 }
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
-
-
-@pytest.fixture(scope="module")
-def debian() -> dk.VmKernel:
-    try:
-        return dk.vm_kernel("cloud-amd64", log=print)
-    except dk.DebianKernelError as e:
-        pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def debian_source(debian) -> Path:
-    try:
-        return dk.source_tree(debian.release, log=print)
-    except dk.DebianKernelError as e:
-        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
 
 
 def kp_build(*args: str) -> subprocess.CompletedProcess:
