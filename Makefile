@@ -40,7 +40,7 @@ unit: all kernel modules fs-tree
 	ctest --test-dir $(USERSPACE) --output-on-failure
 
 integration: all kernel modules
-	$(PYTEST) -v test/integration
+	$(PYTEST) -v --durations=40 test/integration
 
 check: unit integration
 
