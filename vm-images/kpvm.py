@@ -288,6 +288,8 @@ def main() -> int:
                     help="a module of the Debian kernel to put in the guest (repeatable)")
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--console", action="store_true", help="print the kernel log too")
+    ap.add_argument("--expect-faults", action="store_true",
+                    help="failure markers between FAULTS_BEGIN and FAULTS_END lines are expected")
     args = ap.parse_args()
     files = {}
     for spec in args.file:
@@ -299,7 +301,7 @@ def main() -> int:
     if kernel and not kernel.startswith(DEBIAN_PREFIX):
         kernel = Path(kernel)
     result = run(Path(args.script).read_text(), files, args.timeout, kernel, args.append,
-                 modules=args.module)
+                 modules=args.module, expect_faults=args.expect_faults)
     if args.console:
         print(result.console)
     sys.stdout.write(result.output)
