@@ -149,6 +149,26 @@ def kpctl_bin() -> Path:
     return path
 
 
+def test_expected_faults_are_bracketed_and_opt_in():
+    """The runner forgives a failure marker only inside the brackets, and only when the
+    test asked for it (no VM: the console parser alone)."""
+    console = "\n".join([
+        "WARNING: CPU: 0 PID: 1 at before+0x0/0x1",
+        kpvm.FAULTS_BEGIN,
+        "Oops: 0000 [#1] SMP",
+        kpvm.FAULTS_END,
+        "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+    ])
+    failures, expected = kpvm.find_failures(console, expect_faults=True)
+    assert expected == ["Oops: 0000 [#1] SMP"]
+    assert failures == ["WARNING: CPU: 0 PID: 1 at before+0x0/0x1",
+                        "BUG: kernel NULL pointer dereference, address: 0000000000000000"]
+    failures, expected = kpvm.find_failures(console)
+    assert expected == [] and len(failures) == 3
+    failures, _ = kpvm.find_failures(kpvm.FAULTS_BEGIN + "\nOops: 0000", expect_faults=True)
+    assert failures and "without" in failures[0]
+
+
 def test_probation_rollbacks(vm, kmods, kpctl_bin):
     script = (GUEST.replace("@FAULTS_BEGIN@", kpvm.FAULTS_BEGIN)
               .replace("@FAULTS_END@", kpvm.FAULTS_END)

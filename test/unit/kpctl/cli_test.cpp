@@ -77,7 +77,8 @@ TEST(Cli, HelpListsEveryExitCode)
 	for (const char *s :
 	     {"load", "unload", "status", "list", "info", " 0  ok", " 3  not root",
 	      " 7  built for another kernel", "12  transition blocked until timeout",
-	      "14  patch unload failed", "15  module file not root-only"})
+	      "14  patch unload failed", "15  module file not root-only",
+	      "16  patch rolled back"})
 		EXPECT_NE(r.out.find(s), std::string::npos) << s;
 }
 
