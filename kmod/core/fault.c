@@ -30,19 +30,22 @@
  *     detector, and hooking their printing functions would run kp code in
  *     NMI context on a stuck machine for a diagnosis the log already holds.
  *
- * Both hooks cost nothing on the patched call path; the notifier returns at
- * once while no patch is on probation.
+ * Both hooks cost nothing on the patched call path, and return at once
+ * while no patch is on probation.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ftrace.h>
 #include <linux/kdebug.h>
 #include <linux/kprobes.h>
 #include <linux/ptrace.h>
 #include <linux/stacktrace.h>
 #include <linux/string.h>
 #include "fault.h"
+#include "kallsyms.h"
 #include "probation.h"
+#include "symbols.h"
 
 #define KP_FAULT_STACK	64
 
@@ -92,6 +95,29 @@ static struct kprobe kp_warn_kprobe = {
 	.pre_handler = kp_warn_pre,
 };
 
+static bool kp_warn_watched;
+
+/*
+ * The kprobe goes on the instruction after __warn's __fentry__ call, not on
+ * the call itself: there it would be an ftrace user, listed in
+ * /sys/kernel/tracing/enabled_functions beside the patches' handlers for as
+ * long as kp_core is loaded.  The argument registers are __warn's own there
+ * (the call is a nop, or ftrace's trampolines restore them).
+ */
+static unsigned long kp_warn_offset(void)
+{
+	unsigned long addr, size, loc;
+
+	if (kp_lookup(KP_OBJ_VMLINUX, NULL, "__warn", 0, &addr, &size))
+		return 0;
+	loc = kp_ftrace_location(addr);
+	return loc ? loc - addr + MCOUNT_INSN_SIZE : 0;
+}
+
+/*
+ * A kernel without kprobes (or with __warn blacklisted) still gets the rest
+ * of probation: WARNs are then not pinned on patches, and the log says so.
+ */
 int kp_fault_init(void)
 {
 	int ret;
@@ -99,16 +125,18 @@ int kp_fault_init(void)
 	ret = register_die_notifier(&kp_die_nb);
 	if (ret)
 		return ret;
+	kp_warn_kprobe.offset = kp_warn_offset();
 	ret = register_kprobe(&kp_warn_kprobe);
-	if (ret) {
-		pr_err("cannot watch WARNs (kprobe on __warn: %d)\n", ret);
-		unregister_die_notifier(&kp_die_nb);
-	}
-	return ret;
+	if (ret)
+		pr_warn("probation does not watch WARNs: no kprobe on __warn (%d)\n",
+			ret);
+	kp_warn_watched = !ret;
+	return 0;
 }
 
 void kp_fault_exit(void)
 {
-	unregister_kprobe(&kp_warn_kprobe);
+	if (kp_warn_watched)
+		unregister_kprobe(&kp_warn_kprobe);
 	unregister_die_notifier(&kp_die_nb);
 }
