@@ -46,10 +46,13 @@ class Vm:
         self.runs = 0
 
     def run(self, script: str, files: dict[str, str | Path] | None = None,
-            timeout: float = 120, check: bool = True, append: str = "") -> kpvm.VmResult:
+            timeout: float = 120, check: bool = True, append: str = "",
+            expect_faults: bool = False) -> kpvm.VmResult:
+        """expect_faults: the script brackets the faults it provokes (kpvm.FAULTS_BEGIN)."""
         self.runs += 1
         result = kpvm.run(script, files, timeout=timeout, append=append,
-                          log_dir=self.log_dir / f"run{self.runs}")
+                          log_dir=self.log_dir / f"run{self.runs}",
+                          expect_faults=expect_faults)
         if check and not result.ok:
             pytest.fail(result.describe(), pytrace=False)
         return result
