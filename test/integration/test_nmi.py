@@ -5,7 +5,9 @@ NMI IPI) going from CPU to CPU; each handler calls kp_nmi_f(), relaxes, sends
 the next NMI, relaxes, and calls kp_nmi_g().  kp_test_nmi_patch.ko replaces
 both.  The guest enables and disables the patch KP_NMI_CYCLES times (default
 3000 in `make check`; `scripts/bench-nmi.sh` runs 10^4) while the NMIs run,
-also while the machine is stopped for each switch; every NMI must see f and g
+also while the machine is stopped for each switch; then it holds a kthread in
+kp_nmi_h() (replaced too) so that each enable leaves a pending task and each
+disable reverses it (ROUNDS x REVERSALS times).  Every NMI must see f and g
 both old or both new.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from kmod_guest import PRELUDE, files
 
 CYCLES = int(os.environ.get("KP_NMI_CYCLES", "3000"))
 CHUNK = 500
+ROUNDS, REVERSALS = 4, 100
 
 GUEST = r"""
 dmesg -n 5    # the kernel's info lines (two per switch) stay off the serial console
@@ -44,28 +47,76 @@ while [ $done -lt {cycles} ]; do
 	[ "$(nmis)" -gt "$before" ] || fail "the NMIs stopped after $done cycles: $(cat $D/counts)"
 done
 end=$(date +%s)
-echo 0 > $D/run
-sleep 0.2
 echo "CYCLES $done in $((end - start)) s"
 echo "COUNTS $(cat $D/counts)"
-echo 0 > $P/enabled || fail "final disable"
+# Switches that cannot complete at once: kp_nmi_hold sleeps in h, so every
+# enable leaves it pending, and every disable then reverses that enable (a
+# full pass of the other kind).
+wait_for() {  # wait_for FILE VALUE SECONDS
+	i=0
+	while [ "$(cat $1)" != "$2" ]; do
+		i=$((i+1)); [ $i -gt $(($3 * 10)) ] && fail "$1 is '$(cat $1)' after $3 s, want '$2'"
+		sleep 0.1
+	done
+}
+echo 0 > $P/enabled || fail "disable before the held rounds"
+start=$(date +%s)
+r=0; rev=0
+while [ $r -lt {rounds} ]; do
+	echo 1 > $D/hold
+	wait_for $D/hold 1 10
+	j=0
+	while [ $j -lt {reversals} ]; do
+		echo 1 > $P/enabled || fail "held enable $rev refused"
+		read t < $P/transition
+		[ "$t" = enabling ] || fail "held enable $rev is $t, want enabling"
+		echo 0 > $P/enabled || fail "reversal $rev refused"
+		j=$((j+1)); rev=$((rev+1))
+	done
+	echo 1 > $P/enabled || fail "last held enable refused"
+	echo 0 > $D/hold
+	wait_for $P/transition idle 10
+	echo 0 > $P/enabled || fail "disable after round $r"
+	r=$((r+1))
+done
+end=$(date +%s)
+echo "HELD $rev in $((end - start)) s"
+echo "COUNTS $(cat $D/counts)"
+echo 0 > $D/run
 rmmod kp_test_nmi_patch || fail "rmmod kp_test_nmi_patch"
 rmmod kp_test_nmi || fail "rmmod kp_test_nmi"
 echo OK
 """
 
 
+COUNTS = re.compile(r"COUNTS nmis (\d+) stopped (\d+) old (\d+) new (\d+) mixed (\d+)")
+
+
 def test_nmi_never_mixes_versions(vm, kmods):
-    script = GUEST.replace("{cycles}", str(CYCLES)).replace("{chunk}", str(CHUNK))
+    """Fast switches (every stack clean: the first pass flips at once), then
+    held ones (a kthread asleep in h: the first pass leaves it pending, and
+    each disable reverses the enable), all under NMIs."""
+    script = (GUEST.replace("{cycles}", str(CYCLES)).replace("{chunk}", str(CHUNK))
+              .replace("{rounds}", str(ROUNDS)).replace("{reversals}", str(REVERSALS)))
     r = vm.run(PRELUDE + script, files(kmods, "kp_test_nmi", "kp_test_nmi_patch"),
-               timeout=120 + CYCLES * 0.1)
+               timeout=150 + CYCLES * 0.1)
     assert "OK" in r.output, r.describe()
-    m = re.search(r"COUNTS nmis (\d+) stopped (\d+) old (\d+) new (\d+) mixed (\d+)", r.output)
-    assert m, r.output
-    nmis, stopped, old, new, mixed = map(int, m.groups())
-    print(re.search(r"CYCLES .*", r.output).group(0), m.group(0))
-    # The NMIs ran during the switches: many interrupted a stop_machine stopper
-    # and both versions were seen.
-    assert stopped >= CYCLES // 10, f"too few NMIs during stop_machine: {m.group(0)}"
-    assert old > 0 and new > 0, f"one version never seen: {m.group(0)}"
-    assert mixed == 0, f"NMIs mixed old and new versions: {m.group(0)}"
+    counts = [tuple(map(int, m.groups())) for m in COUNTS.finditer(r.output)]
+    assert len(counts) == 2, r.output
+    fast = counts[0]
+    held = tuple(b - a for a, b in zip(counts[0], counts[1]))
+    print(f"VM {r.seconds:.0f} s;", *re.findall(r"(?:CYCLES|HELD) .*", r.output))
+    wrong = []
+    for what, (nmis, stopped, old, new, mixed), switches in (
+            ("fast", fast, 2 * CYCLES), ("held", held, 2 * ROUNDS * REVERSALS)):
+        seen = f"{what} switches: nmis {nmis} stopped {stopped} old {old} new {new} mixed {mixed}"
+        print(seen)
+        # The NMIs ran during the switches: many interrupted a stop_machine
+        # stopper, and both versions were seen.
+        if stopped < switches // 20:
+            wrong.append(f"too few NMIs during stop_machine: {seen}")
+        if not old or not new:
+            wrong.append(f"one version never seen: {seen}")
+        if mixed:
+            wrong.append(f"NMIs mixed old and new versions: {seen}")
+    assert not wrong, "; ".join(wrong)

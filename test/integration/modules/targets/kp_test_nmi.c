@@ -6,6 +6,10 @@
  *   kp_nmi_f() and kp_nmi_g() return 1; the patch (kp_test_nmi_patch) makes
  *   both return 2.
  *   echo 1 > /sys/kernel/debug/kp_test_nmi/run   start the NMIs (0: stop)
+ *   echo 1 > /sys/kernel/debug/kp_test_nmi/hold  the kthread kp_nmi_hold calls
+ *     kp_nmi_h() (patched too), which sleeps until "echo 0 > hold", so that
+ *     a switch cannot complete at once (pending task, reversals)
+ *   cat /sys/kernel/debug/kp_test_nmi/hold       1 while it sleeps in h
  *   cat /sys/kernel/debug/kp_test_nmi/counts
  *     "nmis N stopped S old O new W mixed M": NMIs handled, those that
  *     interrupted a stop_machine stopper (migration/N), and how many saw
@@ -22,11 +26,13 @@
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <asm/apic.h>
 #include <asm/nmi.h>
+#include "kp_test_nmi.h"
 
 static unsigned int relax = 8;
 module_param(relax, uint, 0644);
@@ -35,6 +41,34 @@ MODULE_PARM_DESC(relax, "PAUSEs before and after sending the next NMI (between f
 static struct dentry *kp_dir;
 static bool kp_running;
 static atomic_long_t kp_nmis, kp_stopped, kp_old, kp_new, kp_mixed;
+static struct task_struct *kp_holder;
+static DECLARE_WAIT_QUEUE_HEAD(kp_hold_wq);
+static bool kp_hold_req, kp_in_h;
+
+/* Sleep until "echo 0 > hold" or module exit (the old and the new h). */
+void kp_nmi_sleep(void)
+{
+	WRITE_ONCE(kp_in_h, true);
+	wait_event(kp_hold_wq, !READ_ONCE(kp_hold_req) || kthread_should_stop());
+	WRITE_ONCE(kp_in_h, false);
+}
+EXPORT_SYMBOL_GPL(kp_nmi_sleep);
+
+noinline int kp_nmi_h(void)
+{
+	kp_nmi_sleep();
+	return 1;
+}
+
+static int kp_nmi_hold_thread(void *unused)
+{
+	while (!kthread_should_stop()) {
+		wait_event(kp_hold_wq, READ_ONCE(kp_hold_req) || kthread_should_stop());
+		if (READ_ONCE(kp_hold_req))
+			kp_nmi_h();
+	}
+	return 0;
+}
 
 noinline int kp_nmi_f(void)
 {
@@ -123,18 +157,52 @@ static ssize_t counts_read(struct file *file, char __user *ubuf, size_t len,
 	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
 }
 
+static ssize_t hold_write(struct file *file, const char __user *ubuf,
+			  size_t len, loff_t *ppos)
+{
+	bool on;
+	int ret = kstrtobool_from_user(ubuf, len, &on);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(kp_hold_req, on);
+	wake_up_all(&kp_hold_wq);
+	return len;
+}
+
+static ssize_t hold_read(struct file *file, char __user *ubuf, size_t len,
+			 loff_t *ppos)
+{
+	const char *s = READ_ONCE(kp_in_h) ? "1\n" : "0\n";
+
+	return simple_read_from_buffer(ubuf, len, ppos, s, 2);
+}
+
 static const struct file_operations run_fops = { .write = run_write };
+static const struct file_operations hold_fops = {
+	.write = hold_write,
+	.read = hold_read,
+};
 static const struct file_operations counts_fops = { .read = counts_read };
 
 static int __init kp_nmi_init(void)
 {
-	int ret = register_nmi_handler(NMI_LOCAL, kp_nmi_handler, 0, "kp_test_nmi");
+	int ret;
 
-	if (ret)
+	kp_holder = kthread_run(kp_nmi_hold_thread, NULL, "kp_nmi_hold");
+	if (IS_ERR(kp_holder))
+		return PTR_ERR(kp_holder);
+	get_task_struct(kp_holder);
+	ret = register_nmi_handler(NMI_LOCAL, kp_nmi_handler, 0, "kp_test_nmi");
+	if (ret) {
+		kthread_stop(kp_holder);
+		put_task_struct(kp_holder);
 		return ret;
+	}
 	kp_dir = debugfs_create_dir("kp_test_nmi", NULL);
 	debugfs_create_file("run", 0200, kp_dir, NULL, &run_fops);
 	debugfs_create_file("counts", 0444, kp_dir, NULL, &counts_fops);
+	debugfs_create_file("hold", 0644, kp_dir, NULL, &hold_fops);
 	return 0;
 }
 
@@ -144,6 +212,9 @@ static void __exit kp_nmi_exit(void)
 	debugfs_remove_recursive(kp_dir);
 	/* Waits for a handler in progress (synchronize_rcu). */
 	unregister_nmi_handler(NMI_LOCAL, "kp_test_nmi");
+	WRITE_ONCE(kp_hold_req, false);
+	kthread_stop(kp_holder);
+	put_task_struct(kp_holder);
 }
 
 module_init(kp_nmi_init);
