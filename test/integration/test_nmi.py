@@ -82,7 +82,7 @@ echo OK
 """
 
 
-COUNTS = re.compile(r"COUNTS nmis (\d+) stopped (\d+) old (\d+) new (\d+) mixed (\d+)")
+COUNTS = re.compile(r"COUNTS (nmis (\d+) stopped (\d+) old (\d+) new (\d+) mixed (\d+).*)")
 
 
 def test_nmi_never_mixes_versions(vm, kmods):
@@ -94,8 +94,9 @@ def test_nmi_never_mixes_versions(vm, kmods):
     r = vm.run(PRELUDE + script, files(kmods, "kp_test_nmi", "kp_test_nmi_patch"),
                timeout=150 + CYCLES * 0.1)
     assert "OK" in r.output, r.describe()
-    counts = [tuple(map(int, m.groups())) for m in COUNTS.finditer(r.output)]
-    assert len(counts) == 2, r.output
+    found = list(COUNTS.finditer(r.output))
+    assert len(found) == 2, r.output
+    counts = [tuple(map(int, m.groups()[1:])) for m in found]
     fast = counts[0]
     held = tuple(b - a for a, b in zip(counts[0], counts[1]))
     print(f"VM {r.seconds:.0f} s;", *re.findall(r"(?:CYCLES|HELD) .*", r.output))
@@ -112,4 +113,6 @@ def test_nmi_never_mixes_versions(vm, kmods):
             wrong.append(f"one version never seen: {seen}")
         if mixed:
             wrong.append(f"NMIs mixed old and new versions: {seen}")
+    wrong += [f"after the {what} switches: {m.group(1)}"
+              for what, m in zip(("fast", "held"), found) if "last:" in m.group(1)]
     assert not wrong, "; ".join(wrong)

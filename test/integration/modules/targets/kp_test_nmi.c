@@ -41,6 +41,10 @@ MODULE_PARM_DESC(relax, "PAUSEs before and after sending the next NMI (between f
 static struct dentry *kp_dir;
 static bool kp_running;
 static atomic_long_t kp_nmis, kp_stopped, kp_old, kp_new, kp_mixed;
+static struct {			/* the last mixed NMI, for the report */
+	int cpu, pid, f, g;
+	char comm[TASK_COMM_LEN];
+} kp_last_mixed;
 static struct task_struct *kp_holder;
 static DECLARE_WAIT_QUEUE_HEAD(kp_hold_wq);
 static bool kp_hold_req, kp_in_h;
@@ -80,14 +84,19 @@ noinline int kp_nmi_g(void)
 	return 1;
 }
 
+/* Our NMIs sent and not handled yet (one, or none once stopped). */
+static atomic_t kp_in_flight = ATOMIC_INIT(0);
+
 static void kp_nmi_send_next(void)
 {
 	unsigned int cpu = cpumask_next(smp_processor_id(), cpu_online_mask);
 
 	if (cpu >= nr_cpu_ids)
 		cpu = cpumask_first(cpu_online_mask);
-	if (cpu != smp_processor_id())
-		apic->send_IPI(cpu, NMI_VECTOR);
+	if (cpu == smp_processor_id())
+		return;
+	atomic_inc(&kp_in_flight);
+	apic->send_IPI(cpu, NMI_VECTOR);
 }
 
 static void kp_nmi_relax(void)
@@ -102,8 +111,11 @@ static int kp_nmi_handler(unsigned int type, struct pt_regs *regs)
 {
 	int f, g;
 
-	if (!READ_ONCE(kp_running))
+	/* Not ours: the kernel's own NMI handling goes on. */
+	if (!atomic_add_unless(&kp_in_flight, -1, 0))
 		return NMI_DONE;
+	if (!READ_ONCE(kp_running))
+		return NMI_HANDLED;	/* the last one: the chain ends */
 	atomic_long_inc(&kp_nmis);
 	if ((current->flags & PF_KTHREAD) &&
 	    !strncmp(current->comm, "migration/", 10))
@@ -113,12 +125,18 @@ static int kp_nmi_handler(unsigned int type, struct pt_regs *regs)
 	kp_nmi_send_next();
 	kp_nmi_relax();
 	g = kp_nmi_g();
-	if (f == 1 && g == 1)
+	if (f == 1 && g == 1) {
 		atomic_long_inc(&kp_old);
-	else if (f == 2 && g == 2)
+	} else if (f == 2 && g == 2) {
 		atomic_long_inc(&kp_new);
-	else
+	} else {
 		atomic_long_inc(&kp_mixed);
+		kp_last_mixed.cpu = smp_processor_id();
+		kp_last_mixed.pid = current->pid;
+		kp_last_mixed.f = f;
+		kp_last_mixed.g = g;
+		strscpy(kp_last_mixed.comm, current->comm, TASK_COMM_LEN);
+	}
 	return NMI_HANDLED;
 }
 
@@ -146,13 +164,21 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 static ssize_t counts_read(struct file *file, char __user *ubuf, size_t len,
 			   loff_t *ppos)
 {
-	char buf[160];
+	char buf[256];
 	int n = scnprintf(buf, sizeof(buf),
-			  "nmis %ld stopped %ld old %ld new %ld mixed %ld\n",
+			  "nmis %ld stopped %ld old %ld new %ld mixed %ld",
 			  atomic_long_read(&kp_nmis),
 			  atomic_long_read(&kp_stopped),
 			  atomic_long_read(&kp_old), atomic_long_read(&kp_new),
 			  atomic_long_read(&kp_mixed));
+
+	if (atomic_long_read(&kp_mixed))
+		n += scnprintf(buf + n, sizeof(buf) - n,
+			       " (last: cpu %d pid %d %s f %d g %d)",
+			       kp_last_mixed.cpu, kp_last_mixed.pid,
+			       kp_last_mixed.comm, kp_last_mixed.f,
+			       kp_last_mixed.g);
+	n += scnprintf(buf + n, sizeof(buf) - n, "\n");
 
 	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
 }
