@@ -436,10 +436,10 @@ static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
  * leaves running tasks alone).  Inside stop_machine the running tasks are
  * the stoppers, and only NMIs interrupt them.  So the full pass runs on every
  * CPU: one stopper (the first online CPU's) decides, the others wait in
- * kp_pass_follow().  It puts them in the table as pending, flips, and then
- * each switches itself: an NMI on its CPU sees it before or after, never in
- * between.  (The stopper that decides changes the state under its own NMIs
- * only between them.)
+ * kp_pass_follow().  It puts every stopper, itself included, in the table as
+ * pending, flips (an NMI on its own CPU can come between two of its writes:
+ * pending, it sees no change), and then each switches itself with one store:
+ * an NMI on its CPU sees it before or after, never in between.
  *
  * Steps of the other stoppers, each acknowledged from task context, so an
  * acknowledgement also says that no NMI begun before the step is still
@@ -505,14 +505,12 @@ static int kp_full_pass_fn(void *data)
 		goto out;
 	}
 	for_each_process_thread(g, task) {
-		if (task == current)
-			continue;
 		/*
-		 * Running: the stopper of another CPU, in kp_pass_follow().
+		 * Running: this stopper or another CPU's, in kp_pass_follow().
 		 * Its stack is stop_machine's, as checked above; it stays on
 		 * the state it is in and switches itself (KP_STEP_SWITCH).
 		 */
-		if (READ_ONCE(task->on_cpu)) {
+		if (task == current || READ_ONCE(task->on_cpu)) {
 			if (!kp_pending_add(ps->build, task, 0))
 				ps->overflow = true;
 			continue;
@@ -529,6 +527,7 @@ static int kp_full_pass_fn(void *data)
 	if (ps->first)
 		kp_mark_funcs(kp_trans.patch, kp_trans.to_patched);
 	kp_pass_step(ps, KP_STEP_SWITCH);
+	kp_pending_switch(ps->build, current);
 	if (ps->first && !kp_pending_left(ps->build)) {	/* all switched at once */
 		/*
 		 * As kp_complete(): the versions being removed go, and only
