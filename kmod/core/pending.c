@@ -71,12 +71,6 @@ bool kp_pending_add(struct kp_pending *p, struct task_struct *task,
 	return true;
 }
 
-/* While @all, every task counts as pending, whatever the table holds. */
-void kp_pending_set_all(struct kp_pending *p, bool all)
-{
-	WRITE_ONCE(p->all_pending, all);
-}
-
 /* @task is at the target now.  Returns true if it was pending. */
 bool kp_pending_switch(struct kp_pending *p, struct task_struct *task)
 {

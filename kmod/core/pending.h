@@ -22,7 +22,6 @@
 
 struct kp_pending {
 	bool to_patched;		/* the target of the transition */
-	bool all_pending;		/* every task on the state it leaves */
 	unsigned int bits;		/* log2 of the number of slots */
 	unsigned int capacity;		/* tasks it may hold */
 	unsigned int nr;		/* tasks inserted (and referenced) */
@@ -58,7 +57,6 @@ struct kp_pending *kp_pending_alloc(unsigned int capacity, bool to_patched);
 void kp_pending_free(struct kp_pending *p);
 bool kp_pending_add(struct kp_pending *p, struct task_struct *task,
 		    unsigned long addr);
-void kp_pending_set_all(struct kp_pending *p, bool all);
 bool kp_pending_switch(struct kp_pending *p, struct task_struct *task);
 unsigned int kp_pending_left(struct kp_pending *p);
 unsigned int kp_pending_nr(struct kp_pending *p);

@@ -4,9 +4,11 @@
  * code being replaced: one stop_machine pass when it can, task by task when
  * it cannot (the hybrid consistency model).
  *
- * First pass (stop_machine): every stack (idle tasks included) is walked with
- * the reliable (ORC) unwinder.  If no return address lies in the code the
- * switch leaves (ranges below), the version stacks flip at once: done.
+ * First pass (stop_machine, on every CPU so that no NMI sees a running
+ * task's state change under it: kp_pass_step()): every stack (idle tasks
+ * included) is walked with the reliable (ORC) unwinder.  If no return
+ * address lies in the code the switch leaves (ranges below), the version
+ * stacks flip at once: done.
  * Otherwise the tasks that hold such code are recorded as pending (a
  * pending.c table) and the patch's functions are marked in transition: the
  * ftrace handler then sends pending tasks to the version they ran before and
@@ -132,6 +134,8 @@ struct kp_pass {
 	unsigned long stopper_addr;	/* the patch replaces stop_machine code */
 	bool done;			/* no task left on the old state */
 	unsigned int switched;
+	int step;			/* full pass: what the other stoppers do */
+	atomic_t acks;			/* stoppers that did it */
 };
 
 static unsigned long *kp_stack_buf;
@@ -425,8 +429,59 @@ static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
 }
 
 /*
+ * NMIs and the full pass.  An NMI runs the state of the task it interrupts,
+ * and that state must not change while the NMI runs, or an NMI that calls f
+ * and then g can run the old f and the new g (livepatch's rule: a running
+ * task's patch_state changes only in its own context; klp_try_switch_task()
+ * leaves running tasks alone).  Inside stop_machine the running tasks are
+ * the stoppers, and only NMIs interrupt them.  So the full pass runs on every
+ * CPU: one stopper (the first online CPU's) decides, the others wait in
+ * kp_pass_follow().  It puts every stopper, itself included, in the table as
+ * pending, flips (an NMI on its own CPU can come between two of its writes:
+ * pending, it sees no change), and then each switches itself with one store:
+ * an NMI on its CPU sees it before or after, never in between.
+ *
+ * Steps of the other stoppers, each acknowledged from task context, so an
+ * acknowledgement also says that no NMI begun before the step is still
+ * running on that CPU: KP_STEP_SWITCH, switch yourself; KP_STEP_SYNC, only
+ * acknowledge (the grace period between taking a version out and clearing
+ * the marks that livepatch gets from klp_synchronize_transition(), which
+ * cannot run inside stop_machine); KP_STEP_END, return.
+ */
+enum { KP_STEP_SCAN, KP_STEP_SWITCH, KP_STEP_SYNC, KP_STEP_END };
+
+/* The deciding stopper: make the others do @step and wait until they did. */
+static void kp_pass_step(struct kp_pass *ps, int step)
+{
+	unsigned int others = num_online_cpus() - 1;
+
+	atomic_set(&ps->acks, 0);
+	/* What this stopper wrote before is seen with the step. */
+	smp_store_release(&ps->step, step);
+	while (atomic_read(&ps->acks) < others)
+		cpu_relax();
+}
+
+static void kp_pass_follow(struct kp_pass *ps)
+{
+	int seen = KP_STEP_SCAN, step;
+
+	/* Pairs with kp_pass_step(): the table is there with the step. */
+	while ((step = smp_load_acquire(&ps->step)) != KP_STEP_END) {
+		if (step == seen) {
+			cpu_relax();
+			continue;
+		}
+		if (step == KP_STEP_SWITCH)
+			kp_pending_switch(ps->build, current);
+		seen = step;
+		atomic_inc(&ps->acks);
+	}
+}
+
+/*
  * First pass of a transition, or the pass that reverses one: decide which
- * tasks are pending for the target kp_trans.to_patched.
+ * tasks are pending for the target kp_trans.to_patched.  Runs on every CPU.
  */
 static int kp_full_pass_fn(void *data)
 {
@@ -437,6 +492,10 @@ static int kp_full_pass_fn(void *data)
 	unsigned long addr;
 	int cpu;
 
+	if (smp_processor_id() != cpumask_first(cpu_online_mask)) {
+		kp_pass_follow(ps);
+		return 0;
+	}
 	/*
 	 * The stoppers run stop_machine's code: a patch of it could never be
 	 * switched safely (and this one would block itself).
@@ -446,9 +505,16 @@ static int kp_full_pass_fn(void *data)
 		goto out;
 	}
 	for_each_process_thread(g, task) {
-		/* The stoppers of the other CPUs are running: not our code. */
-		if (READ_ONCE(task->on_cpu) || task == current)
+		/*
+		 * Running: this stopper or another CPU's, in kp_pass_follow().
+		 * Its stack is stop_machine's, as checked above; it stays on
+		 * the state it is in and switches itself (KP_STEP_SWITCH).
+		 */
+		if (task == current || READ_ONCE(task->on_cpu)) {
+			if (!kp_pending_add(ps->build, task, 0))
+				ps->overflow = true;
 			continue;
+		}
 		kp_full_pass_task(ps, task, old);
 	}
 	for_each_online_cpu(cpu)
@@ -456,31 +522,31 @@ static int kp_full_pass_fn(void *data)
 	if (ps->overflow)
 		goto out;
 
-	if (ps->first) {
-		/*
-		 * Mark and push under "every task pending", so that an NMI
-		 * meanwhile sees one consistent state; then only the holders
-		 * stay on the old state.
-		 */
-		kp_pending_set_all(ps->build, true);
-		kp_pending_install(ps->build);
+	kp_pending_install(ps->build);
+	smp_wmb();	/* the table before the marks: kp_current_patched() */
+	if (ps->first)
 		kp_mark_funcs(kp_trans.patch, kp_trans.to_patched);
-		kp_pending_set_all(ps->build, false);
-		if (!kp_pending_left(ps->build)) {	/* all switched at once */
-			kp_pop_funcs(kp_trans.patch, kp_trans.to_patched);
-			kp_unmark_funcs(kp_trans.patch);
-			kp_pending_install(NULL);
-			ps->done = true;
-			goto out;
-		}
-	} else {
-		kp_pending_install(ps->build);
+	kp_pass_step(ps, KP_STEP_SWITCH);
+	kp_pending_switch(ps->build, current);
+	if (ps->first && !kp_pending_left(ps->build)) {	/* all switched at once */
+		/*
+		 * As kp_complete(): the versions being removed go, and only
+		 * when no NMI can still hold them do the marks go.
+		 */
+		if (kp_pop_funcs(kp_trans.patch, kp_trans.to_patched))
+			kp_pass_step(ps, KP_STEP_SYNC);
+		kp_unmark_funcs(kp_trans.patch);
+		kp_pending_install(NULL);
+		ps->done = true;
+		goto out;
 	}
 	kp_trans.pending = ps->build;
 	rcu_assign_pointer(kp_ranges_now, ps->ranges);
 	kp_trans.gen++;
 	ps->done = !kp_pending_left(ps->build);
 out:
+	/* The others return: nothing more they must see or do. */
+	smp_store_release(&ps->step, KP_STEP_END);
 	ps->t.pause_ns = ktime_get_ns() - start;
 	return 0;
 }
@@ -582,7 +648,8 @@ static int kp_run_full_pass(struct kp_pass *ps)
 		}
 		memset(&ps->t, 0, sizeof(ps->t));
 		ps->overflow = false;
-		ret = stop_machine(kp_full_pass_fn, ps, NULL);
+		ps->step = KP_STEP_SCAN;
+		ret = stop_machine(kp_full_pass_fn, ps, cpu_online_mask);
 		kp_pass_stats(ps);
 		if (!ret && ps->stopper_addr) {
 			pr_err("%s: it replaces code that stop_machine itself runs (%pS): refused\n",

@@ -26,12 +26,12 @@ extern struct kp_pending __rcu *kp_pending_now;
  */
 static __always_inline bool kp_current_patched(void)
 {
-	struct kp_pending *p = rcu_dereference_raw(kp_pending_now);
+	struct kp_pending *p;
 
+	smp_rmb();	/* func->transition before the table, as livepatch */
+	p = rcu_dereference_raw(kp_pending_now);
 	if (!p)
 		return true;
-	if (READ_ONCE(p->all_pending))
-		return !p->to_patched;
 	return kp_pending_has(p, current) != p->to_patched;
 }
 

@@ -30,6 +30,13 @@ nothing_patched() {
 	[ -z "$(cat /sys/kernel/tracing/enabled_functions)" ] || fail "ftrace handlers left: $(cat /sys/kernel/tracing/enabled_functions)"
 	cmdline_is "$ORIG" "after refusing $1"
 }
+wait_for() {  # wait_for FILE VALUE SECONDS: until FILE reads VALUE (bounded)
+	i=0
+	while [ "$(cat $1 2>/dev/null)" != "$2" ]; do
+		i=$((i+1)); [ $i -gt $(($3 * 10)) ] && fail "$1 is '$(cat $1 2>/dev/null)' after $3 s, want '$2'"
+		sleep 0.1
+	done
+}
 insmod /kp/kp_core.ko || fail "insmod kp_core"
 """
 

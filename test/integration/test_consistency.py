@@ -15,15 +15,8 @@ import pytest
 from e2e import BUILD, build_guest_tools
 from kmod_guest import PRELUDE, files, run
 
-# Guest helpers: wait for a sysfs file to read a value (bounded).
+# Guest names (wait_for is kmod_guest's PRELUDE).
 WAIT = r"""
-wait_for() {  # wait_for FILE VALUE SECONDS
-	i=0
-	while [ "$(cat $1 2>/dev/null)" != "$2" ]; do
-		i=$((i+1)); [ $i -gt $(($3 * 10)) ] && fail "$1 is '$(cat $1 2>/dev/null)' after $3 s, want '$2'"
-		sleep 0.1
-	done
-}
 M=/sys/kernel/debug/kp_test_mix
 P=$K/kp_test_mix_patch
 """
