@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -412,6 +413,21 @@ int run(const Options &opt, WorkDir &work, Log &log)
 {
 	if (!opt.kernel.empty())
 		return run_for_release(opt);
+	// An unbuilt SRC (no vmlinux, none given) and no --kernel: the target is the kernel
+	// this machine runs.
+	if (opt.vmlinux.empty() && !opt.src.empty() && !fs::exists(opt.src + "/vmlinux") &&
+	    !fs::exists(opt.src + "/.config")) {
+		struct utsname u;
+		if (uname(&u) != 0)
+			throw_errno("uname");
+		Options running = opt;
+		running.kernel = u.release;
+		std::fprintf(
+		        stderr,
+		        "kp-build: %s is not a built tree: building for the running kernel %s\n",
+		        opt.src.c_str(), u.release);
+		return run_for_release(running);
+	}
 	Build b(opt, work, log);
 	b.jobs = opt.jobs > 0 ? opt.jobs
 	                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

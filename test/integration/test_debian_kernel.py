@@ -240,3 +240,15 @@ def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source,
             shutil.rmtree(prepared.group(1), ignore_errors=True)
             Path(prepared.group(1) + ".lock").unlink(missing_ok=True)
     assert (debian_source / "kernel/sys.c").read_text() == text
+
+
+def test_unbuilt_source_without_kernel_targets_the_running_kernel(debian_source, tmp_path):
+    """SRC is not a built tree and no --kernel is given: the target is `uname -r` of this
+    machine, resolved like --kernel (refused with the reason when it cannot be)."""
+    out = tmp_path / "kp_fix.ko"
+    p = kp_build("--src", str(debian_source), "--patch", str(DEMO_FIX), "-o", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--check-only")
+    running = os.uname().release
+    assert f"is not a built tree: building for the running kernel {running}" in p.stderr, p.stderr
+    assert p.returncode in (0, 1), p.stderr
+    assert not out.exists()
