@@ -11,10 +11,12 @@ int main(int argc, char **argv)
 	        ->required();
 	auto *patch = app.add_option("--patch", opt.patches,
 	                             "patch file (unified diff); repeat to apply several in order");
-	app.add_option("--kernel", opt.kernel,
+	app.add_option("--kernel", opt.kernels,
 	               "target release (uname -r) when it is not SRC's own build: its files are "
 	               "taken from "
-	               "the overrides, then the installed files, then Debian's packages (cached)");
+	               "the overrides, then the installed files, then Debian's packages (cached); "
+	               "repeat for "
+	               "one module per release (-o is then a directory: DIR/RELEASE/)");
 	app.add_option("--config", opt.config, "with --kernel: the release's .config");
 	app.add_option("--symvers", opt.symvers, "with --kernel: the release's Module.symvers");
 	app.add_option("--modules", opt.modules,
@@ -51,9 +53,9 @@ int main(int argc, char **argv)
 		app.parse(argc, argv);
 		if (!resolve->count() && !cache_only->count() && !patch->count())
 			throw CLI::RequiredError("--patch");
-		if (resolve->count() && opt.kernel.empty())
+		if (resolve->count() && opt.kernels.empty())
 			throw CLI::ValidationError("--resolve-only needs --kernel");
-		if (cache_only->count() && !opt.kernel.empty())
+		if (cache_only->count() && !opt.kernels.empty())
 			throw CLI::ValidationError(
 			        "--cache-only is for SRC's own build, not --kernel");
 	} catch (const CLI::ParseError &e) {

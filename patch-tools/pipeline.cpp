@@ -411,7 +411,7 @@ int cache_only(Build &b)
 
 int run(const Options &opt, WorkDir &work, Log &log)
 {
-	if (!opt.kernel.empty())
+	if (!opt.kernels.empty())
 		return run_for_release(opt);
 	// An unbuilt SRC (no vmlinux, none given) and no --kernel: the target is the kernel
 	// this machine runs.
@@ -421,7 +421,7 @@ int run(const Options &opt, WorkDir &work, Log &log)
 		if (uname(&u) != 0)
 			throw_errno("uname");
 		Options running = opt;
-		running.kernel = u.release;
+		running.kernels = {u.release};
 		std::fprintf(
 		        stderr,
 		        "kp-build: %s is not a built tree: building for the running kernel %s\n",

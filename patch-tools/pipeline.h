@@ -20,8 +20,9 @@ struct Options {
 	bool keep_tmp = false;
 	bool verbose = false;
 	// --kernel RELEASE (target_stage.h): a target that is not SRC's own build.
-	std::string kernel; // empty: SRC's vmlinux is the target
-	std::string config; // overrides for a kernel that is not Debian's
+	std::vector<std::string> kernels; // empty: SRC's vmlinux is the target; several: one
+	                                  // module per release
+	std::string config;               // overrides for a kernel that is not Debian's
 	std::string symvers;
 	std::string modules;
 	bool resolve_only = false; // print what was found for --kernel and stop

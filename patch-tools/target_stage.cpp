@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -224,9 +226,15 @@ std::string image_build_id(const std::string &vmlinux)
 // Diff, link against the prepared tree (the release's config, headers and Module.symvers,
 // so vermagic and __versions are the kernel's), check what the kernel's loader would check,
 // install the module and kp_core.ko beside it.
-void write_module(const Options &opt, const TargetKernel &target, const PreparedTree &prepared,
-                  const ObjectPairs &pairs, const std::map<std::string, ObjectTarget> &targets,
-                  const std::string &cache, const std::string &work, int jobs, Log &log)
+// A module built for one release, installed when every release has built.
+struct BuiltModule {
+	std::string ko, core, output;
+};
+
+BuiltModule write_module(const Options &opt, const TargetKernel &target,
+                         const PreparedTree &prepared, const ObjectPairs &pairs,
+                         const std::map<std::string, ObjectTarget> &targets,
+                         const std::string &cache, const std::string &work, int jobs, Log &log)
 {
 	ModuleOutput out = module_output(opt);
 	auto t = Clock::now();
@@ -271,17 +279,15 @@ void write_module(const Options &opt, const TargetKernel &target, const Prepared
 	        check_module(ko, target.symvers, core.symvers, req.build_id, target.release);
 	size_t versions = check_versions(ko, target.vmlinux);
 	versions += check_versions(core.ko, target.vmlinux);
-	Installed in = install_module(ko, core.ko, out.path);
 	say("module check: " + std::to_string(facts.funcs) + " function(s), vermagic '" +
 	            facts.vermagic + "', " + std::to_string(versions) +
 	            " symbol CRC(s) equal to the kernel's",
 	    since(t));
-	std::fprintf(stderr, "kp-build: wrote %s%s\n", out.path.c_str(),
-	             in.core_copied ? (" and " + in.core).c_str() : "");
+	return {ko, core.ko, out.path};
 }
 
-int build_for(const Options &opt, const TargetKernel &target, const std::string &cache,
-              const std::string &work, Log &log)
+std::optional<BuiltModule> build_for(const Options &opt, const TargetKernel &target,
+                                     const std::string &cache, const std::string &work, Log &log)
 {
 	int jobs = opt.jobs > 0
 	                   ? opt.jobs
@@ -313,44 +319,113 @@ int build_for(const Options &opt, const TargetKernel &target, const std::string 
 	            " function(s) the patch changes are the kernel's code",
 	    since(t));
 	if (opt.check_only)
-		return kExitBuilt;
-	write_module(opt, target, prepared, pairs, targets, cache, work, jobs, log);
-	return kExitBuilt;
+		return std::nullopt;
+	return write_module(opt, target, prepared, pairs, targets, cache, work, jobs, log);
+}
+
+} // namespace
+
+namespace {
+
+// One release's work: its resolved files, its work directory (removed with it unless
+// --keep-tmp) and its log.
+struct ReleaseRun {
+	TargetKernel target;
+	std::string work;
+	std::unique_ptr<Log> log;
+	bool keep = false;
+	ReleaseRun() = default;
+	ReleaseRun(ReleaseRun &&) = default;
+	~ReleaseRun()
+	{
+		if (!work.empty() && !keep)
+			try {
+				remove_tree(work);
+			} catch (...) {
+			}
+	}
+};
+
+// With several --kernel, -o names a directory (default .): DIR/RELEASE/MODULE.ko, each
+// with the kp_core.ko of its release beside it.
+Options options_for(const Options &opt, const std::string &release)
+{
+	if (opt.kernels.size() == 1)
+		return opt;
+	Options one = opt;
+	one.name = module_output(opt).module;
+	std::string dir = opt.output.empty() ? "." : opt.output;
+	one.output = (fs::absolute(dir) / release / (one.name + ".ko")).string();
+	return one;
 }
 
 } // namespace
 
 int run_for_release(const Options &opt)
 {
-	TargetRequest q;
-	q.release = opt.kernel;
-	q.src = opt.src.empty() ? std::string{} : fs::absolute(opt.src).string();
-	q.config = opt.config;
-	q.symvers = opt.symvers;
-	q.vmlinux = opt.vmlinux;
-	q.modules = opt.modules;
-	q.need_vmlinux = !opt.resolve_only;
+	bool overrides = !opt.config.empty() || !opt.symvers.empty() || !opt.vmlinux.empty() ||
+	                 !opt.modules.empty();
+	if (opt.kernels.size() > 1 && overrides)
+		throw Error("--config, --symvers, --vmlinux and --modules name one kernel's files: "
+		            "give "
+		            "them with one --kernel");
+	if (opt.kernels.size() > 1 && !opt.output.empty() &&
+	    fs::path(opt.output).extension() == ".ko")
+		throw Error("with several --kernel, -o is a directory (one module per release in "
+		            "DIR/RELEASE/), not " +
+		            opt.output);
+	for (size_t i = 0; i < opt.kernels.size(); ++i)
+		if (std::find(opt.kernels.begin(), opt.kernels.begin() + i, opt.kernels[i]) !=
+		    opt.kernels.begin() + i)
+			throw Error("--kernel " + opt.kernels[i] + " is given twice");
 	std::string cache =
 	        opt.cache_dir.empty() ? default_cache_dir() : fs::absolute(opt.cache_dir).string();
 	FetcherArchive archive(default_fetcher(), cache + "/debian");
-	auto t = Clock::now();
-	TargetKernel target = resolve_target(q, &archive);
-	if (opt.resolve_only) {
-		std::fputs(target.describe().c_str(), stdout);
-		return kExitBuilt;
+	// Every release is resolved (versions checked, packages fetched) before any is built.
+	std::vector<ReleaseRun> runs;
+	for (const auto &release : opt.kernels) {
+		TargetRequest q;
+		q.release = release;
+		q.src = opt.src.empty() ? std::string{} : fs::absolute(opt.src).string();
+		q.config = opt.config;
+		q.symvers = opt.symvers;
+		q.vmlinux = opt.vmlinux;
+		q.modules = opt.modules;
+		q.need_vmlinux = !opt.resolve_only;
+		auto t = Clock::now();
+		ReleaseRun r;
+		r.target = resolve_target(q, &archive);
+		if (opt.resolve_only) {
+			std::fputs(r.target.describe().c_str(), stdout);
+			continue;
+		}
+		say("kernel " + r.target.release + ": " + r.target.origin, since(t));
+		runs.push_back(std::move(r));
 	}
-	say("kernel " + target.release + ": " + target.origin, since(t));
-	std::string work = make_work_dir(cache, target.release);
-	Log log(work + "/kp-build.log");
-	try {
-		int rc = build_for(opt, target, cache, work, log);
-		if (!opt.keep_tmp)
-			remove_tree(work);
-		return rc;
-	} catch (...) {
-		std::fprintf(stderr, "kp-build: log: %s/kp-build.log\n", work.c_str());
-		throw;
+	// Built one after the other (each make uses every CPU); installed only when all built.
+	std::vector<BuiltModule> built;
+	for (auto &r : runs) {
+		r.work = make_work_dir(cache, r.target.release);
+		r.keep = opt.keep_tmp;
+		r.log = std::make_unique<Log>(r.work + "/kp-build.log");
+		try {
+			auto m = build_for(options_for(opt, r.target.release), r.target, cache,
+			                   r.work, *r.log);
+			if (m)
+				built.push_back(*m);
+		} catch (...) {
+			r.keep = true;
+			std::fprintf(stderr, "kp-build: log: %s/kp-build.log\n", r.work.c_str());
+			throw;
+		}
 	}
+	for (const auto &m : built) {
+		fs::create_directories(fs::path(m.output).parent_path());
+		Installed in = install_module(m.ko, m.core, m.output);
+		std::fprintf(stderr, "kp-build: wrote %s%s\n", m.output.c_str(),
+		             in.core_copied ? (" and " + in.core).c_str() : "");
+	}
+	return kExitBuilt;
 }
 
 } // namespace kp::build

@@ -252,3 +252,24 @@ def test_unbuilt_source_without_kernel_targets_the_running_kernel(debian_source,
     assert f"is not a built tree: building for the running kernel {running}" in p.stderr, p.stderr
     assert p.returncode in (0, 1), p.stderr
     assert not out.exists()
+
+
+def test_repeated_kernel_resolves_every_release_before_building_any(debian, debian_source,
+                                                                   tmp_path):
+    """One fix, several releases: each is resolved (versions checked) before any is built,
+    so a release SRC cannot serve refuses the whole run before any work and writes
+    nothing; the output is a directory (DIR/RELEASE/), a release is given once."""
+    other, _ = dk.other_abi_vmlinuz(debian.release)
+    out = tmp_path / "out"
+    p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--kernel", other.release, "--patch", str(DEMO_FIX), "-o", str(out))
+    assert p.returncode == 1, p.stderr
+    assert other.version in p.stderr and debian.release.version in p.stderr, p.stderr
+    assert "tree preparation" not in p.stderr, p.stderr
+    assert not out.exists()
+    p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--kernel", debian.release.release, "--patch", str(DEMO_FIX))
+    assert one_line_refusal(p).endswith(f"--kernel {debian.release.release} is given twice")
+    p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--kernel", other.release, "--patch", str(DEMO_FIX), "-o", str(out / "x.ko"))
+    assert "-o is a directory" in one_line_refusal(p)
