@@ -353,7 +353,8 @@ Options options_for(const Options &opt, const std::string &release)
 	if (opt.kernels.size() == 1)
 		return opt;
 	Options one = opt;
-	one.name = module_output(opt).module;
+	one.output.clear(); // a directory here: the name comes from --name or the patch
+	one.name = module_output(one).module;
 	std::string dir = opt.output.empty() ? "." : opt.output;
 	one.output = (fs::absolute(dir) / release / (one.name + ".ko")).string();
 	return one;
