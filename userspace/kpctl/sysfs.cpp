@@ -91,6 +91,9 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.forced = number("force") != 0;
 	st.blocked = lines(read_text(dir / "blocked").value_or(""));
 	st.build_id = read_text(dir / "build_id").value_or("");
+	st.callbacks = lines(read_text(dir / "callbacks").value_or(""));
+	st.states = lines(read_text(dir / "states").value_or(""));
+	st.shadow_ids = lines(read_text(dir / "shadow_ids").value_or(""));
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
 		std::error_code ec2;

@@ -26,6 +26,10 @@ struct PatchState {
 	std::vector<std::string> blocked;     // who held the last reversed transition
 	std::string build_id;
 	std::vector<FuncState> funcs; // sorted by object, function, sympos
+	// State transfer (issue 15), as the core prints them.
+	std::vector<std::string> callbacks;  // "<object> <kind>..."
+	std::vector<std::string> states;     // "<id> <version>"
+	std::vector<std::string> shadow_ids; // "<id>[ declared]"
 };
 
 std::string kp_sysfs_dir(); // <sysfs>/kernel/kp
