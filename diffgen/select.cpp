@@ -297,6 +297,11 @@ void Selector::run()
 	}
 	for (const elf::Symbol *p : cmp_.new_funcs)
 		include_item(p);
+	// Callback records (kp_patch.h, kpatch-macros.h) are carried whole, with the
+	// functions they name; write.cpp fills in the object of those without one.
+	for (const auto &sec : patched_.sections())
+		if (sec->name == KP_SEC_CALLBACKS && (sec->flags() & SHF_ALLOC))
+			include_piece(sec.get());
 	close();
 }
 

@@ -114,6 +114,20 @@ struct kp_shadow_rec {
 	__u64 dtor;
 };
 
+#ifdef __KERNEL__
+struct module;
+
+/*
+ * What a callback gets (kmod/patch/kp_patch.h; kpatch-macros.h calls it
+ * patch_object): the object it runs for, vmlinux (@mod NULL) or a module.
+ */
+struct kp_callback_object {
+	const char *name;		/* "vmlinux" or the module's name */
+	struct module *mod;		/* NULL for vmlinux */
+	const char *patch;		/* the patch's name */
+};
+#endif
+
 #define KP_PATCH_MAGIC	0x6b70706174636831ULL	/* "kppatch1" */
 
 /*

@@ -61,15 +61,9 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec);
  * State transfer (issue 15): callbacks, states and shadow variable ids.  The
  * shadow variable API itself is in kp_shadow.h.
  *
- * A callback gets the object it is run for: vmlinux (@mod NULL) or a module
- * (@mod set).  It runs under kp's mutex, in process context, and may sleep.
+ * A callback gets the object it is run for (struct kp_callback_object in
+ * kp/abi.h): vmlinux (@mod NULL) or a module (@mod set).  It runs under kp's mutex, in process context, and may sleep.
  */
-struct kp_callback_object {
-	const char *name;		/* "vmlinux" or the module's name */
-	struct module *mod;		/* NULL for vmlinux */
-	const char *patch;		/* the patch's name */
-};
-
 typedef int (*kp_pre_patch_t)(struct kp_callback_object *obj);
 typedef void (*kp_callback_t)(struct kp_callback_object *obj);
 

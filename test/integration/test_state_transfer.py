@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,74 @@ def test_callbacks_states_shadow(vm, kmods, kpctl_bin):
     got = [m.group(1) for m in re.finditer(r"kp-cb: (kp_test_state\d \S+ \S+ mod=\d prev=-?\d+)",
                                            order)]
     assert got == EXPECTED_ORDER, "\n".join(got)
+
+
+KPATCH_SCRIPT = r"""
+shadow_of() { sed -n "s/^$1 //p" $K/shadow; }
+ID=5129559  # 0x4e4557, KPATCH_SHADOW_NEWPID
+insmod /kp/kp_kpatch_newpid.ko || fail "insmod the kpatch-style patch"
+dmesg | grep -q "kpatch-cb: pre_patch vmlinux" || fail "no pre_patch callback"
+dmesg | grep -q "kpatch-cb: post_patch vmlinux" || fail "no post_patch callback"
+# A shadow variable attached at fork, shown by the patched /proc/PID/status.
+sleep 1000 &
+pid=$!
+grep -q "^newpid:	$pid$" /proc/$pid/status || fail "no newpid line for $pid: $(tail -3 /proc/$pid/status)"
+grep -q "^newpid:" /proc/1/status && fail "init (forked before the patch) has a newpid"
+# Freed at exit: 20 short-lived children leave no shadow variable behind.
+before=$(shadow_of $ID)
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0 & wait $!; done
+after=$(shadow_of $ID)
+echo "SHADOW before=$before after=$after"
+[ "$after" -le "$before" ] || fail "shadow variables of exited tasks not freed: $before -> $after"
+# kpatch-syscall.h
+umask 0123; [ "$(umask)" = 0321 ] || fail "umask patch not in force: $(umask)"
+umask 022
+# Unload with the sleeper alive: kp frees what the patch left behind.
+echo 0 > $K/kp_kpatch_newpid/enabled || fail "disable"
+rmmod kp_kpatch_newpid || fail "rmmod"
+[ -z "$(cat $K/shadow)" ] || fail "shadow data leaked: $(cat $K/shadow)"
+dmesg | grep -q "kp_kpatch_newpid: freed [0-9]* shadow variable(s) of id $ID" || fail "no free message"
+grep -q "^newpid:" /proc/$pid/status && fail "newpid still shown after the unload"
+umask 0123; [ "$(umask)" = 0123 ] || fail "umask patch still in force"
+kill $pid
+echo KPATCH-ORDER
+dmesg | grep -o 'kpatch-cb: .*'
+echo OK
+"""
+
+
+@pytest.fixture(scope="module")
+def kpatch_module(tmp_path_factory, kernel_tree):
+    """The kpatch-style patch, built by kp-build unchanged (shares test_kp_build's cache)."""
+    kp_build = BUILD / "bin/kp-build"
+    if not kp_build.exists():
+        pytest.fail(f"{kp_build} not built: run 'make all'", pytrace=False)
+    out = tmp_path_factory.mktemp("kpatch") / "kp_kpatch_newpid.ko"
+    patch = Path(__file__).resolve().parent / "patches-state/kpatch-shadow-newpid.patch"
+    r = subprocess.run([str(kp_build), "--src", str(kernel_tree), "--cache-dir",
+                        str(BUILD / "kp-build-cache"), "-o", str(out), "-j2", "--patch",
+                        str(patch)], capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        pytest.fail(f"kp-build failed ({r.returncode}):\n{r.stdout}\n{r.stderr}", pytrace=False)
+    return out
+
+
+def test_kpatch_style_patch(vm, kmods, kpatch_module, kpctl_bin):
+    info = json.loads(subprocess.run([str(kpctl_bin), "info", "--json", str(kpatch_module)],
+                                     capture_output=True, text=True, check=True).stdout)
+    kinds = sorted(k for c in info["callbacks"] for k in
+                   ("pre_patch", "post_patch", "pre_unpatch", "post_unpatch") if c[k])
+    assert kinds == ["post_patch", "post_unpatch", "pre_patch", "pre_unpatch"], info
+    assert {c["object"] for c in info["callbacks"]} == {"vmlinux"}, info["callbacks"]
+    assert sorted(f["function"] for f in info["functions"]) == [
+        "__x64_sys_umask", "kernel_clone", "proc_pid_status", "release_task"], info
+    assert not any(u.startswith("klp_shadow") for u in info["undefined"]), info["undefined"]
+
+    f = files(kmods)
+    f["/kp/kp_kpatch_newpid.ko"] = kpatch_module
+    r = vm.run(PRELUDE + KPATCH_SCRIPT, f, timeout=180)
+    assert "OK" in r.output, r.output
+    order = r.output.split("KPATCH-ORDER", 1)[1]
+    assert re.findall(r"kpatch-cb: (\S+ \S+)", order) == [
+        "pre_patch vmlinux", "post_patch vmlinux", "pre_unpatch vmlinux",
+        "post_unpatch vmlinux"], order
