@@ -184,7 +184,7 @@ def test_kpatch_style_patch(vm, kmods, kpatch_module, kpctl_bin):
     assert kinds == ["post_patch", "post_unpatch", "pre_patch", "pre_unpatch"], info
     assert {c["object"] for c in info["callbacks"]} == {"vmlinux"}, info["callbacks"]
     assert sorted(f["function"] for f in info["functions"]) == [
-        "__x64_sys_umask", "kernel_clone", "proc_pid_status", "release_task"], info
+        "__x64_sys_umask", "kernel_clone", "proc_pid_status", "release_task"], info  # __sys_setfsuid: KPATCH_IGNORE_FUNCTION
     assert not any(u.startswith("klp_shadow") for u in info["undefined"]), info["undefined"]
 
     f = files(kmods)
