@@ -7,6 +7,7 @@
 #   make modules  kernel modules (kmod/) against the test kernel
 #   make check    unit + integration tests
 #   make demo     source fix -> patch module -> patched kernel in QEMU
+#   make demo-debian  the same for Debian's own cloud kernel (packages fetched, not installed)
 #   make bench    benchmarks (docs/benchmarks.md)
 
 BUILD     := $(CURDIR)/build
@@ -15,7 +16,7 @@ USERSPACE := $(BUILD)/userspace
 JOBS      ?= $(shell nproc)
 PYTEST    ?= /usr/bin/python3 -m pytest
 
-.PHONY: deps all kernel modules fs-tree check unit integration demo bench clean
+.PHONY: deps all kernel modules fs-tree check unit integration demo demo-debian bench clean
 
 all: deps
 	cmake -S . -B $(USERSPACE) -DKP_BUILD_DIR=$(BUILD) >/dev/null
@@ -30,20 +31,24 @@ kernel: deps
 modules: kernel
 	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR); fi
 
-# diffgen's real-object tests need a function-sections build of the test kernel.
-fs-tree: kernel
+# diffgen's real-object tests need a function-sections build of the test kernel: kp-build's
+# cached original build (build/kp-build-cache), which the integration tests use too.
+fs-tree: all kernel
 	@bash test/unit/diffgen/real-objects.sh $(BUILD)
 
 unit: all kernel modules fs-tree
 	ctest --test-dir $(USERSPACE) --output-on-failure
 
 integration: all kernel modules
-	$(PYTEST) -v test/integration
+	$(PYTEST) -v --durations=40 test/integration
 
 check: unit integration
 
 demo: all kernel modules
 	@if [ -x scripts/demo.sh ]; then bash scripts/demo.sh; else echo "demo: not built yet (issue 4)"; exit 1; fi
+
+demo-debian: all
+	@bash scripts/demo.sh --debian
 
 bench: all kernel modules
 	@bash scripts/bench.sh

@@ -61,6 +61,11 @@ const Dwfl_Callbacks offline_callbacks = {
 
 } // namespace
 
+std::span<const SpecialKind> special_kinds()
+{
+	return kinds;
+}
+
 const SpecialKind *special_kind(const std::string &section)
 {
 	for (const auto &k : kinds)

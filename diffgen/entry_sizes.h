@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct SpecialKind {
 
 // The special sections diffgen filters, with the type of one entry.
 const SpecialKind *special_kind(const std::string &section);
+std::span<const SpecialKind> special_kinds();
 
 class EntrySizes {
 public:

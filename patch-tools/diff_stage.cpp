@@ -1,9 +1,11 @@
 #include "diff_stage.h"
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
+#include "error.h"
 #include "kp/abi.h"
 #include "progress.h"
 
@@ -18,6 +20,7 @@ DiffResult diff_one(const DiffJob &j, const kp::ksym::SymbolTable &vmlinux, bool
 	opts.target = j.target;
 	opts.symbols = j.symbols;
 	opts.explain = explain;
+	opts.dwarf = j.dwarf;
 	if (j.target == KP_OBJ_VMLINUX) {
 		opts.symbol_table = &vmlinux;
 		opts.anchor = true;
@@ -32,6 +35,60 @@ DiffResult diff_one(const DiffJob &j, const kp::ksym::SymbolTable &vmlinux, bool
 }
 
 } // namespace
+
+namespace {
+
+std::string indent(const std::string &text)
+{
+	std::string out = "    ";
+	for (size_t i = 0; i < text.size(); ++i) {
+		out += text[i];
+		if (text[i] == '\n' && i + 1 < text.size())
+			out += "    ";
+	}
+	if (!out.empty() && out.back() != '\n')
+		out += '\n';
+	return out;
+}
+
+} // namespace
+
+DiffSummary collect_diffs(const std::vector<DiffResult> &results, bool explain)
+{
+	DiffSummary s;
+	std::string unsupported, errors;
+	for (const auto &r : results) {
+		if (explain && !r.report.empty())
+			std::fprintf(stderr, "kp-build: diffgen report for %s:\n%s",
+			             r.job.object.c_str(), indent(r.report).c_str());
+		switch (r.result.code) {
+		case kp::diffgen::kChanged: break;
+		case kp::diffgen::kNoChange: continue;
+		case kp::diffgen::kUnsupported:
+			unsupported += "\n  " + r.job.object + ":\n" + indent(r.report);
+			continue;
+		default:
+			errors += "\n  " + r.job.object + " (diffgen exit " +
+			          std::to_string(r.result.code) + "):\n" + indent(r.report);
+			continue;
+		}
+		for (const auto &a : r.result.anchored)
+			s.anchored.push_back(r.job.object + ": " + a);
+		s.anchored_symbols += r.result.anchored.size();
+		s.anchored_relocations += r.result.anchored_relocations;
+		s.link_objects.push_back(r.job.output);
+	}
+	if (!unsupported.empty())
+		throw Error("unsupported change:" + unsupported, kExitUnsupported);
+	if (!errors.empty())
+		throw Error("diffgen failed:" + errors, kExitError);
+	if (s.link_objects.empty())
+		throw Error("no functional change: every rebuilt object (" +
+		                    std::to_string(results.size()) +
+		                    ") is identical in function to the original",
+		            kExitNoChange);
+	return s;
+}
 
 std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
                                   const kp::ksym::SymbolTable &vmlinux, bool explain, int parallel,

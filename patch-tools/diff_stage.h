@@ -21,6 +21,7 @@ struct DiffJob {
 	std::string output;   // the finished patch object
 	std::string target;   // "vmlinux" or a module name
 	std::string symbols;  // vmlinux or the module's .ko of the running kernel
+	std::vector<std::string> dwarf; // DWARF for entry sizes; empty: symbols, then the object
 };
 
 struct DiffResult {
@@ -33,5 +34,18 @@ struct DiffResult {
 std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
                                   const kp::ksym::SymbolTable &vmlinux, bool explain, int parallel,
                                   Log &log);
+
+// What the diff stage hands to the link: the changed objects' finished outputs.
+struct DiffSummary {
+	std::vector<std::string> link_objects;
+	std::vector<std::string> anchored; // "object: what diffgen anchored", for --verbose
+	size_t anchored_symbols = 0;
+	size_t anchored_relocations = 0;
+};
+
+// Refusals and failures of any object end the run (Error: kExitUnsupported for refused
+// changes, kExitError for diffgen failures, kExitNoChange when nothing changed); otherwise
+// the changed objects are linked. With explain, each object's report goes to stderr.
+DiffSummary collect_diffs(const std::vector<DiffResult> &results, bool explain);
 
 } // namespace kp::build

@@ -15,6 +15,7 @@
 #include "kernel_info.h"
 #include "process.h"
 #include "progress.h"
+#include "support/atomic_file.h"
 #include "tree_copy.h"
 
 #ifndef KP_SOURCE_DIR
@@ -77,6 +78,7 @@ std::string link_module(const LinkRequest &req, Log &log, double *make_seconds)
 	                                "SOURCES=" + sources,
 	                                "KDIR=" + req.kdir,
 	                                "CORE_SYMVERS=" + req.core_symvers};
+	cmd.insert(cmd.end(), req.make_vars.begin(), req.make_vars.end());
 	auto r = run_process(cmd, {}, &log);
 	if (make_seconds)
 		*make_seconds += r.seconds;
@@ -94,7 +96,8 @@ std::string link_module(const LinkRequest &req, Log &log, double *make_seconds)
 }
 
 CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
-                              const std::string &cache_dir, Log &log, double *make_seconds)
+                              const std::string &cache_dir, Log &log, double *make_seconds,
+                              const std::vector<std::string> &make_vars)
 {
 	// The core's sources: kmod/core (its Kbuild includes ../../include and ../patch).
 	std::vector<fs::path> files;
@@ -115,6 +118,11 @@ CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
 	}
 	std::sort(files.begin(), files.end());
 	std::string sig = kdir + "\n";
+	for (const auto &v : make_vars)
+		sig += v + "\n";
+	// The CRCs modpost writes into the core's __versions come from the tree's Module.symvers.
+	if (fs::exists(kdir + "/Module.symvers"))
+		sig += read_text_file(kdir + "/Module.symvers");
 	for (const auto &f : files)
 		sig += fs::relative(f, src).string() + "\n" + read_text_file(f.string());
 	char hex[17];
@@ -137,7 +145,9 @@ CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
 			throw_errno("stat " + f.string());
 		copy_file_preserving(f.string(), dst.string(), st);
 	}
-	auto r = run_process({"make", "-C", kdir, "M=" + tmp + "/kmod/core", "modules"}, {}, &log);
+	std::vector<std::string> cmd{"make", "-C", kdir, "M=" + tmp + "/kmod/core", "modules"};
+	cmd.insert(cmd.end(), make_vars.begin(), make_vars.end());
+	auto r = run_process(cmd, {}, &log);
 	if (make_seconds)
 		*make_seconds += r.seconds;
 	if (r.status != 0) {
@@ -154,6 +164,23 @@ CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
 	}
 	core.built_now = true;
 	return core;
+}
+
+Installed install_module(const std::string &ko, const std::string &core_ko,
+                         const std::string &output)
+{
+	auto install = [](const std::string &from, const std::string &to) {
+		if (auto r = kp::support::install_file(from, to); !r)
+			throw Error(r.error().message());
+	};
+	install(ko, output);
+	Installed out;
+	out.core = (fs::path(output).parent_path() / "kp_core.ko").string();
+	if (!fs::exists(out.core) || read_text_file(out.core) != read_text_file(core_ko)) {
+		install(core_ko, out.core);
+		out.core_copied = true;
+	}
+	return out;
 }
 
 } // namespace kp::build

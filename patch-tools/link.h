@@ -16,8 +16,9 @@ struct LinkRequest {
 	std::vector<std::string> objects; // resolved objects (unique base names)
 	std::string build_id;
 	std::string release;
-	std::vector<std::string> sources; // "fix.diff:sha256", in apply order
-	std::string core_symvers;         // kp_core's Module.symvers
+	std::vector<std::string> sources;   // "fix.diff:sha256", in apply order
+	std::string core_symvers;           // kp_core's Module.symvers
+	std::vector<std::string> make_vars; // e.g. CC=gcc-12 KERNELRELEASE=... for a prepared tree
 	int jobs = 1;
 };
 
@@ -33,7 +34,17 @@ struct CoreModule {
 };
 CoreModule ensure_core_module(const std::string &kp_source_dir, const std::string &kdir,
                               const std::string &cache_dir, Log &log,
-                              double *make_seconds = nullptr);
+                              double *make_seconds = nullptr,
+                              const std::vector<std::string> &make_vars = {});
+
+// The patch module goes to `output`, the core it was linked against beside it as
+// kp_core.ko (replaced when it differs, e.g. another kp version's). Both atomically.
+struct Installed {
+	std::string core;         // where kp_core.ko is
+	bool core_copied = false; // written by this run
+};
+Installed install_module(const std::string &ko, const std::string &core_ko,
+                         const std::string &output);
 
 // The repository holding kmod/ and include/: $KP_SOURCE_DIR, else the one kp-build was
 // built from.

@@ -26,6 +26,10 @@ int main(int argc, char **argv)
 	        "--check-only", opt.check_only,
 	        "with --kernel: prepare the tree, compile the patch's objects before and after, "
 	        "check them against the kernel's image (run-pre), write no module");
+	auto *cache_only = app.add_flag(
+	        "--cache-only", opt.cache_only,
+	        "build SRC's original objects into the cache (once per kernel tree), print the "
+	        "cache tree's path and stop; no --patch needed");
 	app.add_option("-o,--output", opt.output, "output module (default ./kp-<NAME>.ko)");
 	app.add_option("-n,--name", opt.name, "patch name (default: from the first patch file)");
 	app.add_option("--vmlinux", opt.vmlinux,
@@ -45,10 +49,13 @@ int main(int argc, char **argv)
 	app.add_flag("-v,--verbose", opt.verbose, "more detail");
 	try {
 		app.parse(argc, argv);
-		if (!resolve->count() && !patch->count())
+		if (!resolve->count() && !cache_only->count() && !patch->count())
 			throw CLI::RequiredError("--patch");
 		if (resolve->count() && opt.kernel.empty())
 			throw CLI::ValidationError("--resolve-only needs --kernel");
+		if (cache_only->count() && !opt.kernel.empty())
+			throw CLI::ValidationError(
+			        "--cache-only is for SRC's own build, not --kernel");
 	} catch (const CLI::ParseError &e) {
 		int rc = app.exit(e);
 		return rc == 0 ? 0 : 1;

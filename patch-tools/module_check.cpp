@@ -1,8 +1,10 @@
 #include "module_check.h"
 
+#include <cstring>
 #include <fstream>
 #include <kp/abi.h>
 #include <sstream>
+#include <unordered_map>
 
 #include "elf/object.h"
 #include "error.h"
@@ -77,6 +79,80 @@ ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
 	if (m.vermagic.rfind(release + " ", 0) != 0 && m.vermagic != release)
 		throw Error(ko + ": vermagic '" + m.vermagic + "' is not for " + release);
 	return m;
+}
+
+namespace {
+
+kp::elf::Object &open_or_throw(std::unique_ptr<kp::elf::Object> &keep, const std::string &path,
+                               bool relocatable)
+{
+	auto f = kp::elf::Object::open(path,
+	                               {.relocatable_only = relocatable, .relocations = false});
+	if (!f)
+		throw Error(f.error().message());
+	keep = std::move(*f);
+	return *keep;
+}
+
+// vmlinux's CRC of each exported symbol: the 4 bytes at __crc_<name> in __kcrctab*.
+std::unordered_map<std::string, uint32_t> image_crcs(const kp::elf::Object &image)
+{
+	std::unordered_map<std::string, uint32_t> crcs;
+	for (const auto &s : image.symbols()) {
+		if (s->name.rfind("__crc_", 0) != 0 || !s->sec || s->sec->is_nobits())
+			continue;
+		uint64_t off = s->value - s->sec->shdr.sh_addr;
+		if (s->value < s->sec->shdr.sh_addr || off + 4 > s->sec->data.size())
+			throw Error(image.path() + ": " + s->name + " lies outside " +
+			            s->sec->name);
+		uint32_t crc;
+		std::memcpy(&crc, s->sec->data.data() + off, 4);
+		crcs.emplace(s->name.substr(6), crc);
+	}
+	return crcs;
+}
+
+} // namespace
+
+size_t check_versions(const std::string &ko, const std::string &vmlinux)
+{
+	std::unique_ptr<kp::elf::Object> keep_image, keep_module;
+	auto crcs = image_crcs(open_or_throw(keep_image, vmlinux, false));
+	if (crcs.empty())
+		return 0;
+	const kp::elf::Object &mod = open_or_throw(keep_module, ko, true);
+	const kp::elf::Section *v = mod.section("__versions");
+	if (!v)
+		throw Error(ko + ": no __versions section, but " + vmlinux +
+		            " has symbol versions (MODVERSIONS): the kernel would refuse it");
+	// struct modversion_info: unsigned long crc; char name[64 - sizeof(unsigned long)].
+	constexpr size_t entry = 64, name_len = entry - 8;
+	if (v->size() % entry != 0 || v->data.size() != v->size())
+		throw Error(ko + ": __versions is " + std::to_string(v->size()) +
+		            " bytes, not a whole number of 64-byte entries");
+	size_t checked = 0;
+	for (size_t off = 0; off < v->size(); off += entry) {
+		uint64_t crc;
+		std::memcpy(&crc, v->data.data() + off, 8);
+		const char *name = reinterpret_cast<const char *>(v->data.data() + off + 8);
+		std::string sym(name, strnlen(name, name_len));
+		auto it = crcs.find(sym);
+		if (it == crcs.end())
+			continue;
+		if (static_cast<uint32_t>(crc) != it->second || (crc >> 32) != 0) {
+			char msg[160];
+			std::snprintf(msg, sizeof msg,
+			              ": symbol %s has CRC 0x%08llx in __versions, the kernel's is "
+			              "0x%08x",
+			              sym.c_str(), static_cast<unsigned long long>(crc),
+			              it->second);
+			throw Error(ko + msg + " (" + vmlinux +
+			            "): the kernel would refuse it; was the Module.symvers another "
+			            "kernel's?");
+		}
+		++checked;
+	}
+	return checked;
 }
 
 } // namespace kp::build

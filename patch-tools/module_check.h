@@ -28,4 +28,12 @@ ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
                          const std::string &core_symvers, const std::string &build_id,
                          const std::string &release);
 
+// MODVERSIONS: each symbol the module's __versions names must carry the CRC the kernel's
+// image has for it (vmlinux's __crc_<name>, the __kcrctab entry the loader compares with);
+// the loader refuses a mismatch ("disagrees about version of symbol"), kp-build first.
+// Symbols vmlinux does not export (kp_core's) are checked by modpost against the core's
+// Module.symvers. A vmlinux without __crc_ symbols (no MODVERSIONS) checks nothing.
+// Returns how many entries were checked; throws Error naming the first mismatch.
+size_t check_versions(const std::string &ko, const std::string &vmlinux);
+
 } // namespace kp::build

@@ -28,7 +28,6 @@
 #include "patch_apply.h"
 #include "patch_parse.h"
 #include "progress.h"
-#include "support/atomic_file.h"
 #include "target_stage.h"
 #include "tree_copy.h"
 
@@ -45,6 +44,19 @@ std::string module_name_for(const std::string &name)
 	return n;
 }
 
+ModuleOutput module_output(const Options &opt)
+{
+	ModuleOutput out;
+	out.module = module_name_for(opt.name.empty() ? opt.patches.front() : opt.name);
+	out.path =
+	        fs::absolute(opt.output.empty() ? "./" + out.module + ".ko" : opt.output).string();
+	if (out.path.size() < 3 || out.path.compare(out.path.size() - 3, 3, ".ko") != 0)
+		throw Error("output " + out.path + " must end in .ko");
+	if (!opt.output.empty() && opt.name.empty())
+		out.module = sanitize_module_name(fs::path(out.path).stem().string());
+	return out;
+}
+
 namespace {
 
 std::string flat_name(const std::string &object)
@@ -54,19 +66,6 @@ std::string flat_name(const std::string &object)
 		if (c == '/')
 			c = '_';
 	return s;
-}
-
-std::string indent(const std::string &text)
-{
-	std::string out = "    ";
-	for (size_t i = 0; i < text.size(); ++i) {
-		out += text[i];
-		if (text[i] == '\n' && i + 1 < text.size())
-			out += "    ";
-	}
-	if (!out.empty() && out.back() != '\n')
-		out += '\n';
-	return out;
 }
 
 struct WorkDir {
@@ -130,17 +129,11 @@ void read_patches(Build &b)
 	}
 }
 
-// The module and output names: Kbuild names the module after the file, so they match.
 void name_output(Build &b)
 {
-	const Options &opt = b.opt;
-	b.module = module_name_for(opt.name.empty() ? opt.patches.front() : opt.name);
-	b.output = fs::absolute(opt.output.empty() ? "./" + b.module + ".ko" : opt.output).string();
-	if (b.output.size() < 3 || b.output.compare(b.output.size() - 3, 3, ".ko") != 0)
-		throw Error("output " + b.output + " must end in .ko");
-	std::string out_module = fs::path(b.output).stem().string();
-	if (!opt.output.empty() && opt.name.empty())
-		b.module = sanitize_module_name(out_module);
+	ModuleOutput out = module_output(b.opt);
+	b.module = out.module;
+	b.output = out.path;
 }
 
 void make_work_dir(Build &b)
@@ -301,43 +294,6 @@ std::vector<DiffJob> diff_jobs(const Build &b)
 	return jobs;
 }
 
-// Refusals and failures of any object end the run; the changed objects are linked.
-void collect_diffs(Build &b, const std::vector<DiffResult> &results, size_t *anchored,
-                   size_t *relocs)
-{
-	std::string unsupported, errors;
-	for (const auto &r : results) {
-		if (b.opt.explain && !r.report.empty())
-			std::fprintf(stderr, "kp-build: diffgen report for %s:\n%s",
-			             r.job.object.c_str(), indent(r.report).c_str());
-		switch (r.result.code) {
-		case kp::diffgen::kChanged: break;
-		case kp::diffgen::kNoChange: continue;
-		case kp::diffgen::kUnsupported:
-			unsupported += "\n  " + r.job.object + ":\n" + indent(r.report);
-			continue;
-		default:
-			errors += "\n  " + r.job.object + " (diffgen exit " +
-			          std::to_string(r.result.code) + "):\n" + indent(r.report);
-			continue;
-		}
-		for (const auto &a : r.result.anchored)
-			b.progress.verbose(r.job.object + ": " + a);
-		*anchored += r.result.anchored.size();
-		*relocs += r.result.anchored_relocations;
-		b.link_objects.push_back(r.job.output);
-	}
-	if (!unsupported.empty())
-		throw Error("unsupported change:" + unsupported, kExitUnsupported);
-	if (!errors.empty())
-		throw Error("diffgen failed:" + errors, kExitError);
-	if (b.link_objects.empty())
-		throw Error("no functional change: every rebuilt object (" +
-		                    std::to_string(results.size()) +
-		                    ") is identical in function to the original",
-		            kExitNoChange);
-}
-
 void diff(Build &b)
 {
 	Stage stage(b.progress, "diff");
@@ -345,11 +301,13 @@ void diff(Build &b)
 	if (!vmlinux)
 		throw Error(vmlinux.error().message());
 	auto results = run_diffs(diff_jobs(b), **vmlinux, b.opt.explain, b.jobs, b.log);
-	size_t anchored = 0, relocs = 0;
-	collect_diffs(b, results, &anchored, &relocs);
+	DiffSummary s = collect_diffs(results, b.opt.explain);
+	for (const auto &a : s.anchored)
+		b.progress.verbose(a);
+	b.link_objects = s.link_objects;
 	stage.done(std::to_string(b.link_objects.size()) + " of " + std::to_string(results.size()) +
-	           " object(s) changed, " + std::to_string(anchored) +
-	           " non-exported symbol(s) anchored, " + std::to_string(relocs) +
+	           " object(s) changed, " + std::to_string(s.anchored_symbols) +
+	           " non-exported symbol(s) anchored, " + std::to_string(s.anchored_relocations) +
 	           " relocation(s) rewritten");
 }
 
@@ -396,12 +354,6 @@ void link(Build &b)
 	           fs::path(b.ko).filename().string());
 }
 
-void install(const std::string &src, const std::string &dst)
-{
-	if (auto r = kp::support::install_file(src, dst); !r)
-		throw Error(r.error().message());
-}
-
 // The module goes to the output; the core it was linked against beside it (a different
 // one there, of another kp version, is replaced).  Both atomically.
 void module_check(Build &b)
@@ -409,12 +361,10 @@ void module_check(Build &b)
 	Stage stage(b.progress, "module check");
 	ModuleFacts facts = check_module(b.ko, b.tree.src + "/Module.symvers", b.core.symvers,
 	                                 b.tree.build_id, b.tree.release);
-	install(b.ko, b.output);
-	b.core_out = (fs::path(b.output).parent_path() / "kp_core.ko").string();
-	if (!fs::exists(b.core_out) || read_text_file(b.core_out) != read_text_file(b.core.ko)) {
-		install(b.core.ko, b.core_out);
-		b.core_copied = true;
-	}
+	check_versions(b.ko, b.tree.vmlinux);
+	Installed in = install_module(b.ko, b.core.ko, b.output);
+	b.core_out = in.core;
+	b.core_copied = in.core_copied;
 	stage.done(std::to_string(facts.funcs) + " function(s), " + std::to_string(facts.syms) +
 	           " symbol record(s), vermagic '" + facts.vermagic + "'");
 }
@@ -445,6 +395,21 @@ void summary(Build &b)
 	b.progress.note("wrote " + b.output + (b.core_copied ? " and " + b.core_out : ""));
 }
 
+// --cache-only: the original build alone (e.g. diffgen's real-object tests read its objects).
+int cache_only(Build &b)
+{
+	b.tree = inspect_tree(b.opt.src, b.opt.vmlinux, &b.log);
+	check_compiler(b.tree);
+	b.cache_dir = b.opt.cache_dir.empty() ? default_cache_dir()
+	                                      : fs::absolute(b.opt.cache_dir).string();
+	b.cache = std::make_unique<CacheEntry>(b.cache_dir, make_cache_key(b.tree));
+	original_build(b);
+	evict_cache(b);
+	std::printf("%s\n", b.cache->tree().c_str());
+	b.work.success = true;
+	return kExitBuilt;
+}
+
 int run(const Options &opt, WorkDir &work, Log &log)
 {
 	if (!opt.kernel.empty())
@@ -452,6 +417,8 @@ int run(const Options &opt, WorkDir &work, Log &log)
 	Build b(opt, work, log);
 	b.jobs = opt.jobs > 0 ? opt.jobs
 	                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+	if (opt.cache_only)
+		return cache_only(b);
 	setup(b);
 	original_build(b);
 	evict_cache(b);

@@ -26,6 +26,7 @@ struct Options {
 	std::string modules;
 	bool resolve_only = false; // print what was found for --kernel and stop
 	bool check_only = false;   // --kernel: stop after run-pre (no module written)
+	bool cache_only = false;   // build the original tree into the cache, print its path
 };
 
 // Returns the exit status (0 built, 1 error, 2 unsupported, 3 no functional change); messages
@@ -34,5 +35,14 @@ int run_kp_build(const Options &options);
 
 // "fix" -> "kp-fix"; names already starting with "kp" are kept.
 std::string module_name_for(const std::string &name);
+
+// The module's name and the output file: --name, else the output's name, else the first
+// patch's. Kbuild names a module after its file, so they match. Throws Error when the
+// output does not end in .ko.
+struct ModuleOutput {
+	std::string module;
+	std::string path; // absolute
+};
+ModuleOutput module_output(const Options &options);
 
 } // namespace kp::build

@@ -159,15 +159,34 @@ std::vector<FunctionCode> object_functions(const std::string &path)
 ImageFunctions::ImageFunctions(const std::string &image_path) : path_(image_path)
 {
 	image_ = open_elf(image_path, {.relocatable_only = false, .relocations = false});
-	for (const auto &sec : image_->sections())
-		if (sec->shdr.sh_type == SHT_PROGBITS && sec->is_text() && sec->shdr.sh_addr)
-			secs_.push_back({sec->shdr.sh_addr, sec->size(), sec->data});
 	if (!image_->has_symtab())
 		throw Error(image_path +
 		            ": no symbol table (a stripped image: give the -dbg vmlinux)");
-	for (const auto &s : image_->symbols())
-		if (s->is_func() && s->size)
-			syms_.push_back({s->name, s->value, s->size});
+	// A linked image (vmlinux) places functions by address in its text sections; a module
+	// (.ko, relocatable) by offset in the symbol's own section.
+	std::vector<const kp::elf::Section *> texts;
+	for (const auto &sec : image_->sections())
+		if (sec->shdr.sh_type == SHT_PROGBITS && sec->is_text() && sec->shdr.sh_addr)
+			texts.push_back(sec.get());
+	for (const auto &s : image_->symbols()) {
+		if (!s->is_func() || !s->size)
+			continue;
+		const kp::elf::Section *in = nullptr;
+		uint64_t offset = 0;
+		if (image_->is_relocatable()) {
+			in = s->sec && s->sec->is_text() ? s->sec : nullptr;
+			offset = s->value;
+		} else {
+			for (const auto *sec : texts)
+				if (s->value >= sec->shdr.sh_addr &&
+				    s->value - sec->shdr.sh_addr < sec->data.size()) {
+					in = sec;
+					offset = s->value - sec->shdr.sh_addr;
+				}
+		}
+		if (in && offset + s->size <= in->data.size())
+			syms_.push_back({s->name, s->value, in->data.subspan(offset, s->size)});
+	}
 	std::sort(syms_.begin(), syms_.end(), [](const Sym &a, const Sym &b) {
 		return a.name != b.name ? a.name < b.name : a.addr < b.addr;
 	});
@@ -180,17 +199,13 @@ std::vector<FunctionCode> ImageFunctions::find(const std::string &name) const
 	std::vector<FunctionCode> out;
 	auto it = std::lower_bound(syms_.begin(), syms_.end(), name,
 	                           [](const Sym &s, const std::string &n) { return s.name < n; });
-	for (; it != syms_.end() && it->name == name; ++it)
-		for (const auto &sec : secs_)
-			if (it->addr >= sec.addr &&
-			    it->addr + it->size <= sec.addr + sec.data.size()) {
-				FunctionCode fc;
-				fc.name = name;
-				fc.address = it->addr;
-				auto b = sec.data.begin() + static_cast<long>(it->addr - sec.addr);
-				fc.bytes.assign(b, b + static_cast<long>(it->size));
-				out.push_back(std::move(fc));
-			}
+	for (; it != syms_.end() && it->name == name; ++it) {
+		FunctionCode fc;
+		fc.name = name;
+		fc.address = it->addr;
+		fc.bytes.assign(it->code.begin(), it->code.end());
+		out.push_back(std::move(fc));
+	}
 	return out;
 }
 

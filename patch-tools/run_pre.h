@@ -44,16 +44,12 @@ public:
 private:
 	struct Sym {
 		std::string name;
-		uint64_t addr, size;
-	};
-	struct Sec {
-		uint64_t addr, size;
-		std::span<const uint8_t> data; // views image_'s mapping
+		uint64_t addr;                 // address (vmlinux) or section offset (.ko)
+		std::span<const uint8_t> code; // views image_'s mapping
 	};
 	std::string path_;
 	std::unique_ptr<kp::elf::Object> image_; // lib/elf: kp's one ELF model
 	std::vector<Sym> syms_;                  // sorted by name
-	std::vector<Sec> secs_;
 };
 
 struct RunPreResult {

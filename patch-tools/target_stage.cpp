@@ -1,15 +1,25 @@
 #include "target_stage.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "cache.h"
 #include "debian_packages.h"
+#include "diff_stage.h"
+#include "elf/object.h"
+#include "entry_types.h"
 #include "error.h"
+#include "kp/abi.h"
+#include "ksym/symbols.h"
+#include "link.h"
+#include "module_check.h"
 #include "patch_apply.h"
 #include "patch_parse.h"
 #include "pipeline.h"
@@ -61,22 +71,115 @@ bool same_function(const FunctionCode &a, const FunctionCode &b)
 	return a.bytes == b.bytes && a.relocated == b.relocated;
 }
 
+std::string make_work_dir(const std::string &cache, const std::string &release)
+{
+	std::string t = cache + "/work/" + release + "-XXXXXX";
+	fs::create_directories(cache + "/work");
+	std::vector<char> buf(t.begin(), t.end());
+	buf.push_back('\0');
+	if (!mkdtemp(buf.data()))
+		throw_errno("cannot create a work directory in " + cache + "/work");
+	return buf.data();
+}
+
+// The module an object of the prepared tree goes into, "" for vmlinux: Kbuild compiles a
+// module's objects with -DMODULE and names the module in KBUILD_MODNAME (the object's .cmd).
+std::string object_module(const std::string &tree, const std::string &obj)
+{
+	auto slash = obj.rfind('/');
+	std::string cmd_file =
+	        tree + "/" + obj.substr(0, slash + 1) + "." + obj.substr(slash + 1) + ".cmd";
+	std::ifstream in(cmd_file);
+	std::string cmd;
+	if (!in || !std::getline(in, cmd))
+		throw Error("cannot read " + cmd_file + ", Kbuild's record of how " + obj +
+		            " was compiled");
+	if (cmd.find(" -DMODULE ") == std::string::npos)
+		return {};
+	const std::string key = "-DKBUILD_MODNAME='\"";
+	auto p = cmd.find(key);
+	if (p == std::string::npos)
+		throw Error(cmd_file + ": a module object without KBUILD_MODNAME");
+	p += key.size();
+	return cmd.substr(p, cmd.find('"', p) - p);
+}
+
+// The release's file of module `name` (modules.dep names them relative to its directory;
+// a file name's '-' is '_' in the module's name).
+std::string module_file(const TargetKernel &t, const std::string &name)
+{
+	if (t.modules.empty())
+		throw Error("the patch changes module " + name + " but no modules of " + t.release +
+		            " were found (--modules)");
+	std::ifstream in(t.modules + "/modules.dep");
+	if (!in)
+		throw Error("cannot read " + t.modules + "/modules.dep");
+	std::string line;
+	while (std::getline(in, line)) {
+		std::string path = line.substr(0, line.find(':'));
+		std::string base = path.substr(path.rfind('/') + 1);
+		std::string stem = base.substr(0, base.find('.'));
+		std::replace(stem.begin(), stem.end(), '-', '_');
+		if (stem != name)
+			continue;
+		if (base.size() < 3 || base.compare(base.size() - 3, 3, ".ko") != 0)
+			throw Error("module " + name + " of " + t.release + " is compressed (" +
+			            base + "): compressed modules are not supported yet");
+		return t.modules + "/" + path;
+	}
+	throw Error("module " + name + " is not in " + t.modules + "/modules.dep: " + t.release +
+	            " does not build it");
+}
+
+// What an object of the patch is linked into: vmlinux or a module, and the release's image
+// of it (the -dbg vmlinux, or the module's .ko of the image package).
+struct ObjectTarget {
+	std::string module; // "" for vmlinux
+	std::string image;
+};
+
+ObjectTarget object_target(const TargetKernel &target, const PreparedTree &prepared,
+                           const std::string &obj)
+{
+	std::string mod = object_module(prepared.dir, obj);
+	return {mod, mod.empty() ? target.vmlinux : module_file(target, mod)};
+}
+
 // Run-pre on the functions the patch changes (bytes or relocated ranges differ between
 // the original and the patched object; a finer list comes with diffgen): each must be the
-// image's code. Returns how many were checked.
-size_t run_pre_stage(const std::map<std::string, std::string> &orig,
-                     const std::map<std::string, std::string> &patched, const ImageFunctions &image)
+// code of the image the object went into. Returns how many were checked.
+size_t run_pre_stage(const std::vector<std::pair<std::string, std::string>> &orig,
+                     const std::map<std::string, std::string> &patched,
+                     const std::map<std::string, ObjectTarget> &targets)
 {
+	std::map<std::string, std::unique_ptr<ImageFunctions>> images;
 	size_t checked = 0;
 	for (const auto &[obj, path] : orig) {
+		const std::string &image_path = targets.at(obj).image;
+		auto &image = images[image_path];
+		if (!image)
+			image = std::make_unique<ImageFunctions>(image_path);
 		std::map<std::string, FunctionCode> after;
 		for (auto &f : object_functions(patched.at(obj)))
 			after.emplace(f.name, std::move(f));
-		for (const auto &f : object_functions(path)) {
+		std::vector<FunctionCode> before = object_functions(path);
+		// An object the config does not build still compiles (Kbuild builds any single
+		// target): none of its functions is the image's code, not even by chance of name.
+		if (!before.empty() &&
+		    std::none_of(before.begin(), before.end(), [&](const auto &f) {
+			    return !image->find(f.name).empty() && run_pre_check(f, *image).match;
+		    }))
+			throw Error("the patch changes " + obj.substr(0, obj.size() - 2) +
+			                    ".c, which this kernel's config does not build: none "
+			                    "of the " +
+			                    std::to_string(before.size()) + " functions of " + obj +
+			                    " is code of " + image_path,
+			            kExitUnsupported);
+		for (const auto &f : before) {
 			auto it = after.find(f.name);
 			if (it != after.end() && same_function(f, it->second))
 				continue;
-			RunPreResult r = run_pre_check(f, image);
+			RunPreResult r = run_pre_check(f, *image);
 			if (!r.match)
 				throw Error("run-pre: " + f.name + " (" + obj +
 				            ") compiled from the source is not the kernel's: " +
@@ -87,15 +190,94 @@ size_t run_pre_stage(const std::map<std::string, std::string> &orig,
 	return checked;
 }
 
-std::string make_work_dir(const std::string &cache, const std::string &release)
+std::vector<DiffJob> diff_jobs(const ObjectPairs &pairs,
+                               const std::map<std::string, ObjectTarget> &targets,
+                               const std::string &entry_types, const std::string &work)
 {
-	std::string t = cache + "/work/" + release + "-XXXXXX";
-	fs::create_directories(cache + "/work");
-	std::vector<char> buf(t.begin(), t.end());
-	buf.push_back('\0');
-	if (!mkdtemp(buf.data()))
-		throw_errno("cannot create a work directory in " + cache + "/work");
-	return buf.data();
+	std::vector<DiffJob> jobs;
+	for (size_t i = 0; i < pairs.orig.size(); ++i) {
+		DiffJob j;
+		j.object = pairs.orig[i].first;
+		j.original = pairs.orig[i].second;
+		j.patched = pairs.patched[i].second;
+		j.output = work + "/diff/" + fs::path(j.original).filename().string();
+		const ObjectTarget &t = targets.at(j.object);
+		j.target = t.module.empty() ? std::string(KP_OBJ_VMLINUX) : t.module;
+		j.symbols = t.image;
+		j.dwarf = {entry_types};
+		jobs.push_back(j);
+	}
+	return jobs;
+}
+
+std::string image_build_id(const std::string &vmlinux)
+{
+	auto f = kp::elf::Object::open(vmlinux, {.relocatable_only = false, .relocations = false});
+	if (!f)
+		throw Error(f.error().message());
+	std::string id = (*f)->build_id();
+	if (id.empty())
+		throw Error(vmlinux + " has no GNU build ID note");
+	return id;
+}
+
+// Diff, link against the prepared tree (the release's config, headers and Module.symvers,
+// so vermagic and __versions are the kernel's), check what the kernel's loader would check,
+// install the module and kp_core.ko beside it.
+void write_module(const Options &opt, const TargetKernel &target, const PreparedTree &prepared,
+                  const ObjectPairs &pairs, const std::map<std::string, ObjectTarget> &targets,
+                  const std::string &cache, const std::string &work, int jobs, Log &log)
+{
+	ModuleOutput out = module_output(opt);
+	auto t = Clock::now();
+	auto vmlinux = kp::ksym::SymbolTable::open(target.vmlinux);
+	if (!vmlinux)
+		throw Error(vmlinux.error().message());
+	std::string entry_types = ensure_entry_types(prepared, &log);
+	auto results = run_diffs(diff_jobs(pairs, targets, entry_types, work), **vmlinux,
+	                         opt.explain, jobs, log);
+	DiffSummary diff = collect_diffs(results, opt.explain);
+	say("diff: " + std::to_string(diff.link_objects.size()) + " of " +
+	            std::to_string(results.size()) + " object(s) changed, " +
+	            std::to_string(diff.anchored_symbols) + " non-exported symbol(s) anchored",
+	    since(t));
+
+	t = Clock::now();
+	install_symvers(prepared, target.symvers, &log);
+	std::string src_dir = kp_source_dir();
+	CoreModule core =
+	        ensure_core_module(src_dir, prepared.dir, cache, log, nullptr, prepared.make_vars);
+	LinkRequest req;
+	req.template_dir = src_dir + "/kmod/patch";
+	req.kdir = prepared.dir;
+	req.out_dir = work + "/module";
+	req.module = out.module;
+	req.objects = diff.link_objects;
+	req.build_id = image_build_id(target.vmlinux);
+	req.release = target.release;
+	for (const auto &p : opt.patches)
+		req.sources.push_back(sanitize_module_name(p) + fs::path(p).extension().string() +
+		                      ":" + sha256_file(p, &log));
+	req.core_symvers = core.symvers;
+	req.make_vars = prepared.make_vars;
+	req.jobs = jobs;
+	std::string ko = link_module(req, log);
+	say(std::string("link: ") + (core.built_now ? "kp_core.ko built for " : "kp_core.ko for ") +
+	            target.release + ", " + fs::path(ko).filename().string(),
+	    since(t));
+
+	t = Clock::now();
+	ModuleFacts facts =
+	        check_module(ko, target.symvers, core.symvers, req.build_id, target.release);
+	size_t versions = check_versions(ko, target.vmlinux);
+	versions += check_versions(core.ko, target.vmlinux);
+	Installed in = install_module(ko, core.ko, out.path);
+	say("module check: " + std::to_string(facts.funcs) + " function(s), vermagic '" +
+	            facts.vermagic + "', " + std::to_string(versions) +
+	            " symbol CRC(s) equal to the kernel's",
+	    since(t));
+	std::fprintf(stderr, "kp-build: wrote %s%s\n", out.path.c_str(),
+	             in.core_copied ? (" and " + in.core).c_str() : "");
 }
 
 int build_for(const Options &opt, const TargetKernel &target, const std::string &cache,
@@ -120,19 +302,20 @@ int build_for(const Options &opt, const TargetKernel &target, const std::string 
 	ObjectPairs pairs = compile_before_after(prepared, patches, objs, work, jobs, &log);
 	say("objects before and after the patch: " + std::to_string(objs.size()) + " compiled",
 	    since(t));
-	std::map<std::string, std::string> orig(pairs.orig.begin(), pairs.orig.end());
 	std::map<std::string, std::string> patched(pairs.patched.begin(), pairs.patched.end());
+	std::map<std::string, ObjectTarget> targets;
+	for (const auto &o : objs)
+		targets.emplace(o, object_target(target, prepared, o));
 
 	t = Clock::now();
-	size_t checked = run_pre_stage(orig, patched, ImageFunctions(target.vmlinux));
+	size_t checked = run_pre_stage(pairs.orig, patched, targets);
 	say("run-pre: the " + std::to_string(checked) +
-	            " function(s) the patch changes are the kernel's code (" + target.vmlinux + ")",
+	            " function(s) the patch changes are the kernel's code",
 	    since(t));
 	if (opt.check_only)
 		return kExitBuilt;
-	throw Error("kernel " + target.release +
-	            ": writing the patch module for --kernel is not implemented yet (issue 13); "
-	            "--check-only stops after run-pre");
+	write_module(opt, target, prepared, pairs, targets, cache, work, jobs, log);
+	return kExitBuilt;
 }
 
 } // namespace

@@ -215,6 +215,25 @@ ObjectPairs compile_before_after(const PreparedTree &prepared,
 	return out;
 }
 
+void install_symvers(const PreparedTree &prepared, const std::string &symvers, Log *log)
+{
+	FileLock lock(prepared.dir + ".lock");
+	std::string dst = prepared.dir + "/Module.symvers";
+	std::string text = read_text_file(symvers);
+	if (fs::exists(dst) && read_text_file(dst) == text)
+		return;
+	std::string tmp = dst + ".kp-new";
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		out << text;
+		if (!out)
+			throw Error("cannot write " + tmp);
+	}
+	fs::rename(tmp, dst); // replaces the name, never the inode it named
+	if (log)
+		log->write("Module.symvers of the release: " + symvers + " -> " + dst + "\n");
+}
+
 std::vector<std::string> release_make_vars(const std::string &config_text,
                                            const std::string &release)
 {

@@ -41,6 +41,11 @@ PreparedTree prepare_tree(const PrepareRequest &request, Log *log);
 double compile_objects(const PreparedTree &prepared, const std::string &tree,
                        const std::vector<std::string> &objects, int jobs, Log *log);
 
+// Puts the release's Module.symvers into the prepared tree as a new file (never written
+// through a link shared with SRC), so that modpost gives kp_core and the patch module the
+// kernel's symbol CRCs (__versions) and knows what vmlinux exports.
+void install_symvers(const PreparedTree &prepared, const std::string &symvers, Log *log);
+
 struct PatchInfo;
 
 // The patch's objects before and after, copied to <work>/orig and <work>/patched (flat

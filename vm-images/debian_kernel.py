@@ -92,9 +92,21 @@ def _updated_once() -> bool:
 
 
 def madison(*packages: str) -> dict[str, list[str]]:
-    """Versions of each package the archive offers, newest first (one apt-cache madison)."""
-    out = _run(["apt-cache", *APT_OPTIONS, "madison", *packages], APT_TIMEOUT,
-               f"apt-cache madison {' '.join(packages)}")
+    """Versions of each package the archive offers, newest first (one apt-cache madison,
+    remembered in the cache until apt's package lists change: a warm kp-build asks apt
+    nothing)."""
+    memo = cache_dir() / "madison" / (
+        _apt_lists_key() + "-" + hashlib.sha256(" ".join(packages).encode()).hexdigest()[:16])
+    if memo.exists():
+        out = memo.read_text()
+    else:
+        out = _run(["apt-cache", *APT_OPTIONS, "madison", *packages], APT_TIMEOUT,
+                   f"apt-cache madison {' '.join(packages)}")
+        if out.strip():   # an empty answer is not remembered: apt-get update may follow
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+            tmp.write_text(out)
+            tmp.rename(memo)
     versions: dict[str, list[str]] = {p: [] for p in packages}
     for line in out.splitlines():
         parts = [p.strip() for p in line.split("|")]
@@ -383,6 +395,38 @@ def vm_kernel(flavour: str = "cloud-amd64", log=None) -> VmKernel:
         raise DebianKernelError(f"{rel.image_package} {rel.version} has no {k.vmlinuz.name}")
     _depmod(k)
     return k
+
+
+def abi_number(release: str) -> int:
+    """`6.1.0-57-cloud-amd64` -> 57, the ABI Debian bumps when the kernel's ABI changes."""
+    m = re.match(r"\d+\.\d+\.\d+-(\d+)-", release)
+    if not m:
+        raise DebianKernelError(f"{release} is not a Debian kernel release")
+    return int(m.group(1))
+
+
+def other_abi_vmlinuz(rel: Release, log=None) -> tuple[Release, Path]:
+    """Debian's vmlinuz of the newest other ABI of rel's flavour (e.g. 6.1.0-56 beside
+    6.1.0-57): a kernel whose modules are not rel's. Only the vmlinuz is unpacked."""
+    flavour = rel.release.split("-", 2)[2]
+    names = search_names(rf"^linux-image-{re.escape(rel.series)}\..*-{re.escape(flavour)}"
+                         rf"-unsigned$")
+    others = []
+    for name in names:
+        r = name[len("linux-image-"):-len("-unsigned")]
+        if r != rel.release and abi_number(r) < abi_number(rel.release):
+            others.append(r)
+    if not others:
+        raise DebianKernelError(f"the archive has no other {flavour} ABI than {rel.release}")
+    other = max(others, key=abi_number)
+    pkg = f"linux-image-{other}-unsigned"
+    versions = madison(pkg).get(pkg) or []
+    if not versions:
+        raise DebianKernelError(f"apt-cache has no version of {pkg}")
+    version = max(versions, key=functools.cmp_to_key(version_compare))
+    member = f"./boot/vmlinuz-{other}"
+    root = fetch(pkg, version, only=[member], log=log)
+    return Release(other, version, rel.series), root / member
 
 
 def _depmod(k: VmKernel) -> None:

@@ -60,6 +60,14 @@ FAILURE_MARKERS = [
 
 EXIT_RE = re.compile(r"KP-EXIT=(-?\d+)")
 
+# A test that provokes faults on purpose (a patch on probation that oopses) runs with
+# expect_faults=True and brackets each provocation in the kernel log with these lines
+# (`echo "$KP_FAULTS_BEGIN" > /dev/kmsg`): failure markers between them are expected,
+# reported in VmResult.expected_faults, and not failures. Outside the brackets, and in
+# every run without expect_faults, every marker still fails the run.
+FAULTS_BEGIN = "kp-test: faults expected from here"
+FAULTS_END = "kp-test: no faults expected from here"
+
 # Single-threaded TCG: both vCPUs run interleaved on one host thread. Multi-threaded TCG
 # was seen to leave a vCPU executing a stale int3 after ftrace rewrote a call site that
 # the other vCPU was calling (a hang, then an RCU stall), which real hardware and KVM do
@@ -76,6 +84,7 @@ class VmResult:
     timed_out: bool
     seconds: float
     qemu_pid: int           # the QEMU process (gone by the time run() returns)
+    expected_faults: list[str] = dataclasses.field(default_factory=list)  # bracketed markers
 
     @property
     def ok(self) -> bool:
@@ -108,9 +117,22 @@ class VmError(Exception):
         self.result = result
 
 
-def find_failures(console: str) -> list[str]:
-    return [line.strip() for line in console.splitlines()
-            if any(m.search(line) for m in FAILURE_MARKERS)]
+def find_failures(console: str, expect_faults: bool = False) -> tuple[list[str], list[str]]:
+    """(failures, expected): console lines matching FAILURE_MARKERS, those inside
+    FAULTS_BEGIN/FAULTS_END brackets counted as expected when expect_faults."""
+    failures: list[str] = []
+    expected: list[str] = []
+    inside = False
+    for line in console.splitlines():
+        if expect_faults and FAULTS_BEGIN in line:
+            inside = True
+        elif expect_faults and FAULTS_END in line:
+            inside = False
+        elif any(m.search(line) for m in FAILURE_MARKERS):
+            (expected if inside else failures).append(line.strip())
+    if inside:
+        failures.append(f"kpvm: '{FAULTS_BEGIN}' without '{FAULTS_END}'")
+    return failures, expected
 
 
 def base_initramfs() -> Path:
@@ -184,10 +206,11 @@ def debian_kernel(name: str):
 def run(script: str, files: dict[str, str | Path] | None = None, timeout: float = 120,
         kernel: Path | str | None = None, append: str = "", smp: int = 2,
         memory: str = "512M", log_dir: Path | None = None,
-        modules: list[str] | None = None) -> VmResult:
+        modules: list[str] | None = None, expect_faults: bool = False) -> VmResult:
     """Boot the VM, run `script`, return what happened. Never leaves QEMU running.
     kernel: a bzImage path, or "debian-FLAVOUR" (Debian's own kernel, see debian_kernel.py);
-    modules: that Debian kernel's modules to put in the guest (with their dependencies)."""
+    modules: that Debian kernel's modules to put in the guest (with their dependencies);
+    expect_faults: failure markers between FAULTS_BEGIN and FAULTS_END are expected."""
     files = dict(files or {})
     debian = None
     if isinstance(kernel, str) and kernel.startswith(DEBIAN_PREFIX):
@@ -248,9 +271,10 @@ def run(script: str, files: dict[str, str | Path] | None = None, timeout: float 
             log_dir.mkdir(parents=True, exist_ok=True)
             (log_dir / "console.log").write_text(console)
             (log_dir / "output.log").write_text(output)
+        failures, expected = find_failures(console, expect_faults)
         return VmResult(status=status, output=output, console=console,
-                        failures=find_failures(console), timed_out=timed_out,
-                        seconds=seconds, qemu_pid=proc.pid)
+                        failures=failures, timed_out=timed_out,
+                        seconds=seconds, qemu_pid=proc.pid, expected_faults=expected)
 
 
 def main() -> int:
@@ -264,6 +288,8 @@ def main() -> int:
                     help="a module of the Debian kernel to put in the guest (repeatable)")
     ap.add_argument("--append", default="", help="extra kernel command line")
     ap.add_argument("--console", action="store_true", help="print the kernel log too")
+    ap.add_argument("--expect-faults", action="store_true",
+                    help="failure markers between FAULTS_BEGIN and FAULTS_END lines are expected")
     args = ap.parse_args()
     files = {}
     for spec in args.file:
@@ -275,7 +301,7 @@ def main() -> int:
     if kernel and not kernel.startswith(DEBIAN_PREFIX):
         kernel = Path(kernel)
     result = run(Path(args.script).read_text(), files, args.timeout, kernel, args.append,
-                 modules=args.module)
+                 modules=args.module, expect_faults=args.expect_faults)
     if args.console:
         print(result.console)
     sys.stdout.write(result.output)

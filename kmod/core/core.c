@@ -23,7 +23,9 @@
 #include "core.h"
 #include "kallsyms.h"
 #include "kp_patch.h"
+#include "memory.h"
 #include "module.h"
+#include "probation.h"
 #include "redirect.h"
 #include "reloc.h"
 #include "shadow.h"
@@ -290,6 +292,7 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
 	kp_post_callbacks(patch, enabled);
+	kp_probation_settled(patch, enabled);	/* issue 16 */
 	if (!enabled)
 		module_put(patch->mod);
 }
@@ -426,6 +429,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 	ret = kp_check_target(name, rec);
 	if (ret)
 		return ret;
+	ret = kp_memory_check(mod, name);	/* issue 16: rolled back before */
+	if (ret)
+		return ret;
 
 	patch = kzalloc(sizeof(*patch), GFP_KERNEL);
 	if (!patch)
@@ -527,9 +533,14 @@ static int __init kp_core_init(void)
 	ret = kp_module_init();
 	if (ret)
 		goto err_sysfs;
+	ret = kp_probation_init();
+	if (ret)
+		goto err_module;
 	pr_info("ready\n");
 	return 0;
 
+err_module:
+	kp_module_exit();
 err_sysfs:
 	kp_sysfs_exit();
 err_transition:
@@ -539,6 +550,7 @@ err_transition:
 
 static void __exit kp_core_exit(void)
 {
+	kp_probation_exit();
 	kp_module_exit();
 	kp_sysfs_exit();
 	kp_transition_exit();

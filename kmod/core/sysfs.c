@@ -29,6 +29,7 @@
 #include "pending.h"
 #include "shadow.h"
 #include "state.h"
+#include "probation.h"
 #include "sysfs.h"
 #include "transition.h"
 
@@ -319,7 +320,15 @@ static struct attribute *kp_patch_attrs[] = {
 	&shadow_ids_attr.attr,
 	NULL
 };
-ATTRIBUTE_GROUPS(kp_patch);
+static const struct attribute_group kp_patch_group = {
+	.attrs = kp_patch_attrs,
+};
+
+static const struct attribute_group *kp_patch_groups[] = {
+	&kp_patch_group,
+	&kp_probation_group,	/* probation.c */
+	NULL,
+};
 
 static ssize_t old_addr_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
@@ -437,6 +446,12 @@ void kp_sysfs_del_patch(struct kp_patch *patch)
 	if (patch->kobj.state_in_sysfs)
 		kobject_del(&patch->kobj);
 	kobject_put(&patch->kobj);
+}
+
+/* /sys/kernel/kp, for the files of other parts of the core. */
+struct kobject *kp_sysfs_root(void)
+{
+	return kp_root_kobj;
 }
 
 int kp_sysfs_init(void)

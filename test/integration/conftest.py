@@ -46,10 +46,13 @@ class Vm:
         self.runs = 0
 
     def run(self, script: str, files: dict[str, str | Path] | None = None,
-            timeout: float = 120, check: bool = True, append: str = "") -> kpvm.VmResult:
+            timeout: float = 120, check: bool = True, append: str = "",
+            expect_faults: bool = False) -> kpvm.VmResult:
+        """expect_faults: the script brackets the faults it provokes (kpvm.FAULTS_BEGIN)."""
         self.runs += 1
         result = kpvm.run(script, files, timeout=timeout, append=append,
-                          log_dir=self.log_dir / f"run{self.runs}")
+                          log_dir=self.log_dir / f"run{self.runs}",
+                          expect_faults=expect_faults)
         if check and not result.ok:
             pytest.fail(result.describe(), pytrace=False)
         return result
@@ -101,3 +104,24 @@ def build_module(kernel_tree, tmp_path_factory):
         return kos[0]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def debian():
+    """Debian's own cloud kernel of the derived release (debian_kernel.py): its image
+    package fetched and unpacked into the cache, never installed."""
+    import debian_kernel as dk
+    try:
+        return dk.vm_kernel("cloud-amd64", log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def debian_source(debian) -> Path:
+    """Debian's source of that release, extracted once into the cache."""
+    import debian_kernel as dk
+    try:
+        return dk.source_tree(debian.release, log=print)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)

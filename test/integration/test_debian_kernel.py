@@ -20,14 +20,6 @@ import kpvm  # noqa: E402
 FETCHER = REPO / "vm-images" / "debian_kernel.py"
 
 
-@pytest.fixture(scope="module")
-def debian() -> dk.VmKernel:
-    try:
-        return dk.vm_kernel("cloud-amd64", log=print)
-    except dk.DebianKernelError as e:
-        pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
-
-
 # --- the derivation and module helpers, no VM ---
 
 def test_pick_release_takes_the_newest_image_with_a_source_version():
@@ -140,15 +132,6 @@ echo modules-ok
 # --- kp-build --kernel RELEASE: what the release needs, found and checked ---
 
 KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or kpvm.BUILD / "bin/kp-build")
-
-
-@pytest.fixture(scope="module")
-def debian_source(debian) -> Path:
-    """Debian's source of the release, extracted once into the cache."""
-    try:
-        return dk.source_tree(debian.release, log=print)
-    except dk.DebianKernelError as e:
-        pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
 
 
 def kp_build(*args: str) -> subprocess.CompletedProcess:

@@ -128,7 +128,8 @@ step installed_unload kpctl unload kp_test_cmdline
             "/kp/patches/kp_test_cmdline.ko": kp_modules["cmdline"]}, timeout=180)
     s = parse_steps(r.output)
 
-    assert s["status0"].rc == OK and s["status0"].json() == {"core_loaded": False, "patches": []}
+    assert s["status0"].rc == OK and s["status0"].json() == {"core_loaded": False, "patches": [],
+                                                          "rolled_back": []}
     assert s["load"].rc == OK, s["load"].err
     assert "loaded the core module kp_core" in s["load"].out
     assert "patch kp_test_cmdline enabled (1 function(s))" in s["load"].out

@@ -23,6 +23,7 @@ const char *exit_name(Exit e)
 	case Exit::load_failed: return "patch load refused";
 	case Exit::unload_failed: return "patch unload failed";
 	case Exit::untrusted_module: return "module file not root-only";
+	case Exit::rolled_back: return "patch rolled back";
 	}
 	return "?";
 }

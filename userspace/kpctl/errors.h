@@ -24,6 +24,8 @@ enum class Exit : int {
 	load_failed = 13,      // the kernel or the core refused the patch
 	unload_failed = 14,    // disabling or removing the patch failed
 	untrusted_module = 15, // load: a module someone other than root could change
+	rolled_back = 16,      // load: rolled back during probation, or refused as rolled back
+	                       // before
 };
 
 const char *exit_name(Exit e);

@@ -78,6 +78,8 @@ json patch_json(const PatchState &p)
 	j["callbacks"] = p.callbacks;
 	j["states"] = p.states;
 	j["shadow_ids"] = p.shadow_ids;
+	j["probation_left"] = p.probation_left;
+	j["rolled_back"] = p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back);
 	j["functions"] = json::array();
 	for (const auto &f : p.funcs)
 		j["functions"].push_back({{"object", f.object},
@@ -85,6 +87,14 @@ json patch_json(const PatchState &p)
 		                          {"sympos", f.sympos},
 		                          {"old_addr", f.old_addr},
 		                          {"new_addr", f.new_addr}});
+	return j;
+}
+
+json rolled_back_json(const std::vector<RolledBack> &v)
+{
+	json j = json::array();
+	for (const auto &r : v)
+		j.push_back({{"name", r.name}, {"module_build_id", r.build_id}, {"why", r.why}});
 	return j;
 }
 

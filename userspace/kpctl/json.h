@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "memory.h"
 #include "module_file.h"
 #include "sysfs.h"
 
@@ -14,5 +15,6 @@ nlohmann::json pointer_json(const Pointer &p);
 // @matches: whether the module's target is the running kernel (null if unknown).
 nlohmann::json module_json(const ModuleInfo &m, std::optional<bool> matches);
 nlohmann::json patch_json(const PatchState &p);
+nlohmann::json rolled_back_json(const std::vector<RolledBack> &v);
 
 } // namespace kp::ctl

@@ -13,7 +13,7 @@ std::string exit_codes_text()
 	using kp::ctl::Exit;
 	std::ostringstream s;
 	s << "Exit status:\n";
-	for (int c = 0; c <= static_cast<int>(Exit::untrusted_module); c++)
+	for (int c = 0; c <= static_cast<int>(Exit::rolled_back); c++)
 		s << "  " << (c < 10 ? " " : "") << c << "  "
 		  << kp::ctl::exit_name(static_cast<Exit>(c)) << "\n";
 	return s.str();
@@ -37,6 +37,17 @@ int main(int argc, char **argv)
 	              "seconds the transition may take before the core reverses it (default 60)")
 	        ->check(CLI::NonNegativeNumber);
 	c_load->add_option("--core", load.core, "kp_core.ko to load if the core is not loaded");
+	c_load->add_option("--probation", load.probation.seconds,
+	                   "seconds the core watches the patch for faults after it switched "
+	                   "on, and rolls it back on one (0: none; default the core's, 30)");
+	c_load->add_option("--check", load.probation.check,
+	                   "shell command run during the probation; the patch is rolled back "
+	                   "when it fails (kpctl waits until the probation ends)");
+	c_load->add_option("--check-interval", load.probation.check_interval,
+	                   "seconds between two runs of the --check command (default 1)")
+	        ->check(CLI::PositiveNumber);
+	c_load->add_flag("--force", load.force,
+	                 "load a patch that was rolled back before (forget the rollback)");
 
 	kp::ctl::UnloadOptions unload;
 	auto *c_unload =

@@ -138,6 +138,7 @@ ModuleInfo read_module(const ModuleFd &file, bool require_kp)
 		            path + ": .gnu.linkonce.this_module holds no module name "
 		                   "(an empty or unterminated struct module name); give a .ko "
 		                   "built by Kbuild");
+	m.build_id = (*ko)->build_id();
 	read_modinfo(**ko, m);
 	read_undefined(**ko, m);
 	m.kp_patch = (*ko)->loaded_section(KP_SEC_PATCH) || first_value(m, "kp_patch") == "1";

@@ -32,6 +32,7 @@ struct ModuleInfo {
 	std::string path;
 	std::string name; // module name: struct module's, as the kernel takes it
 	std::string vermagic;
+	std::string build_id; // the module's own GNU build ID (its identity)
 	std::string vermagic_release;                             // first word of vermagic
 	std::vector<std::pair<std::string, std::string>> modinfo; // in file order
 

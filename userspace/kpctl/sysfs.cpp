@@ -94,6 +94,8 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.callbacks = lines(read_text(dir / "callbacks").value_or(""));
 	st.states = lines(read_text(dir / "states").value_or(""));
 	st.shadow_ids = lines(read_text(dir / "shadow_ids").value_or(""));
+	st.probation_left = static_cast<unsigned>(number("probation"));
+	st.rolled_back = read_text(dir / "rolled_back").value_or("");
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
 		std::error_code ec2;
@@ -151,6 +153,16 @@ int write_enabled(const std::string &name, bool on)
 int write_timeout(const std::string &name, unsigned seconds)
 {
 	return write_attr(name, "timeout", std::to_string(seconds) + "\n");
+}
+
+int write_probation(const std::string &name, unsigned seconds)
+{
+	return write_attr(name, "probation", std::to_string(seconds) + "\n");
+}
+
+int write_rollback(const std::string &name, const std::string &reason)
+{
+	return write_attr(name, "rollback", reason + "\n");
 }
 
 std::optional<std::string> patch_in_transition(const std::string &except)

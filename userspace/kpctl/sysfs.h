@@ -25,6 +25,8 @@ struct PatchState {
 	bool forced = false;                  // a transition was forced: module pinned
 	std::vector<std::string> blocked;     // who held the last reversed transition
 	std::string build_id;
+	unsigned probation_left = 0; // seconds of probation left (0: none)
+	std::string rolled_back;     // why probation rolled it back, empty if it did not
 	std::vector<FuncState> funcs; // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
 	std::vector<std::string> callbacks;  // "<object> <kind>..."
@@ -41,6 +43,11 @@ std::optional<PatchState> read_patch(const std::string &name);
 int write_enabled(const std::string &name, bool on);
 // Writes @seconds to <patch>/timeout.  Returns 0 or the errno of the write.
 int write_timeout(const std::string &name, unsigned seconds);
+
+// Writes @seconds to <patch>/probation.  Returns 0 or the errno of the write.
+int write_probation(const std::string &name, unsigned seconds);
+// Writes @reason to <patch>/rollback: the core rolls the patch back.
+int write_rollback(const std::string &name, const std::string &reason);
 
 // The loaded patch (other than @except) whose transition is in progress, if any.
 std::optional<std::string> patch_in_transition(const std::string &except = "");

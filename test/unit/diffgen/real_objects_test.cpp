@@ -25,7 +25,7 @@ fs::path running_vmlinux()
 
 bool have_tree()
 {
-	return fs::exists(tree() / "vmlinux") &&
+	return fs::exists(tree() / "vmlinux.a") &&
 	       fs::exists(fs::path(KP_BUILD_DIR) / "linux-fs.stamp");
 }
 
@@ -89,11 +89,32 @@ std::string build_patched(const std::string &rel, const std::string &from, const
 	return pobj.string();
 }
 
+// The module an object is built into, from Kbuild's record of its compilation ("" for
+// vmlinux): module objects are compiled with -DMODULE -DKBUILD_MODNAME='"name"'.
+std::string module_of(const std::string &rel)
+{
+	std::string cmd = read_file(tree() / fs::path(rel).parent_path() /
+	                            ("." + fs::path(rel).filename().string() + ".o.cmd"));
+	cmd = cmd.substr(0, cmd.find('\n'));
+	const std::string key = "-DKBUILD_MODNAME='\"";
+	auto p = cmd.find(key);
+	if (cmd.find(" -DMODULE ") == std::string::npos || p == std::string::npos)
+		return {};
+	p += key.size();
+	return cmd.substr(p, cmd.find('"', p) - p);
+}
+
 kp::diffgen::Result diff_real(const std::string &rel, const std::string &patched,
                               const std::string &out)
 {
 	kp::diffgen::Options opts;
 	opts.symbols = running_vmlinux().string();
+	if (std::string mod = module_of(rel); !mod.empty()) {
+		opts.target = mod;
+		opts.symbols = (fs::path(KP_BUILD_DIR) / "linux" / fs::path(rel).parent_path() /
+		                (mod + ".ko"))
+		                       .string();
+	}
 	return kp::diffgen::run((tree() / (rel + ".o")).string(), patched, out, opts);
 }
 

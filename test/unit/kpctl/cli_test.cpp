@@ -77,7 +77,8 @@ TEST(Cli, HelpListsEveryExitCode)
 	for (const char *s :
 	     {"load", "unload", "status", "list", "info", " 0  ok", " 3  not root",
 	      " 7  built for another kernel", "12  transition blocked until timeout",
-	      "14  patch unload failed", "15  module file not root-only"})
+	      "14  patch unload failed", "15  module file not root-only",
+	      "16  patch rolled back"})
 		EXPECT_NE(r.out.find(s), std::string::npos) << s;
 }
 
@@ -207,14 +208,14 @@ TEST(Cli, StatusFromSysfs)
 	Result r = kpctl({"status", "--json"}, {{"KPCTL_SYSFS", s.string()}});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
-	EXPECT_EQ(keys(j), (std::set<std::string>{"core_loaded", "patches"}));
+	EXPECT_EQ(keys(j), (std::set<std::string>{"core_loaded", "patches", "rolled_back"}));
 	EXPECT_EQ(j["core_loaded"], true);
 	ASSERT_EQ(j["patches"].size(), 3u);
 	const json &a = j["patches"][0];
 	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
 	                                          "pending", "timeout", "forced", "blocked",
-	                                          "build_id", "functions", "callbacks", "states",
-	                                          "shadow_ids"}));
+	                                          "build_id", "probation_left", "rolled_back",
+	                                          "functions", "callbacks", "states", "shadow_ids"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["enabled"], true);
 	ASSERT_EQ(a["functions"].size(), 2u);
@@ -250,13 +251,57 @@ TEST(Cli, StatusFromSysfs)
 	expect_error(kpctl({"status", "kp_c"}, {{"KPCTL_SYSFS", s.string()}}), 9, "kp_c");
 }
 
+// Probation (issue 16): a rolled-back patch and the core's memory, shown by status and
+// list and copied to kpctl's file.
+TEST(Cli, StatusShowsRolledBack)
+{
+	fs::path s = fake_sysfs();
+	fs::path state = scratch_dir("state");
+	fs::path kp = s / "kernel/kp";
+	write_file(kp / "kp_a/probation", "12\n");
+	write_file(kp / "kp_b/rolled_back", "WARN at kp_f+0x10/0x20 [kp_b], task 7 cat, "
+	                                    "2026-11-30T07:00:00Z, 5 ms into probation\n");
+	write_file(kp / "rolled_back", "beef01 kp_b WARN at kp_f+0x10/0x20 [kp_b], task 7 cat, "
+	                               "2026-11-30T07:00:00Z, 5 ms into probation\n");
+	std::map<std::string, std::string> env{{"KPCTL_SYSFS", s.string()},
+	                                       {"KPCTL_STATE_DIR", state.string()}};
+	Result r = kpctl({"status", "--json"}, env);
+	ASSERT_EQ(r.status, 0) << r.err;
+	json j = json::parse(r.out);
+	EXPECT_EQ(j["patches"][0]["probation_left"], 12);
+	EXPECT_EQ(j["patches"][0]["rolled_back"], nullptr);
+	EXPECT_EQ(j["patches"][1]["rolled_back"].get<std::string>().rfind("WARN at kp_f+0x10", 0),
+	          0u);
+	ASSERT_EQ(j["rolled_back"].size(), 1u);
+	EXPECT_EQ(j["rolled_back"][0]["module_build_id"], "beef01");
+	EXPECT_EQ(j["rolled_back"][0]["name"], "kp_b");
+	Result t = kpctl({"status"}, env);
+	EXPECT_NE(t.out.find("  on probation: 12 s left\n"), std::string::npos) << t.out;
+	EXPECT_NE(t.out.find("  ROLLED BACK by probation: WARN at kp_f+0x10/0x20 [kp_b]"),
+	          std::string::npos)
+	        << t.out;
+	EXPECT_NE(t.out.find("rolled back (refused unless loaded with --force):\n  kp_b (module "
+	                     "build ID beef01): WARN at"),
+	          std::string::npos)
+	        << t.out;
+	// The core's memory is kept on disk, and listed from there once the core forgot it.
+	EXPECT_EQ(read_file(state / "rolled-back").rfind("beef01 kp_b WARN at kp_f+0x10", 0), 0u);
+	write_file(kp / "rolled_back", "");
+	Result l = kpctl({"list", "--json", "--dir", state.string()}, env);
+	ASSERT_EQ(l.status, 0) << l.err;
+	json lj = json::parse(l.out);
+	ASSERT_EQ(lj["rolled_back"].size(), 1u);
+	EXPECT_EQ(lj["rolled_back"][0]["name"], "kp_b");
+	EXPECT_EQ(lj["loaded"][1]["rolled_back"].get<std::string>().rfind("WARN", 0), 0u);
+}
+
 TEST(Cli, StatusWithoutCore)
 {
 	fs::path s = scratch_dir("sys-empty");
 	fs::create_directories(s / "kernel");
 	Result r = kpctl({"status", "--json"}, {{"KPCTL_SYSFS", s.string()}});
 	ASSERT_EQ(r.status, 0);
-	EXPECT_EQ(json::parse(r.out), json::parse(R"({"core_loaded": false, "patches": []})"));
+	EXPECT_EQ(json::parse(r.out), json::parse(R"({"core_loaded": false, "patches": [], "rolled_back": []})"));
 	Result t = kpctl({"status"}, {{"KPCTL_SYSFS", s.string()}});
 	EXPECT_NE(t.out.find("core module kp_core not loaded"), std::string::npos);
 }
@@ -272,17 +317,18 @@ TEST(Cli, ListLoadedAndInstalled)
 	Result r = kpctl({"list", "--json", "--dir", dir.string()}, {{"KPCTL_SYSFS", s.string()}});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
-	EXPECT_EQ(keys(j), (std::set<std::string>{"dir", "loaded", "installed"}));
+	EXPECT_EQ(keys(j), (std::set<std::string>{"dir", "loaded", "installed", "rolled_back"}));
 	ASSERT_EQ(j["loaded"].size(), 3u);
 	EXPECT_EQ(j["loaded"][2]["transition"], "enabling");
 	EXPECT_EQ(keys(j["loaded"][0]),
-	          (std::set<std::string>{"name", "enabled", "transition", "functions"}));
+	          (std::set<std::string>{"name", "enabled", "transition", "functions",
+	                                  "rolled_back"}));
 	EXPECT_EQ(j["loaded"][0]["functions"], 2);
 	ASSERT_EQ(j["installed"].size(), 2u);
 	const json &fx = j["installed"][0];
 	EXPECT_EQ(keys(fx), (std::set<std::string>{"file", "name", "loaded", "target_release",
 	                                           "target_build_id", "matches_running_kernel",
-	                                           "functions", "error"}));
+	                                           "functions", "rolled_back", "error"}));
 	EXPECT_EQ(fx["name"], "kpctl_fixture");
 	EXPECT_EQ(fx["loaded"], false);
 	EXPECT_EQ(fx["error"], nullptr);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "errors.h"
+#include "probation.h"
 
 namespace kp::ctl {
 
@@ -12,6 +13,8 @@ struct LoadOptions {
 	std::string file;
 	double timeout = 60;
 	std::string core; // --core PATH
+	ProbationOptions probation;
+	bool force = false; // --force: load even if rolled back before
 };
 
 struct UnloadOptions {

@@ -38,10 +38,13 @@ void check_target(const ModuleInfo &m)
 		                     "(kp_target_build_id); rebuild it with kp-build");
 	if (m.target_build_id != id)
 		throw Error(Exit::wrong_kernel,
-		            m.path + " was built for the kernel with build ID " +
-		                    m.target_build_id + ", but the running kernel's is " + id +
-		                    "; rebuild the patch against this kernel's tree (" + release +
-		                    ")");
+		            m.path + " was built for " +
+		                    (m.target_release.empty() ? "the kernel"
+		                                              : "kernel " + m.target_release) +
+		                    " with build ID " + m.target_build_id +
+		                    ", but the running kernel " + release + " has build ID " + id +
+		                    "; rebuild the patch for this kernel (kp-build --kernel " +
+		                    release + ")");
 	if (m.vermagic_release != release)
 		throw Error(Exit::wrong_kernel,
 		            m.path + " was built for kernel release " + m.vermagic_release +

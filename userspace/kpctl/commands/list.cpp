@@ -5,6 +5,7 @@
 #include "commands/commands.h"
 #include "json.h"
 #include "kernel.h"
+#include "memory.h"
 #include "module_file.h"
 #include "sysfs.h"
 
@@ -45,6 +46,13 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 		}
 		installed.push_back(std::move(i));
 	}
+	save_rolled_back();
+	auto rolled = rolled_back_patches();
+	auto rolled_back = [&](const std::string &build_id) {
+		return !build_id.empty() &&
+		       std::any_of(rolled.begin(), rolled.end(),
+		                   [&](const RolledBack &r) { return r.build_id == build_id; });
+	};
 	auto is_loaded = [&](const std::string &name) {
 		return std::any_of(loaded.begin(), loaded.end(),
 		                   [&](const PatchState &p) { return p.name == name; });
@@ -58,7 +66,10 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 			j["loaded"].push_back({{"name", p.name},
 			                       {"enabled", p.enabled},
 			                       {"transition", p.transition},
-			                       {"functions", p.funcs.size()}});
+			                       {"functions", p.funcs.size()},
+			                       {"rolled_back", p.rolled_back.empty()
+			                                               ? nlohmann::json(nullptr)
+			                                               : nlohmann::json(p.rolled_back)}});
 		j["installed"] = nlohmann::json::array();
 		for (const auto &i : installed) {
 			nlohmann::json e;
@@ -72,12 +83,14 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 				e["matches_running_kernel"] =
 				        match ? nlohmann::json(*match) : nlohmann::json(nullptr);
 				e["functions"] = i.info->funcs.size();
+				e["rolled_back"] = rolled_back(i.info->build_id);
 				e["error"] = nullptr;
 			} else {
 				e["error"] = i.error;
 			}
 			j["installed"].push_back(e);
 		}
+		j["rolled_back"] = rolled_back_json(rolled);
 		std::cout << j.dump(2) << "\n";
 		return Exit::ok;
 	}
@@ -85,7 +98,8 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 	for (const auto &p : loaded)
 		std::cout << "  " << p.name << "  " << (p.enabled ? "enabled" : "disabled")
 		          << "  transition " << p.transition << "  " << p.funcs.size()
-		          << " function(s)\n";
+		          << " function(s)" << (p.rolled_back.empty() ? "" : "  ROLLED BACK")
+		          << "\n";
 	std::cout << "installed in " << dir << " (" << installed.size() << "):\n";
 	for (const auto &i : installed) {
 		if (!i.info) {
@@ -98,8 +112,12 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 		          << (!match   ? "target unknown"
 		              : *match ? "for this kernel"
 		                       : "for another kernel")
-		          << "\n";
+		          << (rolled_back(i.info->build_id) ? "  ROLLED BACK before" : "") << "\n";
 	}
+	std::cout << "rolled back (" << rolled.size() << "):\n";
+	for (const auto &r : rolled)
+		std::cout << "  " << r.name << "  module build ID " << r.build_id << "  " << r.why
+		          << "\n";
 	return Exit::ok;
 }
 

@@ -6,6 +6,7 @@
 #include "commands/wait.h"
 #include "kmsg.h"
 #include "loader.h"
+#include "memory.h"
 #include "module_fd.h"
 #include "module_file.h"
 #include "sysfs.h"
@@ -64,6 +65,12 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 			throw Error(Exit::already_loaded,
 			            "patch " + name + " is already loaded; see kpctl status " +
 			                    name);
+		if (err == ECANCELED)
+			throw Error(Exit::rolled_back,
+			            "the core refused patch " + name +
+			                    ": it was rolled back before" +
+			                    (core.empty() ? "" : " (core: " + joined(core) + ")") +
+			                    "; load it anyway with --force");
 		if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
 			continue; // another transition started meanwhile
 		std::string why = core.empty() ? "" : " (core: " + joined(core) + ")";
@@ -74,15 +81,41 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 	}
 }
 
+// A patch whose module was rolled back before is refused unless forced (issue 16).
+void refuse_rolled_back(const ModuleInfo &m, bool force)
+{
+	if (m.build_id.empty())
+		return;
+	auto r = find_rolled_back(m.build_id);
+	if (!r)
+		return;
+	if (force) {
+		progress("loading " + m.name + " although it was rolled back before (--force): " +
+		         r->why);
+		forget_rolled_back(m.build_id);
+		return;
+	}
+	throw Error(Exit::rolled_back,
+	            "patch " + m.name + " (module build ID " + m.build_id +
+	                    ") was rolled back before: " + r->why +
+	                    "; nothing was loaded; fix and rebuild it, or load it anyway with "
+	                    "--force");
+}
+
 } // namespace
 
 Exit cmd_load(const LoadOptions &o)
 {
 	require_root("load");
+	if (!o.probation.check.empty() && o.probation.seconds && *o.probation.seconds == 0)
+		throw Error(Exit::usage, "--check runs during the probation: give --probation "
+		                         "more than 0 seconds");
 	// Opened once: the checks below and finit_module(2) use this descriptor.
 	ModuleFd file = ModuleFd::open_trusted(o.file);
 	ModuleInfo m = read_module(file);
 	check_target(m);
+	save_rolled_back();
+	refuse_rolled_back(m, o.force);
 	const std::string name = m.name;
 	if (module_loaded(name) || read_patch(name))
 		throw Error(Exit::already_loaded,
@@ -104,7 +137,7 @@ Exit cmd_load(const LoadOptions &o)
 		std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size()
 		          << " function(s))\n";
 		core_guard.keep();
-		return Exit::ok;
+		return run_probation(name, o.probation);
 	}
 	if (st && st->transition != "idle") {
 		core_guard.keep();

@@ -5,6 +5,7 @@
 #include "commands/status_text.h"
 #include "json.h"
 #include "loader.h"
+#include "memory.h"
 #include "sysfs.h"
 
 namespace kp::ctl {
@@ -39,6 +40,10 @@ void print_patch(const PatchState &p)
 		for (const auto &t : p.pending)
 			std::cout << "    " << t << "\n";
 	}
+	if (!p.rolled_back.empty())
+		std::cout << "  ROLLED BACK by probation: " << p.rolled_back << "\n";
+	else if (p.probation_left)
+		std::cout << "  on probation: " << p.probation_left << " s left\n";
 	std::cout << "  build ID " << p.build_id << "\n";
 	std::cout << "  functions (" << p.funcs.size() << "):\n";
 	for (const auto &f : p.funcs)
@@ -82,12 +87,15 @@ Exit cmd_status(const std::optional<std::string> &name, bool json)
 				patches.push_back(std::move(*p));
 	}
 	bool core = module_loaded(core_module_name) || core_sysfs_present();
+	save_rolled_back();
+	auto rolled = rolled_back_patches();
 	if (json) {
 		nlohmann::json j;
 		j["core_loaded"] = core;
 		j["patches"] = nlohmann::json::array();
 		for (const auto &p : patches)
 			j["patches"].push_back(patch_json(p));
+		j["rolled_back"] = rolled_back_json(rolled);
 		std::cout << j.dump(2) << "\n";
 		return Exit::ok;
 	}
@@ -96,6 +104,12 @@ Exit cmd_status(const std::optional<std::string> &name, bool json)
 		                   : "no kp patches loaded (core module kp_core not loaded)\n");
 	for (const auto &p : patches)
 		print_patch(p);
+	if (!name && !rolled.empty()) {
+		std::cout << "rolled back (refused unless loaded with --force):\n";
+		for (const auto &r : rolled)
+			std::cout << "  " << r.name << " (module build ID " << r.build_id
+			          << "): " << r.why << "\n";
+	}
 	return Exit::ok;
 }
 

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * probation.c - a patch that switched on is on probation for a while; a
+ * fault pinned on it in that time rolls it back.
+ *
+ * When a transition settles a patch enabled, the patch gets a slot here for
+ * kp_probation_s seconds (module parameter probation, default 30; per patch
+ * through /sys/kernel/kp/<patch>/probation, which kpctl load --probation
+ * writes; 0: no probation).  fault.c reports every Oops, BUG, general
+ * protection fault, bad page fault and WARN to kp_probation_blame(), in
+ * whatever context the kernel raised it: the slot whose patch module text
+ * holds the faulting IP (or, for an Oops, any return address on the
+ * faulting stack) records what happened, lock-free, and queues an irq_work
+ * that queues the rollback work: nothing runs in the fault's context but a
+ * few stores.  The kernel handles the fault as always.
+ *
+ * The work, under kp_mutex, remembers the patch as rolled back (memory.c:
+ * sysfs, the log, refusal of the same module later) and disables it through
+ * the normal consistency model (kp_disable_patch()): at once when no task is
+ * inside the patch, else task by task.  When that transition settles the
+ * core logs "<patch>: rolled back: reverted N us after the <fault>".  If
+ * another patch is in transition, the rollback waits for it (retried every
+ * 10 ms).  If the rollback itself is reversed (timeout), it is tried again.
+ *
+ * kp_probation_blame() runs in NMI-like contexts (die, #UD): it reads the
+ * slots without a lock.  A slot's state is the one atomic they agree on:
+ *   FREE -> ARMED (window set while the patch is still switching on)
+ *        -> ACTIVE (window open) -> CLAIMED (a fault fills it) -> FAULTED
+ *        -> ROLLING (disable transition started) -> FREE (settled disabled)
+ * The fault path only moves ACTIVE -> CLAIMED -> FAULTED; process context
+ * (kp_mutex) moves every other edge, and frees a slot only with a cmpxchg
+ * from the state it saw, waiting out a CLAIMED one.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/irq_work.h>
+#include <linux/kallsyms.h>
+#include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/time64.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+#include "fault.h"
+#include "memory.h"
+#include "probation.h"
+#include "transition.h"
+
+unsigned int kp_probation_s = 30;
+module_param_named(probation, kp_probation_s, uint, 0644);
+MODULE_PARM_DESC(probation, "seconds a patch stays on probation after it switched on, rolled back by a fault pinned on it (default for every patch; 0: none)");
+
+#define KP_PROBATION_SLOTS	16
+#define KP_RETRY_MS		10
+
+enum {
+	KP_PB_FREE,
+	KP_PB_ARMED,
+	KP_PB_ACTIVE,
+	KP_PB_CLAIMED,
+	KP_PB_FAULTED,
+	KP_PB_ROLLING,
+};
+
+/* What was pinned on the patch. */
+struct kp_fault {
+	const char *type;		/* "page fault", "WARN", "check", ... */
+	unsigned long addr;		/* in the patch's text; 0 for a check */
+	bool on_stack;			/* a return address, not the IP */
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+	u64 mono_ns;
+	u64 real_ns;
+	char detail[128];		/* a failed check's reason */
+};
+
+struct kp_probation {
+	atomic_t state;
+	struct kp_patch *patch;		/* kp_mutex */
+	unsigned long text_start;	/* the patch module's core text */
+	unsigned long text_end;
+	unsigned int seconds;
+	u64 start_ns;
+	u64 deadline_ns;
+	bool remembered;
+	struct kp_fault fault;
+};
+
+static struct kp_probation kp_pb[KP_PROBATION_SLOTS];
+static atomic_t kp_pb_open = ATOMIC_INIT(0);	/* slots ACTIVE or later */
+static struct delayed_work kp_pb_work;
+static struct irq_work kp_pb_irq_work;
+
+/* Is any patch on probation?  The fault hooks return at once when not. */
+bool kp_probation_watching(void)
+{
+	return atomic_read(&kp_pb_open) > 0;
+}
+
+static bool kp_pb_holds(const struct kp_probation *pb, unsigned long addr)
+{
+	return addr >= pb->text_start && addr < pb->text_end;
+}
+
+/* Any context, no lock: record a fault in the slot of the patch it hit. */
+void kp_probation_blame(const char *type, unsigned long ip,
+			const unsigned long *stack, unsigned int nr)
+{
+	u64 now = ktime_get_mono_fast_ns();
+	struct kp_probation *pb;
+	unsigned long addr;
+	unsigned int i;
+	bool on_stack;
+
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
+		if (atomic_read_acquire(&pb->state) != KP_PB_ACTIVE ||
+		    now >= READ_ONCE(pb->deadline_ns))
+			continue;
+		addr = kp_pb_holds(pb, ip) ? ip : 0;
+		on_stack = false;
+		for (i = 0; !addr && i < nr; i++) {
+			if (kp_pb_holds(pb, stack[i])) {
+				addr = stack[i];
+				on_stack = true;
+			}
+		}
+		if (!addr || atomic_cmpxchg(&pb->state, KP_PB_ACTIVE,
+					    KP_PB_CLAIMED) != KP_PB_ACTIVE)
+			continue;
+		pb->fault.type = type;
+		pb->fault.addr = addr;
+		pb->fault.on_stack = on_stack;
+		pb->fault.pid = task_pid_nr(current);
+		memcpy(pb->fault.comm, current->comm, TASK_COMM_LEN);
+		pb->fault.mono_ns = now;
+		pb->fault.real_ns = ktime_get_real_fast_ns();
+		pb->fault.detail[0] = '\0';
+		atomic_set_release(&pb->state, KP_PB_FAULTED);
+		irq_work_queue(&kp_pb_irq_work);
+	}
+}
+
+static void kp_pb_irq_work_fn(struct irq_work *work)
+{
+	mod_delayed_work(system_wq, &kp_pb_work, 0);
+}
+
+static struct kp_probation *kp_pb_find(struct kp_patch *patch)
+{
+	struct kp_probation *pb;
+
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++)
+		if (atomic_read(&pb->state) != KP_PB_FREE && pb->patch == patch)
+			return pb;
+	return NULL;
+}
+
+static struct kp_probation *kp_pb_alloc(struct kp_patch *patch)
+{
+	struct kp_probation *pb;
+
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
+		if (atomic_read(&pb->state) == KP_PB_FREE) {
+			memset(&pb->fault, 0, sizeof(pb->fault));
+			pb->patch = patch;
+			pb->remembered = false;
+			atomic_set(&pb->state, KP_PB_ARMED);
+			return pb;
+		}
+	}
+	pr_warn("%s: no probation: %d patches are on probation already\n",
+		patch->name, KP_PROBATION_SLOTS);
+	return NULL;
+}
+
+/* Free @pb (kp_mutex held); returns the state it was in. */
+static int kp_pb_free(struct kp_probation *pb)
+{
+	int st;
+
+	for (;;) {
+		st = atomic_read(&pb->state);
+		if (st == KP_PB_CLAIMED) {
+			cpu_relax();	/* a fault is being recorded */
+			continue;
+		}
+		if (atomic_cmpxchg(&pb->state, st, KP_PB_FREE) == st)
+			break;
+	}
+	if (st >= KP_PB_ACTIVE)
+		atomic_dec(&kp_pb_open);
+	pb->patch = NULL;
+	return st;
+}
+
+/* Open the window of @pb for @seconds from now (kp_mutex held). */
+static void kp_pb_start(struct kp_probation *pb, unsigned int seconds)
+{
+	struct module *mod = pb->patch->mod;
+
+	pb->text_start = (unsigned long)mod->core_layout.base;
+	pb->text_end = pb->text_start + mod->core_layout.text_size;
+	pb->seconds = seconds;
+	pb->start_ns = ktime_get_mono_fast_ns();
+	WRITE_ONCE(pb->deadline_ns, pb->start_ns + (u64)seconds * NSEC_PER_SEC);
+	if (atomic_read(&pb->state) != KP_PB_ACTIVE) {
+		atomic_inc(&kp_pb_open);
+		atomic_set_release(&pb->state, KP_PB_ACTIVE);
+	}
+	pr_info("%s: on probation for %u s\n", pb->patch->name, seconds);
+	mod_delayed_work(system_wq, &kp_pb_work, 0);
+}
+
+/* "<type> at <function+off/size [module]> ..., task, time" of @pb's fault. */
+static void kp_pb_why(const struct kp_probation *pb, char *why, size_t len)
+{
+	const struct kp_fault *f = &pb->fault;
+	u64 into_ms = div_u64(f->mono_ns - pb->start_ns, NSEC_PER_MSEC);
+	struct tm tm;
+	int n;
+
+	time64_to_tm(div_u64(f->real_ns, NSEC_PER_SEC), 0, &tm);
+	if (f->addr)
+		n = scnprintf(why, len, "%s at %pS%s, task %d %s", f->type,
+			      (void *)f->addr, f->on_stack ? " (on the stack)" : "",
+			      f->pid, f->comm);
+	else
+		n = scnprintf(why, len, "%s failed: %s", f->type, f->detail);
+	scnprintf(why + n, len - n,
+		  ", %04ld-%02d-%02dT%02d:%02d:%02dZ, %llu ms into probation",
+		  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		  tm.tm_min, tm.tm_sec, into_ms);
+}
+
+/* Log and remember @pb's fault once (kp_mutex held). */
+static void kp_pb_remember(struct kp_probation *pb)
+{
+	char why[KP_WHY_MAX];
+
+	if (pb->remembered)
+		return;
+	pb->remembered = true;
+	kp_pb_why(pb, why, sizeof(why));
+	pr_err("%s: rolling back: %s\n", pb->patch->name, why);
+	kp_memory_add(pb->patch->mod, pb->patch->name, why);
+}
+
+/*
+ * Roll the patch of the FAULTED @pb back (kp_mutex held).  False when it
+ * must be tried again later: another patch is in transition.
+ */
+static bool kp_pb_rollback(struct kp_probation *pb)
+{
+	struct kp_patch *patch = pb->patch;
+	int ret;
+
+	kp_pb_remember(pb);
+	/* ROLLING first: a disable that completes at once frees the slot. */
+	atomic_set(&pb->state, KP_PB_ROLLING);
+	ret = kp_disable_patch(patch);
+	if (ret == -EBUSY || ret == -ENOMEM) {
+		atomic_set(&pb->state, KP_PB_FAULTED);
+		return false;
+	}
+	if (ret)
+		pr_err("%s: cannot roll back: %d\n", patch->name, ret);
+	return true;
+}
+
+static void kp_pb_work_fn(struct work_struct *work)
+{
+	u64 now, next = U64_MAX;
+	struct kp_probation *pb;
+	bool retry = false;
+
+	mutex_lock(&kp_mutex);
+	now = ktime_get_mono_fast_ns();
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
+		int st = atomic_read(&pb->state);
+
+		if (st == KP_PB_FAULTED && !kp_pb_rollback(pb))
+			retry = true;
+		if (st != KP_PB_ACTIVE)
+			continue;
+		if (now < pb->deadline_ns) {
+			next = min(next, pb->deadline_ns);
+		} else if (atomic_cmpxchg(&pb->state, KP_PB_ACTIVE,
+					  KP_PB_FREE) == KP_PB_ACTIVE) {
+			atomic_dec(&kp_pb_open);
+			pr_info("%s: probation over: no fault in %u s\n",
+				pb->patch->name, pb->seconds);
+			pb->patch = NULL;
+		} else {
+			retry = true;	/* a fault came in meanwhile */
+		}
+	}
+	mutex_unlock(&kp_mutex);
+	if (retry)
+		mod_delayed_work(system_wq, &kp_pb_work,
+				 msecs_to_jiffies(KP_RETRY_MS));
+	else if (next != U64_MAX)
+		queue_delayed_work(system_wq, &kp_pb_work,
+				   nsecs_to_jiffies(next - now) + 1);
+}
+
+/* A transition of @patch settled in state @enabled (kp_mutex held). */
+void kp_probation_settled(struct kp_patch *patch, bool enabled)
+{
+	struct kp_probation *pb = kp_pb_find(patch);
+	unsigned int seconds;
+
+	if (!enabled) {
+		if (!pb)
+			return;
+		if (atomic_read(&pb->state) >= KP_PB_CLAIMED) {
+			while (atomic_read(&pb->state) == KP_PB_CLAIMED)
+				cpu_relax();
+			kp_pb_remember(pb);
+			pr_warn("%s: rolled back: reverted %llu us after the %s\n",
+				patch->name,
+				div_u64(ktime_get_mono_fast_ns() - pb->fault.mono_ns,
+					NSEC_PER_USEC), pb->fault.type);
+		}
+		kp_pb_free(pb);
+		return;
+	}
+	if (pb && atomic_read(&pb->state) == KP_PB_ROLLING) {
+		pr_crit("%s: the rollback was reversed: trying again\n",
+			patch->name);
+		atomic_set(&pb->state, KP_PB_FAULTED);
+		mod_delayed_work(system_wq, &kp_pb_work,
+				 msecs_to_jiffies(KP_RETRY_MS));
+		return;
+	}
+	if (pb && atomic_read(&pb->state) != KP_PB_ARMED)
+		return;		/* a reversed disable: probation goes on */
+	seconds = pb ? pb->seconds : READ_ONCE(kp_probation_s);
+	if (!seconds) {
+		if (pb)
+			kp_pb_free(pb);
+		return;
+	}
+	if (!pb)
+		pb = kp_pb_alloc(patch);
+	if (pb)
+		kp_pb_start(pb, seconds);
+}
+
+#define to_patch(k) container_of(k, struct kp_patch, kobj)
+
+static ssize_t probation_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	struct kp_probation *pb;
+	unsigned int left = 0;
+	u64 now;
+
+	mutex_lock(&kp_mutex);
+	pb = kp_pb_find(to_patch(kobj));
+	if (pb && atomic_read(&pb->state) == KP_PB_ARMED) {
+		left = pb->seconds;
+	} else if (pb && atomic_read(&pb->state) == KP_PB_ACTIVE) {
+		now = ktime_get_mono_fast_ns();
+		if (now < pb->deadline_ns)
+			left = DIV_ROUND_UP_ULL(pb->deadline_ns - now,
+						NSEC_PER_SEC);
+	}
+	mutex_unlock(&kp_mutex);
+	return sysfs_emit(buf, "%u\n", left);
+}
+
+/*
+ * Seconds from now (from the switch, while the patch is still switching on);
+ * 0 ends the probation.
+ */
+static int kp_set_probation(struct kp_patch *patch, unsigned int seconds)
+{
+	struct kp_probation *pb = kp_pb_find(patch);
+	int st = pb ? atomic_read(&pb->state) : KP_PB_FREE;
+
+	if (patch->removing || !patch->enabled)
+		return -EINVAL;
+	if (st >= KP_PB_CLAIMED)
+		return -EBUSY;		/* being rolled back */
+	if (!seconds) {
+		if (pb) {
+			kp_pb_free(pb);
+			pr_info("%s: probation ended\n", patch->name);
+		}
+		return 0;
+	}
+	if (!pb)
+		pb = kp_pb_alloc(patch);
+	if (!pb)
+		return -ENOSPC;
+	pb->seconds = seconds;
+	if (!kp_in_transition(patch))
+		kp_pb_start(pb, seconds);
+	return 0;
+}
+
+static ssize_t probation_store(struct kobject *kobj,
+			       struct kobj_attribute *attr, const char *buf,
+			       size_t count)
+{
+	unsigned int seconds;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &seconds);
+	if (ret)
+		return ret;
+	mutex_lock(&kp_mutex);
+	ret = kp_set_probation(to_patch(kobj), seconds);
+	mutex_unlock(&kp_mutex);
+	return ret ? ret : count;
+}
+
+/* A health check outside the kernel failed (kpctl load --check): roll back. */
+static int kp_fail_check(struct kp_patch *patch, const char *reason)
+{
+	struct kp_probation *pb = kp_pb_find(patch);
+	int st = pb ? atomic_read(&pb->state) : KP_PB_FREE;
+
+	if (patch->removing || !patch->enabled)
+		return -EINVAL;
+	if (st >= KP_PB_CLAIMED)
+		return 0;		/* already being rolled back */
+	if (!pb) {
+		pb = kp_pb_alloc(patch);
+		if (!pb)
+			return -ENOSPC;
+	}
+	if (st != KP_PB_ACTIVE) {
+		atomic_inc(&kp_pb_open);
+		pb->start_ns = ktime_get_mono_fast_ns();
+	}
+	atomic_set(&pb->state, KP_PB_CLAIMED);	/* the fault path keeps off */
+	pb->fault.type = "check";
+	pb->fault.addr = 0;
+	pb->fault.pid = task_pid_nr(current);
+	memcpy(pb->fault.comm, current->comm, TASK_COMM_LEN);
+	pb->fault.mono_ns = ktime_get_mono_fast_ns();
+	pb->fault.real_ns = ktime_get_real_fast_ns();
+	strscpy(pb->fault.detail, reason, sizeof(pb->fault.detail));
+	strim(pb->fault.detail);
+	atomic_set(&pb->state, KP_PB_FAULTED);
+	if (!kp_pb_rollback(pb))
+		mod_delayed_work(system_wq, &kp_pb_work,
+				 msecs_to_jiffies(KP_RETRY_MS));
+	return 0;
+}
+
+static ssize_t rollback_store(struct kobject *kobj,
+			      struct kobj_attribute *attr, const char *buf,
+			      size_t count)
+{
+	int ret;
+
+	mutex_lock(&kp_mutex);
+	ret = kp_fail_check(to_patch(kobj), buf);
+	mutex_unlock(&kp_mutex);
+	return ret ? ret : count;
+}
+
+static ssize_t rolled_back_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	char why[KP_WHY_MAX];
+
+	if (!kp_memory_why(to_patch(kobj)->mod, why, sizeof(why)))
+		return 0;
+	return sysfs_emit(buf, "%s\n", why);
+}
+
+static struct kobj_attribute probation_attr = __ATTR_RW(probation);
+static struct kobj_attribute rollback_attr = __ATTR_WO(rollback);
+static struct kobj_attribute rolled_back_attr = __ATTR_RO(rolled_back);
+
+static struct attribute *kp_probation_attrs[] = {
+	&probation_attr.attr,
+	&rollback_attr.attr,
+	&rolled_back_attr.attr,
+	NULL,
+};
+
+const struct attribute_group kp_probation_group = {
+	.attrs = kp_probation_attrs,
+};
+
+/* Probation and what it needs: the memory of rollbacks, the fault hooks. */
+int kp_probation_init(void)
+{
+	int ret;
+
+	INIT_DELAYED_WORK(&kp_pb_work, kp_pb_work_fn);
+	init_irq_work(&kp_pb_irq_work, kp_pb_irq_work_fn);
+	ret = kp_memory_init();
+	if (ret)
+		return ret;
+	ret = kp_fault_init();
+	if (ret)
+		kp_memory_exit();
+	return ret;
+}
+
+/* No patch is left (every patch module holds a reference on kp_core). */
+void kp_probation_exit(void)
+{
+	kp_fault_exit();
+	irq_work_sync(&kp_pb_irq_work);
+	cancel_delayed_work_sync(&kp_pb_work);
+	kp_memory_exit();
+}

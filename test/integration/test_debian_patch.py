@@ -1,0 +1,204 @@
+"""Debian's own kernel patched live (issue 13): `kp-build --kernel RELEASE` builds patch
+modules from Debian's source for Debian's cloud kernel (its config, Module.symvers and -dbg
+vmlinux, fetched into the cache), and in QEMU, on Debian's own vmlinuz, each patch takes
+effect and goes away again with kpctl.
+
+One module per feature the kernel's build makes special: the demo fix, a function with a
+paravirt call (PARAVIRT_XXL: real .parainstructions), a user copy (__ex_table), a static key
+(__jump_table), a function of a Debian module (fuse, loaded before the patch and again after
+it), and two patches stacked on one function. Refusals: a Module.symvers that is not the
+kernel's (kp-build), and the module loaded on Debian's kernel of another ABI (kpctl and
+kp_core).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2e import CHECK_FN, PATCHES, parse_checks, tool
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "vm-images"))
+import debian_kernel as dk  # noqa: E402
+import kpvm  # noqa: E402
+
+DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
+# name -> (patch, guest check that passes only while the patch is in force)
+FEATURES = {
+    "demo": (DEMO_FIX, None),
+    "paravirt": (PATCHES / "paravirt-irqsave.patch", PATCHES / "paravirt-irqsave.test"),
+    "extable": (PATCHES / "syscall-sethostname-extable.patch",
+                PATCHES / "syscall-sethostname-extable.test"),
+    "static-key": (PATCHES / "jump-label-stat.patch", PATCHES / "jump-label-stat.test"),
+    "fuse": (PATCHES / "module-fuse-param.patch", PATCHES / "module-fuse-param.test"),
+    "stack-a": (PATCHES / "stacking/stack-a.patch", PATCHES / "stacking/stack-a.test"),
+    "stack-b": (PATCHES / "stacking/stack-b.patch", PATCHES / "stacking/stack-b.test"),
+}
+DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
+
+
+def kp_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(tool("kp-build")), *args], capture_output=True, text=True,
+                          timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def built(debian, debian_source, tmp_path_factory) -> dict[str, Path]:
+    """Each feature's module for Debian's kernel, with kp_core.ko beside them."""
+    out = tmp_path_factory.mktemp("debian-modules")
+    kos = {}
+    for name, (patch, _) in FEATURES.items():
+        ko = out / f"kp_{name.replace('-', '_')}.ko"
+        r = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                     "--patch", str(patch), "-o", str(ko), "-j2")
+        assert r.returncode == 0, f"kp-build --kernel failed for {name}:\n{r.stderr}"
+        # The module's CRCs are the kernel's: kp-build compared them with vmlinux's.
+        assert re.search(r"module check: .*vermagic '" + re.escape(debian.release.release) +
+                         r" SMP .*modversions.*, \d+ symbol CRC\(s\) equal to the kernel's",
+                         r.stderr), r.stderr
+        assert re.search(r"run-pre: the [1-9]\d* function\(s\) the patch changes are the "
+                         r"kernel's code", r.stderr), r.stderr
+        kos[name] = ko
+    assert (out / "kp_core.ko").exists(), "kp-build did not put kp_core.ko beside the modules"
+    return kos
+
+
+def guest_files(kos: dict[str, Path], tmp: Path) -> dict[str, Path]:
+    demo_test = tmp / "demo.test"
+    demo_test.write_text(DEMO_TEST)
+    files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/tests/demo.test": demo_test,
+             "/kp/kp_core.ko": next(iter(kos.values())).parent / "kp_core.ko"}
+    for name, ko in kos.items():
+        files[f"/kp/{ko.name}"] = ko
+        if FEATURES[name][1]:
+            files[f"/kp/tests/{name}.test"] = FEATURES[name][1]
+    return files
+
+
+def test_patches_work_on_debians_own_kernel(debian, built, tmp_path):
+    ko = {name: f"/kp/{path.name}" for name, path in built.items()}
+    singles = ["demo", "paravirt", "extable", "static-key"]
+    s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
+         "fuse=$(find /lib/modules/$(uname -r) -name fuse.ko)",
+         "insmod $fuse"]
+    s += [f"kp_check {n} before /kp/tests/{n}.test" for n in singles + ["fuse"]]
+    # All at once: vmlinux patches and the module patch (its target is loaded).
+    s += [f"kpctl load {ko[n]} --timeout 30 || echo 'LOADFAIL {n}'" for n in singles + ["fuse"]]
+    s += [f"kp_check {n} loaded /kp/tests/{n}.test" for n in singles + ["fuse"]]
+    s += ["echo TAINT $(cat /proc/sys/kernel/tainted)"]
+    # The module patch follows its target out and back in.
+    s += ["rmmod fuse", "insmod $fuse", "kp_check fuse reloaded /kp/tests/fuse.test"]
+    # Two patches stacked on one function: the newest is in force, the older comes back.
+    s += [f"kpctl load {ko['stack-a']} --timeout 30",
+          "kp_check stack-a a-loaded /kp/tests/stack-a.test",
+          f"kpctl load {ko['stack-b']} --timeout 30",
+          "kp_check stack-a both-loaded /kp/tests/stack-a.test",
+          "kp_check stack-b both-loaded /kp/tests/stack-b.test",
+          f"kpctl unload {ko['stack-b']} --timeout 30",
+          "kp_check stack-a b-unloaded /kp/tests/stack-a.test",
+          f"kpctl unload {ko['stack-a']} --timeout 30",
+          "kp_check stack-a all-unloaded /kp/tests/stack-a.test"]
+    s += [f"kpctl unload {ko[n]} --timeout 30 || echo 'UNLOADFAIL {n}'"
+          for n in reversed(singles + ["fuse"])]
+    s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in singles + ["fuse"]]
+    s += ["kpctl list", "rmmod kp_core && echo CORE-REMOVED"]
+    r = kpvm.run("\n".join(s) + "\n", guest_files(built, tmp_path), timeout=400,
+                 kernel="debian-cloud", modules=["fuse"],
+                 log_dir=kpvm.BUILD / "test-logs" / "debian_patches")
+    assert r.ok, r.describe()
+    out = r.output
+    assert f"Linux version {debian.release.release}" in r.console
+    assert "LOADFAIL" not in out and "UNLOADFAIL" not in out, out
+    c = parse_checks(out)
+    for n in singles + ["fuse"]:
+        assert (c.get((n, "before")), c.get((n, "loaded")), c.get((n, "unloaded"))) == \
+            ("fail", "pass", "fail"), f"{n}:\n{out}"
+    assert c.get(("fuse", "reloaded")) == "pass", out
+    assert c.get(("stack-a", "a-loaded")) == "pass", out
+    assert (c.get(("stack-a", "both-loaded")), c.get(("stack-b", "both-loaded"))) == \
+        ("fail", "pass"), out
+    assert c.get(("stack-a", "b-unloaded")) == "pass", out
+    assert c.get(("stack-a", "all-unloaded")) == "fail", out
+    assert "CORE-REMOVED" in out, out
+    taint = int(re.search(r"^TAINT (\d+)$", out, re.M).group(1))
+    assert taint & (1 << 15), f"TAINT_LIVEPATCH not set while patched: {taint:#x}"
+
+
+def test_module_for_another_abi_is_refused(debian, built, tmp_path):
+    """Debian's kernel of the ABI before, same upstream version: kpctl refuses the module
+    (built for another kernel), and so does kp_core when the module is inserted directly.
+    (The kernel's loader itself takes both: with MODVERSIONS it compares vermagic without
+    the release, and the CRCs of what they use are equal across these ABIs.)"""
+    other, vmlinuz = dk.other_abi_vmlinuz(debian.release, log=print)
+    ko = f"/kp/{built['demo'].name}"
+    r = kpvm.run(f"""
+set -u
+export PATH=/kp/bin:$PATH
+uname -r
+kpctl load {ko} --timeout 30; echo "KPCTL-RC $?"
+grep -q '^kp_demo ' /proc/modules && echo KPCTL-LOADED-IT
+insmod /kp/kp_core.ko && echo CORE-LOADED
+insmod {ko}; echo "INSMOD-PATCH-RC $?"
+grep -q '^kp_demo ' /proc/modules && echo PATCH-STAYED
+test "$(uname -m)" = x86_64 && echo UNPATCHED
+""", guest_files(built, tmp_path), timeout=180,
+                 kernel=vmlinuz, log_dir=kpvm.BUILD / "test-logs" / "debian_other_abi")
+    assert r.ok, r.describe()
+    out = r.output
+    assert out.splitlines()[0] == other.release
+    assert int(re.search(r"^KPCTL-RC (\d+)$", out, re.M).group(1)) == 7, out
+    assert re.search(rf"was built for kernel {re.escape(debian.release.release)} with build ID "
+                     rf"[0-9a-f]+, but the running kernel {re.escape(other.release)} has", out), out
+    assert "KPCTL-LOADED-IT" not in out and "PATCH-STAYED" not in out, out
+    assert "CORE-LOADED" in out, out
+    assert re.search(r"^INSMOD-PATCH-RC [1-9]", out, re.M), out
+    assert re.search(r"kp_core: kp_demo: refused: built for kernel build ID [0-9a-f]+, the "
+                     r"running kernel is [0-9a-f]+", r.console), r.console
+    assert "UNPATCHED" in out, out
+
+
+def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, tmp_path):
+    """A Module.symvers whose CRCs are not the kernel's: the module would be refused by the
+    loader ("disagrees about version of symbol"), so kp-build refuses it first, naming the
+    symbol, and writes nothing."""
+    resolved = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                        "--resolve-only")
+    assert resolved.returncode == 0, resolved.stderr
+    symvers = Path(dict(l.split(": ", 1) for l in resolved.stdout.splitlines()
+                        if ": " in l)["Module.symvers"])
+    bad = tmp_path / "Module.symvers"
+    lines = []
+    for line in symvers.read_text().splitlines():
+        crc, rest = line.split("\t", 1)
+        lines.append(f"0x{int(crc, 16) ^ 0x5a5a5a5a:08x}\t{rest}")
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "kp_bad.ko"
+    r = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--symvers", str(bad), "--patch", str(DEMO_FIX), "-o", str(out), "-j2")
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"symbol \S+ has CRC 0x[0-9a-f]+ in __versions, the kernel's is 0x",
+                     r.stderr), r.stderr
+    assert not out.exists() and not (tmp_path / "kp_core.ko").exists()
+
+
+def test_file_the_config_does_not_build_is_refused(debian, debian_source, tmp_path):
+    """Kbuild compiles any single object asked for, also one the config leaves out (sound/
+    on the cloud flavour): none of its functions is the kernel's code, so kp-build refuses,
+    naming the file, and writes nothing."""
+    config = debian.config.read_text()
+    assert "CONFIG_SOUND=" not in config and "CONFIG_SND=" not in config
+    patch = tmp_path / "sound.patch"
+    patch.write_text("--- a/sound/core/init.c\n+++ b/sound/core/init.c\n@@ -1,2 +1,3 @@\n"
+                     " // SPDX-License-Identifier: GPL-2.0-or-later\n"
+                     "+/* kp: a file this config does not build */\n /*\n")
+    out = tmp_path / "kp_sound.ko"
+    r = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+                 "--patch", str(patch), "-o", str(out), "-j2")
+    assert r.returncode == 2, r.stderr
+    assert re.search(r"refused: the patch changes sound/core/init\.c, which this kernel's config "
+                     r"does not build", r.stderr), r.stderr
+    assert not out.exists() and not (tmp_path / "kp_core.ko").exists()

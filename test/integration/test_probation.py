@@ -1,0 +1,187 @@
+"""Probation (issue 16): a patch that faults after it switched on rolls itself back.
+
+One boot runs every check in order (the VM runner allows the faults the script provokes,
+and only between the kpvm.FAULTS_BEGIN / FAULTS_END lines it writes to the kernel log):
+  1. a fault in code no patch replaces while a patch is on probation: no rollback;
+  2. a patch whose /proc/cmdline handler dereferences NULL (panic_on_oops=0): the reader
+     is killed, the patch is reverted within a second, /proc/cmdline reads the original,
+     no second fault follows, kpctl status/list show why, and the next load is refused by
+     kpctl and by the core (insmod), unless forced (--force);
+  3. a patch that hits a WARN_ON: reverted, the reader goes on;
+  4. `kpctl load --check CMD`: reverted once CMD starts failing.
+Modules come from `make -C kmod` (test/integration/modules/patches/probation.c,
+modules/targets/kp_test_oops.c); kpctl is build/bin/kpctl or $KPCTL_BIN.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import kpvm
+import pytest
+
+from conftest import BUILD
+
+ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
+
+GUEST = r"""
+fail() { echo "FAIL: $*"; dmesg | tail -60; exit 1; }
+K=/sys/kernel/kp
+ORIG=$(cat /proc/cmdline)
+export KPCTL_STATE_DIR=/tmp/kpstate
+kpctl() { /kp/kpctl "$@"; }
+faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
+faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
+oopses() { dmesg | grep -c "Oops: "; }
+# Polls every 50 ms until patch $1 is disabled and idle; fails after $2 polls.
+wait_reverted() {
+	i=0
+	until [ "$(cat $K/$1/enabled)" = 0 ] && [ "$(cat $K/$1/transition)" = idle ]; do
+		i=$((i + 1))
+		[ $i -gt $2 ] && fail "$1 not reverted after $2 polls of 50 ms"
+		usleep 50000
+	done
+	echo "reverted $1 after $i polls"
+}
+[ "$(cat /proc/sys/kernel/panic_on_oops)" = 0 ] || fail "panic_on_oops is set"
+insmod /kp/kp_core.ko || fail "insmod kp_core"
+insmod /kp/kp_test_oops.ko || fail "insmod kp_test_oops"
+[ "$(cat /sys/module/kp_core/parameters/probation)" = 30 ] || fail "default probation"
+
+echo "== 1. unrelated fault"
+kpctl load --probation 60 /kp/kp_test_pb_ok.ko || fail "load kp_test_pb_ok"
+[ "$(cat /proc/cmdline)" = kp-probation-ok ] || fail "kp_test_pb_ok not in force"
+left=$(cat $K/kp_test_pb_ok/probation)
+[ "$left" -gt 50 ] && [ "$left" -le 60 ] || fail "probation left: $left"
+faults_begin
+cat /proc/kp_test_oops && fail "the reader of /proc/kp_test_oops survived"
+faults_end
+[ "$(oopses)" = 1 ] || fail "$(oopses) Oopses, want 1"
+sleep 1
+[ "$(cat $K/kp_test_pb_ok/enabled)" = 1 ] || fail "an unrelated fault rolled the patch back"
+[ -z "$(cat $K/kp_test_pb_ok/rolled_back)" ] || fail "rolled_back: $(cat $K/kp_test_pb_ok/rolled_back)"
+[ "$(cat /proc/cmdline)" = kp-probation-ok ] || fail "kp_test_pb_ok no longer in force"
+kpctl unload kp_test_pb_ok || fail "unload kp_test_pb_ok"
+echo "STEP unrelated ok"
+
+echo "== 2. NULL dereference in the new code"
+kpctl load --probation 60 /kp/kp_test_pb_null.ko || fail "load kp_test_pb_null"
+faults_begin
+cat /proc/cmdline && fail "the reader of the faulting /proc/cmdline survived"
+wait_reverted kp_test_pb_null 20
+faults_end
+[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the rollback: $(cat /proc/cmdline)"
+for i in 1 2 3; do cat /proc/cmdline > /dev/null || fail "read $i after the rollback"; done
+[ "$(oopses)" = 2 ] || fail "$(oopses) Oopses, want 2 (no second fault)"
+why=$(cat $K/kp_test_pb_null/rolled_back)
+echo "rolled_back: $why"
+echo "$why" | grep -q "^page fault at kp_cmdline_proc_show+0x[0-9a-f]*/0x[0-9a-f]* \[kp_test_pb_null\], task [0-9]* cat, 20" \
+	|| fail "rolled_back: $why"
+dmesg | grep "kp_test_pb_null: rolled back: reverted [0-9]* us after the page fault" \
+	|| fail "no 'reverted' line"
+kpctl status kp_test_pb_null | grep -q "ROLLED BACK by probation: page fault at kp_cmdline_proc_show" \
+	|| fail "kpctl status: $(kpctl status kp_test_pb_null)"
+kpctl list --dir /kp | grep -q "kp_test_pb_null .*ROLLED BACK before" || fail "kpctl list: $(kpctl list --dir /kp)"
+kpctl unload kp_test_pb_null || fail "unload kp_test_pb_null"
+grep -q " kp_test_pb_null page fault at" $KPCTL_STATE_DIR/rolled-back || fail "not on disk"
+kpctl load --probation 60 /kp/kp_test_pb_null.ko 2> /tmp/err
+rc=$?
+cat /tmp/err
+[ $rc = @ROLLED_BACK@ ] || fail "second load: exit $rc"
+grep -q "was rolled back before: page fault at kp_cmdline_proc_show" /tmp/err || fail "second load: $(cat /tmp/err)"
+grep -q "^kp_test_pb_null " /proc/modules && fail "refused module loaded"
+insmod /kp/kp_test_pb_null.ko 2> /dev/null && fail "the core accepted a rolled-back module"
+dmesg | grep -q "kp_test_pb_null: refused: this module was rolled back" || fail "no core refusal"
+[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the refusals"
+kpctl status | grep -A1 "rolled back (refused" | grep -q "kp_test_pb_null" || fail "kpctl status: $(kpctl status)"
+# --force forgets the rollback (core and disk) and loads it; --probation 0: no window.
+kpctl load --force --probation 0 /kp/kp_test_pb_null.ko || fail "load --force"
+[ "$(cat $K/kp_test_pb_null/enabled)" = 1 ] || fail "forced load not enabled"
+[ "$(cat $K/kp_test_pb_null/probation)" = 0 ] || fail "--probation 0: $(cat $K/kp_test_pb_null/probation)"
+grep -q kp_test_pb_null $K/rolled_back && fail "the core still remembers kp_test_pb_null"
+grep -q kp_test_pb_null $KPCTL_STATE_DIR/rolled-back && fail "the disk still remembers kp_test_pb_null"
+kpctl unload kp_test_pb_null || fail "unload the forced kp_test_pb_null"
+echo "STEP null ok"
+
+echo "== 3. WARN_ON in the new code"
+kpctl load --probation 60 /kp/kp_test_pb_warn.ko || fail "load kp_test_pb_warn"
+faults_begin
+out=$(cat /proc/cmdline) || fail "the reader of a WARN died"
+wait_reverted kp_test_pb_warn 20
+faults_end
+[ "$out" = kp-warned ] || fail "read during the WARN: $out"
+[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the WARN rollback"
+cat $K/kp_test_pb_warn/rolled_back | grep -q "^WARN at kp_cmdline_proc_show+" \
+	|| fail "rolled_back: $(cat $K/kp_test_pb_warn/rolled_back)"
+kpctl unload kp_test_pb_warn || fail "unload kp_test_pb_warn"
+echo "STEP warn ok"
+
+echo "== 4. a failing --check"
+kpctl load --probation 30 --check 'test ! -e /tmp/bad' /kp/kp_test_pb_ok.ko > /tmp/check.out 2>&1 &
+pid=$!
+i=0
+until [ "$(cat /proc/cmdline)" = kp-probation-ok ]; do
+	i=$((i + 1)); [ $i -gt 600 ] && fail "kp_test_pb_ok never in force"; usleep 50000
+done
+sleep 3
+[ "$(cat $K/kp_test_pb_ok/enabled)" = 1 ] || fail "rolled back while the check passed"
+touch /tmp/bad
+wait $pid
+rc=$?
+cat /tmp/check.out
+[ $rc = @ROLLED_BACK@ ] || fail "kpctl load --check: exit $rc"
+[ "$(cat $K/kp_test_pb_ok/enabled)" = 0 ] || fail "still enabled after the check failed"
+[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the check rollback"
+cat $K/kp_test_pb_ok/rolled_back | grep -q '^check failed: `test ! -e /tmp/bad` exit status 1' \
+	|| fail "rolled_back: $(cat $K/kp_test_pb_ok/rolled_back)"
+echo "STEP check ok"
+dmesg | grep "rolled back: reverted"
+echo "ALL OK"
+"""
+
+
+@pytest.fixture(scope="module")
+def kpctl_bin() -> Path:
+    path = Path(os.environ.get("KPCTL_BIN", BUILD / "bin/kpctl"))
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
+    return path
+
+
+def test_expected_faults_are_bracketed_and_opt_in():
+    """The runner forgives a failure marker only inside the brackets, and only when the
+    test asked for it (no VM: the console parser alone)."""
+    console = "\n".join([
+        "WARNING: CPU: 0 PID: 1 at before+0x0/0x1",
+        kpvm.FAULTS_BEGIN,
+        "Oops: 0000 [#1] SMP",
+        kpvm.FAULTS_END,
+        "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+    ])
+    failures, expected = kpvm.find_failures(console, expect_faults=True)
+    assert expected == ["Oops: 0000 [#1] SMP"]
+    assert failures == ["WARNING: CPU: 0 PID: 1 at before+0x0/0x1",
+                        "BUG: kernel NULL pointer dereference, address: 0000000000000000"]
+    failures, expected = kpvm.find_failures(console)
+    assert expected == [] and len(failures) == 3
+    failures, _ = kpvm.find_failures(kpvm.FAULTS_BEGIN + "\nOops: 0000", expect_faults=True)
+    assert failures and "without" in failures[0]
+
+
+def test_probation_rollbacks(vm, kmods, kpctl_bin):
+    script = (GUEST.replace("@FAULTS_BEGIN@", kpvm.FAULTS_BEGIN)
+              .replace("@FAULTS_END@", kpvm.FAULTS_END)
+              .replace("@ROLLED_BACK@", str(ROLLED_BACK)))
+    files = {f"/kp/{n}.ko": kmods[n] for n in (
+        "kp_core", "kp_test_oops", "kp_test_pb_ok", "kp_test_pb_null", "kp_test_pb_warn")}
+    files["/kp/kpctl"] = kpctl_bin
+    r = vm.run(script, files, timeout=240, expect_faults=True)
+    assert "ALL OK" in r.output, r.describe()
+    # The faults happened, where the script said they would.
+    assert sum("Oops" in f for f in r.expected_faults) == 2, r.expected_faults
+    assert any("WARNING:" in f and "kp_cmdline_proc_show" in f for f in r.expected_faults), \
+        r.expected_faults
+    reverted = [int(us) for us in re.findall(r"rolled back: reverted (\d+) us", r.console)]
+    assert len(reverted) == 3, r.console
+    assert max(reverted[:2]) < 1_000_000, reverted  # the faults: within a second

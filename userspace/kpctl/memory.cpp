@@ -1,0 +1,125 @@
+#include "memory.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "errors.h"
+#include "support/atomic_file.h"
+#include "sysfs.h"
+
+namespace fs = std::filesystem;
+
+namespace kp::ctl {
+
+namespace {
+
+// "build_id name why..." per line, as the core writes them and the disk keeps them.
+std::vector<RolledBack> parse(std::istream &in)
+{
+	std::vector<RolledBack> out;
+	for (std::string line; std::getline(in, line);) {
+		std::istringstream l(line);
+		RolledBack r;
+		if (!(l >> r.build_id >> r.name))
+			continue;
+		std::getline(l >> std::ws, r.why);
+		out.push_back(std::move(r));
+	}
+	return out;
+}
+
+std::vector<RolledBack> read_core()
+{
+	std::ifstream in(kp_sysfs_dir() + "/rolled_back");
+	return in ? parse(in) : std::vector<RolledBack>{};
+}
+
+std::vector<RolledBack> read_disk()
+{
+	std::ifstream in(memory_file());
+	return in ? parse(in) : std::vector<RolledBack>{};
+}
+
+bool write_disk(const std::vector<RolledBack> &entries)
+{
+	std::error_code ec;
+	fs::create_directories(fs::path(memory_file()).parent_path(), ec);
+	auto r = support::write_atomically(
+	        memory_file(), [&](const std::string &tmp) -> kp::Expected<void> {
+		        std::ofstream out(tmp);
+		        for (const auto &e : entries)
+			        out << e.build_id << " " << e.name << " " << e.why << "\n";
+		        out.close();
+		        if (!out)
+			        return kp::errno_error("writing " + tmp);
+		        return {};
+	        });
+	if (!r) {
+		std::cerr << "kpctl: warning: cannot record rolled-back patches in "
+		          << memory_file() << ": " << r.error().message() << "\n";
+		return false;
+	}
+	return true;
+}
+
+bool has(const std::vector<RolledBack> &v, const std::string &build_id)
+{
+	return std::any_of(v.begin(), v.end(),
+	                   [&](const RolledBack &r) { return r.build_id == build_id; });
+}
+
+} // namespace
+
+std::string memory_file()
+{
+	const char *dir = std::getenv("KPCTL_STATE_DIR");
+	return std::string(dir && *dir ? dir : "/var/lib/kp") + "/rolled-back";
+}
+
+std::vector<RolledBack> rolled_back_patches()
+{
+	std::vector<RolledBack> all = read_core();
+	for (auto &r : read_disk())
+		if (!has(all, r.build_id))
+			all.push_back(std::move(r));
+	return all;
+}
+
+std::optional<RolledBack> find_rolled_back(const std::string &build_id)
+{
+	for (auto &r : rolled_back_patches())
+		if (r.build_id == build_id)
+			return r;
+	return std::nullopt;
+}
+
+bool save_rolled_back()
+{
+	auto disk = read_disk();
+	size_t before = disk.size();
+	for (auto &r : read_core())
+		if (!has(disk, r.build_id))
+			disk.push_back(std::move(r));
+	return disk.size() == before || write_disk(disk);
+}
+
+void forget_rolled_back(const std::string &build_id)
+{
+	std::ofstream core(kp_sysfs_dir() + "/rolled_back");
+	if (core)
+		core << "forget " << build_id << "\n"; // ENOENT when the core had none: fine
+	auto disk = read_disk();
+	auto end = std::remove_if(disk.begin(), disk.end(),
+	                          [&](const RolledBack &r) { return r.build_id == build_id; });
+	if (end != disk.end()) {
+		disk.erase(end, disk.end());
+		write_disk(disk);
+	}
+}
+
+} // namespace kp::ctl
