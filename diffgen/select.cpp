@@ -225,6 +225,35 @@ std::unordered_map<const elf::Symbol *, Referrers> function_referrers(const elf:
 	return refs;
 }
 
+// kpatch-macros.h markers: KPATCH_IGNORE_FUNCTION(fn) puts a pointer to fn in
+// .discard.kp.ignore.functions, KPATCH_IGNORE_SECTION("name") the name in
+// .discard.kp.ignore.sections; changes to those functions are not part of the patch.
+std::unordered_set<const elf::Symbol *> ignored_functions(const elf::Object &obj)
+{
+	std::unordered_set<std::string> sections;
+	std::unordered_set<const elf::Symbol *> out;
+	for (const auto &sec : obj.sections()) {
+		if (sec->name == ".discard.kp.ignore.functions")
+			for (const auto &r : sec->relocs)
+				if (const elf::Symbol *item = resolve(obj, r, false).item)
+					out.insert(item);
+		if (sec->name == ".discard.kp.ignore.sections") {
+			std::string s(sec->data.begin(), sec->data.end());
+			for (size_t b = 0, e; b < s.size(); b = e + 1) {
+				e = s.find('\0', b);
+				if (e == std::string::npos)
+					e = s.size();
+				if (e > b)
+					sections.insert(s.substr(b, e - b));
+			}
+		}
+	}
+	for (const auto &sym : obj.symbols())
+		if (sym->sec && sym->is_func() && sections.count(sym->sec->name))
+			out.insert(sym.get());
+	return out;
+}
+
 } // namespace
 
 void Selector::run()
@@ -232,7 +261,11 @@ void Selector::run()
 	// Changed functions without an ftrace entry (notrace, or out-of-line `inline`, which
 	// the kernel makes notrace) cannot be redirected themselves.  When only functions of
 	// this object call them, their callers are replaced instead, calling the new copy.
-	std::deque<const elf::Symbol *> work(cmp_.changed_funcs.begin(), cmp_.changed_funcs.end());
+	std::unordered_set<const elf::Symbol *> ignored = ignored_functions(patched_);
+	std::deque<const elf::Symbol *> work;
+	for (const elf::Symbol *p : cmp_.changed_funcs)
+		if (!ignored.count(p))
+			work.push_back(p);
 	std::unordered_set<const elf::Symbol *> seen(work.begin(), work.end());
 	std::unordered_map<const elf::Symbol *, Referrers> referrers;
 	bool have_referrers = false;
@@ -296,7 +329,13 @@ void Selector::run()
 		include_item(p);
 	}
 	for (const elf::Symbol *p : cmp_.new_funcs)
-		include_item(p);
+		if (!ignored.count(p))
+			include_item(p);
+	// Callback records (kp_patch.h, kpatch-macros.h) are carried whole, with the
+	// functions they name; write.cpp fills in the object of those without one.
+	for (const auto &sec : patched_.sections())
+		if (sec->name == KP_SEC_CALLBACKS && (sec->flags() & SHF_ALLOC))
+			include_piece(sec.get());
 	close();
 }
 

@@ -95,10 +95,16 @@ public:
 		for (const External &x : s.externals)
 			if (x.record)
 				recs.push_back(&x);
-		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty())
+		std::vector<const elf::Section *> callbacks;
+		for (const elf::Section *sec : s.pieces)
+			if (sec->name == KP_SEC_CALLBACKS)
+				callbacks.push_back(sec);
+		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty() && callbacks.empty())
 			return;
 		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
 		strsym_ = w_.section_symbol(strings_);
+		for (const elf::Section *sec : callbacks)
+			name_callback_objects(*sec, objname);
 		if (!s.funcs.empty()) {
 			size_t sec = w_.add_section(
 			        KP_SEC_FUNCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
@@ -168,6 +174,21 @@ public:
 				string_ptr(sec, base + offsetof(kp_reloc_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_reloc_rec, name), x.name);
 			}
+		}
+	}
+
+	// kpatch-macros.h leaves a callback record's object to diffgen: the target.
+	void name_callback_objects(const elf::Section &sec, const std::string &objname)
+	{
+		if (sec.size() % sizeof(kp_callback_rec))
+			throw Error(patched_.path() + ": section " + sec.name + " is " +
+			            std::to_string(sec.size()) + " bytes, not a multiple of the " +
+			            std::to_string(sizeof(kp_callback_rec)) + "-byte kp_callback_rec");
+		for (uint64_t off = 0; off < sec.size(); off += sizeof(kp_callback_rec)) {
+			uint64_t at = off + offsetof(kp_callback_rec, objname);
+			auto [b, e] = sec.relocs_in(at, at + 8);
+			if (b == e)
+				string_ptr(piece_sec_.at(&sec), at, objname);
 		}
 	}
 

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "kbuild_deps.h"
 #include "kernel_info.h"
+#include "kpatch_headers.h"
 #include "ksym/symbols.h"
 #include "link.h"
 #include "module_check.h"
@@ -240,6 +241,7 @@ void prepare_tree(Build &b, bool sparse)
 	                   " s");
 	for (const auto &p : b.patches)
 		apply_patch(p, b.wtree, &b.log);
+	install_kpatch_headers(kp_source_dir(), b.wtree, touched);
 }
 
 void patched_build(Build &b)

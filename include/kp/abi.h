@@ -17,14 +17,20 @@
 
 #include <linux/types.h>	/* __u64, __s64: kernel and UAPI headers alike */
 
-/* 2: kp_register_patch() takes the transition timeout. */
-#define KP_ABI_VERSION 2
+/*
+ * 2: kp_register_patch() takes the transition timeout.
+ * 3: kp_callbacks, kp_states and kp_shadows records.
+ */
+#define KP_ABI_VERSION 3
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
 #define KP_SEC_SYMS	"kp_syms"	/* struct kp_sym_rec[] */
 #define KP_SEC_RELOCS	"kp_relocs"	/* struct kp_reloc_rec[] */
 #define KP_SEC_PATCH	"kp_patch"	/* one struct kp_patch_rec (from the template) */
+#define KP_SEC_CALLBACKS "kp_callbacks"	/* struct kp_callback_rec[] */
+#define KP_SEC_STATES	"kp_states"	/* struct kp_state_rec[] */
+#define KP_SEC_SHADOWS	"kp_shadows"	/* struct kp_shadow_rec[] */
 
 /* Object name of the kernel image; anything else is a module name. */
 #define KP_OBJ_VMLINUX	"vmlinux"
@@ -73,6 +79,55 @@ struct kp_reloc_rec {
 	__u64 type;		/* R_X86_64_64, _PC32, _PLT32, _32S */
 };
 
+/*
+ * Callbacks of one object (livepatch: klp_callbacks), each 0 or the address
+ * of a function taking a struct kp_callback_object * (kmod/patch/kp_patch.h):
+ * pre_patch returns 0 or a negative errno, the others return nothing.  An
+ * object may have several records; each kind may be set in one of them only.
+ */
+struct kp_callback_rec {
+	__u64 objname;		/* const char * */
+	__u64 pre_patch;
+	__u64 post_patch;
+	__u64 pre_unpatch;
+	__u64 post_unpatch;
+};
+
+/*
+ * A system state the patch creates or takes over (livepatch: klp_state).  A
+ * patch is refused while a loaded patch declares a state it does not declare,
+ * or declares it with a higher version.
+ */
+struct kp_state_rec {
+	__u64 id;
+	__u64 version;
+};
+
+/*
+ * A shadow variable id the patch uses: it keeps the id's variables alive
+ * while the patch module is loaded (also before its code first touches
+ * them), and @dtor (0 or void (*)(void *obj, void *shadow_data)) is called on
+ * each one kp frees when the id's last user goes.
+ */
+struct kp_shadow_rec {
+	__u64 id;
+	__u64 dtor;
+};
+
+#ifdef __KERNEL__
+struct module;
+
+/*
+ * What a callback gets (kmod/patch/kp_patch.h; kpatch-macros.h calls it
+ * patch_object): the object it runs for, vmlinux (@mod NULL) or a module.
+ */
+struct kp_callback_object {
+	const char *name;		/* "vmlinux" or the module's name */
+	struct module *mod;		/* NULL for vmlinux */
+	const char *patch;		/* the patch's name */
+};
+#endif
+
 #define KP_PATCH_MAGIC	0x6b70706174636831ULL	/* "kppatch1" */
 
 /*
@@ -92,6 +147,12 @@ struct kp_patch_rec {
 	__u64 syms_end;
 	__u64 relocs;		/* struct kp_reloc_rec * */
 	__u64 relocs_end;
+	__u64 callbacks;	/* struct kp_callback_rec * */
+	__u64 callbacks_end;
+	__u64 states;		/* struct kp_state_rec * */
+	__u64 states_end;
+	__u64 shadows;		/* struct kp_shadow_rec * */
+	__u64 shadows_end;
 };
 
 /*

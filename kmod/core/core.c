@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/utsname.h>
 #include "build_id.h"
+#include "callbacks.h"
 #include "core.h"
 #include "kallsyms.h"
 #include "kp_patch.h"
@@ -27,6 +28,8 @@
 #include "probation.h"
 #include "redirect.h"
 #include "reloc.h"
+#include "shadow.h"
+#include "state.h"
 #include "symbols.h"
 #include "sysfs.h"
 #include "transition.h"
@@ -37,6 +40,11 @@ LIST_HEAD(kp_patches);
 static const char *kp_str(__u64 p)
 {
 	return (const char *)(unsigned long)p;
+}
+
+static void *kp_ptr(__u64 p)
+{
+	return (void *)(unsigned long)p;
 }
 
 /*
@@ -228,7 +236,17 @@ int kp_enable_patch(struct kp_patch *patch)
 	if (!try_module_get(patch->mod))
 		return -ENODEV;
 
+	ret = kp_states_check(patch);
+	if (ret)
+		goto fail;
 	ret = kp_resolve_loaded(patch);
+	if (ret)
+		goto fail;
+	/* Callbacks only when the transition can start (livepatch's order). */
+	ret = kp_transition_busy(patch);
+	if (ret)
+		goto fail;
+	ret = kp_pre_patch_callbacks(patch);
 	if (ret)
 		goto fail;
 	kp_for_each_object(patch, obj) {
@@ -237,15 +255,17 @@ int kp_enable_patch(struct kp_patch *patch)
 		kp_for_each_func(obj, func) {
 			ret = kp_attach_func(func);
 			if (ret)
-				goto fail;
+				goto fail_callbacks;
 		}
 	}
 	/* The newest enabled patch goes last: modules that come push in this order. */
 	list_move_tail(&patch->node, &kp_patches);
 	ret = kp_transition(patch, true);
 	if (ret)
-		goto fail;
+		goto fail_callbacks;
 	return 0;
+fail_callbacks:
+	kp_post_callbacks(patch, false);
 fail:
 	kp_detach_all(patch);
 	module_put(patch->mod);
@@ -261,6 +281,8 @@ fail:
 int kp_disable_patch(struct kp_patch *patch)
 {
 	lockdep_assert_held(&kp_mutex);
+	if (!kp_in_transition(patch) && !kp_transition_busy(patch))
+		kp_pre_unpatch_callbacks(patch);
 	return kp_transition(patch, false);
 }
 
@@ -269,6 +291,7 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
+	kp_post_callbacks(patch, enabled);
 	kp_probation_settled(patch, enabled);	/* issue 16 */
 	if (!enabled)
 		module_put(patch->mod);
@@ -301,7 +324,9 @@ static int kp_init_patch(struct kp_patch *patch)
 	}
 	nr = last - first;
 
-	patch->objs = kcalloc(nr, sizeof(*patch->objs), GFP_KERNEL);
+	/* One object per function at most, plus one per callback record. */
+	patch->objs = kcalloc(nr + kp_callbacks_count(rec), sizeof(*patch->objs),
+			      GFP_KERNEL);
 	funcs = kcalloc(nr, sizeof(*funcs), GFP_KERNEL);
 	patch->funcs = funcs;
 	if (!patch->objs || !funcs)
@@ -351,7 +376,8 @@ static int kp_init_patch(struct kp_patch *patch)
 			i++;
 		}
 	}
-	return kp_check_records(patch);
+	i = kp_callbacks_init(patch);
+	return i ? i : kp_check_records(patch);
 }
 
 /* The end of a patch's life: with its last sysfs reference, if it had any. */
@@ -430,6 +456,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 		kp_free_patch(patch);
 		return -EEXIST;
 	}
+	ret = kp_shadow_declare(mod, kp_ptr(rec->shadows), kp_ptr(rec->shadows_end));
+	if (ret)
+		goto fail;
 	ret = kp_sysfs_add_patch(patch);
 	if (ret)
 		goto fail;
@@ -451,6 +480,7 @@ fail:
 	patch->removing = true;
 	mutex_unlock(&kp_mutex);
 	pr_err("%s: patch refused (%d), nothing patched\n", name, ret);
+	kp_shadow_release(mod, name);
 	kp_free_patch(patch);
 	return ret;
 }
@@ -482,6 +512,7 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec)
 	mutex_unlock(&kp_mutex);
 
 	kp_synchronize();
+	kp_shadow_release(mod, found->name);
 	kp_free_patch(found);
 }
 EXPORT_SYMBOL_GPL(kp_unregister_patch);
@@ -524,6 +555,7 @@ static void __exit kp_core_exit(void)
 	kp_sysfs_exit();
 	kp_transition_exit();
 	kp_redirect_cleanup();
+	kp_shadow_exit();
 }
 
 module_init(kp_core_init);

@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <kp/abi.h>
+#include "kp_patch.h"
 
 #define KP_MAX_BLOCKERS		16
 #define KP_BLOCKER_DEPTH	12
@@ -44,6 +45,13 @@ struct kp_func {
 	struct kobject kobj;
 };
 
+/* The callbacks of one object (callbacks.c; livepatch: klp_callbacks). */
+struct kp_object_callbacks {
+	void *pre_patch, *post_patch, *pre_unpatch, *post_unpatch;
+	bool patched;			/* pre_patch succeeded, not unpatched */
+	struct kp_callback_object arg;	/* what the callbacks get */
+};
+
 /* The functions of one patch in one object (vmlinux or a module). */
 struct kp_object {
 	struct kp_patch *patch;
@@ -52,6 +60,7 @@ struct kp_object {
 	bool present;			/* loaded and resolved */
 	unsigned int nr_funcs;
 	struct kp_func *funcs;
+	struct kp_object_callbacks cb;
 	struct kobject kobj;
 };
 

@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/notifier.h>
 #include <linux/slab.h>
+#include "callbacks.h"
 #include "core.h"
 #include "module.h"
 #include "redirect.h"
@@ -100,6 +101,8 @@ static void kp_module_going(struct module *mod)
 		kp_for_each_object(patch, obj) {
 			if (!obj->present || obj->mod != mod)
 				continue;
+			if (!kp_in_transition(patch))
+				kp_object_pre_unpatch(obj);
 			kp_for_each_func(obj, func) {
 				if (func->patched) {
 					kp_pop_version(func);
@@ -116,6 +119,7 @@ static void kp_module_going(struct module *mod)
 				continue;
 			kp_for_each_func(obj, func)
 				kp_detach_func(func);
+			kp_object_post_unpatch(obj);
 			kp_object_unresolve(obj);
 			pr_info("%s: %s unloaded, its functions are unpatched\n",
 				patch->name, mod->name);
@@ -145,6 +149,9 @@ static int kp_module_coming(struct module *mod)
 			ret = kp_object_resolve(obj);
 			if (ret)
 				goto fail;
+			ret = kp_object_pre_patch(obj);
+			if (ret)
+				goto fail;
 			kp_for_each_func(obj, func) {
 				ret = kp_attach_func(func);
 				if (ret)
@@ -153,6 +160,9 @@ static int kp_module_coming(struct module *mod)
 			ret = kp_transition_push_object(patch, obj);
 			if (ret)
 				goto fail;
+			/* One in transition gets it when the transition completes. */
+			if (!kp_in_transition(patch))
+				kp_object_post_patch(obj);
 			pr_info("%s: applied to %s\n", patch->name, mod->name);
 		}
 	}

@@ -12,6 +12,10 @@
  *                      patch module can no longer be removed); reads 0/1
  *   blocked        ro  tasks that held the last transition that timed out
  *   build_id       ro  the kernel build ID the patch was built for
+ *   callbacks      ro  "<object> <kind>..." per object with callbacks
+ *   states         ro  "<id> <version>" per state the patch declares
+ *   shadow_ids     ro  the shadow variable ids the patch module uses
+ * /sys/kernel/kp/shadow  ro  "<id> <count>" of the live shadow variables,
  * and /sys/kernel/kp/<patch>/<object>/<function>,<sympos>/{old_addr,new_addr}.
  */
 
@@ -21,7 +25,10 @@
 #include <linux/kobject.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
+#include "callbacks.h"
 #include "pending.h"
+#include "shadow.h"
+#include "state.h"
 #include "probation.h"
 #include "sysfs.h"
 #include "transition.h"
@@ -256,6 +263,36 @@ static ssize_t build_id_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%s\n", to_patch(kobj)->build_id);
 }
 
+/* State transfer (issue 15): callbacks.c, state.c, shadow.c. */
+static ssize_t callbacks_show(struct kobject *kobj, struct kobj_attribute *attr,
+			      char *buf)
+{
+	return kp_callbacks_emit(to_patch(kobj), buf);
+}
+
+static ssize_t states_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return kp_states_emit(to_patch(kobj), buf);
+}
+
+static ssize_t shadow_ids_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return kp_shadow_emit_ids(to_patch(kobj)->mod, buf);
+}
+
+static ssize_t shadow_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return kp_shadow_emit_all(buf);
+}
+
+static struct kobj_attribute callbacks_attr = __ATTR_RO(callbacks);
+static struct kobj_attribute states_attr = __ATTR_RO(states);
+static struct kobj_attribute shadow_ids_attr = __ATTR_RO(shadow_ids);
+static struct kobj_attribute shadow_attr = __ATTR_RO(shadow);
+
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
 static struct kobj_attribute transition_ms_attr = __ATTR_RO(transition_ms);
@@ -278,6 +315,9 @@ static struct attribute *kp_patch_attrs[] = {
 	&force_attr.attr,
 	&blocked_attr.attr,
 	&build_id_attr.attr,
+	&callbacks_attr.attr,
+	&states_attr.attr,
+	&shadow_ids_attr.attr,
 	NULL
 };
 static const struct attribute_group kp_patch_group = {
@@ -419,6 +459,10 @@ int kp_sysfs_init(void)
 	kp_root_kobj = kobject_create_and_add("kp", kernel_kobj);
 	if (!kp_root_kobj) {
 		pr_err("cannot create /sys/kernel/kp\n");
+		return -ENOMEM;
+	}
+	if (sysfs_create_file(kp_root_kobj, &shadow_attr.attr)) {
+		kobject_put(kp_root_kobj);
 		return -ENOMEM;
 	}
 	return 0;

@@ -960,6 +960,19 @@ int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 	return 0;
 }
 
+/*
+ * -EBUSY (and a log line) when a patch other than @patch is in transition:
+ * callbacks then must not run (state.c, callbacks.c).
+ */
+int kp_transition_busy(struct kp_patch *patch)
+{
+	if (!kp_trans.patch || kp_trans.patch == patch)
+		return 0;
+	pr_err("%s: cannot change: patch %s is in transition; retry when it is over\n",
+	       patch->name, kp_trans.patch->name);
+	return -EBUSY;
+}
+
 bool kp_in_transition(struct kp_patch *patch)
 {
 	return kp_trans.patch == patch;

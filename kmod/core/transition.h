@@ -40,6 +40,7 @@ void kp_transition_exit(void);
 int kp_transition(struct kp_patch *patch, bool enable);
 int kp_transition_force(struct kp_patch *patch);
 int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj);
+int kp_transition_busy(struct kp_patch *patch);
 bool kp_in_transition(struct kp_patch *patch);
 u64 kp_transition_elapsed_ms(struct kp_patch *patch);
 struct kp_pending *kp_transition_pending(struct kp_patch *patch);

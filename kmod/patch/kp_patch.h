@@ -57,9 +57,53 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec);
 		.type = (rtype),					\
 	}
 
+/*
+ * State transfer (issue 15): callbacks, states and shadow variable ids.  The
+ * shadow variable API itself is in kp_shadow.h.
+ *
+ * A callback gets the object it is run for (struct kp_callback_object in
+ * kp/abi.h): vmlinux (@mod NULL) or a module (@mod set).  It runs under kp's mutex, in process context, and may sleep.
+ */
+typedef int (*kp_pre_patch_t)(struct kp_callback_object *obj);
+typedef void (*kp_callback_t)(struct kp_callback_object *obj);
+
+/*
+ * One callback record for object @obj ("vmlinux" or a module name); any of
+ * the four may be NULL (livepatch semantics, see docs/patch-authors-guide.md):
+ *
+ *   KP_CALLBACKS("vmlinux", my_pre, my_post, NULL, my_post_unpatch);
+ */
+#define KP_CALLBACKS(obj, pre, post, pre_un, post_un)			\
+	static const struct kp_callback_rec __used __aligned(8)		\
+	__section("kp_callbacks")					\
+	__UNIQUE_ID(kp_cb) = {						\
+		.objname = (__u64)(unsigned long)(obj),			\
+		.pre_patch = (__u64)(unsigned long)(kp_pre_patch_t)(pre), \
+		.post_patch = (__u64)(unsigned long)(kp_callback_t)(post), \
+		.pre_unpatch = (__u64)(unsigned long)(kp_callback_t)(pre_un), \
+		.post_unpatch = (__u64)(unsigned long)(kp_callback_t)(post_un), \
+	}
+
+/* The patch creates or takes over system state @sid at version @ver. */
+#define KP_STATE(sid, ver)						\
+	static const struct kp_state_rec __used __aligned(8)		\
+	__section("kp_states")						\
+	__UNIQUE_ID(kp_state) = { .id = (sid), .version = (ver) }
+
+/*
+ * The version of state @id that the loaded patches other than the caller
+ * declare (the highest), or -ENOENT: in a pre-patch callback, says whether
+ * an earlier patch created the state (take it over) or not (create it).
+ */
+int __kp_state_prev_version(struct module *self, unsigned long id);
+#define kp_state_prev_version(id) __kp_state_prev_version(THIS_MODULE, (id))
+
 /* Bounds of the record sections, defined by kmod/patch/kp-patch.lds. */
 extern const struct kp_func_rec __kp_funcs_start[], __kp_funcs_end[];
 extern const struct kp_sym_rec __kp_syms_start[], __kp_syms_end[];
 extern const struct kp_reloc_rec __kp_relocs_start[], __kp_relocs_end[];
+extern const struct kp_callback_rec __kp_callbacks_start[], __kp_callbacks_end[];
+extern const struct kp_state_rec __kp_states_start[], __kp_states_end[];
+extern const struct kp_shadow_rec __kp_shadows_start[], __kp_shadows_end[];
 
 #endif /* KP_PATCH_H */

@@ -29,6 +29,12 @@ static const struct kp_sym_rec __kp_syms_none[0] __used
 	__section(KP_SEC_SYMS);
 static const struct kp_reloc_rec __kp_relocs_none[0] __used
 	__section(KP_SEC_RELOCS);
+static const struct kp_callback_rec __kp_callbacks_none[0] __used
+	__section(KP_SEC_CALLBACKS);
+static const struct kp_state_rec __kp_states_none[0] __used
+	__section(KP_SEC_STATES);
+static const struct kp_shadow_rec __kp_shadows_none[0] __used
+	__section(KP_SEC_SHADOWS);
 
 #define KP_PTR(p) ((__u64)(unsigned long)(p))
 
@@ -45,6 +51,12 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 	.syms_end = KP_PTR(__kp_syms_end),
 	.relocs = KP_PTR(__kp_relocs_start),
 	.relocs_end = KP_PTR(__kp_relocs_end),
+	.callbacks = KP_PTR(__kp_callbacks_start),
+	.callbacks_end = KP_PTR(__kp_callbacks_end),
+	.states = KP_PTR(__kp_states_start),
+	.states_end = KP_PTR(__kp_states_end),
+	.shadows = KP_PTR(__kp_shadows_start),
+	.shadows_end = KP_PTR(__kp_shadows_end),
 };
 
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)

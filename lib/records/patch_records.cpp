@@ -155,10 +155,12 @@ private:
 	void read_funcs(const RecordRange &rs, PatchRecords &out) const;
 	void read_syms(const RecordRange &rs, PatchRecords &out) const;
 	void read_relocs(const RecordRange &rs, PatchRecords &out) const;
+	void read_state_transfer(PatchRecords &out) const;
 
 	const elf::Object &obj_;
 	SymbolIndex index_;
 	std::optional<Bounds> funcs_, syms_, relocs_; // from kp_patch, when it has one
+	std::optional<Bounds> callbacks_, states_, shadows_;
 };
 
 // Where the records of one kind are: between the kp_patch record's bounds (what the core
@@ -226,6 +228,10 @@ void Reader::read_patch(const elf::Section &sec, PatchRecords &out)
 	funcs_ = bounds(offsetof(kp_patch_rec, funcs), offsetof(kp_patch_rec, funcs_end));
 	syms_ = bounds(offsetof(kp_patch_rec, syms), offsetof(kp_patch_rec, syms_end));
 	relocs_ = bounds(offsetof(kp_patch_rec, relocs), offsetof(kp_patch_rec, relocs_end));
+	callbacks_ =
+	        bounds(offsetof(kp_patch_rec, callbacks), offsetof(kp_patch_rec, callbacks_end));
+	states_ = bounds(offsetof(kp_patch_rec, states), offsetof(kp_patch_rec, states_end));
+	shadows_ = bounds(offsetof(kp_patch_rec, shadows), offsetof(kp_patch_rec, shadows_end));
 	out.patch = std::move(r);
 }
 
@@ -276,6 +282,36 @@ void Reader::read_relocs(const RecordRange &rs, PatchRecords &out) const
 	}
 }
 
+// kp_callbacks, kp_states and kp_shadows (issue 15).
+void Reader::read_state_transfer(PatchRecords &out) const
+{
+	RecordRange cbs = range(KP_SEC_CALLBACKS, sizeof(kp_callback_rec), callbacks_);
+	for (size_t k = 0; k < cbs.count; k++) {
+		uint64_t base = cbs.begin + k * sizeof(kp_callback_rec);
+		const Fields &f = *cbs.fields;
+		CallbackRecord r;
+		r.object = f.string(base + offsetof(kp_callback_rec, objname),
+		                    "kp_callbacks object name");
+		r.pre_patch = f.pointer(base + offsetof(kp_callback_rec, pre_patch));
+		r.post_patch = f.pointer(base + offsetof(kp_callback_rec, post_patch));
+		r.pre_unpatch = f.pointer(base + offsetof(kp_callback_rec, pre_unpatch));
+		r.post_unpatch = f.pointer(base + offsetof(kp_callback_rec, post_unpatch));
+		out.callbacks.push_back(std::move(r));
+	}
+	RecordRange sts = range(KP_SEC_STATES, sizeof(kp_state_rec), states_);
+	for (size_t k = 0; k < sts.count; k++) {
+		uint64_t base = sts.begin + k * sizeof(kp_state_rec);
+		out.states.push_back({sts.fields->u64(base + offsetof(kp_state_rec, id)),
+		                      sts.fields->u64(base + offsetof(kp_state_rec, version))});
+	}
+	RecordRange shs = range(KP_SEC_SHADOWS, sizeof(kp_shadow_rec), shadows_);
+	for (size_t k = 0; k < shs.count; k++) {
+		uint64_t base = shs.begin + k * sizeof(kp_shadow_rec);
+		out.shadows.push_back({shs.fields->u64(base + offsetof(kp_shadow_rec, id)),
+		                       shs.fields->pointer(base + offsetof(kp_shadow_rec, dtor))});
+	}
+}
+
 PatchRecords Reader::run()
 {
 	PatchRecords out;
@@ -284,6 +320,7 @@ PatchRecords Reader::run()
 	read_funcs(range(KP_SEC_FUNCS, sizeof(kp_func_rec), funcs_), out);
 	read_syms(range(KP_SEC_SYMS, sizeof(kp_sym_rec), syms_), out);
 	read_relocs(range(KP_SEC_RELOCS, sizeof(kp_reloc_rec), relocs_), out);
+	read_state_transfer(out);
 	return out;
 }
 

@@ -1,7 +1,7 @@
 // Typed views of the patch records of include/kp/abi.h (kp_patch, kp_funcs, kp_syms,
-// kp_relocs) in a diffgen output object or a linked patch module: each record's bytes
-// with its pointer fields resolved by the section's relocations, as the module loader
-// would apply them.
+// kp_relocs, kp_callbacks, kp_states, kp_shadows) in a diffgen output object or a linked patch
+// module: each record's bytes with its pointer fields resolved by the section's relocations, as the
+// module loader would apply them.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -47,6 +47,23 @@ struct RelocRecord {
 	std::string type_name() const;
 };
 
+// kp_callbacks: the callbacks of one object (any may be null).
+struct CallbackRecord {
+	std::string object;
+	Pointer pre_patch, post_patch, pre_unpatch, post_unpatch;
+};
+
+// kp_states: a system state the patch creates or takes over.
+struct StateRecord {
+	uint64_t id = 0, version = 0;
+};
+
+// kp_shadows: a shadow variable id the patch declares, with its destructor.
+struct ShadowRecord {
+	uint64_t id = 0;
+	Pointer dtor;
+};
+
 struct PatchRecord {
 	uint64_t abi_version = 0;
 	std::string name, target_release, target_build_id;
@@ -57,6 +74,9 @@ struct PatchRecords {
 	std::vector<FuncRecord> funcs;
 	std::vector<SymRecord> syms;
 	std::vector<RelocRecord> relocs;
+	std::vector<CallbackRecord> callbacks;
+	std::vector<StateRecord> states;
+	std::vector<ShadowRecord> shadows;
 };
 
 // Reads every record @obj has: in a linked module those between the kp_patch record's

@@ -46,6 +46,19 @@ json module_json(const ModuleInfo &m, std::optional<bool> matches)
 		                            {"sympos", r.sympos},
 		                            {"addend", r.addend},
 		                            {"type", r.type_name()}});
+	j["callbacks"] = json::array();
+	for (const auto &c : m.callbacks)
+		j["callbacks"].push_back({{"object", c.object},
+		                          {"pre_patch", pointer_json(c.pre_patch)},
+		                          {"post_patch", pointer_json(c.post_patch)},
+		                          {"pre_unpatch", pointer_json(c.pre_unpatch)},
+		                          {"post_unpatch", pointer_json(c.post_unpatch)}});
+	j["states"] = json::array();
+	for (const auto &s : m.states)
+		j["states"].push_back({{"id", s.id}, {"version", s.version}});
+	j["shadow_ids"] = json::array();
+	for (const auto &s : m.shadows)
+		j["shadow_ids"].push_back({{"id", s.id}, {"dtor", pointer_json(s.dtor)}});
 	j["undefined"] = m.undefined;
 	return j;
 }
@@ -62,6 +75,9 @@ json patch_json(const PatchState &p)
 	j["forced"] = p.forced;
 	j["blocked"] = p.blocked;
 	j["build_id"] = p.build_id;
+	j["callbacks"] = p.callbacks;
+	j["states"] = p.states;
+	j["shadow_ids"] = p.shadow_ids;
 	j["probation_left"] = p.probation_left;
 	j["rolled_back"] = p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back);
 	j["functions"] = json::array();

@@ -80,6 +80,9 @@ void read_records(const elf::Object &ko, ModuleInfo &m)
 	m.funcs = std::move(recs->funcs);
 	m.syms = std::move(recs->syms);
 	m.relocs = std::move(recs->relocs);
+	m.callbacks = std::move(recs->callbacks);
+	m.states = std::move(recs->states);
+	m.shadows = std::move(recs->shadows);
 }
 
 } // namespace

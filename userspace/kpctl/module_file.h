@@ -15,9 +15,12 @@
 namespace kp::ctl {
 
 // The records as kp's one reader (lib/records) gives them.
+using records::CallbackRecord;
 using records::FuncRecord;
 using records::Pointer;
 using records::RelocRecord;
+using records::ShadowRecord;
+using records::StateRecord;
 using records::SymRecord;
 
 struct SourceFile {
@@ -43,6 +46,9 @@ struct ModuleInfo {
 	std::vector<FuncRecord> funcs;
 	std::vector<SymRecord> syms;
 	std::vector<RelocRecord> relocs;
+	std::vector<CallbackRecord> callbacks;
+	std::vector<StateRecord> states;
+	std::vector<ShadowRecord> shadows;
 	std::vector<std::string> undefined; // symbols the module loader must resolve
 
 	std::vector<std::string> modinfo_values(const std::string &key) const;

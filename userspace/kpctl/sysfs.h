@@ -28,6 +28,10 @@ struct PatchState {
 	unsigned probation_left = 0; // seconds of probation left (0: none)
 	std::string rolled_back;     // why probation rolled it back, empty if it did not
 	std::vector<FuncState> funcs; // sorted by object, function, sympos
+	// State transfer (issue 15), as the core prints them.
+	std::vector<std::string> callbacks;  // "<object> <kind>..."
+	std::vector<std::string> states;     // "<id> <version>"
+	std::vector<std::string> shadow_ids; // "<id>[ declared]"
 };
 
 std::string kp_sysfs_dir(); // <sysfs>/kernel/kp

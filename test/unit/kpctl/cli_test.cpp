@@ -118,7 +118,8 @@ TEST(Cli, InfoJsonShape)
 	EXPECT_EQ(keys(j),
 	          (std::set<std::string>{"file", "name", "kp_patch", "abi_version", "vermagic",
 	                                 "target", "matches_running_kernel", "sources", "functions",
-	                                 "symbols", "relocations", "undefined"}));
+	                                 "symbols", "relocations", "callbacks", "states",
+	                                 "shadow_ids", "undefined"}));
 	EXPECT_EQ(j["name"], "kpctl_fixture");
 	EXPECT_EQ(j["target"]["release"], test_kernel_release());
 	EXPECT_EQ(j["target"]["build_id"], test_kernel_build_id());
@@ -214,7 +215,7 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
 	                                          "pending", "timeout", "forced", "blocked",
 	                                          "build_id", "probation_left", "rolled_back",
-	                                          "functions"}));
+	                                          "functions", "callbacks", "states", "shadow_ids"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["enabled"], true);
 	ASSERT_EQ(a["functions"].size(), 2u);

@@ -57,6 +57,35 @@ void check_target(const ModuleInfo &m)
 		                    "; rebuild the patch against this kernel's tree");
 }
 
+namespace {
+
+// Callbacks, states and shadow variable ids (issue 15).
+void print_state_transfer(const ModuleInfo &m)
+{
+	auto &o = std::cout;
+	o << "callbacks (" << m.callbacks.size() << "):\n";
+	for (const auto &c : m.callbacks) {
+		o << "  " << c.object;
+		const std::pair<const char *, const Pointer *> kinds[] = {
+		        {"pre_patch", &c.pre_patch},
+		        {"post_patch", &c.post_patch},
+		        {"pre_unpatch", &c.pre_unpatch},
+		        {"post_unpatch", &c.post_unpatch}};
+		for (const auto &[kind, ptr] : kinds)
+			if (ptr->kind != Pointer::Kind::null)
+				o << "  " << kind << "=" << ptr->describe();
+		o << "\n";
+	}
+	o << "states (" << m.states.size() << "):\n";
+	for (const auto &s : m.states)
+		o << "  id " << s.id << " version " << s.version << "\n";
+	o << "shadow variable ids declared (" << m.shadows.size() << "):\n";
+	for (const auto &s : m.shadows)
+		o << "  id " << s.id << "  dtor " << s.dtor.describe() << "\n";
+}
+
+} // namespace
+
 Exit cmd_info(const std::string &file, bool json)
 {
 	ModuleInfo m = read_module(file);
@@ -90,6 +119,7 @@ Exit cmd_info(const std::string &file, bool json)
 	for (const auto &r : m.relocs)
 		o << "  " << r.object << " " << r.symbol << "," << r.sympos << "  " << r.type_name()
 		  << " addend " << r.addend << " at " << r.dest.describe() << "\n";
+	print_state_transfer(m);
 	o << "undefined symbols (resolved by the module loader, " << m.undefined.size() << "):\n";
 	for (const auto &u : m.undefined)
 		o << "  " << u << "\n";

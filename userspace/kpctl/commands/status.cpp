@@ -49,6 +49,18 @@ void print_patch(const PatchState &p)
 	for (const auto &f : p.funcs)
 		std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
 		          << f.old_addr << "  new " << f.new_addr << "\n";
+	if (!p.callbacks.empty() || !p.states.empty() || !p.shadow_ids.empty()) {
+		std::cout << "  callbacks (" << p.callbacks.size() << "):\n";
+		for (const auto &c : p.callbacks)
+			std::cout << "    " << c << "\n";
+		std::cout << "  states (" << p.states.size() << "):\n";
+		for (const auto &s : p.states)
+			std::cout << "    id " << s.substr(0, s.find(' ')) << " version "
+			          << s.substr(s.find(' ') + 1) << "\n";
+		std::cout << "  shadow variable ids (" << p.shadow_ids.size() << "):\n";
+		for (const auto &s : p.shadow_ids)
+			std::cout << "    " << s << "\n";
+	}
 	if (!p.blocked.empty()) {
 		std::cout << "  blocked by (last transition that timed out and reversed):\n";
 		for (const auto &b : p.blocked)

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shadow.c - shadow variables: data attached to an existing object, keyed by
+ * <object pointer, id> (livepatch: kernel/livepatch/shadow.c).  Readers look
+ * them up under RCU; writers take kp_shadow_lock with interrupts off, so
+ * every function is usable where the kernel's klp_shadow_* are.
+ *
+ * Where kp differs: it knows who uses an id.  Each patch module that calls
+ * the API with an id, or declares it (kp_shadows records), is a user of the
+ * id until it is removed; when the last user goes, the variables of the id
+ * still there are freed (with the dtor that user declared), so a patch that
+ * forgets to free its shadow data on unpatch leaks nothing.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hashtable.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include "kp_shadow.h"
+#include "shadow.h"
+
+struct kp_shadow {
+	struct hlist_node node;
+	struct rcu_head rcu_head;
+	void *obj;
+	unsigned long id;
+	char data[];
+};
+
+/* A module using an id; @declared: from a kp_shadows record (with @dtor). */
+struct kp_shadow_user {
+	struct list_head node;
+	struct rcu_head rcu_head;
+	struct module *mod;
+	unsigned long id;
+	kp_shadow_dtor_t dtor;
+	bool declared;
+};
+
+static DEFINE_HASHTABLE(kp_shadow_hash, 12);
+static LIST_HEAD(kp_shadow_users);
+static DEFINE_SPINLOCK(kp_shadow_lock);
+
+static struct kp_shadow_user *kp_find_user(struct module *mod,
+					   unsigned long id)
+{
+	struct kp_shadow_user *u;
+
+	list_for_each_entry_rcu(u, &kp_shadow_users, node,
+				lockdep_is_held(&kp_shadow_lock))
+		if (u->mod == mod && u->id == id)
+			return u;
+	return NULL;
+}
+
+/*
+ * Make @mod a user of @id.  Allocates with @gfp when it is not one yet; a
+ * lookup from NMI context never allocates (the variables of an id an NMI
+ * handler only reads are kept alive by the user that allocated them).
+ */
+static void kp_shadow_use(struct module *mod, unsigned long id, gfp_t gfp)
+{
+	struct kp_shadow_user *u, *found;
+	unsigned long flags;
+
+	rcu_read_lock();
+	found = kp_find_user(mod, id);
+	rcu_read_unlock();
+	if (found || in_nmi())
+		return;
+	u = kmalloc(sizeof(*u), gfp | __GFP_NOWARN);
+	if (!u)
+		return;
+	u->mod = mod;
+	u->id = id;
+	u->dtor = NULL;
+	u->declared = false;
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	if (kp_find_user(mod, id)) {
+		spin_unlock_irqrestore(&kp_shadow_lock, flags);
+		kfree(u);
+		return;
+	}
+	list_add_rcu(&u->node, &kp_shadow_users);
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+}
+
+static struct kp_shadow *kp_shadow_find(void *obj, unsigned long id)
+{
+	struct kp_shadow *s;
+
+	hash_for_each_possible_rcu(kp_shadow_hash, s, node,
+				   (unsigned long)obj)
+		if (s->obj == obj && s->id == id)
+			return s;
+	return NULL;
+}
+
+void *__kp_shadow_get(struct module *self, void *obj, unsigned long id)
+{
+	struct kp_shadow *s;
+	void *data = NULL;
+
+	kp_shadow_use(self, id, GFP_ATOMIC);
+	rcu_read_lock();
+	s = kp_shadow_find(obj, id);
+	if (s)
+		data = s->data;
+	rcu_read_unlock();
+	return data;
+}
+EXPORT_SYMBOL_GPL(__kp_shadow_get);
+
+static void *kp_shadow_create(struct module *self, void *obj,
+			      unsigned long id, size_t size, gfp_t gfp,
+			      kp_shadow_ctor_t ctor, void *ctor_data,
+			      bool warn_on_exist)
+{
+	struct kp_shadow *new, *s;
+	unsigned long flags;
+	void *data;
+
+	kp_shadow_use(self, id, gfp);
+	data = __kp_shadow_get(self, obj, id);
+	if (data)
+		goto exists;
+
+	/* Allocated outside the lock, as the caller's @gfp may sleep. */
+	new = kzalloc(struct_size(new, data, size), gfp);
+	if (!new)
+		return NULL;
+
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	s = kp_shadow_find(obj, id);
+	if (s) {
+		spin_unlock_irqrestore(&kp_shadow_lock, flags);
+		kfree(new);
+		data = s->data;
+		goto exists;
+	}
+	new->obj = obj;
+	new->id = id;
+	if (ctor) {
+		int err = ctor(obj, new->data, ctor_data);
+
+		if (err) {
+			spin_unlock_irqrestore(&kp_shadow_lock, flags);
+			kfree(new);
+			pr_err("shadow variable <%p, %lx> constructor failed: %d\n",
+			       obj, id, err);
+			return NULL;
+		}
+	}
+	hash_add_rcu(kp_shadow_hash, &new->node, (unsigned long)obj);
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	return new->data;
+
+exists:
+	if (warn_on_exist) {
+		WARN(1, "kp: shadow variable <%p, %lx> already exists\n", obj, id);
+		return NULL;
+	}
+	return data;
+}
+
+void *__kp_shadow_alloc(struct module *self, void *obj, unsigned long id,
+			size_t size, gfp_t gfp_flags, kp_shadow_ctor_t ctor,
+			void *ctor_data)
+{
+	return kp_shadow_create(self, obj, id, size, gfp_flags, ctor,
+				ctor_data, true);
+}
+EXPORT_SYMBOL_GPL(__kp_shadow_alloc);
+
+void *__kp_shadow_get_or_alloc(struct module *self, void *obj,
+			       unsigned long id, size_t size, gfp_t gfp_flags,
+			       kp_shadow_ctor_t ctor, void *ctor_data)
+{
+	return kp_shadow_create(self, obj, id, size, gfp_flags, ctor,
+				ctor_data, false);
+}
+EXPORT_SYMBOL_GPL(__kp_shadow_get_or_alloc);
+
+/* Unhash @s and free it after a grace period (kp_shadow_lock held). */
+static void kp_shadow_drop(struct kp_shadow *s, kp_shadow_dtor_t dtor)
+{
+	hash_del_rcu(&s->node);
+	if (dtor)
+		dtor(s->obj, s->data);
+	kfree_rcu(s, rcu_head);
+}
+
+void __kp_shadow_free(struct module *self, void *obj, unsigned long id,
+		      kp_shadow_dtor_t dtor)
+{
+	struct kp_shadow *s;
+	unsigned long flags;
+
+	kp_shadow_use(self, id, GFP_ATOMIC);
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	s = kp_shadow_find(obj, id);
+	if (s)
+		kp_shadow_drop(s, dtor);
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+}
+EXPORT_SYMBOL_GPL(__kp_shadow_free);
+
+/* Free every variable of @id (kp_shadow_lock held); returns how many. */
+static unsigned int kp_shadow_drop_id(unsigned long id, kp_shadow_dtor_t dtor)
+{
+	struct hlist_node *tmp;
+	struct kp_shadow *s;
+	unsigned int bkt, n = 0;
+
+	hash_for_each_safe(kp_shadow_hash, bkt, tmp, s, node) {
+		if (s->id == id) {
+			kp_shadow_drop(s, dtor);
+			n++;
+		}
+	}
+	return n;
+}
+
+void __kp_shadow_free_all(struct module *self, unsigned long id,
+			  kp_shadow_dtor_t dtor)
+{
+	unsigned long flags;
+
+	kp_shadow_use(self, id, GFP_ATOMIC);
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	kp_shadow_drop_id(id, dtor);
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+}
+EXPORT_SYMBOL_GPL(__kp_shadow_free_all);
+
+/* @mod (a patch module being registered) declares the ids of its records. */
+int kp_shadow_declare(struct module *mod, const struct kp_shadow_rec *first,
+		      const struct kp_shadow_rec *last)
+{
+	const struct kp_shadow_rec *r;
+	struct kp_shadow_user *u;
+	unsigned long flags;
+
+	for (r = first; r < last; r++) {
+		kp_shadow_use(mod, r->id, GFP_KERNEL);
+		spin_lock_irqsave(&kp_shadow_lock, flags);
+		u = kp_find_user(mod, r->id);
+		if (u) {
+			u->declared = true;
+			u->dtor = (kp_shadow_dtor_t)(unsigned long)r->dtor;
+		}
+		spin_unlock_irqrestore(&kp_shadow_lock, flags);
+		if (!u)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool kp_id_has_user(unsigned long id)
+{
+	struct kp_shadow_user *u;
+
+	list_for_each_entry(u, &kp_shadow_users, node)
+		if (u->id == id)
+			return true;
+	return false;
+}
+
+/*
+ * @mod (a patch module) goes: it is no longer a user of any id, and the
+ * variables of each id it was the last user of are freed, with its dtor.
+ * Called while the module's code is still there (its exit, or its init
+ * failing), so the dtor can run.
+ */
+void kp_shadow_release(struct module *mod, const char *patch)
+{
+	struct kp_shadow_user *u, *tmp;
+	unsigned long flags;
+	unsigned int n;
+
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	list_for_each_entry_safe(u, tmp, &kp_shadow_users, node) {
+		if (u->mod != mod)
+			continue;
+		list_del_rcu(&u->node);
+		if (!kp_id_has_user(u->id)) {
+			n = kp_shadow_drop_id(u->id, u->dtor);
+			if (n)
+				pr_info("%s: freed %u shadow variable(s) of id %lu left behind (no other patch uses the id)\n",
+					patch, n, u->id);
+		}
+		kfree_rcu(u, rcu_head);
+	}
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+}
+
+/* sysfs <patch>/shadow_ids: the ids @mod uses, "<id>[ declared]" a line. */
+ssize_t kp_shadow_emit_ids(struct module *mod, char *buf)
+{
+	struct kp_shadow_user *u;
+	ssize_t len = 0;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(u, &kp_shadow_users, node) {
+		if (u->mod != mod || len >= PAGE_SIZE - 40)
+			continue;
+		len += sysfs_emit_at(buf, len, "%lu%s\n", u->id,
+				     u->declared ? " declared" : "");
+	}
+	rcu_read_unlock();
+	return len;
+}
+
+/* sysfs /sys/kernel/kp/shadow: "<id> <variables>" per id that has any. */
+ssize_t kp_shadow_emit_all(char *buf)
+{
+	unsigned long ids[32], counts[32], flags;
+	unsigned int bkt, i, nr = 0;
+	struct kp_shadow *s;
+	ssize_t len = 0;
+
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	hash_for_each(kp_shadow_hash, bkt, s, node) {
+		for (i = 0; i < nr && ids[i] != s->id; i++)
+			;
+		if (i == nr) {
+			if (nr == ARRAY_SIZE(ids))
+				continue;
+			ids[nr] = s->id;
+			counts[nr++] = 0;
+		}
+		counts[i]++;
+	}
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	for (i = 0; i < nr; i++)
+		len += sysfs_emit_at(buf, len, "%lu %lu\n", ids[i], counts[i]);
+	return len;
+}
+
+/* kp_core goes: no patch module is left; drop what other modules left. */
+void kp_shadow_exit(void)
+{
+	struct kp_shadow_user *u, *tmp;
+	struct hlist_node *htmp;
+	struct kp_shadow *s;
+	unsigned int bkt;
+
+	hash_for_each_safe(kp_shadow_hash, bkt, htmp, s, node) {
+		hash_del(&s->node);
+		kfree(s);
+	}
+	list_for_each_entry_safe(u, tmp, &kp_shadow_users, node) {
+		list_del(&u->node);
+		kfree(u);
+	}
+	rcu_barrier();
+}

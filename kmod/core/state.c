@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * state.c - system states (livepatch: kernel/livepatch/state.c, klp_state):
+ * a patch declares, with an id and a version, each state it creates or
+ * takes over (a shadow variable, a changed setting).  A patch may be enabled
+ * only when it declares every state of the patches in force, at the same or
+ * a higher version: a patch that does not know a state could not keep it
+ * right.  Livepatch checks this for atomic-replace patches; kp patches stack,
+ * so kp checks it against every enabled patch (or one in transition).
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/sysfs.h>
+#include "kp_patch.h"
+#include "state.h"
+
+#define kp_for_each_state(rec, s)					\
+	for (s = (const struct kp_state_rec *)(unsigned long)(rec)->states; \
+	     s < (const struct kp_state_rec *)(unsigned long)(rec)->states_end; \
+	     s++)
+
+static const struct kp_state_rec *kp_find_state(struct kp_patch *patch,
+						unsigned long id)
+{
+	const struct kp_state_rec *s;
+
+	kp_for_each_state(patch->rec, s)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static bool kp_patch_in_force(struct kp_patch *patch)
+{
+	return patch->enabled || patch->transition != KP_IDLE;
+}
+
+/* May @patch be enabled with the states of the patches in force? */
+int kp_states_check(struct kp_patch *patch)
+{
+	const struct kp_state_rec *old, *new;
+	struct kp_patch *p;
+
+	lockdep_assert_held(&kp_mutex);
+	list_for_each_entry(p, &kp_patches, node) {
+		if (p == patch || !kp_patch_in_force(p))
+			continue;
+		kp_for_each_state(p->rec, old) {
+			new = kp_find_state(patch, old->id);
+			if (!new) {
+				pr_err("%s: refused: patch %s created state %llu (version %llu), which this patch does not declare\n",
+				       patch->name, p->name, old->id, old->version);
+				return -EINVAL;
+			}
+			if (new->version < old->version) {
+				pr_err("%s: refused: patch %s has state %llu at version %llu, this patch knows version %llu only\n",
+				       patch->name, p->name, old->id,
+				       old->version, new->version);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int __kp_state_prev_version(struct module *self, unsigned long id)
+{
+	const struct kp_state_rec *s;
+	struct kp_patch *p;
+	int version = -ENOENT;
+
+	lockdep_assert_held(&kp_mutex);	/* from a callback */
+	list_for_each_entry(p, &kp_patches, node) {
+		if (p->mod == self || !kp_patch_in_force(p))
+			continue;
+		s = kp_find_state(p, id);
+		if (s && (int)s->version > version)
+			version = s->version;
+	}
+	return version;
+}
+EXPORT_SYMBOL_GPL(__kp_state_prev_version);
+
+/* sysfs <patch>/states: "<id> <version>" per declared state. */
+ssize_t kp_states_emit(struct kp_patch *patch, char *buf)
+{
+	const struct kp_state_rec *s;
+	ssize_t len = 0;
+
+	kp_for_each_state(patch->rec, s)
+		if (len < PAGE_SIZE - 48)
+			len += sysfs_emit_at(buf, len, "%llu %llu\n", s->id,
+					     s->version);
+	return len;
+}

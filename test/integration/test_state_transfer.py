@@ -1,0 +1,197 @@
+"""State transfer (issue 15): shadow variables, callbacks and states, in QEMU.
+
+One boot runs the hand-written patches (test/integration/modules/patches/state.c):
+callback order for vmlinux and for a module target that loads after the patch and
+unloads before it, a failing pre-patch callback, a patch that takes over the
+first one's state and shadow variable, the refusal of patches that ignore the
+state or know an older version of it, and a leak check of shadow variables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD
+from kmod_guest import PRELUDE, files
+
+STATE_SCRIPT = r"""
+shadow_count() { cat $K/shadow; }
+cb_lines() { dmesg | grep -o 'kp-cb: .*' ; }
+
+# A failing pre-patch callback: refused, nothing patched, its shadow data freed.
+insmod /kp/kp_test_prefail.ko 2>/dev/null && fail "a patch whose pre-patch fails was loaded"
+nothing_patched kp_test_prefail
+dmesg | grep -q "kp_test_prefail: pre-patch callback for vmlinux failed: -19" || fail "no reason shown"
+dmesg | grep -q "post callback after a failed pre-patch" && fail "a post callback ran after the failed pre-patch"
+[ -z "$(shadow_count)" ] || fail "shadow data left by the refused patch: $(shadow_count)"
+echo PREFAIL-OK
+
+# Patch 1: callbacks for vmlinux; kp_test_target loads after it and unloads before it.
+insmod /kp/kp_test_state1.ko || fail "insmod state1"
+cat /proc/cmdline; cat /proc/cmdline
+cmdline_is "kp-state-v1 reads=3" "state1"
+[ "$(shadow_count)" = "21 1" ] || fail "shadow after state1: '$(shadow_count)'"
+grep -qx "21" $K/kp_test_state1/shadow_ids || fail "shadow_ids: $(cat $K/kp_test_state1/shadow_ids)"
+grep -qx "21 1" $K/kp_test_state1/states || fail "states: $(cat $K/kp_test_state1/states)"
+grep -qx "vmlinux pre_patch post_patch pre_unpatch post_unpatch" $K/kp_test_state1/callbacks || fail "callbacks: $(cat $K/kp_test_state1/callbacks)"
+insmod /kp/kp_test_target.ko || fail "insmod target"
+[ "$(cat /sys/kernel/debug/kp_test_target/value)" = 1 ] || fail "target value"
+rmmod kp_test_target || fail "rmmod target"
+
+# A patch that ignores state 21, and one that knows only an older version: refused.
+insmod /kp/kp_test_state_none.ko 2>/dev/null && fail "a patch ignoring state 21 was loaded"
+nothing_patched_but_state1() { grep -q "^$1 " /proc/modules && fail "$1 still loaded"; [ -e $K/$1 ] && fail "$K/$1 exists"; cmdline_is "kp-state-v1 reads=4" "after refusing $1"; }
+nothing_patched_but_state1 kp_test_state_none
+dmesg | grep -q "kp_test_state_none: refused: patch kp_test_state1 created state 21 (version 1), which this patch does not declare" || fail "no reason for state_none"
+
+# Patch 2 takes over state 21 (version 2) and the shadow variable.
+insmod /kp/kp_test_state2.ko || fail "insmod state2"
+cmdline_is "kp-state-v2 reads=5" "state2 takes over the count"
+insmod /kp/kp_test_state_old.ko 2>/dev/null && fail "a patch knowing state 21 version 1 only was loaded"
+dmesg | grep -q "kp_test_state_old: refused: patch kp_test_state2 has state 21 at version 2, this patch knows version 1 only" || fail "no reason for state_old"
+echo STATUS-JSON; kpctl status kp_test_state2 --json || fail "kpctl status"; echo STATUS-END
+grep -qx "21 declared" $K/kp_test_state2/shadow_ids || fail "state2 shadow_ids: $(cat $K/kp_test_state2/shadow_ids)"
+echo 0 > $K/kp_test_state1/enabled || fail "disable state1"
+rmmod kp_test_state1 || fail "rmmod state1"
+cmdline_is "kp-state-v2 reads=6" "the count survives state1's removal"
+[ "$(shadow_count)" = "21 1" ] || fail "shadow after state1 went: '$(shadow_count)'"
+echo 0 > $K/kp_test_state2/enabled || fail "disable state2"
+rmmod kp_test_state2 || fail "rmmod state2"
+cmdline_is "$ORIG" "after both"
+[ -z "$(shadow_count)" ] || fail "shadow data leaked: $(shadow_count)"
+dmesg | grep -q "kp-dtor: id 21 reads=6" || fail "the declared dtor did not run"
+dmesg | grep -q "kp_test_state2: freed 1 shadow variable(s) of id 21" || fail "no free message"
+echo CALLBACK-ORDER
+cb_lines
+rmmod kp_core || fail "rmmod kp_core"
+echo OK
+"""
+
+EXPECTED_ORDER = [
+    "kp_test_state1 pre_patch vmlinux mod=0 prev=-2",
+    "kp_test_state1 post_patch vmlinux mod=0 prev=-2",
+    "kp_test_state1 pre_patch kp_test_target mod=1 prev=-2",
+    "kp_test_state1 post_patch kp_test_target mod=1 prev=-2",
+    "kp_test_state1 pre_unpatch kp_test_target mod=1 prev=-2",
+    "kp_test_state1 post_unpatch kp_test_target mod=1 prev=-2",
+    "kp_test_state2 pre_patch vmlinux mod=0 prev=1",
+    "kp_test_state2 post_patch vmlinux mod=0 prev=1",
+    "kp_test_state1 pre_unpatch vmlinux mod=0 prev=2",
+    "kp_test_state1 post_unpatch vmlinux mod=0 prev=2",
+    "kp_test_state2 pre_unpatch vmlinux mod=0 prev=-2",
+    "kp_test_state2 post_unpatch vmlinux mod=0 prev=-2",
+]
+
+
+@pytest.fixture(scope="session")
+def kpctl_bin():
+    path = BUILD / "bin/kpctl"
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} not built: run 'make all'", pytrace=False)
+    return path
+
+
+def test_callbacks_states_shadow(vm, kmods, kpctl_bin):
+    info = json.loads(subprocess.run([str(kpctl_bin), "info", "--json",
+                                      str(kmods["kp_test_state2"])],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["states"] == [{"id": 21, "version": 2}], info["states"]
+    assert [s["id"] for s in info["shadow_ids"]] == [21], info["shadow_ids"]
+    assert info["shadow_ids"][0]["dtor"] == "kp_test_dtor", info["shadow_ids"]
+    assert sorted((c["object"], c["pre_patch"], c["post_unpatch"])
+                  for c in info["callbacks"]) == [("kp_test_target", "kp_pre_patch",
+                                                   "kp_post_unpatch"),
+                                                  ("vmlinux", "kp_pre_patch",
+                                                   "kp_post_unpatch")], info["callbacks"]
+
+    f = files(kmods, "kp_test_prefail", "kp_test_state1", "kp_test_state2",
+              "kp_test_state_none", "kp_test_state_old", "kp_test_target")
+    f["/kp/bin/kpctl"] = kpctl_bin
+    r = vm.run(PRELUDE + STATE_SCRIPT, f, timeout=180)
+    assert "PREFAIL-OK" in r.output and "OK" in r.output, r.output
+    st = json.loads(r.output.split("STATUS-JSON", 1)[1].split("STATUS-END", 1)[0])
+    p = st["patches"][0]
+    assert p["states"] == ["21 2"] and p["shadow_ids"] == ["21 declared"], p
+    assert sorted(p["callbacks"]) == [
+        "kp_test_target pre_patch post_patch pre_unpatch post_unpatch",
+        "vmlinux pre_patch post_patch pre_unpatch post_unpatch"], p
+    order = r.output.split("CALLBACK-ORDER", 1)[1]
+    got = [m.group(1) for m in re.finditer(r"kp-cb: (kp_test_state\d \S+ \S+ mod=\d prev=-?\d+)",
+                                           order)]
+    assert got == EXPECTED_ORDER, "\n".join(got)
+
+
+KPATCH_SCRIPT = r"""
+shadow_of() { sed -n "s/^$1 //p" $K/shadow; }
+ID=5129559  # 0x4e4557, KPATCH_SHADOW_NEWPID
+insmod /kp/kp_kpatch_newpid.ko || fail "insmod the kpatch-style patch"
+dmesg | grep -q "kpatch-cb: pre_patch vmlinux" || fail "no pre_patch callback"
+dmesg | grep -q "kpatch-cb: post_patch vmlinux" || fail "no post_patch callback"
+# A shadow variable attached at fork, shown by the patched /proc/PID/status.
+sleep 1000 &
+pid=$!
+grep -q "^newpid:	$pid$" /proc/$pid/status || fail "no newpid line for $pid: $(tail -3 /proc/$pid/status)"
+grep -q "^newpid:" /proc/1/status && fail "init (forked before the patch) has a newpid"
+# Freed at exit: 20 short-lived children leave no shadow variable behind.
+before=$(shadow_of $ID)
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0 & wait $!; done
+after=$(shadow_of $ID)
+echo "SHADOW before=$before after=$after"
+[ "$after" -le "$before" ] || fail "shadow variables of exited tasks not freed: $before -> $after"
+# kpatch-syscall.h
+umask 0123; [ "$(umask)" = 0321 ] || fail "umask patch not in force: $(umask)"
+umask 022
+# Unload with the sleeper alive: kp frees what the patch left behind.
+echo 0 > $K/kp_kpatch_newpid/enabled || fail "disable"
+rmmod kp_kpatch_newpid || fail "rmmod"
+[ -z "$(cat $K/shadow)" ] || fail "shadow data leaked: $(cat $K/shadow)"
+dmesg | grep -q "kp_kpatch_newpid: freed [0-9]* shadow variable(s) of id $ID" || fail "no free message"
+grep -q "^newpid:" /proc/$pid/status && fail "newpid still shown after the unload"
+umask 0123; [ "$(umask)" = 0123 ] || fail "umask patch still in force"
+kill $pid
+echo KPATCH-ORDER
+dmesg | grep -o 'kpatch-cb: .*'
+echo OK
+"""
+
+
+@pytest.fixture(scope="module")
+def kpatch_module(tmp_path_factory, kernel_tree):
+    """The kpatch-style patch, built by kp-build unchanged (shares test_kp_build's cache)."""
+    kp_build = BUILD / "bin/kp-build"
+    if not kp_build.exists():
+        pytest.fail(f"{kp_build} not built: run 'make all'", pytrace=False)
+    out = tmp_path_factory.mktemp("kpatch") / "kp_kpatch_newpid.ko"
+    patch = Path(__file__).resolve().parent / "patches-state/kpatch-shadow-newpid.patch"
+    r = subprocess.run([str(kp_build), "--src", str(kernel_tree), "--cache-dir",
+                        str(BUILD / "kp-build-cache"), "-o", str(out), "-j2", "--patch",
+                        str(patch)], capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        pytest.fail(f"kp-build failed ({r.returncode}):\n{r.stdout}\n{r.stderr}", pytrace=False)
+    return out
+
+
+def test_kpatch_style_patch(vm, kmods, kpatch_module, kpctl_bin):
+    info = json.loads(subprocess.run([str(kpctl_bin), "info", "--json", str(kpatch_module)],
+                                     capture_output=True, text=True, check=True).stdout)
+    kinds = sorted(k for c in info["callbacks"] for k in
+                   ("pre_patch", "post_patch", "pre_unpatch", "post_unpatch") if c[k])
+    assert kinds == ["post_patch", "post_unpatch", "pre_patch", "pre_unpatch"], info
+    assert {c["object"] for c in info["callbacks"]} == {"vmlinux"}, info["callbacks"]
+    assert sorted(f["function"] for f in info["functions"]) == [
+        "__x64_sys_umask", "kernel_clone", "proc_pid_status", "release_task"], info  # __sys_setfsuid: KPATCH_IGNORE_FUNCTION
+    assert not any(u.startswith("klp_shadow") for u in info["undefined"]), info["undefined"]
+
+    f = files(kmods)
+    f["/kp/kp_kpatch_newpid.ko"] = kpatch_module
+    r = vm.run(PRELUDE + KPATCH_SCRIPT, f, timeout=180)
+    assert "OK" in r.output, r.output
+    order = r.output.split("KPATCH-ORDER", 1)[1]
+    assert re.findall(r"kpatch-cb: (\S+ \S+)", order) == [
+        "pre_patch vmlinux", "post_patch vmlinux", "pre_unpatch vmlinux",
+        "post_unpatch vmlinux"], order
