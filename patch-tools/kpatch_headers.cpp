@@ -9,6 +9,20 @@ namespace kp::build {
 
 namespace fs = std::filesystem;
 
+namespace {
+const char *const kNames[] = {"kpatch-macros.h", "kpatch-syscall.h", "kp-abi.h"};
+} // namespace
+
+std::set<std::string> kpatch_header_paths(const std::set<std::string> &files)
+{
+	std::set<std::string> out;
+	for (const auto &f : files)
+		if (f.ends_with(".c"))
+			for (const char *name : kNames)
+				out.insert((fs::path(f).parent_path() / name).string());
+	return out;
+}
+
 void install_kpatch_headers(const std::string &kp_src, const std::string &tree,
                             const std::set<std::string> &files)
 {

@@ -14,4 +14,7 @@ namespace kp::build {
 void install_kpatch_headers(const std::string &kp_src, const std::string &tree,
                             const std::set<std::string> &files);
 
+// The paths (relative to the tree) install_kpatch_headers may write for @files.
+std::set<std::string> kpatch_header_paths(const std::set<std::string> &files);
+
 } // namespace kp::build

@@ -8,12 +8,15 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "cache.h"
 #include "error.h"
 #include "kernel_info.h"
 #include "kernel_release.h"
+#include "kpatch_headers.h"
+#include "link.h"
 #include "patch_apply.h"
 #include "patch_parse.h"
 #include "process.h"
@@ -121,14 +124,24 @@ void build_tree(const PrepareRequest &q, const PreparedTree &p, const std::strin
 const char *kJournal = "/.kp-patching";
 const char *kSaved = ".kp-orig";
 
-// The files a patched build sets aside: sources, objects and their .cmd records.
+std::set<std::string> patched_sources(const std::vector<PatchInfo> &patches)
+{
+	std::set<std::string> files;
+	for (const auto &p : patches)
+		for (const auto &f : p.files)
+			files.insert(f.path);
+	return files;
+}
+
+// The files a patched build sets aside or creates: sources, kp's kpatch headers beside
+// them, objects and their .cmd records.
 std::vector<std::string> set_aside_files(const std::vector<PatchInfo> &patches,
                                          const std::vector<std::string> &objects)
 {
-	std::vector<std::string> files;
-	for (const auto &p : patches)
-		for (const auto &f : p.files)
-			files.push_back(f.path);
+	std::set<std::string> sources = patched_sources(patches);
+	std::vector<std::string> files(sources.begin(), sources.end());
+	for (const auto &h : kpatch_header_paths(sources))
+		files.push_back(h);
 	for (const auto &o : objects) {
 		files.push_back(o);
 		auto slash = o.rfind('/');
@@ -205,6 +218,7 @@ ObjectPairs compile_before_after(const PreparedTree &prepared,
 		}
 		for (const auto &p : patches)
 			apply_patch(p, tree, log);
+		install_kpatch_headers(kp_source_dir(), tree, patched_sources(patches));
 		compile_objects(prepared, tree, objects, jobs, log);
 		out.patched = copy_objects(tree, objects, work + "/patched");
 	} catch (...) {
