@@ -243,7 +243,7 @@ int kp_enable_patch(struct kp_patch *patch)
 	if (ret)
 		goto fail;
 	/* Callbacks only when the transition can start (livepatch's order). */
-	ret = kp_transition_busy(patch);
+	ret = kp_transition_busy(patch, true);
 	if (ret)
 		goto fail;
 	ret = kp_pre_patch_callbacks(patch);
@@ -281,7 +281,7 @@ fail:
 int kp_disable_patch(struct kp_patch *patch)
 {
 	lockdep_assert_held(&kp_mutex);
-	if (!kp_in_transition(patch) && !kp_transition_busy(patch))
+	if (!kp_in_transition(patch) && !kp_transition_other(patch))
 		kp_pre_unpatch_callbacks(patch);
 	return kp_transition(patch, false);
 }

@@ -852,11 +852,9 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	if (kp_trans.patch == patch)
 		return enable == kp_trans.to_patched ? 0 :
 			kp_reverse("requested");
-	if (kp_trans.patch) {
-		pr_err("%s: cannot %s: patch %s is in transition; retry when it is over\n",
-		       patch->name, kp_dir_name(enable), kp_trans.patch->name);
-		return -EBUSY;
-	}
+	ret = kp_transition_busy(patch, enable);
+	if (ret)
+		return ret;
 
 	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
 	if (!ps)
@@ -960,16 +958,24 @@ int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 	return 0;
 }
 
-/*
- * -EBUSY (and a log line) when a patch other than @patch is in transition:
- * callbacks then must not run (state.c, callbacks.c).
- */
-int kp_transition_busy(struct kp_patch *patch)
+/* The patch in transition when it is not @patch, else NULL. */
+struct kp_patch *kp_transition_other(struct kp_patch *patch)
 {
-	if (!kp_trans.patch || kp_trans.patch == patch)
+	return kp_trans.patch == patch ? NULL : kp_trans.patch;
+}
+
+/*
+ * -EBUSY, with kp_transition()'s log line, when a patch other than @patch is
+ * in transition: callbacks then must not run (state.c, callbacks.c).
+ */
+int kp_transition_busy(struct kp_patch *patch, bool enable)
+{
+	struct kp_patch *other = kp_transition_other(patch);
+
+	if (!other)
 		return 0;
-	pr_err("%s: cannot change: patch %s is in transition; retry when it is over\n",
-	       patch->name, kp_trans.patch->name);
+	pr_err("%s: cannot %s: patch %s is in transition; retry when it is over\n",
+	       patch->name, kp_dir_name(enable), other->name);
 	return -EBUSY;
 }
 
