@@ -112,14 +112,11 @@ std::unordered_map<std::string, uint32_t> image_crcs(const kp::elf::Object &imag
 	return crcs;
 }
 
-} // namespace
-
-size_t check_versions(const std::string &ko, const std::string &vmlinux)
+// One module's __versions against the image's CRCs; returns how many were compared.
+size_t check_module_versions(const std::string &ko, const std::string &vmlinux,
+                             const std::unordered_map<std::string, uint32_t> &crcs)
 {
-	std::unique_ptr<kp::elf::Object> keep_image, keep_module;
-	auto crcs = image_crcs(open_or_throw(keep_image, vmlinux, false));
-	if (crcs.empty())
-		return 0;
+	std::unique_ptr<kp::elf::Object> keep_module;
 	const kp::elf::Object &mod = open_or_throw(keep_module, ko, true);
 	const kp::elf::Section *v = mod.section("__versions");
 	if (!v)
@@ -152,6 +149,19 @@ size_t check_versions(const std::string &ko, const std::string &vmlinux)
 		}
 		++checked;
 	}
+	return checked;
+}
+
+} // namespace
+
+size_t check_versions(const std::vector<std::string> &kos, const std::string &vmlinux)
+{
+	std::unique_ptr<kp::elf::Object> keep_image;
+	auto crcs = image_crcs(open_or_throw(keep_image, vmlinux, false));
+	size_t checked = 0;
+	if (!crcs.empty())
+		for (const auto &ko : kos)
+			checked += check_module_versions(ko, vmlinux, crcs);
 	return checked;
 }
 

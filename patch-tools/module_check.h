@@ -33,7 +33,8 @@ ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
 // the loader refuses a mismatch ("disagrees about version of symbol"), kp-build first.
 // Symbols vmlinux does not export (kp_core's) are checked by modpost against the core's
 // Module.symvers. A vmlinux without __crc_ symbols (no MODVERSIONS) checks nothing.
-// Returns how many entries were checked; throws Error naming the first mismatch.
-size_t check_versions(const std::string &ko, const std::string &vmlinux);
+// The image is read once for all of @kos. Returns how many entries were checked; throws
+// Error naming the first mismatch.
+size_t check_versions(const std::vector<std::string> &kos, const std::string &vmlinux);
 
 } // namespace kp::build

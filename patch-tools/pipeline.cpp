@@ -362,7 +362,7 @@ void module_check(Build &b)
 	Stage stage(b.progress, "module check");
 	ModuleFacts facts = check_module(b.ko, b.tree.src + "/Module.symvers", b.core.symvers,
 	                                 b.tree.build_id, b.tree.release);
-	check_versions(b.ko, b.tree.vmlinux);
+	check_versions({b.ko}, b.tree.vmlinux);
 	Installed in = install_module(b.ko, b.core.ko, b.output);
 	b.core_out = in.core;
 	b.core_copied = in.core_copied;

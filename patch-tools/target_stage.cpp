@@ -277,8 +277,7 @@ BuiltModule write_module(const Options &opt, const TargetKernel &target,
 	t = Clock::now();
 	ModuleFacts facts =
 	        check_module(ko, target.symvers, core.symvers, req.build_id, target.release);
-	size_t versions = check_versions(ko, target.vmlinux);
-	versions += check_versions(core.ko, target.vmlinux);
+	size_t versions = check_versions({ko, core.ko}, target.vmlinux);
 	say("module check: " + std::to_string(facts.funcs) + " function(s), vermagic '" +
 	            facts.vermagic + "', " + std::to_string(versions) +
 	            " symbol CRC(s) equal to the kernel's",
