@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "error.h"
+#include "parallel.h"
 #include "kp/abi.h"
 #include "progress.h"
 
@@ -95,18 +96,8 @@ std::vector<DiffResult> run_diffs(const std::vector<DiffJob> &jobs,
                                   Log &log)
 {
 	std::vector<DiffResult> results(jobs.size());
-	std::atomic<size_t> next{0};
-	auto worker = [&] {
-		for (size_t i = next++; i < jobs.size(); i = next++)
-			results[i] = diff_one(jobs[i], vmlinux, explain, log);
-	};
-	size_t n =
-	        std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(parallel), jobs.size()));
-	std::vector<std::thread> threads;
-	for (size_t t = 0; t < n; ++t)
-		threads.emplace_back(worker);
-	for (auto &t : threads)
-		t.join();
+	parallel_for(jobs.size(), parallel,
+	             [&](size_t i) { results[i] = diff_one(jobs[i], vmlinux, explain, log); });
 	return results;
 }
 

@@ -28,7 +28,9 @@ std::string trim(const std::string &s)
 	return s.substr(b, e - b + 1);
 }
 
-std::string normalize(std::string p, const std::string &tree)
+} // namespace
+
+std::string normalize_tree_path(std::string p, const std::string &tree)
 {
 	if (p.empty())
 		return p;
@@ -40,6 +42,13 @@ std::string normalize(std::string p, const std::string &tree)
 	    p[tree.size()] == '/')
 		p = p.substr(tree.size() + 1);
 	return p;
+}
+
+namespace {
+
+std::string normalize(const std::string &p, const std::string &tree)
+{
+	return normalize_tree_path(p, tree);
 }
 
 void walk_cmd_files(const std::string &root, const std::string &rel, std::vector<std::string> &out)
@@ -188,52 +197,46 @@ std::vector<std::string> list_object_records(const std::string &tree)
 	return out;
 }
 
-namespace {
-std::string cmd_path_of(const std::string &tree, const std::string &obj)
+std::string object_record_path(const std::string &tree, const std::string &obj)
 {
 	auto slash = obj.rfind('/');
 	return tree + "/" + (slash == std::string::npos ? "" : obj.substr(0, slash + 1)) + "." +
 	       obj.substr(slash == std::string::npos ? 0 : slash + 1) + ".cmd";
 }
-} // namespace
 
-AffectedObjects find_affected_objects_cached(const std::string &tree,
-                                             const std::set<std::string> &files,
-                                             const Membership &membership,
-                                             const std::string &index_path)
+void write_dependency_index(const std::string &index_path, const std::vector<ObjectDeps> &records)
+{
+	std::map<std::string, std::vector<std::string>> inv;
+	for (const auto &d : records) {
+		std::set<std::string> all(d.deps.begin(), d.deps.end());
+		if (!d.source.empty())
+			all.insert(d.source);
+		for (const auto &f : all)
+			inv[f].push_back(d.object);
+	}
+	std::string tmp = index_path + ".tmp." + std::to_string(getpid());
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		for (const auto &[f, objs] : inv) {
+			out << f << '\t';
+			for (size_t i = 0; i < objs.size(); ++i)
+				out << (i ? " " : "") << objs[i];
+			out << '\n';
+		}
+		if (!out)
+			throw Error("cannot write " + tmp);
+	}
+	if (rename(tmp.c_str(), index_path.c_str()) != 0)
+		throw_errno("rename " + tmp);
+}
+
+AffectedObjects query_dependency_index(const std::string &index_path,
+                                       const std::set<std::string> &files,
+                                       const std::function<bool(const std::string &)> &member)
 {
 	std::ifstream in(index_path);
-	if (!in) {
-		// Build the index: one line per file, "file<TAB>obj obj ...".
-		std::map<std::string, std::vector<std::string>> inv;
-		for (const auto &obj : list_object_records(tree)) {
-			if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj))
-				continue;
-			ObjectDeps d = parse_cmd_file(cmd_path_of(tree, obj), tree);
-			std::set<std::string> all(d.deps.begin(), d.deps.end());
-			if (!d.source.empty())
-				all.insert(d.source);
-			for (const auto &f : all)
-				inv[f].push_back(obj);
-		}
-		std::string tmp = index_path + ".tmp." + std::to_string(getpid());
-		{
-			std::ofstream out(tmp, std::ios::trunc);
-			for (const auto &[f, objs] : inv) {
-				out << f << '\t';
-				for (size_t i = 0; i < objs.size(); ++i)
-					out << (i ? " " : "") << objs[i];
-				out << '\n';
-			}
-			if (!out)
-				throw Error("cannot write " + tmp);
-		}
-		if (rename(tmp.c_str(), index_path.c_str()) != 0)
-			throw_errno("rename " + tmp);
-		in.open(index_path);
-		if (!in)
-			throw Error("cannot read " + index_path);
-	}
+	if (!in)
+		throw Error("cannot read " + index_path);
 	AffectedObjects a;
 	std::set<std::string> objects;
 	std::string line;
@@ -247,7 +250,7 @@ AffectedObjects find_affected_objects_cached(const std::string &tree,
 		std::istringstream words(line.substr(tab + 1));
 		std::string obj;
 		while (words >> obj) {
-			if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj))
+			if (member && !member(obj))
 				continue;
 			a.by_file[f].push_back(obj);
 			objects.insert(obj);
@@ -257,6 +260,25 @@ AffectedObjects find_affected_objects_cached(const std::string &tree,
 	return a;
 }
 
+AffectedObjects find_affected_objects_cached(const std::string &tree,
+                                             const std::set<std::string> &files,
+                                             const Membership &membership,
+                                             const std::string &index_path)
+{
+	auto member = [&](const std::string &obj) {
+		return membership.vmlinux.count(obj) || membership.module_of.count(obj);
+	};
+	struct stat st;
+	if (stat(index_path.c_str(), &st) != 0) {
+		std::vector<ObjectDeps> records;
+		for (const auto &obj : list_object_records(tree))
+			if (member(obj))
+				records.push_back(parse_cmd_file(object_record_path(tree, obj), tree));
+		write_dependency_index(index_path, records);
+	}
+	return query_dependency_index(index_path, files, member);
+}
+
 AffectedObjects find_affected_objects(const std::string &tree, const std::set<std::string> &files,
                                       const Membership &membership)
 {
@@ -264,7 +286,7 @@ AffectedObjects find_affected_objects(const std::string &tree, const std::set<st
 	for (const auto &obj : list_object_records(tree)) {
 		if (!membership.vmlinux.count(obj) && !membership.module_of.count(obj))
 			continue;
-		ObjectDeps d = parse_cmd_file(cmd_path_of(tree, obj), tree);
+		ObjectDeps d = parse_cmd_file(object_record_path(tree, obj), tree);
 		bool hit = false;
 		auto consider = [&](const std::string &f) {
 			if (files.count(f)) {

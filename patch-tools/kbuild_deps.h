@@ -1,6 +1,7 @@
 // Kbuild's dependency records (.<obj>.o.cmd: source_<obj>, deps_<obj>) and which objects
 // end up in vmlinux or in a module.
 #pragma once
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +17,9 @@ struct ObjectDeps {
 	std::vector<std::string> deps; // every file the compile read (headers included), relative
 	                               // to the tree when inside it, else absolute
 };
+
+// "./lib/../mm/internal.h" -> "mm/internal.h"; a path under `tree` becomes relative to it.
+std::string normalize_tree_path(std::string path, const std::string &tree);
 
 // Parses one .cmd file. `tree` makes absolute paths inside the tree relative. Returns an
 // object with an empty `object` when the file records no source_/deps_ (e.g. a link step).
@@ -51,6 +55,18 @@ AffectedObjects find_affected_objects_cached(const std::string &tree,
                                              const std::set<std::string> &files,
                                              const Membership &membership,
                                              const std::string &index_path);
+
+// The inverted dependency index of a tree (file -> objects reading it), one line per file:
+// "file<TAB>obj obj ...", written atomically.
+void write_dependency_index(const std::string &index_path, const std::vector<ObjectDeps> &records);
+
+// The objects of the index reading one of `files` (only those `member` accepts, if given).
+AffectedObjects query_dependency_index(const std::string &index_path,
+                                       const std::set<std::string> &files,
+                                       const std::function<bool(const std::string &)> &member = {});
+
+// Kbuild's record of an object: "fs/proc/base.o" -> "<tree>/fs/proc/.base.o.cmd".
+std::string object_record_path(const std::string &tree, const std::string &obj);
 
 // Names of all .<obj>.o.cmd files of the tree (relative object paths).
 std::vector<std::string> list_object_records(const std::string &tree);

@@ -18,6 +18,7 @@
 #include "elf/object.h"
 #include "entry_types.h"
 #include "error.h"
+#include "kbuild_deps.h"
 #include "kp/abi.h"
 #include "ksym/symbols.h"
 #include "link.h"
@@ -49,23 +50,54 @@ void say(const std::string &what, double seconds)
 	std::fprintf(stderr, "kp-build: %s (%.1f s)\n", what.c_str(), seconds);
 }
 
-// The objects the patches rebuild: one per changed .c file. Header changes need the
-// release's dependency sets (issue 13, item 2), not written yet: refused.
-std::vector<std::string> patch_objects(const std::vector<PatchInfo> &patches)
+bool is_c_file(const std::string &path)
 {
-	std::vector<std::string> objs;
+	return path.size() > 2 && path.compare(path.size() - 2, 2, ".c") == 0;
+}
+
+// The objects the patches rebuild: each changed .c file's object, and every object of the
+// release's config that reads a changed header (the release's dependency index, made the
+// first time a patch changes a header).
+std::vector<std::string> patch_objects(const std::vector<PatchInfo> &patches,
+                                       const PreparedTree &prepared, int jobs, Log &log)
+{
+	std::set<std::string> objs, headers;
 	for (const auto &p : patches)
 		for (const auto &f : p.files) {
-			if (f.path.size() < 3 || f.path.compare(f.path.size() - 2, 2, ".c") != 0)
-				throw Error(
-				        "patch " + p.file + " changes " + f.path +
-				                ": with --kernel only .c files are supported yet",
-				        kExitUnsupported);
-			std::string o = f.path.substr(0, f.path.size() - 2) + ".o";
-			if (std::find(objs.begin(), objs.end(), o) == objs.end())
-				objs.push_back(o);
+			if (is_c_file(f.path))
+				objs.insert(f.path.substr(0, f.path.size() - 2) + ".o");
+			else
+				headers.insert(f.path);
 		}
-	return objs;
+	if (headers.empty())
+		return {objs.begin(), objs.end()};
+	auto t = Clock::now();
+	DependencyIndex index = dependency_index(prepared, jobs, &log);
+	AffectedObjects hit = query_dependency_index(index.path, headers);
+	for (const auto &h : headers) {
+		auto it = hit.by_file.find(h);
+		if (it == hit.by_file.end())
+			throw Error("the patch changes " + h +
+			                    ", which no object of this kernel's config reads "
+			                    "(dependency index " +
+			                    index.path + ")",
+			            kExitUnsupported);
+		log.write(h + " is read by " + std::to_string(it->second.size()) + " object(s)\n");
+	}
+	objs.insert(hit.objects.begin(), hit.objects.end());
+	say("dependency index: " +
+	            (index.hit ? std::string("cache hit")
+	                       : "Kbuild dry run + preprocessor pass over " +
+	                                 std::to_string(index.objects) + " objects") +
+	            "; the changed header(s) reach " + std::to_string(hit.objects.size()) +
+	            " object(s) (index " + index.path + ")",
+	    since(t));
+	if (!index.failed.empty())
+		std::fprintf(stderr,
+		             "kp-build: note: %zu object(s) of this config were not scanned (first: "
+		             "%s); see %s.failed\n",
+		             index.failed.size(), index.failed.front().c_str(), index.path.c_str());
+	return {objs.begin(), objs.end()};
 }
 
 bool same_function(const FunctionCode &a, const FunctionCode &b)
@@ -88,9 +120,7 @@ std::string make_work_dir(const std::string &cache, const std::string &release)
 // module's objects with -DMODULE and names the module in KBUILD_MODNAME (the object's .cmd).
 std::string object_module(const std::string &tree, const std::string &obj)
 {
-	auto slash = obj.rfind('/');
-	std::string cmd_file =
-	        tree + "/" + obj.substr(0, slash + 1) + "." + obj.substr(slash + 1) + ".cmd";
+	std::string cmd_file = object_record_path(tree, obj);
 	std::ifstream in(cmd_file);
 	std::string cmd;
 	if (!in || !std::getline(in, cmd))
@@ -294,14 +324,13 @@ std::optional<BuiltModule> build_for(const Options &opt, const TargetKernel &tar
 	std::vector<PatchInfo> patches;
 	for (const auto &p : opt.patches)
 		patches.push_back(parse_patch_file(fs::absolute(p).string()));
-	std::vector<std::string> objs = patch_objects(patches);
-
 	auto t = Clock::now();
 	PreparedTree prepared =
 	        prepare_tree({opt.src, target.release, target.config, cache, jobs}, &log);
 	say(prepared.hit ? "tree preparation: cache hit (" + prepared.dir + ")"
 	                 : "tree preparation: olddefconfig + modules_prepare in " + prepared.dir,
 	    since(t));
+	std::vector<std::string> objs = patch_objects(patches, prepared, jobs, log);
 
 	t = Clock::now();
 	ObjectPairs pairs = compile_before_after(prepared, patches, objs, work, jobs, &log);

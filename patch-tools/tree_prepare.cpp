@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "cache.h"
+#include "dry_run_deps.h"
+#include "kbuild_deps.h"
 #include "error.h"
 #include "kernel_info.h"
 #include "kernel_release.h"
@@ -293,6 +295,59 @@ double compile_objects(const PreparedTree &prepared, const std::string &tree,
 	auto start = std::chrono::steady_clock::now();
 	run_make(tree, prepared.make_vars, objects, jobs, log, "compiling");
 	return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *log)
+{
+	DependencyIndex d;
+	d.path = prepared.dir + ".deps";
+	std::string failed_path = d.path + ".failed";
+	FileLock lock(prepared.dir + ".lock");
+	if (fs::exists(d.path) && fs::exists(failed_path)) {
+		std::istringstream in(read_text_file(failed_path));
+		for (std::string line; std::getline(in, line);)
+			if (!line.empty())
+				d.failed.push_back(line);
+		d.hit = true;
+		return d;
+	}
+	restore_tree(prepared.dir);
+	auto start = std::chrono::steady_clock::now();
+	DryRun dry = kbuild_dry_run(prepared.dir, prepared.make_vars, log);
+	std::string scratch = prepared.dir + ".deps.scratch";
+	if (fs::exists(scratch))
+		remove_tree(scratch);
+	DependencyScan scan = scan_dependencies(prepared.dir, dry, scratch, jobs, log);
+	remove_tree(scratch);
+	// Generated sources exist only once built: build those objects (Kbuild makes their
+	// sources first) and read Kbuild's own records of them.
+	if (!scan.generated.empty()) {
+		try {
+			compile_objects(prepared, prepared.dir, scan.generated, jobs, log);
+		} catch (const Error &) {
+			// Each object without a record is reported below.
+		}
+		for (const auto &obj : scan.generated) {
+			std::string cmd = object_record_path(prepared.dir, obj);
+			if (fs::exists(cmd))
+				scan.records.push_back(parse_cmd_file(cmd, prepared.dir));
+			else
+				scan.failed.push_back(obj + ": its generated source could not be built");
+		}
+	}
+	{
+		std::ofstream out(failed_path + ".tmp", std::ios::trunc);
+		for (const auto &f : scan.failed)
+			out << f << "\n";
+		if (!out)
+			throw Error("cannot write " + failed_path + ".tmp");
+	}
+	fs::rename(failed_path + ".tmp", failed_path);
+	write_dependency_index(d.path, scan.records);
+	d.failed = std::move(scan.failed);
+	d.objects = scan.records.size();
+	d.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	return d;
 }
 
 } // namespace kp::build

@@ -63,4 +63,17 @@ ObjectPairs compile_before_after(const PreparedTree &prepared,
                                  const std::vector<std::string> &objects, const std::string &work,
                                  int jobs, Log *log);
 
+// The release's dependency index (dry_run_deps.h): which objects of its config read which
+// file. Made the first time a patch changes a header, under the tree's lock (a patched
+// build sets sources aside), and cached beside the tree: <tree>.deps, in kbuild_deps.h's
+// index format, and <tree>.deps.failed, the objects that could not be scanned and why.
+struct DependencyIndex {
+	std::string path;
+	std::vector<std::string> failed;
+	bool hit = false;
+	size_t objects = 0; // objects scanned by this run (0 on a hit)
+	double seconds = 0;
+};
+DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *log);
+
 } // namespace kp::build

@@ -1,0 +1,134 @@
+"""The dependency set of a header change without a kernel build (issue 13, item 2), proved
+on the test kernel: `kp-build --kernel` prepares an unbuilt copy of the source with the test
+kernel's config, finds which objects read which file with Kbuild's dry run and a
+preprocessor pass (patch-tools/dry_run_deps.h), and rebuilds those a header patch reaches.
+Its index must equal, file by file, what the .cmd records of a full build of that config
+say (build/linux-fs, the function-sections build), and run-pre must find the functions the
+header change alters to be the test kernel's code.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+from e2e import BUILD, tool
+
+HEADER_PATCH = """\
+--- a/fs/proc/internal.h
++++ b/fs/proc/internal.h
+@@ -219,7 +219,7 @@
+ 
+ static inline bool is_empty_pde(const struct proc_dir_entry *pde)
+ {
+-	return S_ISDIR(pde->mode) && !pde->proc_iops;
++	return S_ISDIR(pde->mode) && !pde->proc_iops && !pde->proc_ops;
+ }
+ extern void pde_put(struct proc_dir_entry *);
+ 
+"""
+
+
+def norm(path: str, tree: str) -> str:
+    p = str(Path(path)) if path.startswith("/") else path
+    if p.startswith(tree + "/"):
+        p = p[len(tree) + 1:]
+    parts: list[str] = []
+    for c in p.split("/"):
+        if c in ("", "."):
+            continue
+        if c == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(c)
+    return "/".join(parts)
+
+
+def cmd_record(tree: Path, obj: str) -> tuple[str, set[str]]:
+    """(source, files read) from Kbuild's .<obj>.cmd (fixdep's source_/deps_ lines)."""
+    d, base = obj.rsplit("/", 1) if "/" in obj else ("", obj)
+    text = (tree / d / f".{base}.cmd").read_text()
+    src = re.search(r"^source_\S+ := (\S+)", text, re.M).group(1)
+    deps = re.search(r"^deps_\S+ := \\\n((?:.*\\\n)*)", text, re.M).group(1)
+    files = {norm(src, str(tree))}
+    for line in deps.splitlines():
+        item = line.strip().rstrip("\\").strip()
+        if item and not item.startswith("$(wildcard"):
+            files.add(norm(item, str(tree)))
+    return norm(src, str(tree)), files
+
+
+def reference_index(tree: Path) -> dict[str, set[str]]:
+    """file -> objects, from a built tree: vmlinux's archives and the modules' .mod lists."""
+    members: set[str] = set()
+    for archive in ("vmlinux.a", "lib/lib.a", "arch/x86/lib/lib.a"):
+        if (tree / archive).exists():
+            out = subprocess.run(["ar", "t", str(tree / archive)], capture_output=True,
+                                 text=True, check=True).stdout
+            members |= {norm(m, str(tree)) for m in out.split()}
+    for ko in (tree / "modules.order").read_text().split():
+        members |= {norm(o, "") for o in (tree / ko).with_suffix(".mod").read_text().split()}
+    index: dict[str, set[str]] = defaultdict(set)
+    for obj in members:
+        for f in cmd_record(tree, obj)[1]:
+            index[f].add(obj)
+    return index
+
+
+def read_index(path: Path) -> dict[str, set[str]]:
+    index = {}
+    for line in path.read_text().splitlines():
+        f, _, objs = line.partition("\t")
+        index[f] = set(objs.split())
+    return index
+
+
+def test_header_dependency_set_equals_a_full_builds_records(debian_source, tmp_path):
+    built = BUILD / "linux-fs"
+    kernel = BUILD / "linux"
+    release = (kernel / "include/config/kernel.release").read_text().strip()
+    src_version = subprocess.run(["make", "-s", "-C", str(debian_source), "kernelversion"],
+                                 capture_output=True, text=True).stdout.strip()
+    assert src_version == release, (
+        f"the test kernel is {release} but Debian's source is {src_version}: "
+        "'make deps' installs the archive's newest linux-source-6.1")
+    patch = tmp_path / "proc-internal-h.patch"
+    patch.write_text(HEADER_PATCH)
+    # The patch changes vmlinux only: the test kernel's modules are not needed (an empty
+    # modules.dep; kp-build would refuse a module object without its .ko).
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "modules.dep").write_text("")
+    r = subprocess.run([str(tool("kp-build")), "--src", str(debian_source), "--kernel",
+                        release, "--config", str(kernel / ".config"),
+                        "--symvers", str(kernel / "Module.symvers"),
+                        "--vmlinux", str(kernel / "vmlinux"), "--modules", str(modules),
+                        "--patch", str(patch),
+                        "--check-only", "-j2"],
+                       capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"the changed header\(s\) reach (\d+) object\(s\) \(index (\S+)\)",
+                  r.stderr)
+    assert m, r.stderr
+    ours = read_index(Path(m.group(2)))
+    ref = reference_index(built)
+
+    # Every object of the config, and for every file of the source tree (what a patch can
+    # change; generated headers differ between an unbuilt and a built tree by nature) the
+    # same objects.
+    assert set().union(*ours.values()) == set().union(*ref.values())
+    source_files = {f for f in set(ours) | set(ref)
+                    if not f.startswith("/") and (debian_source / f).is_file()}
+    assert len(source_files) > 1000
+    diff = {f: (sorted(ours.get(f, set()) - ref.get(f, set())),
+                sorted(ref.get(f, set()) - ours.get(f, set())))
+            for f in source_files if ours.get(f, set()) != ref.get(f, set())}
+    assert not diff, f"{len(diff)} files differ (ours-only, records-only): " + str(
+        dict(list(diff.items())[:5]))
+
+    assert int(m.group(1)) == len(ref["fs/proc/internal.h"]) >= 10
+    # The functions the header change alters compiled from the source are the test
+    # kernel's code (run-pre on a header change).
+    assert re.search(r"run-pre: the [1-9]\d* function\(s\) the patch changes are the "
+                     r"kernel's code", r.stderr), r.stderr
