@@ -198,7 +198,15 @@ ObjectPairs compile_before_after(const PreparedTree &prepared,
 	FileLock lock(tree + ".lock");
 	restore_tree(tree);
 	ObjectPairs out;
-	compile_objects(prepared, tree, objects, jobs, log);
+	// The tree's sources never change (a patched build restores them), so an object built
+	// by an earlier run, with its record, is the original: make is not asked again (each
+	// make spends ~1.5 s deciding so).
+	std::vector<std::string> unbuilt;
+	for (const auto &o : objects)
+		if (!fs::exists(tree + "/" + o) || !fs::exists(object_record_path(tree, o)))
+			unbuilt.push_back(o);
+	if (!unbuilt.empty())
+		compile_objects(prepared, tree, unbuilt, jobs, log);
 	out.orig = copy_objects(tree, objects, work + "/orig");
 
 	std::vector<std::string> files = set_aside_files(patches, objects);

@@ -10,13 +10,17 @@
 #      lists is compiled in the prepared tree (timed, one job, make's own time subtracted);
 #      the mean per object times their number, over 2 cores, is the full build's compile
 #      time (links, BTF and signing not counted: a lower bound)
-#   3. with KP_BENCH_COLD=1 also cold: a fresh cache (downloads, unpacking, tree preparation)
+#   3. a header change read by ~20 objects (fs/proc/internal.h), warm (median of 3), and the
+#      one-time cost of the release's dependency index (reported by the first run when the
+#      index is not cached yet)
+#   4. with KP_BENCH_COLD=1 also cold: a fresh cache (downloads, unpacking, tree preparation)
 #
 # Usage: scripts/bench-debian.sh      (needs make all; fetches Debian's packages once)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kp_build=$repo/build/bin/kp-build
 fix=$repo/docs/examples/fix-uname-machine.patch
+header_fix=$repo/test/integration/patches/headers/proc-internal-h.patch
 stride=${KP_BENCH_STRIDE:-150}
 [ -x "$kp_build" ] || { echo "bench-debian: $kp_build not built (make all)" >&2; exit 1; }
 
@@ -29,7 +33,7 @@ echo "Debian's $release ($version), source $src"
 build() { # build CACHE_ARGS... -> seconds on stdout, kp-build's lines in $out/log
 	local t0 t1
 	t0=$(date +%s.%N)
-	"$kp_build" --src "$src" --kernel "$release" --patch "$fix" -o "$out/kp-fix.ko" -j2 "$@" \
+	"$kp_build" --src "$src" --kernel "$release" --patch "${patch:-$fix}" -o "$out/kp-fix.ko" -j2 "$@" \
 		> "$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
 	t1=$(date +%s.%N)
 	echo "$t1 - $t0" | bc
@@ -69,6 +73,17 @@ full=$(echo "$per * $n / 2" | bc -l)
 printf 'peer, full build of the config (kpatch-build'"'"'s way): %d objects (vmlinux %d, modules %d), sample of %d: %.2f s each -> %.0f s (%.0f min) on 2 cores, compile only\n' \
 	"$n" "$n_vmlinux" "$n_modules" "$k" "$per" "$full" "$(echo "$full / 60" | bc -l)"
 printf 'ratio full build / kp-build warm: %.0fx\n' "$(echo "$full / $warm" | bc -l)"
+
+patch=$header_fix
+first=$(build)
+echo "header change, first run: $first s"
+grep -E "^kp-build: (dependency index|objects)" "$out/log" | sed 's/(index \/[^)]*)//'
+hruns=()
+for _ in 1 2 3; do hruns+=("$(build)"); done
+hwarm=$(printf '%s\n' "${hruns[@]}" | sort -n | sed -n 2p)
+echo "header change (fs/proc/internal.h), warm: ${hruns[*]} s -> median $hwarm s"
+grep -E "^kp-build: (dependency index|objects|diff|link)" "$out/log" | sed 's/(index \/[^)]*)//'
+patch=$fix
 
 if [ "${KP_BENCH_COLD:-0}" = 1 ]; then
 	cold=$(build --cache-dir "$out/cold-cache")

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-from e2e import BUILD, tool
+import pytest
 
-HEADER_PATCH = """\
---- a/fs/proc/internal.h
-+++ b/fs/proc/internal.h
-@@ -219,7 +219,7 @@
- 
- static inline bool is_empty_pde(const struct proc_dir_entry *pde)
- {
--	return S_ISDIR(pde->mode) && !pde->proc_iops;
-+	return S_ISDIR(pde->mode) && !pde->proc_iops && !pde->proc_ops;
- }
- extern void pde_put(struct proc_dir_entry *);
- 
-"""
+from e2e import BUILD, CHECK_FN, PATCHES, parse_checks, tool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vm-images"))
+import kpvm  # noqa: E402
+
+# A change of an inline of fs/proc/internal.h, which ~20 objects of procfs read.
+HEADER_PATCH = PATCHES / "headers/proc-internal-h.patch"
+# The catalogue's header patch (get_proc_task() of the same header logs a line), with its
+# guest check that passes only while the patch is in force.
+INLINE_PATCH = PATCHES / "header-inline-proc-task.patch"
+INLINE_TEST = PATCHES / "header-inline-proc-task.test"
+
 
 
 def norm(path: str, tree: str) -> str:
@@ -84,29 +84,39 @@ def read_index(path: Path) -> dict[str, set[str]]:
     return index
 
 
-def test_header_dependency_set_equals_a_full_builds_records(debian_source, tmp_path):
-    built = BUILD / "linux-fs"
+def kp_build_for_test_kernel(src: Path, patch: Path, out: Path, *extra: str):
+    """kp-build --kernel for the test kernel, as for a kernel built elsewhere: its release,
+    config, Module.symvers and vmlinux given as overrides, the source unbuilt."""
     kernel = BUILD / "linux"
     release = (kernel / "include/config/kernel.release").read_text().strip()
-    src_version = subprocess.run(["make", "-s", "-C", str(debian_source), "kernelversion"],
-                                 capture_output=True, text=True).stdout.strip()
-    assert src_version == release, (
-        f"the test kernel is {release} but Debian's source is {src_version}: "
-        "'make deps' installs the archive's newest linux-source-6.1")
-    patch = tmp_path / "proc-internal-h.patch"
-    patch.write_text(HEADER_PATCH)
-    # The patch changes vmlinux only: the test kernel's modules are not needed (an empty
+    # The patches change vmlinux only: the test kernel's modules are not needed (an empty
     # modules.dep; kp-build would refuse a module object without its .ko).
-    modules = tmp_path / "modules"
-    modules.mkdir()
+    modules = out / "modules"
+    modules.mkdir(exist_ok=True)
     (modules / "modules.dep").write_text("")
-    r = subprocess.run([str(tool("kp-build")), "--src", str(debian_source), "--kernel",
-                        release, "--config", str(kernel / ".config"),
-                        "--symvers", str(kernel / "Module.symvers"),
-                        "--vmlinux", str(kernel / "vmlinux"), "--modules", str(modules),
-                        "--patch", str(patch),
-                        "--check-only", "-j2"],
-                       capture_output=True, text=True, timeout=1800)
+    return subprocess.run([str(tool("kp-build")), "--src", str(src), "--kernel", release,
+                           "--config", str(kernel / ".config"),
+                           "--symvers", str(kernel / "Module.symvers"),
+                           "--vmlinux", str(kernel / "vmlinux"), "--modules", str(modules),
+                           "--patch", str(patch), *extra, "-j2"],
+                          capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def test_kernel_source(debian_source) -> Path:
+    release = (BUILD / "linux/include/config/kernel.release").read_text().strip()
+    version = subprocess.run(["make", "-s", "-C", str(debian_source), "kernelversion"],
+                             capture_output=True, text=True).stdout.strip()
+    assert version == release, (
+        f"the test kernel is {release} but Debian's source is {version}: "
+        "'make deps' installs the archive's newest linux-source-6.1")
+    return debian_source
+
+
+def test_header_dependency_set_equals_a_full_builds_records(test_kernel_source, tmp_path):
+    debian_source = test_kernel_source
+    built = BUILD / "linux-fs"
+    r = kp_build_for_test_kernel(debian_source, HEADER_PATCH, tmp_path, "--check-only")
     assert r.returncode == 0, r.stderr
     m = re.search(r"the changed header\(s\) reach (\d+) object\(s\) \(index (\S+)\)",
                   r.stderr)
@@ -132,3 +142,29 @@ def test_header_dependency_set_equals_a_full_builds_records(debian_source, tmp_p
     # kernel's code (run-pre on a header change).
     assert re.search(r"run-pre: the [1-9]\d* function\(s\) the patch changes are the "
                      r"kernel's code", r.stderr), r.stderr
+
+
+def test_header_patch_built_without_a_kernel_build_works_live(test_kernel_source, tmp_path):
+    """The catalogue's header patch, built through --kernel (the dependency index, not the
+    tree's records, says which objects to rebuild), loads on the test kernel, takes effect
+    and goes away again."""
+    ko = tmp_path / "kp_header_inline.ko"
+    r = kp_build_for_test_kernel(test_kernel_source, INLINE_PATCH, tmp_path, "-o", str(ko))
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"the changed header\(s\) reach [1-9]\d* object\(s\)", r.stderr), r.stderr
+    script = "\n".join([
+        CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
+        "kp_check inline before /kp/tests/inline.test",
+        "kpctl load /kp/kp_header_inline.ko --timeout 30 || echo LOADFAIL",
+        "kp_check inline loaded /kp/tests/inline.test",
+        "kpctl unload kp_header_inline --timeout 30 || echo UNLOADFAIL",
+        "kp_check inline unloaded /kp/tests/inline.test", ""])
+    files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/kp_header_inline.ko": ko,
+             "/kp/kp_core.ko": tmp_path / "kp_core.ko", "/kp/tests/inline.test": INLINE_TEST}
+    res = kpvm.run(script, files, timeout=300,
+                   log_dir=BUILD / "test-logs" / "release_deps_header_patch")
+    assert res.ok, res.describe()
+    assert "LOADFAIL" not in res.output and "UNLOADFAIL" not in res.output, res.output
+    c = parse_checks(res.output)
+    assert (c.get(("inline", "before")), c.get(("inline", "loaded")),
+            c.get(("inline", "unloaded"))) == ("fail", "pass", "fail"), res.output
