@@ -168,3 +168,14 @@ def test_header_patch_built_without_a_kernel_build_works_live(test_kernel_source
     c = parse_checks(res.output)
     assert (c.get(("inline", "before")), c.get(("inline", "loaded")),
             c.get(("inline", "unloaded"))) == ("fail", "pass", "fail"), res.output
+
+
+def test_header_no_object_of_the_config_reads_is_refused(test_kernel_source, tmp_path):
+    """fs/ext4/ext4.h with a config without ext4: refused (exit 2, as every unsupported
+    change), naming the header, and no module written."""
+    ko = tmp_path / "kp_ext4.ko"
+    r = kp_build_for_test_kernel(test_kernel_source, PATCHES / "headers/ext4-unbuilt-h.patch",
+                                 tmp_path, "-o", str(ko))
+    assert r.returncode == 2, r.stderr
+    assert "fs/ext4/ext4.h, which no object of this kernel's config reads" in r.stderr, r.stderr
+    assert not ko.exists() and not (tmp_path / "kp_core.ko").exists()
