@@ -29,6 +29,13 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 		auto busy = patch_in_transition(except);
 		if (!busy || Clock::now() >= deadline)
 			return busy;
+		if (auto st = read_patch(*busy); st && st->transition == "canary")
+			throw Error(Exit::busy, "patch " + *busy + " is in canary (" +
+			                                std::to_string(st->canary.size()) +
+			                                " task(s) run its new code) and no other patch "
+			                                "may change meanwhile; nothing was done; end the "
+			                                "canary first with kpctl promote " +
+			                                *busy + " or kpctl abort " + *busy);
 		if (*busy != said)
 			progress("waiting for the transition of patch " + *busy +
 			         " to end (one transition at a time)");
@@ -43,7 +50,8 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 	auto last_print = Clock::now();
 	for (;;) {
 		auto st = read_patch(name);
-		if (!st || st->transition == "idle" || Clock::now() >= deadline)
+		if (!st || st->transition == "idle" || st->transition == "canary" ||
+		    Clock::now() >= deadline)
 			return st;
 		std::string now = st->transition + ": " + std::to_string(st->pending_count) +
 		                  " task(s) not switched yet" +

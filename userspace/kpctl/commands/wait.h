@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "sysfs.h"
 
 namespace kp::ctl {
@@ -19,7 +20,8 @@ double seconds_left(Clock::time_point deadline);
 void nap(Clock::time_point deadline, int ms);
 
 // Waits until no patch but @except is in transition (one transition at a time).
-// Returns the name of the one still in transition at the deadline, if any.
+// Returns the name of the one still in transition at the deadline, if any.  Throws
+// Error(busy) at once when that patch is in canary: a canary ends only when told.
 std::optional<std::string> wait_no_transition(const std::string &except,
                                               Clock::time_point deadline);
 
