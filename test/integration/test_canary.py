@@ -8,7 +8,8 @@ One boot runs every check in order, on kp_test_pb_ok (its /proc/cmdline reads
      <patch>/canary show C;
   2. a second load while the canary is open is refused, by kpctl (saying so) and by the
      core (insmod);
-  3. `kpctl abort`: nobody reads the new code, the module is gone;
+  3. `kpctl abort`: nobody reads the new code, the module is gone; writing 1 to `enabled`
+     does not promote, and `kpctl unload` of a patch in canary aborts it;
   4. a canary of two processes, one of which exits: the canary shows the one left, and
      `kpctl promote` switches every task;
   5. a fault in a canary task's child while in the new code (probation): the canary is
@@ -93,6 +94,13 @@ grep -q "^kp_test_pb_ok " /proc/modules && fail "module still loaded after abort
 expect C "$(ask C)" "$ORIG|$ORIG"
 expect N "$(ask N)" "$ORIG|$ORIG"
 dmesg | grep -q "kp_test_pb_ok: canary aborted: its tasks are back on the old code" || fail "no abort line"
+kpctl load --canary pid:$C --probation 0 /kp/kp_test_pb_ok.ko > /dev/null || fail "load --canary again"
+echo 1 > $K/kp_test_pb_ok/enabled || fail "write 1 to enabled"
+[ "$(cat $K/kp_test_pb_ok/transition)" = canary ] || fail "writing 1 to enabled promoted"
+expect N "$(ask N)" "$ORIG|$ORIG"
+kpctl unload kp_test_pb_ok || fail "unload of a patch in canary"
+expect C "$(ask C)" "$ORIG|$ORIG"
+grep -q "^kp_test_pb_ok " /proc/modules && fail "module still loaded after unload"
 echo "STEP abort ok"
 
 echo "== 4. promote, after a canary process exited"
