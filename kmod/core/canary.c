@@ -94,8 +94,8 @@ static bool kp_canary_has_tgid(const struct kp_canary_set *set,
 
 /*
  * Inside stop_machine: does the canary starting take @task?  Every thread of
- * the processes named, and a child of theirs created but not run yet (its
- * fork probe may have fired before the table existed).
+ * the processes named, and a child process of theirs created but not run yet
+ * (its fork probe may have fired before the table existed).
  */
 bool kp_canary_selects(struct task_struct *task)
 {
@@ -105,7 +105,7 @@ bool kp_canary_selects(struct task_struct *task)
 		return false;
 	if (kp_canary_has_tgid(set, task))
 		return true;
-	return !task->se.sum_exec_runtime &&
+	return thread_group_leader(task) && !task->se.sum_exec_runtime &&
 	       kp_canary_has_tgid(set, rcu_dereference_raw(task->real_parent));
 }
 

@@ -74,6 +74,7 @@ done
 kpctl status kp_test_pb_ok | tee /tmp/st
 grep -q "^kp_test_pb_ok: in canary: 1 task (sh $C) run the new code" /tmp/st || fail "status"
 kpctl status --json | grep -q "\"transition\": \"canary\"" || fail "status --json"
+kpctl list --dir /kp | grep -q "kp_test_pb_ok  enabled  transition canary (1 task(s))" || fail "list: $(kpctl list --dir /kp)"
 echo "STEP canary ok"
 
 echo "== 2. a second load while the canary is open"
