@@ -19,13 +19,7 @@ Modules come from `make -C kmod`; kpctl is build/bin/kpctl or $KPCTL_BIN.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import kpvm
-import pytest
-
-from conftest import BUILD
 
 BUSY = 12  # kpctl's exit status (docs/kpctl.md)
 
@@ -150,14 +144,6 @@ dmesg | grep -q "kp_test_pb_null: rolled back: reverted" || fail "no rollback li
 kill $F
 echo "ALL OK"
 """
-
-
-@pytest.fixture(scope="module")
-def kpctl_bin() -> Path:
-    path = Path(os.environ.get("KPCTL_BIN", BUILD / "bin/kpctl"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
-    return path
 
 
 def test_canary(vm, kmods, kpctl_bin):
