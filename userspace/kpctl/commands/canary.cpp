@@ -41,7 +41,7 @@ PatchState end_canary(const CanaryOptions &o, const std::string &what)
 		        errno_text("the core refused to " + what + " the canary of patch " + name,
 		                   err) +
 		                "; check the kernel log (dmesg)");
-	st = follow_transition(name, deadline_after(timeout_s + 30.0));
+	st = follow_transition(name, deadline_after(timeout_s + 30.0), what == "promote");
 	if (!st)
 		throw Error(Exit::internal, "patch " + name + " vanished during the " + what);
 	if (st->transition != "idle") {

@@ -44,7 +44,8 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 	}
 }
 
-std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline)
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline,
+                                            bool reverses)
 {
 	std::string said;
 	auto last_print = Clock::now();
@@ -61,8 +62,10 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 		                                     (st->pending.size() > 1 ? ", ..." : "") + ")");
 		if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
 			progress("transition " + now + "; " +
-			         std::to_string(st->transition_ms / 1000) + " s of " +
-			         std::to_string(st->timeout) + " s before it reverses");
+			         std::to_string(st->transition_ms / 1000) + " s" +
+			         (reverses ? " of " + std::to_string(st->timeout) +
+			                             " s before it reverses"
+			                   : " (an abort never reverses)"));
 			said = now;
 			last_print = Clock::now();
 		}

@@ -28,7 +28,9 @@ std::optional<std::string> wait_no_transition(const std::string &except,
 // Follows the transition of patch @name until it is idle or the deadline,
 // printing progress (direction, elapsed time, tasks not switched yet) when it
 // changes.  Returns the last state read (nullopt if the patch vanished).
-std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline);
+// @reverses: false for a transition the core never reverses (a canary's abort).
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline,
+                                            bool reverses = true);
 
 // Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
