@@ -20,6 +20,7 @@
 #include <linux/utsname.h>
 #include "build_id.h"
 #include "callbacks.h"
+#include "canary.h"
 #include "core.h"
 #include "kallsyms.h"
 #include "kp_patch.h"
@@ -260,7 +261,7 @@ int kp_enable_patch(struct kp_patch *patch)
 	}
 	/* The newest enabled patch goes last: modules that come push in this order. */
 	list_move_tail(&patch->node, &kp_patches);
-	ret = kp_transition(patch, true);
+	ret = kp_canary_enable(patch);	/* a canary if one is armed (issue 16) */
 	if (ret)
 		goto fail_callbacks;
 	return 0;
@@ -536,9 +537,14 @@ static int __init kp_core_init(void)
 	ret = kp_probation_init();
 	if (ret)
 		goto err_module;
+	ret = kp_canary_init();
+	if (ret)
+		goto err_probation;
 	pr_info("ready\n");
 	return 0;
 
+err_probation:
+	kp_probation_exit();
 err_module:
 	kp_module_exit();
 err_sysfs:
@@ -550,6 +556,7 @@ err_transition:
 
 static void __exit kp_core_exit(void)
 {
+	kp_canary_exit();
 	kp_probation_exit();
 	kp_module_exit();
 	kp_sysfs_exit();

@@ -22,6 +22,7 @@ enum kp_transition_state {
 	KP_IDLE,
 	KP_ENABLING,
 	KP_DISABLING,
+	KP_CANARY,		/* held open for a few tasks (canary.c) */
 };
 
 struct kp_ops;

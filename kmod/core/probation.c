@@ -85,6 +85,7 @@ struct kp_probation {
 	u64 start_ns;
 	u64 deadline_ns;
 	bool remembered;
+	bool canary;			/* opened by a canary: no end until promoted */
 	struct kp_fault fault;
 };
 
@@ -166,6 +167,7 @@ static struct kp_probation *kp_pb_alloc(struct kp_patch *patch)
 			memset(&pb->fault, 0, sizeof(pb->fault));
 			pb->patch = patch;
 			pb->remembered = false;
+			pb->canary = false;
 			atomic_set(&pb->state, KP_PB_ARMED);
 			return pb;
 		}
@@ -209,7 +211,11 @@ static void kp_pb_start(struct kp_probation *pb, unsigned int seconds)
 		atomic_inc(&kp_pb_open);
 		atomic_set_release(&pb->state, KP_PB_ACTIVE);
 	}
-	pr_info("%s: on probation for %u s\n", pb->patch->name, seconds);
+	if (pb->canary)
+		pr_info("%s: on probation during the canary, then for %u s\n",
+			pb->patch->name, seconds);
+	else
+		pr_info("%s: on probation for %u s\n", pb->patch->name, seconds);
 	mod_delayed_work(system_wq, &kp_pb_work, 0);
 }
 
@@ -334,6 +340,11 @@ void kp_probation_settled(struct kp_patch *patch, bool enabled)
 				 msecs_to_jiffies(KP_RETRY_MS));
 		return;
 	}
+	if (pb && pb->canary && atomic_read(&pb->state) == KP_PB_ACTIVE) {
+		pb->canary = false;	/* promoted: the window starts now */
+		kp_pb_start(pb, pb->seconds);
+		return;
+	}
 	if (pb && atomic_read(&pb->state) != KP_PB_ARMED)
 		return;		/* a reversed disable: probation goes on */
 	seconds = pb ? pb->seconds : READ_ONCE(kp_probation_s);
@@ -348,6 +359,28 @@ void kp_probation_settled(struct kp_patch *patch, bool enabled)
 		kp_pb_start(pb, seconds);
 }
 
+/*
+ * A canary of @patch opened (kp_mutex held): watch it from now on, with no
+ * end, until it is promoted (the window then starts, kp_probation_settled())
+ * or aborted.  A fault pinned on it rolls it back: the canary aborts.
+ */
+void kp_probation_canary(struct kp_patch *patch)
+{
+	struct kp_probation *pb = kp_pb_find(patch);
+	unsigned int seconds = pb ? pb->seconds : READ_ONCE(kp_probation_s);
+
+	if (!seconds)
+		return;
+	if (!pb)
+		pb = kp_pb_alloc(patch);
+	if (!pb)
+		return;
+	pb->seconds = seconds;
+	pb->canary = true;
+	kp_pb_start(pb, seconds);
+	WRITE_ONCE(pb->deadline_ns, U64_MAX);
+}
+
 #define to_patch(k) container_of(k, struct kp_patch, kobj)
 
 static ssize_t probation_show(struct kobject *kobj,
@@ -359,8 +392,8 @@ static ssize_t probation_show(struct kobject *kobj,
 
 	mutex_lock(&kp_mutex);
 	pb = kp_pb_find(to_patch(kobj));
-	if (pb && atomic_read(&pb->state) == KP_PB_ARMED) {
-		left = pb->seconds;
+	if (pb && (atomic_read(&pb->state) == KP_PB_ARMED || pb->canary)) {
+		left = pb->seconds;	/* from the switch (or the promotion) */
 	} else if (pb && atomic_read(&pb->state) == KP_PB_ACTIVE) {
 		now = ktime_get_mono_fast_ns();
 		if (now < pb->deadline_ns)

@@ -18,6 +18,7 @@ extern const struct attribute_group kp_probation_group;
 int kp_probation_init(void);
 void kp_probation_exit(void);
 void kp_probation_settled(struct kp_patch *patch, bool enabled);
+void kp_probation_canary(struct kp_patch *patch);
 bool kp_probation_watching(void);
 void kp_probation_blame(const char *type, unsigned long ip,
 			const unsigned long *stack, unsigned int nr);

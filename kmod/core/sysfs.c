@@ -3,7 +3,7 @@
  * sysfs.c - /sys/kernel/kp/<patch>/ and its files:
  *   enabled        rw  the state the patch is in or heads for; writing the
  *                      other value during a transition reverses it
- *   transition     ro  idle | enabling | disabling
+ *   transition     ro  idle | enabling | disabling | canary
  *   transition_ms  ro  elapsed time of the transition in progress
  *   pending        ro  number of tasks not switched yet
  *   pending_tasks  ro  "pid comm function+off/size" of each of them
@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 #include "callbacks.h"
+#include "canary.h"
 #include "pending.h"
 #include "shadow.h"
 #include "state.h"
@@ -84,6 +85,7 @@ static ssize_t transition_show(struct kobject *kobj,
 		[KP_IDLE] = "idle",
 		[KP_ENABLING] = "enabling",
 		[KP_DISABLING] = "disabling",
+		[KP_CANARY] = "canary",
 	};
 
 	return sysfs_emit(buf, "%s\n", names[READ_ONCE(to_patch(kobj)->transition)]);
@@ -327,6 +329,7 @@ static const struct attribute_group kp_patch_group = {
 static const struct attribute_group *kp_patch_groups[] = {
 	&kp_patch_group,
 	&kp_probation_group,	/* probation.c */
+	&kp_canary_group,	/* canary.c */
 	NULL,
 };
 

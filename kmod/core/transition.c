@@ -37,6 +37,7 @@
 #include <linux/string.h>
 #include <linux/task_work.h>
 #include <linux/workqueue.h>
+#include "canary.h"
 #include "kallsyms.h"
 #include "redirect.h"
 #include "transition.h"
@@ -90,6 +91,8 @@ static struct {
 	struct kp_patch *patch;
 	bool to_patched;		/* target state: patched (enabling) */
 	bool reversed;
+	bool canary;			/* a canary held open (canary.c) */
+	bool aborted;			/* a canary being aborted */
 	unsigned int gen;		/* bumped when the target or the tasks change */
 	u64 start_ns;
 	u64 signal_ns;			/* when pending tasks were last kicked */
@@ -133,6 +136,7 @@ struct kp_pass {
 	bool overflow;
 	unsigned long stopper_addr;	/* the patch replaces stop_machine code */
 	bool done;			/* no task left on the old state */
+	bool blocked;			/* canary: a canary task holds old code */
 	unsigned int switched;
 	int step;			/* full pass: what the other stoppers do */
 	atomic_t acks;			/* stoppers that did it */
@@ -720,7 +724,10 @@ static void kp_complete(void)
 	kp_pending_drop(old);
 	kfree(ranges);
 
-	if (kp_trans.reversed) {
+	if (kp_trans.aborted) {
+		pr_warn("%s: canary aborted: its tasks are back on the old code after %llu us\n",
+			patch->name, us);
+	} else if (kp_trans.reversed) {
 		pr_warn("%s: transition reversed: %s again after %llu us\n",
 			patch->name, enabled ? "enabled" : "disabled", us);
 	} else {
@@ -733,6 +740,16 @@ static void kp_complete(void)
 			div_u64(kp_trans.pause_ns_max, NSEC_PER_USEC));
 	}
 	kp_patch_settled(patch, enabled);
+}
+
+/* After a full pass that did not start a transition: end it, or retry. */
+static void kp_complete_or_retry(bool done)
+{
+	if (done)
+		kp_complete();
+	else
+		mod_delayed_work(system_wq, &kp_trans.work,
+				 msecs_to_jiffies(kp_retry_ms));
 }
 
 /* Flip the target of the transition in progress (kp_mutex held). */
@@ -755,15 +772,12 @@ static int kp_reverse(const char *why)
 		goto out;
 	}
 	kp_trans.reversed = !kp_trans.reversed;
+	kp_trans.aborted = false;	/* an aborted canary is enabling again */
 	kp_trans.start_ns = ktime_get_ns();	/* a reversed reversal gets a full timeout */
 	kp_trans.signal_ns = kp_trans.start_ns;
 	patch->enabled = kp_trans.to_patched;
 	patch->transition = kp_trans.to_patched ? KP_ENABLING : KP_DISABLING;
-	if (ps->done)
-		kp_complete();
-	else
-		mod_delayed_work(system_wq, &kp_trans.work,
-				 msecs_to_jiffies(kp_retry_ms));
+	kp_complete_or_retry(ps->done);
 out:
 	kfree(ps);
 	return ret;
@@ -837,6 +851,217 @@ out:
 	kfree(ps);
 }
 
+/* A new transition (or a canary's promotion) starts its clock and counters. */
+static void kp_trans_reset(bool canary)
+{
+	kp_trans.reversed = false;
+	kp_trans.canary = canary;
+	kp_trans.aborted = false;
+	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.signal_ns = kp_trans.start_ns;
+	kp_trans.passes = 0;
+	kp_trans.pause_ns_max = 0;
+}
+
+/*
+ * The pass that opens a canary (stop_machine, one CPU: the running tasks are
+ * the stoppers, never canary tasks, and stay on the old code, so no NMI sees
+ * a state change under it).  Every task canary.c selects must hold none of
+ * the code it leaves (the old functions, the versions below); then the table
+ * of the canary tasks, pending in a disabling transition toward the old code,
+ * goes in before the versions are pushed in transition: the canary tasks run
+ * the new versions, every other task the old ones.
+ */
+static int kp_canary_pass_fn(void *data)
+{
+	struct kp_pass *ps = data;
+	struct task_struct *g, *task;
+	u64 start = ktime_get_ns();
+	unsigned long addr;
+
+	for_each_process_thread(g, task) {
+		if (kp_task_dead(task) || !kp_canary_selects(task))
+			continue;
+		if (kp_task_blocks(ps, task, &addr))
+			ps->blocked = true;
+		else if (!kp_pending_add(ps->build, task, 0))
+			ps->overflow = true;
+	}
+	if (ps->blocked || ps->overflow || !kp_pending_nr(ps->build))
+		goto out;
+	kp_pending_install(ps->build);
+	kp_canary_publish(ps->build);
+	smp_wmb();	/* the table before the marks: kp_current_patched() */
+	kp_mark_funcs(kp_trans.patch, true);
+	kp_trans.pending = ps->build;
+	kp_trans.gen++;
+	ps->done = true;
+out:
+	ps->t.pause_ns = ktime_get_ns() - start;
+	return 0;
+}
+
+/*
+ * Open a canary of @patch (kp_mutex held; functions attached; canary.c
+ * selects the tasks).  A canary task inside the code being replaced is
+ * waited for, up to ten passes 100 ms apart; then the canary is refused.
+ */
+int kp_transition_canary(struct kp_patch *patch, unsigned int room)
+{
+	struct kp_pass *ps;
+	unsigned int tries;
+	int ret = -EBUSY;
+
+	lockdep_assert_held(&kp_mutex);
+	ret = kp_transition_busy(patch, true);
+	if (ret)
+		return ret;
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	ps->ranges = kp_collect_ranges(patch, true);
+	if (!ps->ranges) {
+		kfree(ps);
+		return -ENOMEM;
+	}
+	kp_trans.patch = patch;
+	kp_trans.to_patched = false;
+	kp_trans_reset(true);
+	for (tries = 0; tries < 10; tries++) {
+		if (tries)
+			msleep(100);
+		ps->build = kp_pending_alloc(kp_count_tasks() + room, false);
+		if (!ps->build) {
+			ret = -ENOMEM;
+			break;
+		}
+		memset(&ps->t, 0, sizeof(ps->t));
+		ps->blocked = false;
+		ps->overflow = false;
+		ret = stop_machine(kp_canary_pass_fn, ps, NULL);
+		kp_pass_stats(ps);
+		if (!ret && ps->done)
+			break;
+		kp_pending_drop(ps->build);
+		ps->build = NULL;
+		if (!ret && !ps->blocked && !ps->overflow) {
+			ret = -ESRCH;	/* every canary process is gone */
+			break;
+		}
+		ret = ret ?: -EBUSY;
+	}
+	if (ret) {
+		if (ps->blocked)
+			kp_report_blockers(patch, &ps->t.blocked);
+		pr_err("%s: cannot start the canary: %s\n", patch->name,
+		       ret == -ESRCH ? "no canary task left" :
+		       ret == -EBUSY ? "canary tasks stay inside the code being replaced" :
+		       "out of memory");
+		kp_trans.patch = NULL;
+		kp_trans.canary = false;
+	} else {
+		patch->enabled = true;
+		patch->transition = KP_CANARY;
+		kp_trans.nr_tasks = ps->t.nr_tasks;
+		pr_info("%s: canary: %u task(s) run the new code, every other task the old (stop_machine pause %llu us)\n",
+			patch->name, kp_pending_left(ps->build),
+			div_u64(ps->t.pause_ns, NSEC_PER_USEC));
+	}
+	kfree(ps->ranges);
+	kfree(ps);
+	return ret;
+}
+
+/*
+ * Promote the open canary: a normal enabling transition whose full pass
+ * leaves the canary tasks alone (pending in the canary's table: on the
+ * target already) and makes the others pending where they hold old code.
+ */
+static int kp_canary_promote(struct kp_patch *patch)
+{
+	unsigned int canaries = kp_pending_left(kp_trans.pending);
+	struct kp_pass *ps;
+	int ret;
+
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	kp_canary_close();
+	kp_trans.to_patched = true;
+	kp_trans_reset(false);
+	ret = kp_run_full_pass(ps);
+	if (ret) {
+		/* Still open, but children no longer follow: say so. */
+		kp_trans.to_patched = false;
+		kp_trans.canary = true;
+		pr_err("%s: cannot promote the canary (%d); new children of canary tasks now run the old code\n",
+		       patch->name, ret);
+		goto out;
+	}
+	patch->enabled = true;
+	patch->transition = KP_ENABLING;
+	kp_trans.nr_tasks = ps->t.nr_tasks;
+	kp_trans.first_pending = kp_pending_left(kp_trans.pending);
+	pr_info("%s: canary promoted (%u canary task(s), exited ones included): enabling for every task, %u of %u inside the code being replaced switch later\n",
+		patch->name, canaries, kp_trans.first_pending, ps->t.nr_tasks);
+	kp_complete_or_retry(ps->done);
+out:
+	kfree(ps);
+	return ret;
+}
+
+/*
+ * Abort the open canary: it goes on as the disabling transition it is
+ * shaped as (the canary tasks pending, switching back by themselves or in
+ * retry passes), without a timeout: reversing would switch every task to a
+ * patch that was judged bad.
+ */
+static int kp_canary_abort(struct kp_patch *patch)
+{
+	struct kp_pending *p = kp_trans.pending;
+	struct kp_ranges *r, *old;
+	unsigned int i;
+
+	r = kp_collect_ranges(patch, false);
+	if (!r)
+		return -ENOMEM;
+	kp_canary_close();
+	kp_trans.canary = false;
+	kp_trans.reversed = true;	/* no timeout */
+	kp_trans.aborted = true;
+	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.signal_ns = kp_trans.start_ns;
+	old = rcu_dereference_protected(kp_ranges_now,
+					lockdep_is_held(&kp_mutex));
+	rcu_assign_pointer(kp_ranges_now, r);
+	kp_trans.gen++;
+	patch->enabled = false;
+	patch->transition = KP_DISABLING;
+	pr_warn("%s: aborting the canary: its %u task(s) (exited ones included) switch back to the old code\n",
+		patch->name, kp_pending_left(p));
+	if (old) {
+		kp_synchronize();
+		kfree(old);
+	}
+	for (i = 0; i < kp_pending_nr(p); i++) {
+		struct task_struct *task = kp_pending_task(p, i, NULL);
+
+		if (task)
+			kp_queue_twork(task, kp_trans.gen);
+	}
+	mod_delayed_work(system_wq, &kp_trans.work, 0);
+	return 0;
+}
+
+/* End the open canary of @patch: promote it, or abort it (kp_mutex held). */
+int kp_transition_canary_end(struct kp_patch *patch, bool promote)
+{
+	lockdep_assert_held(&kp_mutex);
+	if (!kp_transition_canary_open(patch))
+		return -ENOENT;
+	return promote ? kp_canary_promote(patch) : kp_canary_abort(patch);
+}
+
 /*
  * Switch @patch on or off (kp_mutex held; its functions of present objects
  * attached).  Returns 0 when the switch is done or in progress (completion or
@@ -849,6 +1074,9 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
+	/* Disabling a patch in canary aborts it; only its file promotes it. */
+	if (kp_trans.patch == patch && kp_trans.canary)
+		return enable ? 0 : kp_canary_abort(patch);
 	if (kp_trans.patch == patch)
 		return enable == kp_trans.to_patched ? 0 :
 			kp_reverse("requested");
@@ -862,11 +1090,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	ps->first = true;
 	kp_trans.patch = patch;
 	kp_trans.to_patched = enable;
-	kp_trans.reversed = false;
-	kp_trans.start_ns = ktime_get_ns();
-	kp_trans.signal_ns = kp_trans.start_ns;
-	kp_trans.passes = 0;
-	kp_trans.pause_ns_max = 0;
+	kp_trans_reset(false);
 	ret = kp_run_full_pass(ps);
 	if (ret) {
 		pr_err("%s: cannot %s: %d\n", patch->name, kp_dir_name(enable), ret);
@@ -908,7 +1132,7 @@ int kp_transition_force(struct kp_patch *patch)
 	unsigned int i, n;
 
 	lockdep_assert_held(&kp_mutex);
-	if (kp_trans.patch != patch || !p)
+	if (kp_trans.patch != patch || !p || kp_trans.canary)
 		return -EINVAL;
 	n = kp_pending_left(p);
 	pr_crit("%s: FORCING the %s transition: %u task(s) switched without a stack check; the patch module can no longer be removed\n",
@@ -974,6 +1198,11 @@ int kp_transition_busy(struct kp_patch *patch, bool enable)
 
 	if (!other)
 		return 0;
+	if (kp_trans.canary) {
+		pr_err("%s: cannot %s: patch %s is in canary; promote or abort it first\n",
+		       patch->name, kp_dir_name(enable), other->name);
+		return -EBUSY;
+	}
 	pr_err("%s: cannot %s: patch %s is in transition; retry when it is over\n",
 	       patch->name, kp_dir_name(enable), other->name);
 	return -EBUSY;
@@ -996,7 +1225,13 @@ u64 kp_transition_elapsed_ms(struct kp_patch *patch)
 struct kp_pending *kp_transition_pending(struct kp_patch *patch)
 {
 	lockdep_assert_held(&kp_mutex);
-	return kp_trans.patch == patch ? kp_trans.pending : NULL;
+	return kp_trans.patch == patch && !kp_trans.canary ? kp_trans.pending : NULL;
+}
+
+/* Is @patch in canary, held open (kp_mutex held)? */
+bool kp_transition_canary_open(struct kp_patch *patch)
+{
+	return kp_trans.patch == patch && kp_trans.canary;
 }
 
 static void kp_sync_cpu(struct work_struct *work)

@@ -59,6 +59,15 @@ class Vm:
 
 
 @pytest.fixture(scope="session")
+def kpctl_bin() -> Path:
+    """The kpctl guests run: build/bin/kpctl, or $KPCTL_BIN."""
+    path = Path(os.environ.get("KPCTL_BIN", BUILD / "bin/kpctl"))
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def kernel_tree() -> Path:
     if not (KDIR / "arch/x86/boot/bzImage").exists():
         pytest.fail(f"test kernel not built in {KDIR}: run 'make kernel'", pytrace=False)

@@ -14,14 +14,10 @@ modules/targets/kp_test_oops.c); kpctl is build/bin/kpctl or $KPCTL_BIN.
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import kpvm
-import pytest
 
-from conftest import BUILD
 
 ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
 
@@ -139,14 +135,6 @@ echo "STEP check ok"
 dmesg | grep "rolled back: reverted"
 echo "ALL OK"
 """
-
-
-@pytest.fixture(scope="module")
-def kpctl_bin() -> Path:
-    path = Path(os.environ.get("KPCTL_BIN", BUILD / "bin/kpctl"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
-    return path
 
 
 def test_expected_faults_are_bracketed_and_opt_in():

@@ -79,6 +79,7 @@ json patch_json(const PatchState &p)
 	j["states"] = p.states;
 	j["shadow_ids"] = p.shadow_ids;
 	j["probation_left"] = p.probation_left;
+	j["canary"] = p.canary;
 	j["rolled_back"] = p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back);
 	j["functions"] = json::array();
 	for (const auto &f : p.funcs)

@@ -46,6 +46,11 @@ int main(int argc, char **argv)
 	c_load->add_option("--check-interval", load.probation.check_interval,
 	                   "seconds between two runs of the --check command (default 1)")
 	        ->check(CLI::PositiveNumber);
+	c_load->add_option("--canary", load.canary,
+	                   "start as a canary: only these processes (and the tasks they create) "
+	                   "run the new code until kpctl promote or abort; SELECTOR is pid:PID "
+	                   "or cgroup:PATH (its processes now), several separated by commas")
+	        ->type_name("SELECTOR");
 	c_load->add_flag("--force", load.force,
 	                 "load a patch that was rolled back before (forget the rollback)");
 
@@ -58,7 +63,24 @@ int main(int argc, char **argv)
 	                "seconds the transition may take before the core reverses it (default 60)")
 	        ->check(CLI::NonNegativeNumber);
 
+	kp::ctl::CanaryOptions promote, abort;
+	auto *c_promote = app.add_subcommand(
+	        "promote", "switch every task to a patch in canary, under the normal rules");
+	c_promote->add_option("NAME", promote.name, "patch name")->required();
+	c_promote->add_option("--timeout", promote.timeout,
+	                      "seconds the transition may take before the core reverses it "
+	                      "(default 60)")
+	        ->check(CLI::NonNegativeNumber);
+	auto *c_abort = app.add_subcommand(
+	        "abort", "return the tasks of a canary to the old code and remove the patch");
+	c_abort->add_option("NAME", abort.name, "patch name")->required();
+	c_abort->add_option("--timeout", abort.timeout,
+	                    "seconds kpctl follows the abort (the core never reverses it)")
+	        ->check(CLI::NonNegativeNumber);
+
 	c_load->footer(exit_codes_text());
+	c_promote->footer(exit_codes_text());
+	c_abort->footer(exit_codes_text());
 	c_unload->footer(exit_codes_text());
 
 	std::string status_name;
@@ -99,6 +121,10 @@ int main(int argc, char **argv)
 			r = kp::ctl::cmd_load(load);
 		else if (c_unload->parsed())
 			r = kp::ctl::cmd_unload(unload);
+		else if (c_promote->parsed())
+			r = kp::ctl::cmd_promote(promote);
+		else if (c_abort->parsed())
+			r = kp::ctl::cmd_abort(abort);
 		else if (c_status->parsed())
 			r = kp::ctl::cmd_status(c_status->count("NAME") ? std::optional(status_name)
 			                                                : std::nullopt,

@@ -96,6 +96,7 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.shadow_ids = lines(read_text(dir / "shadow_ids").value_or(""));
 	st.probation_left = static_cast<unsigned>(number("probation"));
 	st.rolled_back = read_text(dir / "rolled_back").value_or("");
+	st.canary = lines(read_text(dir / "canary").value_or(""));
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
 		std::error_code ec2;
@@ -133,7 +134,14 @@ namespace {
 
 int write_attr(const std::string &name, const char *attr, const std::string &value)
 {
-	std::string path = kp_sysfs_dir() + "/" + name + "/" + attr;
+	return write_kp_file(name + "/" + attr, value);
+}
+
+} // namespace
+
+int write_kp_file(const std::string &rel, const std::string &value)
+{
+	std::string path = kp_sysfs_dir() + "/" + rel;
 	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -142,8 +150,6 @@ int write_attr(const std::string &name, const char *attr, const std::string &val
 	::close(fd);
 	return err;
 }
-
-} // namespace
 
 int write_enabled(const std::string &name, bool on)
 {

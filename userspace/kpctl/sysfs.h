@@ -17,7 +17,7 @@ struct FuncState {
 struct PatchState {
 	std::string name;
 	bool enabled = false;
-	std::string transition;               // idle | enabling | disabling
+	std::string transition;               // idle | enabling | disabling | canary
 	unsigned long long transition_ms = 0; // elapsed, while in transition
 	unsigned pending_count = 0;           // tasks not switched yet
 	std::vector<std::string> pending;     // "pid comm function+off/size" of each
@@ -27,6 +27,7 @@ struct PatchState {
 	std::string build_id;
 	unsigned probation_left = 0; // seconds of probation left (0: none)
 	std::string rolled_back;     // why probation rolled it back, empty if it did not
+	std::vector<std::string> canary; // "pid comm" of each live canary task (issue 16)
 	std::vector<FuncState> funcs; // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
 	std::vector<std::string> callbacks;  // "<object> <kind>..."
@@ -39,6 +40,8 @@ bool core_sysfs_present();
 std::vector<std::string> loaded_patch_names(); // sorted
 std::optional<PatchState> read_patch(const std::string &name);
 
+// Writes @value to <sysfs>/kernel/kp/@rel.  Returns 0 or the errno of the write.
+int write_kp_file(const std::string &rel, const std::string &value);
 // Writes "0" or "1" to <patch>/enabled.  Returns 0 or the errno of the write.
 int write_enabled(const std::string &name, bool on);
 // Writes @seconds to <patch>/timeout.  Returns 0 or the errno of the write.

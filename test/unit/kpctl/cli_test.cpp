@@ -215,7 +215,8 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
 	                                          "pending", "timeout", "forced", "blocked",
 	                                          "build_id", "probation_left", "rolled_back",
-	                                          "functions", "callbacks", "states", "shadow_ids"}));
+	                                          "functions", "callbacks", "states", "shadow_ids",
+	                                          "canary"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["enabled"], true);
 	ASSERT_EQ(a["functions"].size(), 2u);

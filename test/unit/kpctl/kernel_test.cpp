@@ -68,7 +68,7 @@ TEST(Json, PatchStateShape)
 	auto j = kp::ctl::patch_json(p);
 	EXPECT_EQ(
 	        j.dump(),
-	        R"({"blocked":["42 busy_thread kp_busy_fn+0x10/0x40"],"build_id":"abcd","callbacks":[],"enabled":true,"forced":false,)"
+	        R"({"blocked":["42 busy_thread kp_busy_fn+0x10/0x40"],"build_id":"abcd","callbacks":[],"canary":[],"enabled":true,"forced":false,)"
 	        R"("functions":[{"function":"cmdline_proc_show","new_addr":"0xffffffffc0000000",)"
 	        R"("object":"vmlinux","old_addr":"0xffffffff81000000","sympos":0}],"name":"kp_fix",)"
 	        R"("pending":["42 busy_thread kp_busy_fn_new+0x10/0x40"],"probation_left":0,"rolled_back":null,)"

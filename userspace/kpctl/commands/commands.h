@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "probation.h"
@@ -15,6 +16,12 @@ struct LoadOptions {
 	std::string core; // --core PATH
 	ProbationOptions probation;
 	bool force = false; // --force: load even if rolled back before
+	std::vector<std::string> canary; // --canary SELECTOR...: a canary of these processes
+};
+
+struct CanaryOptions {
+	std::string name; // patch name
+	double timeout = 60;
 };
 
 struct UnloadOptions {
@@ -24,6 +31,8 @@ struct UnloadOptions {
 
 Exit cmd_load(const LoadOptions &o);
 Exit cmd_unload(const UnloadOptions &o);
+Exit cmd_promote(const CanaryOptions &o);
+Exit cmd_abort(const CanaryOptions &o);
 Exit cmd_status(const std::optional<std::string> &name, bool json);
 Exit cmd_list(const std::optional<std::string> &dir, bool json);
 Exit cmd_info(const std::string &file, bool json);

@@ -97,7 +97,11 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 	std::cout << "loaded (" << loaded.size() << "):\n";
 	for (const auto &p : loaded)
 		std::cout << "  " << p.name << "  " << (p.enabled ? "enabled" : "disabled")
-		          << "  transition " << p.transition << "  " << p.funcs.size()
+		          << "  transition " << p.transition
+		          << (p.transition == "canary"
+		                      ? " (" + std::to_string(p.canary.size()) + " task(s))"
+		                      : "")
+		          << "  " << p.funcs.size()
 		          << " function(s)" << (p.rolled_back.empty() ? "" : "  ROLLED BACK")
 		          << "\n";
 	std::cout << "installed in " << dir << " (" << installed.size() << "):\n";

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "canary.h"
 #include "commands/commands.h"
 #include "commands/wait.h"
 #include "kmsg.h"
@@ -47,7 +48,7 @@ private:
 // Loads the module, waiting while another patch is in transition.  A refusal
 // quotes the core's log lines of that attempt.
 void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name, unsigned timeout_s,
-            Clock::time_point deadline)
+            Clock::time_point deadline, const std::vector<pid_t> &canary)
 {
 	for (;;) {
 		if (auto other = wait_no_transition(name, deadline))
@@ -57,7 +58,15 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 			                    " s; nothing was loaded; retry when kpctl status shows "
 			                    "it idle");
 		KmsgCursor log;
+		if (!canary.empty())
+			if (int e = arm_canary(name, canary); e != 0)
+				throw Error(Exit::load_failed,
+				            errno_text("cannot arm the canary of patch " + name, e) +
+				                    "; nothing was loaded" +
+				                    (e == ESRCH ? " (a canary process exited)" : ""));
 		int err = load_module(file, "transition_timeout=" + std::to_string(timeout_s));
+		if (!canary.empty())
+			disarm_canary(name); // consumed by the core if the patch registered
 		auto core = core_messages(log.read_new(), name);
 		if (err == 0)
 			return;
@@ -107,6 +116,11 @@ void refuse_rolled_back(const ModuleInfo &m, bool force)
 Exit cmd_load(const LoadOptions &o)
 {
 	require_root("load");
+	if (!o.canary.empty() && !o.probation.check.empty())
+		throw Error(Exit::usage, "--check runs once every task switched: with --canary, "
+		                         "check the canary processes, then kpctl promote or abort");
+	// Checked before anything is loaded; the core checks them again when it arms.
+	std::vector<pid_t> canary = o.canary.empty() ? std::vector<pid_t>{} : canary_pids(o.canary);
 	if (!o.probation.check.empty() && o.probation.seconds && *o.probation.seconds == 0)
 		throw Error(Exit::usage, "--check runs during the probation: give --probation "
 		                         "more than 0 seconds");
@@ -131,8 +145,18 @@ Exit cmd_load(const LoadOptions &o)
 		progress("loaded the core module kp_core");
 	CoreGuard core_guard(core_loaded_here);
 
-	insert(o, file, name, timeout_s, deadline);
+	insert(o, file, name, timeout_s, deadline, canary);
 	auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
+	if (st && st->transition == "canary") {
+		core_guard.keep();
+		std::cout << "kpctl: patch " << name << " in canary: " << st->canary.size()
+		          << " task(s) run its new code, every other task the old; end it with "
+		             "kpctl promote "
+		          << name << " or kpctl abort " << name << "\n";
+		for (const auto &t : st->canary)
+			std::cout << "  " << t << "\n";
+		return run_probation(name, o.probation);
+	}
 	if (st && st->transition == "idle" && st->enabled) {
 		std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size()
 		          << " function(s))\n";

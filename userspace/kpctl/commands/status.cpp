@@ -31,13 +31,18 @@ unsigned count_tasks()
 
 void print_patch(const PatchState &p)
 {
-	bool moving = p.transition != "idle";
+	bool moving = p.transition != "idle" && p.transition != "canary";
 	std::cout << status_headline(p, moving ? count_tasks() : 0) << "\n";
 	if (moving) {
 		std::cout << "  " << p.transition << " for " << p.transition_ms
 		          << " ms, reverses after " << p.timeout << " s"
 		          << (p.pending.empty() ? "\n" : "; not switched yet:\n");
 		for (const auto &t : p.pending)
+			std::cout << "    " << t << "\n";
+	}
+	if (p.transition == "canary") {
+		std::cout << "  canary tasks (and the tasks they create) on the new code:\n";
+		for (const auto &t : p.canary)
 			std::cout << "    " << t << "\n";
 	}
 	if (!p.rolled_back.empty())

@@ -39,6 +39,24 @@ std::string named_tasks(const PatchState &p)
 	return out.empty() ? out : " (" + out + ")";
 }
 
+// "2 tasks (sh 123, cat 130)": "pid comm" lines of <patch>/canary as a person reads them.
+std::string canary_tasks(const PatchState &p)
+{
+	std::string out = plural(p.canary.size(), "task", "tasks");
+	std::string named;
+	size_t n = 0;
+	for (const auto &line : p.canary) {
+		if (n == kNamedTasks)
+			break;
+		auto sp = line.find(' ');
+		named += (n++ ? ", " : "") +
+		         (sp == std::string::npos ? line : line.substr(sp + 1) + " " + line.substr(0, sp));
+	}
+	if (p.canary.size() > n)
+		named += " and " + std::to_string(p.canary.size() - n) + " more";
+	return named.empty() ? out : out + " (" + named + ")";
+}
+
 } // namespace
 
 std::string describe_pending_task(const std::string &line)
@@ -69,6 +87,10 @@ std::string status_headline(const PatchState &p, unsigned total_tasks)
 	std::string forced = p.forced ? ", FORCED (the module cannot be removed)" : "";
 	if (p.transition == "idle")
 		return out + (p.enabled ? "enabled" : "disabled") + forced;
+	if (p.transition == "canary")
+		return out + "in canary: " + canary_tasks(p) +
+		       " run the new code, every other task the old; kpctl promote " + p.name +
+		       " or kpctl abort " + p.name;
 	if (p.transition != "enabling" && p.transition != "disabling")
 		return out + (p.enabled ? "enabled" : "disabled") + ", transition " + p.transition +
 		       forced;

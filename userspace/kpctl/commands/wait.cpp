@@ -29,6 +29,13 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 		auto busy = patch_in_transition(except);
 		if (!busy || Clock::now() >= deadline)
 			return busy;
+		if (auto st = read_patch(*busy); st && st->transition == "canary")
+			throw Error(Exit::busy, "patch " + *busy + " is in canary (" +
+			                                std::to_string(st->canary.size()) +
+			                                " task(s) run its new code) and no other patch "
+			                                "may change meanwhile; nothing was done; end the "
+			                                "canary first with kpctl promote " +
+			                                *busy + " or kpctl abort " + *busy);
 		if (*busy != said)
 			progress("waiting for the transition of patch " + *busy +
 			         " to end (one transition at a time)");
@@ -37,13 +44,15 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 	}
 }
 
-std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline)
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline,
+                                            bool reverses)
 {
 	std::string said;
 	auto last_print = Clock::now();
 	for (;;) {
 		auto st = read_patch(name);
-		if (!st || st->transition == "idle" || Clock::now() >= deadline)
+		if (!st || st->transition == "idle" || st->transition == "canary" ||
+		    Clock::now() >= deadline)
 			return st;
 		std::string now = st->transition + ": " + std::to_string(st->pending_count) +
 		                  " task(s) not switched yet" +
@@ -53,8 +62,10 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 		                                     (st->pending.size() > 1 ? ", ..." : "") + ")");
 		if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
 			progress("transition " + now + "; " +
-			         std::to_string(st->transition_ms / 1000) + " s of " +
-			         std::to_string(st->timeout) + " s before it reverses");
+			         std::to_string(st->transition_ms / 1000) + " s" +
+			         (reverses ? " of " + std::to_string(st->timeout) +
+			                             " s before it reverses"
+			                   : " (an abort never reverses)"));
 			said = now;
 			last_print = Clock::now();
 		}

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "sysfs.h"
 
 namespace kp::ctl {
@@ -19,14 +20,17 @@ double seconds_left(Clock::time_point deadline);
 void nap(Clock::time_point deadline, int ms);
 
 // Waits until no patch but @except is in transition (one transition at a time).
-// Returns the name of the one still in transition at the deadline, if any.
+// Returns the name of the one still in transition at the deadline, if any.  Throws
+// Error(busy) at once when that patch is in canary: a canary ends only when told.
 std::optional<std::string> wait_no_transition(const std::string &except,
                                               Clock::time_point deadline);
 
 // Follows the transition of patch @name until it is idle or the deadline,
 // printing progress (direction, elapsed time, tasks not switched yet) when it
 // changes.  Returns the last state read (nullopt if the patch vanished).
-std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline);
+// @reverses: false for a transition the core never reverses (a canary's abort).
+std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline,
+                                            bool reverses = true);
 
 // Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
