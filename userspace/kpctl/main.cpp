@@ -46,6 +46,10 @@ int main(int argc, char **argv)
 	c_load->add_option("--check-interval", load.probation.check_interval,
 	                   "seconds between two runs of the --check command (default 1)")
 	        ->check(CLI::PositiveNumber);
+	c_load->add_option("--check-timeout", load.probation.check_timeout,
+	                   "seconds one run of the --check command may take; a run still going "
+	                   "then is killed and counts as failed (default 10)")
+	        ->check(CLI::PositiveNumber);
 	c_load->add_flag("--force", load.force,
 	                 "load a patch that was rolled back before (forget the rollback)");
 
