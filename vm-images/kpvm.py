@@ -75,6 +75,11 @@ FAULTS_END = "kp-test: no faults expected from here"
 DEFAULT_ACCEL = "tcg,thread=single"
 
 
+# The lockup detectors start off: TCG is slow and uneven enough to look like a lockup to
+# them. A test that wants them turns them on (/proc/sys/kernel/watchdog; test_probation.py).
+BOOT_ARGS = "nowatchdog"
+
+
 @dataclasses.dataclass
 class VmResult:
     status: int | None      # the guest script's exit status; None if it never reported
@@ -239,7 +244,7 @@ def run(script: str, files: dict[str, str | Path] | None = None, timeout: float 
             "-cpu", "max", "-smp", str(smp),
             "-m", memory, "-nographic", "-no-reboot", "-nodefaults",
             "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", f"console=ttyS0 panic=-1 {append}".strip(),
+            "-append", f"console=ttyS0 panic=-1 {BOOT_ARGS} {append}".strip(),
             "-serial", f"file:{console_log}", "-serial", f"file:{output_log}",
             "-monitor", "none",
         ]

@@ -24,13 +24,9 @@
  *     kprobe on __warn() and blames the patch whose text holds "caller"
  *     (its third argument, %rdx).  WARNs through warn_slowpath_fmt (not
  *     used for WARN on x86) pass their return address the same way.
- *   - Soft and hard lockups, RCU stalls: left out.  6.1 offers no notifier
- *     for them (the RCU stall notifier chain came in 6.2, the lockup
- *     detectors print and maybe panic), the test kernel has neither lockup
- *     detector, and hooking their printing functions would run kp code in
- *     NMI context on a stuck machine for a diagnosis the log already holds.
+ *   - Soft and hard lockups, RCU stalls: lockup.c.
  *
- * Both hooks cost nothing on the patched call path, and return at once
+ * The hooks cost nothing on the patched call path, and return at once
  * while no patch is on probation.
  */
 
@@ -44,6 +40,7 @@
 #include <linux/string.h>
 #include "fault.h"
 #include "kallsyms.h"
+#include "lockup.h"
 #include "probation.h"
 #include "symbols.h"
 
@@ -98,17 +95,18 @@ static struct kprobe kp_warn_kprobe = {
 static bool kp_warn_watched;
 
 /*
- * The kprobe goes on the instruction after __warn's __fentry__ call, not on
- * the call itself: there it would be an ftrace user, listed in
- * /sys/kernel/tracing/enabled_functions beside the patches' handlers for as
- * long as kp_core is loaded.  The argument registers are __warn's own there
- * (the call is a nop, or ftrace's trampolines restore them).
+ * kp's kprobes on kernel functions go on the instruction after the
+ * function's __fentry__ call, not on the call itself: there they would be
+ * ftrace users, listed in /sys/kernel/tracing/enabled_functions beside the
+ * patches' handlers for as long as kp_core is loaded.  The argument
+ * registers and the return address on the stack are the function's own
+ * there (the call is a nop, or ftrace's trampolines restore them).
  */
-static unsigned long kp_warn_offset(void)
+unsigned long kp_after_fentry(const char *name)
 {
 	unsigned long addr, size, loc;
 
-	if (kp_lookup(KP_OBJ_VMLINUX, NULL, "__warn", 0, &addr, &size))
+	if (kp_lookup(KP_OBJ_VMLINUX, NULL, name, 0, &addr, &size))
 		return 0;
 	loc = kp_ftrace_location(addr);
 	return loc ? loc - addr + MCOUNT_INSN_SIZE : 0;
@@ -125,17 +123,19 @@ int kp_fault_init(void)
 	ret = register_die_notifier(&kp_die_nb);
 	if (ret)
 		return ret;
-	kp_warn_kprobe.offset = kp_warn_offset();
+	kp_warn_kprobe.offset = kp_after_fentry("__warn");
 	ret = register_kprobe(&kp_warn_kprobe);
 	if (ret)
 		pr_warn("probation does not watch WARNs: no kprobe on __warn (%d)\n",
 			ret);
 	kp_warn_watched = !ret;
+	kp_lockup_init();
 	return 0;
 }
 
 void kp_fault_exit(void)
 {
+	kp_lockup_exit();
 	if (kp_warn_watched)
 		unregister_kprobe(&kp_warn_kprobe);
 	unregister_die_notifier(&kp_die_nb);

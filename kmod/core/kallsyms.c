@@ -27,6 +27,10 @@ static int (*kp_kallsyms_lookup_size_offset)(unsigned long addr,
 static int (*kp_stack_trace_save_tsk_reliable)(struct task_struct *tsk,
 					       unsigned long *store,
 					       unsigned int size);
+static unsigned int (*kp_stack_trace_save_regs_fn)(struct pt_regs *regs,
+						   unsigned long *store,
+						   unsigned int size,
+						   unsigned int skipnr);
 static struct task_struct *(*kp_idle_task_fn)(int cpu);
 static int (*kp_wake_up_state_fn)(struct task_struct *p, unsigned int state);
 static struct callback_head *(*kp_task_work_cancel_fn)(struct task_struct *task,
@@ -85,6 +89,7 @@ int kp_kallsyms_init(void)
 		      &kp_kallsyms_lookup_size_offset) ?:
 	      kp_need("stack_trace_save_tsk_reliable",
 		      &kp_stack_trace_save_tsk_reliable) ?:
+	      kp_need("stack_trace_save_regs", &kp_stack_trace_save_regs_fn) ?:
 	      kp_need("idle_task", &kp_idle_task_fn) ?:
 	      kp_need("wake_up_state", &kp_wake_up_state_fn) ?:
 	      kp_need("task_work_cancel_match", &kp_task_work_cancel_fn) ?:
@@ -104,6 +109,12 @@ int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *,
 			       void *data)
 {
 	return kp_kallsyms_on_each_symbol_fn(fn, data);
+}
+
+/* The address of vmlinux symbol @name, 0 when there is none (no message). */
+unsigned long kp_symbol_address(const char *name)
+{
+	return kp_kallsyms_lookup_name(name);
 }
 
 bool kp_symbol_size(unsigned long addr, unsigned long *size,
@@ -139,6 +150,13 @@ int kp_stack_reliable(struct task_struct *tsk, unsigned long *store,
 		      unsigned int size)
 {
 	return kp_stack_trace_save_tsk_reliable(tsk, store, size);
+}
+
+/* The stack of the context @regs interrupted (any context). */
+unsigned int kp_stack_save_regs(struct pt_regs *regs, unsigned long *store,
+				unsigned int size)
+{
+	return kp_stack_trace_save_regs_fn(regs, store, size, 0);
 }
 
 struct callback_head *kp_task_work_cancel(struct task_struct *task,

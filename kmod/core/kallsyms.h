@@ -9,10 +9,13 @@
 #include <linux/module.h>
 #include <linux/sched.h>
 
+struct pt_regs;
+
 int kp_kallsyms_init(void);
 int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *,
 					 struct module *, unsigned long),
 			       void *data);
+unsigned long kp_symbol_address(const char *name);
 bool kp_symbol_size(unsigned long addr, unsigned long *size,
 		    unsigned long *offset);
 struct module *kp_find_module(const char *name);
@@ -21,6 +24,8 @@ void kp_module_unlock(void);
 void kp_kernel_notes(const char **start, const char **end);
 int kp_stack_reliable(struct task_struct *tsk, unsigned long *store,
 		      unsigned int size);
+unsigned int kp_stack_save_regs(struct pt_regs *regs, unsigned long *store,
+				unsigned int size);
 struct callback_head *kp_task_work_cancel(struct task_struct *task,
 					  bool (*match)(struct callback_head *, void *),
 					  void *data);

@@ -7,12 +7,13 @@
  * kp_probation_s seconds (module parameter probation, default 30; per patch
  * through /sys/kernel/kp/<patch>/probation, which kpctl load --probation
  * writes; 0: no probation).  fault.c reports every Oops, BUG, general
- * protection fault, bad page fault and WARN to kp_probation_blame(), in
- * whatever context the kernel raised it: the slot whose patch module text
- * holds the faulting IP (or, for an Oops, any return address on the
- * faulting stack) records what happened, lock-free, and queues an irq_work
- * that queues the rollback work: nothing runs in the fault's context but a
- * few stores.  The kernel handles the fault as always.
+ * protection fault, bad page fault and WARN, lockup.c every soft or hard
+ * lockup and RCU stall, to kp_probation_blame(), in whatever context the
+ * kernel raised it (NMI included): the slot whose patch module text holds
+ * the faulting IP (or, for an Oops, a lockup or a stall, any return address
+ * on the faulting or stuck stack) records what happened, lock-free, and
+ * queues an irq_work that queues the rollback work: nothing runs in the
+ * fault's context but a few stores.  The kernel handles the fault as always.
  *
  * The work, under kp_mutex, remembers the patch as rolled back (memory.c:
  * sysfs, the log, refusal of the same module later) and disables it through
@@ -66,7 +67,7 @@ enum {
 
 /* What was pinned on the patch. */
 struct kp_fault {
-	const char *type;		/* "page fault", "WARN", "check", ... */
+	const char *type;		/* "page fault", "WARN", "soft lockup", "check", ... */
 	unsigned long addr;		/* in the patch's text; 0 for a check */
 	bool on_stack;			/* a return address, not the IP */
 	pid_t pid;

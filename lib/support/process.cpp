@@ -1,9 +1,12 @@
 #include "support/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -26,8 +29,11 @@ std::string join_command(const std::vector<std::string> &argv)
 
 namespace {
 
-[[noreturn]] void exec_child(int out, const std::vector<std::string> &argv, const std::string &cwd)
+[[noreturn]] void exec_child(int out, const std::vector<std::string> &argv, const std::string &cwd,
+                             bool own_group)
 {
+	if (own_group)
+		setpgid(0, 0);
 	std::vector<char *> args;
 	for (const auto &a : argv)
 		args.push_back(const_cast<char *>(a.c_str()));
@@ -46,10 +52,29 @@ namespace {
 	_exit(127);
 }
 
+// Waits until @fd is readable (or at its end); false when @deadline passed first.
+bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline)
+{
+	for (;;) {
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+		        deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0)
+			return false;
+		pollfd p{fd, POLLIN, 0};
+		int n = poll(&p, 1,
+		             static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30)));
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return true; // let read() report it
+	}
+}
+
 } // namespace
 
 Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const std::string &cwd,
-                                    const std::function<void(std::string_view)> &on_output)
+                                    const std::function<void(std::string_view)> &on_output,
+                                    double timeout_s)
 {
 	auto start = std::chrono::steady_clock::now();
 	if (argv.empty())
@@ -61,12 +86,22 @@ Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const 
 	pid_t pid = fork();
 	if (pid < 0)
 		return errno_error("fork");
+	bool own_group = timeout_s > 0;
 	if (pid == 0)
-		exec_child(wr.get(), argv, cwd);
+		exec_child(wr.get(), argv, cwd, own_group);
+	if (own_group)
+		setpgid(pid, pid); // the child does it too: whichever runs first
 	wr.reset();
 	ProcessResult r;
+	auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+	                                std::chrono::duration<double>(timeout_s));
 	char buf[65536];
 	for (;;) {
+		if (own_group && !wait_readable(rd.get(), deadline)) {
+			kill(-pid, SIGKILL);
+			r.timed_out = true;
+			break; // a process that left the group may hold the pipe: read no more
+		}
 		ssize_t n = read(rd.get(), buf, sizeof buf);
 		if (n > 0) {
 			r.output.append(buf, static_cast<size_t>(n));

@@ -8,7 +8,14 @@ and only between the kpvm.FAULTS_BEGIN / FAULTS_END lines it writes to the kerne
      no second fault follows, kpctl status/list show why, and the next load is refused by
      kpctl and by the core (insmod), unless forced (--force);
   3. a patch that hits a WARN_ON: reverted, the reader goes on;
-  4. `kpctl load --check CMD`: reverted once CMD starts failing.
+  4. `kpctl load --check CMD`: reverted once CMD starts failing;
+  5. soft lockups (the detector turned on, threshold 2 s): one in code no patch replaces
+     (kp_test_oops's /proc/kp_test_spin) rolls nothing back; a patched /proc/cmdline that
+     spins with preemption disabled is reverted, its lockup recorded in sysfs and the log;
+  6. RCU stalls (timeout 3 s): the same spin on CPU 1 with preemption disabled (the CPU
+     reports itself, as a rule), then with interrupts disabled (CPU 0 reports it and
+     reads CPU 1's stack through an NMI): reverted both times;
+  7. `kpctl load --check CMD --check-timeout 2` with a CMD that hangs: reverted after 2 s.
 Modules come from `make -C kmod` (test/integration/modules/patches/probation.c,
 modules/targets/kp_test_oops.c); kpctl is build/bin/kpctl or $KPCTL_BIN.
 """
@@ -132,9 +139,95 @@ cat /tmp/check.out
 cat $K/kp_test_pb_ok/rolled_back | grep -q '^check failed: `test ! -e /tmp/bad` exit status 1' \
 	|| fail "rolled_back: $(cat $K/kp_test_pb_ok/rolled_back)"
 echo "STEP check ok"
+kpctl unload kp_test_pb_ok || fail "unload kp_test_pb_ok"
+
+# kp_test_pb_spin was reverted for a $2 (rolled_back matches the regex $1; $3: which
+# one): /proc/cmdline is the original again, sysfs and the log say why; unloads it.
+spin_reverted() {
+	[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the $2 rollback $3"
+	why=$(cat $K/kp_test_pb_spin/rolled_back)
+	echo "rolled_back: $why"
+	echo "$why" | grep -Eq "$1" || fail "rolled_back ($2 $3): $why"
+	dmesg | grep -q "kp_test_pb_spin: rolled back: reverted [0-9]* us after the $2" \
+		|| fail "no 'reverted' line ($2 $3)"
+	kpctl unload kp_test_pb_spin || fail "unload kp_test_pb_spin ($2 $3)"
+}
+
+echo "== 5. soft lockups (the detector on, 2 s)"
+lockups() { dmesg | grep -c "BUG: soft lockup"; }
+echo 1 > /proc/sys/kernel/watchdog_thresh
+echo 1 > /proc/sys/kernel/watchdog
+[ "$(cat /proc/sys/kernel/soft_watchdog)" = 1 ] || fail "the soft lockup detector is off"
+kpctl load --probation 120 /kp/kp_test_pb_spin.ko || fail "load kp_test_pb_spin"
+[ "$(cat /proc/cmdline)" = kp-spun ] || fail "kp_test_pb_spin not in force"
+faults_begin
+cat /proc/kp_test_spin > /dev/null || fail "read /proc/kp_test_spin"
+faults_end
+[ "$(lockups)" -ge 1 ] || fail "no soft lockup in kp_test_oops"
+sleep 1
+[ "$(cat $K/kp_test_pb_spin/enabled)" = 1 ] || fail "an unrelated soft lockup rolled the patch back"
+[ -z "$(cat $K/kp_test_pb_spin/rolled_back)" ] || fail "rolled_back: $(cat $K/kp_test_pb_spin/rolled_back)"
+n=$(lockups)
+echo 4000 > /sys/module/kp_test_pb_spin/parameters/spin_ms
+faults_begin
+out=$(cat /proc/cmdline) || fail "the reader of a soft lockup died"
+wait_reverted kp_test_pb_spin 40
+faults_end
+echo 0 > /proc/sys/kernel/watchdog
+[ "$(lockups)" -gt $n ] || fail "no soft lockup in kp_test_pb_spin"
+[ "$out" = kp-spun ] || fail "read during the soft lockup: $out"
+dmesg | grep -q "kp_test_pb_spin: rolling back: soft lockup at kp_cmdline_proc_show+" || fail "no 'rolling back' line"
+spin_reverted "@WHY_SOFT@" "soft lockup"
+echo "STEP soft lockup ok"
+
+echo "== 6. RCU stalls (3 s): the new code spins on CPU 1 with preemption, then interrupts, disabled"
+stalls() { dmesg | grep -Ec "rcu_preempt (self-)?detected stall"; }
+# $1: preemption or interrupts
+rcu_stall() {
+	n=$(stalls)
+	kpctl load --force --probation 120 /kp/kp_test_pb_spin.ko || fail "load kp_test_pb_spin ($1)"
+	[ $1 = interrupts ] && echo 1 > /sys/module/kp_test_pb_spin/parameters/spin_irqs_off
+	echo 6000 > /sys/module/kp_test_pb_spin/parameters/spin_ms
+	faults_begin
+	taskset 2 cat /proc/cmdline > /tmp/spun &
+	pid=$!
+	# A grace period starts once a callback waits: every exiting task queues one.
+	i=0
+	while [ $i -lt 100 ] && kill -0 $pid 2> /dev/null; do /bin/true; usleep 100000; i=$((i + 1)); done
+	wait $pid || fail "the reader of an RCU stall ($1) died"
+	wait_reverted kp_test_pb_spin 40
+	faults_end
+	[ "$(stalls)" -gt $n ] || fail "no RCU stall ($1)"
+	dmesg | grep -E "rcu_preempt (self-)?detected stall" | tail -1
+	[ "$(cat /tmp/spun)" = kp-spun ] || fail "read during the RCU stall ($1): $(cat /tmp/spun)"
+	spin_reverted "@WHY_RCU@" "RCU stall" "$1"
+	echo "STEP RCU stall ($1) ok"
+}
+echo 3 > /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
+rcu_stall preemption
+rcu_stall interrupts
+echo 21 > /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
+
+echo "== 7. a --check that hangs"
+start=$(date +%s)
+kpctl load --force --probation 60 --check 'sleep 1000' --check-timeout 2 /kp/kp_test_pb_ok.ko > /tmp/hang.out 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+cat /tmp/hang.out
+[ $rc = @ROLLED_BACK@ ] || fail "kpctl load with a hung --check: exit $rc"
+[ $took -ge 2 ] && [ $took -le 20 ] || fail "kpctl load with a hung --check took $took s"
+[ "$(cat /proc/cmdline)" = "$ORIG" ] || fail "/proc/cmdline after the hung check"
+cat $K/kp_test_pb_ok/rolled_back | grep -q '^check failed: `sleep 1000` timed out after 2 s' \
+	|| fail "rolled_back: $(cat $K/kp_test_pb_ok/rolled_back)"
+ps | grep -v grep | grep -q "sleep 1000" && fail "the hung check outlived its timeout"
+echo "STEP check timeout ok"
 dmesg | grep "rolled back: reverted"
 echo "ALL OK"
 """
+
+# What rolled_back says about a lockup or stall (TYPE) in the spinning /proc/cmdline.
+WHY = (r"^TYPE at kp_cmdline_proc_show\+0x[0-9a-f]+/0x[0-9a-f]+ \[kp_test_pb_spin\]"
+       r"( \(on the stack\))?, task [0-9]+ cat, 20[0-9-]+T[0-9:]+Z, [0-9]+ ms into probation$")
 
 
 def test_expected_faults_are_bracketed_and_opt_in():
@@ -160,16 +253,22 @@ def test_expected_faults_are_bracketed_and_opt_in():
 def test_probation_rollbacks(vm, kmods, kpctl_bin):
     script = (GUEST.replace("@FAULTS_BEGIN@", kpvm.FAULTS_BEGIN)
               .replace("@FAULTS_END@", kpvm.FAULTS_END)
-              .replace("@ROLLED_BACK@", str(ROLLED_BACK)))
+              .replace("@ROLLED_BACK@", str(ROLLED_BACK))
+              .replace("@WHY_SOFT@", WHY.replace("TYPE", "soft lockup"))
+              .replace("@WHY_RCU@", WHY.replace("TYPE", "RCU stall")))
     files = {f"/kp/{n}.ko": kmods[n] for n in (
-        "kp_core", "kp_test_oops", "kp_test_pb_ok", "kp_test_pb_null", "kp_test_pb_warn")}
+        "kp_core", "kp_test_oops", "kp_test_pb_ok", "kp_test_pb_null", "kp_test_pb_warn",
+        "kp_test_pb_spin")}
     files["/kp/kpctl"] = kpctl_bin
-    r = vm.run(script, files, timeout=240, expect_faults=True)
+    r = vm.run(script, files, timeout=300, expect_faults=True)
     assert "ALL OK" in r.output, r.describe()
     # The faults happened, where the script said they would.
     assert sum("Oops" in f for f in r.expected_faults) == 2, r.expected_faults
     assert any("WARNING:" in f and "kp_cmdline_proc_show" in f for f in r.expected_faults), \
         r.expected_faults
+    assert sum("BUG: soft lockup" in f for f in r.expected_faults) >= 2, r.expected_faults
+    assert sum("detected stall" in f for f in r.expected_faults) >= 2, r.expected_faults
     reverted = [int(us) for us in re.findall(r"rolled back: reverted (\d+) us", r.console)]
-    assert len(reverted) == 3, r.console
+    # null, WARN, check, soft lockup, two RCU stalls, hung check
+    assert len(reverted) == 7, r.console
     assert max(reverted[:2]) < 1_000_000, reverted  # the faults: within a second

@@ -51,6 +51,10 @@ int main(int argc, char **argv)
 	                   "run the new code until kpctl promote or abort; SELECTOR is pid:PID "
 	                   "or cgroup:PATH (its processes now), several separated by commas")
 	        ->type_name("SELECTOR");
+	c_load->add_option("--check-timeout", load.probation.check_timeout,
+	                   "seconds one run of the --check command may take; a run still going "
+	                   "then is killed and counts as failed (default 10)")
+	        ->check(CLI::PositiveNumber);
 	c_load->add_flag("--force", load.force,
 	                 "load a patch that was rolled back before (forget the rollback)");
 

@@ -26,12 +26,18 @@ Exit report_rollback(const std::string &name)
 	return Exit::rolled_back;
 }
 
-// Runs the check once; empty when it passed, else why it failed.
-std::string run_check(const std::string &cmd)
+// Runs the check once, killed (with what it started) after @timeout seconds; empty
+// when it passed, else why it failed.
+std::string run_check(const std::string &cmd, double timeout)
 {
-	auto r = support::run_process({"/bin/sh", "-c", cmd});
+	auto r = support::run_process({"/bin/sh", "-c", cmd}, {}, {}, timeout);
 	if (!r)
 		return "cannot run: " + r.error().message();
+	if (r->timed_out) {
+		std::ostringstream t;
+		t << timeout;
+		return "timed out after " + t.str() + " s";
+	}
 	if (r->status == 0)
 		return "";
 	return "exit status " + std::to_string(r->status);
@@ -59,9 +65,12 @@ Exit run_probation(const std::string &name, const ProbationOptions &o)
 		return Exit::ok;
 	std::ostringstream every;
 	every << o.check_interval;
-	progress("checking `" + o.check + "` every " + every.str() + " s during the probation");
+	std::ostringstream limit;
+	limit << o.check_timeout;
+	progress("checking `" + o.check + "` every " + every.str() + " s during the probation (" +
+	         limit.str() + " s each at most)");
 	for (;;) {
-		std::string failed = run_check(o.check);
+		std::string failed = run_check(o.check, o.check_timeout);
 		if (!failed.empty()) {
 			std::string reason = "`" + o.check + "` " + failed;
 			std::cerr << "kpctl: check " << reason << "; rolling patch " << name

@@ -13,6 +13,7 @@ struct ProbationOptions {
 	std::optional<unsigned> seconds; // --probation; nullopt: the core's default
 	std::string check;               // --check CMD; empty: none
 	double check_interval = 1;       // --check-interval
+	double check_timeout = 10;       // --check-timeout: a run still going then has failed
 };
 
 // After patch @name switched on: sets its window and, with a check, runs the check

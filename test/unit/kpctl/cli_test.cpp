@@ -89,6 +89,10 @@ TEST(Cli, UsageErrorsExit2)
 	expect_error(kpctl({"load"}), 2, "FILE");
 	expect_error(kpctl({"load", "x.ko", "--timeout", "-1"}), 2);
 	expect_error(kpctl({"load", "x.ko", "--timeout", "soon"}), 2);
+	expect_error(kpctl({"load", "x.ko", "--check", "true", "--check-timeout", "0"}), 2,
+	             "--check-timeout");
+	expect_error(kpctl({"load", "x.ko", "--check", "true", "--check-timeout", "-3"}), 2,
+	             "--check-timeout");
 	expect_error(kpctl({"info", "a.ko", "b.ko"}), 2);
 	expect_error(kpctl({"status", "--bogus"}), 2);
 }

@@ -5,9 +5,16 @@
  *   KP_OLD_SIZE    size of cmdline_proc_show in the target vmlinux (required)
  *   KP_NULL_DEREF  the replacement dereferences NULL: the reader oopses
  *   KP_WARN        the replacement hits a WARN_ON and goes on
+ *   KP_SPIN        the replacement spins for the module parameter spin_ms
+ *                  with preemption disabled (or interrupts, spin_irqs_off):
+ *                  a soft lockup or an RCU stall in the new code
  *   (neither)      the replacement prints "kp-probation-ok"
  */
 #include <linux/bug.h>
+#include <linux/irqflags.h>
+#include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/preempt.h>
 #include <linux/seq_file.h>
 #include "kp_patch.h"
 
@@ -28,6 +35,33 @@ static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 {
 	WARN_ON(READ_ONCE(m->count) == 0);
 	seq_puts(m, "kp-warned\n");
+	return 0;
+}
+#elif defined(KP_SPIN)
+static unsigned int spin_ms;
+module_param(spin_ms, uint, 0644);
+MODULE_PARM_DESC(spin_ms, "milliseconds each read of /proc/cmdline spins");
+static bool spin_irqs_off;
+module_param(spin_irqs_off, bool, 0644);
+MODULE_PARM_DESC(spin_irqs_off, "spin with interrupts disabled, not only preemption");
+
+static int kp_cmdline_proc_show(struct seq_file *m, void *v)
+{
+	u64 end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
+	bool irqs_off = READ_ONCE(spin_irqs_off);
+	unsigned long flags = 0;
+
+	if (irqs_off)
+		local_irq_save(flags);
+	else
+		preempt_disable();
+	while (ktime_get_ns() < end)
+		cpu_relax();
+	if (irqs_off)
+		local_irq_restore(flags);
+	else
+		preempt_enable();
+	seq_puts(m, "kp-spun\n");
 	return 0;
 }
 #else

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A fault in code no patch replaces (test_probation.py): reading
- * /proc/kp_test_oops dereferences NULL, so the reader oopses in this
- * module's code while a patch is on probation.
+ * Faults in code no patch replaces (test_probation.py), while a patch is on
+ * probation: reading /proc/kp_test_oops dereferences NULL, so the reader
+ * oopses in this module's code; reading /proc/kp_test_spin spins with
+ * preemption disabled for spin_ms (a soft lockup here).
  */
+#include <linux/ktime.h>
 #include <linux/module.h>
+#include <linux/preempt.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 
@@ -16,18 +19,40 @@ static int kp_oops_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+static unsigned int spin_ms = 4000;
+module_param(spin_ms, uint, 0644);
+MODULE_PARM_DESC(spin_ms, "milliseconds each read of /proc/kp_test_spin spins");
+
+static int kp_spin_show(struct seq_file *m, void *v)
+{
+	u64 end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
+
+	preempt_disable();
+	while (ktime_get_ns() < end)
+		cpu_relax();
+	preempt_enable();
+	seq_puts(m, "spun\n");
+	return 0;
+}
+
 static int __init kp_oops_init(void)
 {
-	return proc_create_single("kp_test_oops", 0444, NULL, kp_oops_show) ?
-		0 : -ENOMEM;
+	if (!proc_create_single("kp_test_oops", 0444, NULL, kp_oops_show))
+		return -ENOMEM;
+	if (!proc_create_single("kp_test_spin", 0444, NULL, kp_spin_show)) {
+		remove_proc_entry("kp_test_oops", NULL);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void __exit kp_oops_exit(void)
 {
+	remove_proc_entry("kp_test_spin", NULL);
 	remove_proc_entry("kp_test_oops", NULL);
 }
 
 module_init(kp_oops_init);
 module_exit(kp_oops_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("kp test: an oops in unpatched code");
+MODULE_DESCRIPTION("kp test: an oops and a lockup in unpatched code");
