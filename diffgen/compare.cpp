@@ -204,6 +204,9 @@ Comparison Comparer::run()
 			parent = clone_parent(parent);
 		}
 	}
+	TransferMarks marks = transfer_marks(patched_);
+	std::unordered_set<const elf::Symbol *> changed_vars;
+	c.refusals.insert(c.refusals.end(), marks.refusals.begin(), marks.refusals.end());
 	for (const auto &sp : patched_.symbols()) {
 		const elf::Symbol *p = sp.get();
 		if (!p->is_item() || p->is_alias() || c.of(p) != Status::Changed)
@@ -219,14 +222,44 @@ Comparison Comparer::run()
 			if (!is_cold_part(p->name))
 				c.changed_funcs.push_back(p);
 		} else {
-			c.refusals.push_back(patched_.path() + ": changed " +
-			                     (is_init_section(sec) ? "__init " : "existing ") +
-			                     "data: " + p->name + " in " + sec +
-			                     " (existing data cannot be patched)");
+			changed_data(c, p, marks);
+			changed_vars.insert(p);
 		}
+	}
+	// A mark on a variable that is new or keeps its value is a mistake: say so.
+	for (const auto &[item, name] : marks.items) {
+		auto st = c.status.find(item);
+		if (st != c.status.end() && st->second == Status::New)
+			c.refusals.push_back(patched_.path() + ": KP_TRANSFER_VALUE(" + name +
+			                     "): the variable is new in the patch; there is no "
+			                     "live value to change");
+		else if (!changed_vars.count(item))
+			c.refusals.push_back(patched_.path() + ": KP_TRANSFER_VALUE(" + name +
+			                     "): its initial value does not change");
 	}
 	check_groups(c);
 	return c;
+}
+
+// A changed variable: refused, unless marked KP_TRANSFER_VALUE and transferable.
+void Comparer::changed_data(Comparison &c, const elf::Symbol *p, const TransferMarks &marks)
+{
+	const std::string &sec = p->sec->name;
+	if (!marks.items.count(p)) {
+		c.refusals.push_back(patched_.path() + ": changed " +
+		                     (is_init_section(sec) ? "__init " : "existing ") + "data: " +
+		                     p->name + " in " + sec +
+		                     " (existing data cannot be patched; a changed initial value "
+		                     "can be transferred with KP_TRANSFER_VALUE)");
+		return;
+	}
+	ValueCheck v = check_value_transfer(corr_.twin(p), patched_, p);
+	if (!v.transfer) {
+		c.refusals.push_back(v.refusal);
+		return;
+	}
+	c.status[p] = Status::Same; // the patch's code refers to the live variable
+	c.values.push_back(std::move(*v.transfer));
 }
 
 bool has_ftrace_entry(const elf::Object &obj, const elf::Symbol *func)

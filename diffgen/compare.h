@@ -7,6 +7,7 @@
 
 #include "correlate.h"
 #include "elf/object.h"
+#include "values.h"
 
 namespace kp::diffgen {
 
@@ -18,6 +19,9 @@ struct Comparison {
 	std::vector<const elf::Symbol *> new_funcs;             // patched only
 	std::vector<std::string> refusals;                      // unsupported changes found
 	std::vector<std::string> line_only; // functions with __LINE__-only changes
+	// Changed globals marked KP_TRANSFER_VALUE: their status is Same (the patch
+	// refers to the live variable) and a kp_values record carries the new value.
+	std::vector<ValueTransfer> values;
 
 	Status of(const elf::Symbol *patched_item) const
 	{
@@ -41,6 +45,7 @@ private:
 	bool same_item(const elf::Symbol *o, const elf::Symbol *p, bool *line_only);
 	bool same_relocs(const elf::Symbol *o, const elf::Symbol *p);
 	void check_groups(Comparison &c);
+	void changed_data(Comparison &c, const elf::Symbol *p, const TransferMarks &marks);
 	uint64_t section_hash(const elf::Section *sec);
 
 	const elf::Object &orig_, &patched_;

@@ -66,7 +66,8 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	for (const auto &f : cmp.line_only)
 		res.messages.push_back(patched_path + ": " + f +
 		                       ": only __LINE__ immediates changed (not a change)");
-	if (cmp.changed_funcs.empty() && cmp.new_funcs.empty() && cmp.refusals.empty()) {
+	if (cmp.changed_funcs.empty() && cmp.new_funcs.empty() && cmp.refusals.empty() &&
+	    cmp.values.empty()) {
 		res.code = kNoChange;
 		res.messages.push_back(patched_path + ": no change");
 		return res;
@@ -89,6 +90,8 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 		res.replaced.push_back(f.orig->name);
 	for (const auto *f : cmp.new_funcs)
 		res.added.push_back(f->name);
+	for (const SelectedValue &v : sel.selection().values)
+		res.transferred.push_back(v.value->orig->name);
 	report_anchors(sel.selection(), res);
 	res.anchored_relocations =
 	        write_patch_object(sel.selection(), *patched, opts, out).anchored_relocations;

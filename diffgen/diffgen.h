@@ -15,6 +15,7 @@ struct Result {
 	std::vector<std::string> messages; // errors / refusals / notes, one per line
 	std::vector<std::string> replaced; // functions with a kp_func_rec
 	std::vector<std::string> added;    // new functions
+	std::vector<std::string> transferred; // KP_TRANSFER_VALUE variables (kp_values)
 	// Options::anchor: "name,sympos = anchor+delta" per anchored symbol, and the
 	// relocations rewritten against anchors.
 	std::vector<std::string> anchored;

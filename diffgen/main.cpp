@@ -39,7 +39,10 @@ int main(int argc, char **argv)
 		std::cout << res.explanation;
 	if (res.code == kp::diffgen::kChanged) {
 		std::cerr << "diffgen: " << out << ": " << res.replaced.size() << " replaced, "
-		          << res.added.size() << " new function(s)\n";
+		          << res.added.size() << " new function(s)";
+		if (!res.transferred.empty())
+			std::cerr << ", " << res.transferred.size() << " value(s) transferred";
+		std::cerr << "\n";
 	}
 	return res.code;
 }

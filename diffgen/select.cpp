@@ -336,7 +336,28 @@ void Selector::run()
 	for (const auto &sec : patched_.sections())
 		if (sec->name == KP_SEC_CALLBACKS && (sec->flags() & SHF_ALLOC))
 			include_piece(sec.get());
+	select_values();
 	close();
+}
+
+// KP_TRANSFER_VALUE variables: found in the target as functions are (object, name,
+// sympos), so the core writes the live variable.
+void Selector::select_values()
+{
+	for (const ValueTransfer &v : cmp_.values) {
+		uint64_t sympos = 0;
+		if (target_) {
+			auto pos = target_sympos(*target_, v.orig->name, v.orig->is_local(), orig_);
+			if (!pos) {
+				sel_.refusals.push_back(patched_.path() + ": KP_TRANSFER_VALUE(" +
+				                        v.orig->name + "): the variable is not in " +
+				                        target_->path());
+				continue;
+			}
+			sympos = *pos;
+		}
+		sel_.values.push_back({&v, sympos});
+	}
 }
 
 } // namespace kp::diffgen

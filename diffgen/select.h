@@ -59,6 +59,12 @@ struct ReplacedFunc {
 	uint64_t sympos;
 };
 
+// A kp_values record: a transferred variable and where it is in the target.
+struct SelectedValue {
+	const ValueTransfer *value;
+	uint64_t sympos;
+};
+
 struct Selection {
 	std::vector<const elf::Symbol *> items;
 	std::unordered_set<const elf::Symbol *> item_set;
@@ -68,6 +74,7 @@ struct Selection {
 	std::unordered_map<std::string, size_t> external_index; // by out_name
 	std::vector<ReplacedFunc> funcs;
 	std::vector<KeptEntries> special;
+	std::vector<SelectedValue> values;
 	// Where each relocation of an included item, piece or special entry points: what the
 	// writer emits, decided here so that writing selects nothing.
 	std::unordered_map<const elf::Reloc *, Ref> refs;
@@ -101,6 +108,7 @@ private:
 	Ref decide(const elf::Reloc &r, const elf::Section *from, const std::string &user);
 	// Includes what the items and pieces added since the last call need.
 	void close();
+	void select_values();
 
 	const elf::Object &orig_, &patched_;
 	const Correlation &corr_;

@@ -99,7 +99,8 @@ public:
 		for (const elf::Section *sec : s.pieces)
 			if (sec->name == KP_SEC_CALLBACKS)
 				callbacks.push_back(sec);
-		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty() && callbacks.empty())
+		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty() && callbacks.empty() &&
+		    s.values.empty())
 			return;
 		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
 		strsym_ = w_.section_symbol(strings_);
@@ -142,6 +143,7 @@ public:
 			}
 		}
 
+		emit_values(objname);
 		if (!kp_relocs_.empty()) {
 			size_t sec = w_.add_section(
 			        KP_SEC_RELOCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
@@ -174,6 +176,29 @@ public:
 				string_ptr(sec, base + offsetof(kp_reloc_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_reloc_rec, name), x.name);
 			}
+		}
+	}
+
+	// One kp_values record per KP_TRANSFER_VALUE variable, the values inline.
+	void emit_values(const std::string &objname)
+	{
+		const auto &vals = sel_.values;
+		if (vals.empty())
+			return;
+		size_t sec = w_.add_section(
+		        KP_SEC_VALUES, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_value_rec),
+		        std::vector<uint8_t>(vals.size() * sizeof(kp_value_rec), 0));
+		for (size_t i = 0; i < vals.size(); i++) {
+			const ValueTransfer &v = *vals[i].value;
+			kp_value_rec rec{};
+			rec.sympos = vals[i].sympos;
+			rec.size = v.new_value.size();
+			std::memcpy(rec.old_value, v.old_value.data(), v.old_value.size());
+			std::memcpy(rec.new_value, v.new_value.data(), v.new_value.size());
+			uint64_t base = i * sizeof rec;
+			std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
+			string_ptr(sec, base + offsetof(kp_value_rec, objname), objname);
+			string_ptr(sec, base + offsetof(kp_value_rec, name), v.orig->name);
 		}
 	}
 

@@ -10,7 +10,7 @@ namespace kp::build {
 namespace fs = std::filesystem;
 
 namespace {
-const char *const kNames[] = {"kpatch-macros.h", "kpatch-syscall.h", "kp-abi.h"};
+const char *const kNames[] = {"kpatch-macros.h", "kpatch-syscall.h", "kp-abi.h", "kp-value.h"};
 } // namespace
 
 std::set<std::string> kpatch_header_paths(const std::set<std::string> &files)
@@ -29,7 +29,8 @@ void install_kpatch_headers(const std::string &kp_src, const std::string &tree,
 	const std::pair<fs::path, const char *> headers[] = {
 	        {fs::path(kp_src) / "kmod/patch/kpatch/kpatch-macros.h", "kpatch-macros.h"},
 	        {fs::path(kp_src) / "kmod/patch/kpatch/kpatch-syscall.h", "kpatch-syscall.h"},
-	        {fs::path(kp_src) / "include/kp/abi.h", "kp-abi.h"}};
+	        {fs::path(kp_src) / "include/kp/abi.h", "kp-abi.h"},
+	        {fs::path(kp_src) / "kmod/patch/kp-value.h", "kp-value.h"}};
 	std::set<fs::path> dirs;
 	for (const auto &f : files)
 		if (f.ends_with(".c"))

@@ -8,7 +8,8 @@
 
 namespace kp::build {
 
-// Copies kpatch-macros.h, kpatch-syscall.h and kp-abi.h (include/kp/abi.h) from the kp
+// Copies kpatch-macros.h, kpatch-syscall.h, kp-abi.h (include/kp/abi.h) and kp-value.h
+// (KP_TRANSFER_VALUE) from the kp
 // source tree @kp_src into the directory of each of @files (paths relative to @tree) that
 // has no file of that name already.  Throws Error naming the file that cannot be written.
 void install_kpatch_headers(const std::string &kp_src, const std::string &tree,

@@ -49,6 +49,7 @@ ModuleFacts read_module_facts(const std::string &ko)
 	m.funcs = count(KP_SEC_FUNCS, sizeof(struct kp_func_rec));
 	m.syms = count(KP_SEC_SYMS, sizeof(struct kp_sym_rec));
 	m.relocs = count(KP_SEC_RELOCS, sizeof(struct kp_reloc_rec));
+	m.values = count(KP_SEC_VALUES, sizeof(struct kp_value_rec));
 	for (const auto &s : obj.symbols())
 		if (s->is_undefined() && !s->name.empty())
 			m.undefined.push_back(s->name);
@@ -69,8 +70,9 @@ ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
 	if (!missing.empty())
 		throw Error(ko + ": undefined symbols exported neither by vmlinux nor by kp_core:" +
 		            missing);
-	if (m.funcs == 0)
-		throw Error(ko + ": no kp_funcs records (the module would replace nothing)");
+	if (m.funcs == 0 && m.values == 0)
+		throw Error(ko + ": no kp_funcs or kp_values records (the module would change "
+		                 "nothing)");
 	if (m.build_id != build_id)
 		throw Error(ko + ": records build ID '" + m.build_id + "', vmlinux has " +
 		            build_id);

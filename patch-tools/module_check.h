@@ -11,6 +11,7 @@ struct ModuleFacts {
 	std::string build_id; // kp_target_build_id
 	std::string release;  // kp_target_release
 	size_t funcs = 0;     // kp_func_rec records
+	size_t values = 0;    // kp_value_rec records (KP_TRANSFER_VALUE)
 	size_t syms = 0;
 	size_t relocs = 0;
 	std::vector<std::string> undefined;
@@ -22,7 +23,7 @@ ModuleFacts read_module_facts(const std::string &ko);
 std::set<std::string> read_symvers(const std::string &path);
 
 // Throws Error naming the problem: undefined symbols neither exported by vmlinux (the tree's
-// Module.symvers) nor by kp_core, no kp_funcs records, wrong build ID or release, vermagic
+// Module.symvers) nor by kp_core, neither kp_funcs nor kp_values records, wrong build ID or release, vermagic
 // of another kernel.
 ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
                          const std::string &core_symvers, const std::string &build_id,

@@ -366,8 +366,10 @@ void module_check(Build &b)
 	Installed in = install_module(b.ko, b.core.ko, b.output);
 	b.core_out = in.core;
 	b.core_copied = in.core_copied;
-	stage.done(std::to_string(facts.funcs) + " function(s), " + std::to_string(facts.syms) +
-	           " symbol record(s), vermagic '" + facts.vermagic + "'");
+	stage.done(std::to_string(facts.funcs) + " function(s), " +
+	           (facts.values ? std::to_string(facts.values) + " transferred value(s), " : "") +
+	           std::to_string(facts.syms) + " symbol record(s), vermagic '" + facts.vermagic +
+	           "'");
 }
 
 void cleanup(Build &b)

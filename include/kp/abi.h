@@ -20,8 +20,9 @@
 /*
  * 2: kp_register_patch() takes the transition timeout.
  * 3: kp_callbacks, kp_states and kp_shadows records.
+ * 4: kp_values records (opt-in transfer of a changed global's initial value).
  */
-#define KP_ABI_VERSION 3
+#define KP_ABI_VERSION 4
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
@@ -31,6 +32,7 @@
 #define KP_SEC_CALLBACKS "kp_callbacks"	/* struct kp_callback_rec[] */
 #define KP_SEC_STATES	"kp_states"	/* struct kp_state_rec[] */
 #define KP_SEC_SHADOWS	"kp_shadows"	/* struct kp_shadow_rec[] */
+#define KP_SEC_VALUES	"kp_values"	/* struct kp_value_rec[] */
 
 /* Object name of the kernel image; anything else is a module name. */
 #define KP_OBJ_VMLINUX	"vmlinux"
@@ -114,6 +116,26 @@ struct kp_shadow_rec {
 	__u64 dtor;
 };
 
+/*
+ * A global of the target (vmlinux or a module) whose initial value the patch
+ * changes and whose new value is transferred into the live variable
+ * (KP_TRANSFER_VALUE in kmod/patch/kp-value.h; the rule for when, and for a
+ * value changed at run time, is in docs/architecture.md "Value transfer").
+ * @name/@sympos identify the variable as kp_func_rec does a function; @size
+ * is its size in bytes (at most KP_VALUE_MAX); the first @size bytes of
+ * @old_value and @new_value are its initial value before and after the
+ * patch.  The values are inline so the record holds no pointer to check.
+ */
+#define KP_VALUE_MAX	64
+struct kp_value_rec {
+	__u64 objname;		/* const char * */
+	__u64 name;		/* const char * */
+	__u64 sympos;
+	__u64 size;
+	__u64 old_value[KP_VALUE_MAX / 8];
+	__u64 new_value[KP_VALUE_MAX / 8];
+};
+
 #ifdef __KERNEL__
 struct module;
 
@@ -153,6 +175,8 @@ struct kp_patch_rec {
 	__u64 states_end;
 	__u64 shadows;		/* struct kp_shadow_rec * */
 	__u64 shadows_end;
+	__u64 values;		/* struct kp_value_rec * */
+	__u64 values_end;
 };
 
 /*

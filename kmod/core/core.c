@@ -34,6 +34,7 @@
 #include "symbols.h"
 #include "sysfs.h"
 #include "transition.h"
+#include "values.h"
 
 DEFINE_MUTEX(kp_mutex);
 LIST_HEAD(kp_patches);
@@ -164,6 +165,9 @@ int kp_object_resolve(struct kp_object *obj)
 	ret = kp_apply_relocs(patch, obj);
 	if (ret)
 		goto fail;
+	ret = kp_values_resolve(obj);
+	if (ret)
+		goto fail;
 	obj->present = true;
 	return 0;
 fail:
@@ -180,6 +184,7 @@ void kp_object_unresolve(struct kp_object *obj)
 		func->old_size = 0;
 		func->ftrace_loc = 0;
 	}
+	kp_values_unresolve(obj);
 	obj->present = false;
 	obj->mod = NULL;
 }
@@ -281,10 +286,19 @@ fail:
  */
 int kp_disable_patch(struct kp_patch *patch)
 {
+	bool starting = !kp_in_transition(patch) && !kp_transition_other(patch);
+	int ret;
+
 	lockdep_assert_held(&kp_mutex);
-	if (!kp_in_transition(patch) && !kp_transition_other(patch))
+	if (starting) {
 		kp_pre_unpatch_callbacks(patch);
-	return kp_transition(patch, false);
+		/* Before any task can run the old code again (values.c). */
+		kp_values_restore(patch);
+	}
+	ret = kp_transition(patch, false);
+	if (ret && starting)
+		kp_values_transfer(patch, NULL);	/* still enabled */
+	return ret;
 }
 
 /* A transition of @patch ended (completed or reversed) in state @enabled. */
@@ -292,6 +306,8 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
+	if (enabled)	/* every task runs the new code (values.c) */
+		kp_values_transfer(patch, NULL);
 	kp_post_callbacks(patch, enabled);
 	kp_probation_settled(patch, enabled);	/* issue 16 */
 	if (!enabled)
@@ -319,15 +335,18 @@ static int kp_init_patch(struct kp_patch *patch)
 
 	first = (const struct kp_func_rec *)(unsigned long)rec->funcs;
 	last = (const struct kp_func_rec *)(unsigned long)rec->funcs_end;
-	if (last <= first) {
+	nr = last > first ? last - first : 0;
+	if (!nr && !kp_values_count(rec)) {
 		pr_err("%s: the patch replaces no function\n", patch->name);
 		return -EINVAL;
 	}
-	nr = last - first;
 
-	/* One object per function at most, plus one per callback record. */
-	patch->objs = kcalloc(nr + kp_callbacks_count(rec), sizeof(*patch->objs),
-			      GFP_KERNEL);
+	/*
+	 * One object per function at most, plus one per callback and value
+	 * record.
+	 */
+	patch->objs = kcalloc(nr + kp_callbacks_count(rec) + kp_values_count(rec),
+			      sizeof(*patch->objs), GFP_KERNEL);
 	funcs = kcalloc(nr, sizeof(*funcs), GFP_KERNEL);
 	patch->funcs = funcs;
 	if (!patch->objs || !funcs)
@@ -378,12 +397,14 @@ static int kp_init_patch(struct kp_patch *patch)
 		}
 	}
 	i = kp_callbacks_init(patch);
+	i = i ?: kp_values_init(patch);
 	return i ? i : kp_check_records(patch);
 }
 
 /* The end of a patch's life: with its last sysfs reference, if it had any. */
 void kp_patch_free(struct kp_patch *patch)
 {
+	kp_values_free(patch);
 	kfree(patch->funcs);
 	kfree(patch->objs);
 	kfree(patch->blocked);

@@ -27,6 +27,7 @@ enum kp_transition_state {
 
 struct kp_ops;
 struct kp_object;
+struct kp_value;
 
 /* One function replaced by one patch (livepatch: klp_func). */
 struct kp_func {
@@ -91,6 +92,8 @@ struct kp_patch {
 	unsigned int nr_objs;
 	struct kp_object *objs;
 	struct kp_func *funcs;		/* every function, grouped by object */
+	unsigned int nr_values;
+	struct kp_value *values;	/* KP_TRANSFER_VALUE variables (values.c) */
 	bool enabled;			/* the state it is in or heads for */
 	bool removing;
 	bool forced;			/* a transition was forced: never removed */

@@ -19,6 +19,7 @@
 #include "redirect.h"
 #include "symbols.h"
 #include "transition.h"
+#include "values.h"
 
 /* A kp patch module (one defining __kp_patch) must target this kernel. */
 static int kp_check_patch_module(struct module *mod)
@@ -161,8 +162,10 @@ static int kp_module_coming(struct module *mod)
 			if (ret)
 				goto fail;
 			/* One in transition gets it when the transition completes. */
-			if (!kp_in_transition(patch))
+			if (!kp_in_transition(patch)) {
+				kp_values_transfer(patch, obj);
 				kp_object_post_patch(obj);
+			}
 			pr_info("%s: applied to %s\n", patch->name, mod->name);
 		}
 	}

@@ -15,6 +15,8 @@
  *   callbacks      ro  "<object> <kind>..." per object with callbacks
  *   states         ro  "<id> <version>" per state the patch declares
  *   shadow_ids     ro  the shadow variable ids the patch module uses
+ *   values         ro  "<object> <variable>,<sympos> <size> <state> <old> ->
+ *                      <new>" per KP_TRANSFER_VALUE variable (values.c)
  * /sys/kernel/kp/shadow  ro  "<id> <count>" of the live shadow variables,
  * and /sys/kernel/kp/<patch>/<object>/<function>,<sympos>/{old_addr,new_addr}.
  */
@@ -33,6 +35,7 @@
 #include "probation.h"
 #include "sysfs.h"
 #include "transition.h"
+#include "values.h"
 
 static struct kobject *kp_root_kobj;
 
@@ -284,6 +287,12 @@ static ssize_t shadow_ids_show(struct kobject *kobj,
 	return kp_shadow_emit_ids(to_patch(kobj)->mod, buf);
 }
 
+static ssize_t values_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return kp_values_emit(to_patch(kobj), buf);
+}
+
 static ssize_t shadow_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
 {
@@ -294,6 +303,7 @@ static struct kobj_attribute callbacks_attr = __ATTR_RO(callbacks);
 static struct kobj_attribute states_attr = __ATTR_RO(states);
 static struct kobj_attribute shadow_ids_attr = __ATTR_RO(shadow_ids);
 static struct kobj_attribute shadow_attr = __ATTR_RO(shadow);
+static struct kobj_attribute values_attr = __ATTR_RO(values);
 
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 static struct kobj_attribute transition_attr = __ATTR_RO(transition);
@@ -320,6 +330,7 @@ static struct attribute *kp_patch_attrs[] = {
 	&callbacks_attr.attr,
 	&states_attr.attr,
 	&shadow_ids_attr.attr,
+	&values_attr.attr,
 	NULL
 };
 static const struct attribute_group kp_patch_group = {

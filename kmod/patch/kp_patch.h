@@ -105,5 +105,6 @@ extern const struct kp_reloc_rec __kp_relocs_start[], __kp_relocs_end[];
 extern const struct kp_callback_rec __kp_callbacks_start[], __kp_callbacks_end[];
 extern const struct kp_state_rec __kp_states_start[], __kp_states_end[];
 extern const struct kp_shadow_rec __kp_shadows_start[], __kp_shadows_end[];
+extern const struct kp_value_rec __kp_values_start[], __kp_values_end[];
 
 #endif /* KP_PATCH_H */

@@ -35,6 +35,8 @@ static const struct kp_state_rec __kp_states_none[0] __used
 	__section(KP_SEC_STATES);
 static const struct kp_shadow_rec __kp_shadows_none[0] __used
 	__section(KP_SEC_SHADOWS);
+static const struct kp_value_rec __kp_values_none[0] __used
+	__section(KP_SEC_VALUES);
 
 #define KP_PTR(p) ((__u64)(unsigned long)(p))
 
@@ -57,6 +59,8 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 	.states_end = KP_PTR(__kp_states_end),
 	.shadows = KP_PTR(__kp_shadows_start),
 	.shadows_end = KP_PTR(__kp_shadows_end),
+	.values = KP_PTR(__kp_values_start),
+	.values_end = KP_PTR(__kp_values_end),
 };
 
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)

@@ -31,6 +31,13 @@ public:
 	    : obj_(obj), sec_(sec), index_(index)
 	{}
 
+	std::vector<uint8_t> bytes(uint64_t off, uint64_t n) const
+	{
+		if (off + n > sec_.data.size())
+			fail("record at offset " + hex(off) + " is truncated");
+		return std::vector<uint8_t>(sec_.data.begin() + off, sec_.data.begin() + off + n);
+	}
+	[[noreturn]] void fail_at(const std::string &what) const { fail(what); }
 	uint64_t u64(uint64_t off) const
 	{
 		uint64_t v = 0;
@@ -156,11 +163,12 @@ private:
 	void read_syms(const RecordRange &rs, PatchRecords &out) const;
 	void read_relocs(const RecordRange &rs, PatchRecords &out) const;
 	void read_state_transfer(PatchRecords &out) const;
+	void read_values(PatchRecords &out) const;
 
 	const elf::Object &obj_;
 	SymbolIndex index_;
 	std::optional<Bounds> funcs_, syms_, relocs_; // from kp_patch, when it has one
-	std::optional<Bounds> callbacks_, states_, shadows_;
+	std::optional<Bounds> callbacks_, states_, shadows_, values_;
 };
 
 // Where the records of one kind are: between the kp_patch record's bounds (what the core
@@ -232,6 +240,7 @@ void Reader::read_patch(const elf::Section &sec, PatchRecords &out)
 	        bounds(offsetof(kp_patch_rec, callbacks), offsetof(kp_patch_rec, callbacks_end));
 	states_ = bounds(offsetof(kp_patch_rec, states), offsetof(kp_patch_rec, states_end));
 	shadows_ = bounds(offsetof(kp_patch_rec, shadows), offsetof(kp_patch_rec, shadows_end));
+	values_ = bounds(offsetof(kp_patch_rec, values), offsetof(kp_patch_rec, values_end));
 	out.patch = std::move(r);
 }
 
@@ -312,6 +321,28 @@ void Reader::read_state_transfer(PatchRecords &out) const
 	}
 }
 
+// kp_values: the variables whose new initial value the patch transfers.
+void Reader::read_values(PatchRecords &out) const
+{
+	RecordRange vs = range(KP_SEC_VALUES, sizeof(kp_value_rec), values_);
+	for (size_t k = 0; k < vs.count; k++) {
+		uint64_t base = vs.begin + k * sizeof(kp_value_rec);
+		const Fields &f = *vs.fields;
+		ValueRecord r;
+		r.object = f.string(base + offsetof(kp_value_rec, objname), "kp_values object name");
+		r.variable = f.string(base + offsetof(kp_value_rec, name), "kp_values variable name");
+		r.sympos = f.u64(base + offsetof(kp_value_rec, sympos));
+		uint64_t size = f.u64(base + offsetof(kp_value_rec, size));
+		if (size == 0 || size > KP_VALUE_MAX)
+			f.fail_at("kp_values record of " + r.variable + " has size " +
+			          std::to_string(size) + " (1 to " + std::to_string(KP_VALUE_MAX) +
+			          " bytes)");
+		r.old_value = f.bytes(base + offsetof(kp_value_rec, old_value), size);
+		r.new_value = f.bytes(base + offsetof(kp_value_rec, new_value), size);
+		out.values.push_back(std::move(r));
+	}
+}
+
 PatchRecords Reader::run()
 {
 	PatchRecords out;
@@ -321,10 +352,27 @@ PatchRecords Reader::run()
 	read_syms(range(KP_SEC_SYMS, sizeof(kp_sym_rec), syms_), out);
 	read_relocs(range(KP_SEC_RELOCS, sizeof(kp_reloc_rec), relocs_), out);
 	read_state_transfer(out);
+	read_values(out);
 	return out;
 }
 
 } // namespace
+
+std::string value_text(const std::vector<uint8_t> &bytes)
+{
+	std::ostringstream s;
+	size_t n = bytes.size();
+	if (n == 1 || n == 2 || n == 4 || n == 8) {
+		uint64_t v = 0;
+		for (size_t i = n; i-- > 0;)
+			v = v << 8 | bytes[i];
+		s << "0x" << std::hex << v;
+		return s.str();
+	}
+	for (size_t i = 0; i < n; i++)
+		s << (i ? " " : "") << std::hex << (bytes[i] >> 4) << (bytes[i] & 15);
+	return s.str();
+}
 
 std::string Pointer::describe() const
 {

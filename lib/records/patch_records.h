@@ -1,5 +1,5 @@
 // Typed views of the patch records of include/kp/abi.h (kp_patch, kp_funcs, kp_syms,
-// kp_relocs, kp_callbacks, kp_states, kp_shadows) in a diffgen output object or a linked patch
+// kp_relocs, kp_callbacks, kp_states, kp_shadows, kp_values) in a diffgen output object or a linked patch
 // module: each record's bytes with its pointer fields resolved by the section's relocations, as the
 // module loader would apply them.
 #pragma once
@@ -64,6 +64,17 @@ struct ShadowRecord {
 	Pointer dtor;
 };
 
+// kp_values: a global whose changed initial value the patch transfers into the live one.
+struct ValueRecord {
+	std::string object, variable;
+	uint64_t sympos = 0;
+	std::vector<uint8_t> old_value, new_value; // size bytes each
+};
+
+// A value as kpctl and the core's sysfs show it: a 1, 2, 4 or 8-byte value as the
+// little-endian integer it is ("0xfffd"), anything else as its bytes ("01 02 03").
+std::string value_text(const std::vector<uint8_t> &bytes);
+
 struct PatchRecord {
 	uint64_t abi_version = 0;
 	std::string name, target_release, target_build_id;
@@ -77,6 +88,7 @@ struct PatchRecords {
 	std::vector<CallbackRecord> callbacks;
 	std::vector<StateRecord> states;
 	std::vector<ShadowRecord> shadows;
+	std::vector<ValueRecord> values;
 };
 
 // Reads every record @obj has: in a linked module those between the kp_patch record's
@@ -85,7 +97,7 @@ struct PatchRecords {
 // patch other than the module (struct module's name).  Error(records) names the file, section and
 // field when a section is not a whole number of records, a pointer field carries a
 // relocation other than R_X86_64_64, a string is out of range, or kp_patch has a bad
-// magic or ABI version.
+// magic or ABI version, and a kp_values record whose size is 0 or above KP_VALUE_MAX.
 Expected<PatchRecords> read_patch_records(const elf::Object &obj);
 
 } // namespace kp::records

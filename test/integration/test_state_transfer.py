@@ -5,6 +5,12 @@ callback order for vmlinux and for a module target that loads after the patch an
 unloads before it, a failing pre-patch callback, a patch that takes over the
 first one's state and shadow variable, the refusal of patches that ignore the
 state or know an older version of it, and a leak check of shadow variables.
+
+A second boot runs two patches built by kp-build: the kpatch-style one
+(patches-state/kpatch-shadow-newpid.patch), then KP_TRANSFER_VALUE
+(patches-state/value-overflowuid.patch: overflowuid's new initial value is in
+force while the patch is live and restored by the unload; a value changed at run
+time before the load is kept, one changed while patched is left).
 """
 from __future__ import annotations
 
@@ -160,14 +166,13 @@ echo OK
 """
 
 
-@pytest.fixture(scope="module")
-def kpatch_module(tmp_path_factory, kernel_tree):
-    """The kpatch-style patch, built by kp-build unchanged (shares test_kp_build's cache)."""
+def kp_build_patch(tmp_path_factory, kernel_tree, name: str, patch_file: str) -> Path:
+    """@patch_file (patches-state/) built by kp-build as NAME.ko (shares test_kp_build's cache)."""
     kp_build = BUILD / "bin/kp-build"
     if not kp_build.exists():
         pytest.fail(f"{kp_build} not built: run 'make all'", pytrace=False)
-    out = tmp_path_factory.mktemp("kpatch") / "kp_kpatch_newpid.ko"
-    patch = Path(__file__).resolve().parent / "patches-state/kpatch-shadow-newpid.patch"
+    out = tmp_path_factory.mktemp(name) / f"{name}.ko"
+    patch = Path(__file__).resolve().parent / "patches-state" / patch_file
     r = subprocess.run([str(kp_build), "--src", str(kernel_tree), "--cache-dir",
                         str(BUILD / "kp-build-cache"), "-o", str(out), "-j2", "--patch",
                         str(patch)], capture_output=True, text=True, timeout=3600)
@@ -176,7 +181,64 @@ def kpatch_module(tmp_path_factory, kernel_tree):
     return out
 
 
-def test_kpatch_style_patch(vm, kmods, kpatch_module, kpctl_bin):
+@pytest.fixture(scope="module")
+def kpatch_module(tmp_path_factory, kernel_tree):
+    """The kpatch-style patch, built by kp-build unchanged."""
+    return kp_build_patch(tmp_path_factory, kernel_tree, "kp_kpatch_newpid",
+                          "kpatch-shadow-newpid.patch")
+
+
+@pytest.fixture(scope="module")
+def value_module(tmp_path_factory, kernel_tree):
+    """KP_TRANSFER_VALUE(overflowuid): a patch that only changes a global's initial value."""
+    return kp_build_patch(tmp_path_factory, kernel_tree, "kp_value_overflowuid",
+                          "value-overflowuid.patch")
+
+
+VALUE_SCRIPT = r"""
+OU=/proc/sys/kernel/overflowuid
+P=kp_value_overflowuid
+V=$K/$P/values
+ou_is() { [ "$(cat $OU)" = "$1" ] || fail "$2: overflowuid is $(cat $OU), expected $1"; }
+ou_is 65534 "before the load"
+# The new initial value is in force while the patch is live, the old one after the unload.
+insmod /kp/$P.ko || fail "insmod $P"
+ou_is 65533 "patch live"
+grep -qx "vmlinux overflowuid,0 4 transferred 0xfffe -> 0xfffd" $V || fail "values: $(cat $V)"
+echo VALUE-STATUS; kpctl status $P --json || fail "kpctl status"; echo VALUE-STATUS-END
+echo 0 > $K/$P/enabled || fail "disable $P"
+ou_is 65534 "disabled"
+grep -q "^vmlinux overflowuid,0 4 restored " $V || fail "values after disable: $(cat $V)"
+rmmod $P || fail "rmmod $P"
+ou_is 65534 "after the unload"
+dmesg | grep -q "$P: overflowuid in vmlinux: new value transferred" || fail "no transfer line"
+dmesg | grep -q "$P: overflowuid in vmlinux: old value restored" || fail "no restore line"
+# Changed at run time before the load: the live value is kept, and the unload leaves it.
+echo 1000 > $OU
+insmod /kp/$P.ko || fail "insmod $P (changed value)"
+ou_is 1000 "changed before the load"
+grep -q "^vmlinux overflowuid,0 4 kept " $V || fail "values (kept): $(cat $V)"
+dmesg | grep -q "$P: overflowuid in vmlinux was changed at run time (not its old initial value): kept, not transferred" || fail "no kept line"
+echo 0 > $K/$P/enabled || fail "disable $P (kept)"
+ou_is 1000 "unload of a kept value"
+rmmod $P || fail "rmmod $P (kept)"
+# Changed while patched: the unload leaves the live value.
+echo 65534 > $OU
+insmod /kp/$P.ko || fail "insmod $P (third)"
+ou_is 65533 "third load"
+echo 2000 > $OU
+echo 0 > $K/$P/enabled || fail "disable $P (left)"
+ou_is 2000 "unload after a change while patched"
+grep -q "^vmlinux overflowuid,0 4 left " $V || fail "values (left): $(cat $V)"
+dmesg | grep -q "$P: overflowuid in vmlinux was changed while patched (not the transferred value): left, not restored" || fail "no left line"
+rmmod $P || fail "rmmod $P (left)"
+echo 65534 > $OU
+echo VALUE-OK
+"""
+
+
+def test_kpatch_style_patch_and_value_transfer(vm, kmods, kpatch_module, value_module,
+                                              kpctl_bin):
     info = json.loads(subprocess.run([str(kpctl_bin), "info", "--json", str(kpatch_module)],
                                      capture_output=True, text=True, check=True).stdout)
     kinds = sorted(k for c in info["callbacks"] for k in
@@ -187,11 +249,22 @@ def test_kpatch_style_patch(vm, kmods, kpatch_module, kpctl_bin):
         "__x64_sys_umask", "kernel_clone", "proc_pid_status", "release_task"], info  # __sys_setfsuid: KPATCH_IGNORE_FUNCTION
     assert not any(u.startswith("klp_shadow") for u in info["undefined"]), info["undefined"]
 
+    vinfo = json.loads(subprocess.run([str(kpctl_bin), "info", "--json", str(value_module)],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert vinfo["values"] == [{"object": "vmlinux", "variable": "overflowuid", "sympos": 0,
+                                "size": 4, "old": "0xfffe", "new": "0xfffd"}], vinfo["values"]
+    assert vinfo["functions"] == [], vinfo["functions"]
+
     f = files(kmods)
     f["/kp/kp_kpatch_newpid.ko"] = kpatch_module
-    r = vm.run(PRELUDE + KPATCH_SCRIPT, f, timeout=180)
-    assert "OK" in r.output, r.output
-    order = r.output.split("KPATCH-ORDER", 1)[1]
+    f["/kp/kp_value_overflowuid.ko"] = value_module
+    f["/kp/bin/kpctl"] = kpctl_bin
+    r = vm.run(PRELUDE + KPATCH_SCRIPT + VALUE_SCRIPT, f, timeout=240)
+    assert "OK" in r.output and "VALUE-OK" in r.output, r.output
+    order = r.output.split("KPATCH-ORDER", 1)[1].split("VALUE-STATUS", 1)[0]
     assert re.findall(r"kpatch-cb: (\S+ \S+)", order) == [
         "pre_patch vmlinux", "post_patch vmlinux", "pre_unpatch vmlinux",
         "post_unpatch vmlinux"], order
+    st = json.loads(r.output.split("VALUE-STATUS", 1)[1].split("VALUE-STATUS-END", 1)[0])
+    assert st["patches"][0]["values"] == [
+        "vmlinux overflowuid,0 4 transferred 0xfffe -> 0xfffd"], st["patches"][0]

@@ -59,6 +59,14 @@ json module_json(const ModuleInfo &m, std::optional<bool> matches)
 	j["shadow_ids"] = json::array();
 	for (const auto &s : m.shadows)
 		j["shadow_ids"].push_back({{"id", s.id}, {"dtor", pointer_json(s.dtor)}});
+	j["values"] = json::array();
+	for (const auto &v : m.values)
+		j["values"].push_back({{"object", v.object},
+		                       {"variable", v.variable},
+		                       {"sympos", v.sympos},
+		                       {"size", v.old_value.size()},
+		                       {"old", records::value_text(v.old_value)},
+		                       {"new", records::value_text(v.new_value)}});
 	j["undefined"] = m.undefined;
 	return j;
 }
@@ -78,6 +86,7 @@ json patch_json(const PatchState &p)
 	j["callbacks"] = p.callbacks;
 	j["states"] = p.states;
 	j["shadow_ids"] = p.shadow_ids;
+	j["values"] = p.values;
 	j["probation_left"] = p.probation_left;
 	j["canary"] = p.canary;
 	j["rolled_back"] = p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back);

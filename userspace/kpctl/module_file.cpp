@@ -83,6 +83,7 @@ void read_records(const elf::Object &ko, ModuleInfo &m)
 	m.callbacks = std::move(recs->callbacks);
 	m.states = std::move(recs->states);
 	m.shadows = std::move(recs->shadows);
+	m.values = std::move(recs->values);
 }
 
 } // namespace

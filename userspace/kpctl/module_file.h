@@ -22,6 +22,7 @@ using records::RelocRecord;
 using records::ShadowRecord;
 using records::StateRecord;
 using records::SymRecord;
+using records::ValueRecord;
 
 struct SourceFile {
 	std::string file;
@@ -49,6 +50,7 @@ struct ModuleInfo {
 	std::vector<CallbackRecord> callbacks;
 	std::vector<StateRecord> states;
 	std::vector<ShadowRecord> shadows;
+	std::vector<ValueRecord> values; // globals whose new initial value is transferred
 	std::vector<std::string> undefined; // symbols the module loader must resolve
 
 	std::vector<std::string> modinfo_values(const std::string &key) const;

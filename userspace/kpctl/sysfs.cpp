@@ -93,6 +93,7 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.build_id = read_text(dir / "build_id").value_or("");
 	st.callbacks = lines(read_text(dir / "callbacks").value_or(""));
 	st.states = lines(read_text(dir / "states").value_or(""));
+	st.values = lines(read_text(dir / "values").value_or(""));
 	st.shadow_ids = lines(read_text(dir / "shadow_ids").value_or(""));
 	st.probation_left = static_cast<unsigned>(number("probation"));
 	st.rolled_back = read_text(dir / "rolled_back").value_or("");

@@ -33,6 +33,7 @@ struct PatchState {
 	std::vector<std::string> callbacks;  // "<object> <kind>..."
 	std::vector<std::string> states;     // "<id> <version>"
 	std::vector<std::string> shadow_ids; // "<id>[ declared]"
+	std::vector<std::string> values;     // "<object> <variable>,<sympos> <size> <state>"
 };
 
 std::string kp_sysfs_dir(); // <sysfs>/kernel/kp

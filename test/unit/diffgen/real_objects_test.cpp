@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "records/patch_records.h"
 
 namespace fs = std::filesystem;
 using Set = std::set<std::string>;
@@ -66,6 +67,10 @@ std::string build_patched(const std::string &rel, const std::string &from, const
 	text.replace(at, from.size(), to);
 	fs::path psrc = dir / fs::path(rel + ".c").filename();
 	std::ofstream(psrc) << text;
+	// What kp-build puts beside a patched source (KP_TRANSFER_VALUE's header).
+	fs::path repo = fs::path(DIFFGEN_TEST_DIR).parent_path().parent_path().parent_path();
+	fs::copy_file(repo / "kmod/patch/kp-value.h", dir / "kp-value.h");
+	fs::copy_file(repo / "include/kp/abi.h", dir / "kp-abi.h");
 	fs::path pobj = dir / fs::path(rel + ".o").filename();
 
 	fs::path cmdfile = tree() / fs::path(rel).parent_path() /
@@ -334,4 +339,49 @@ TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 	}
 	EXPECT_GT(n, 100u);
 	EXPECT_TRUE(bad.empty()) << bad.size() << " of " << n << " objects, first: " << bad.front();
+}
+
+// KP_TRANSFER_VALUE on the test kernel's own kernel/sys.c: overflowuid's new initial value
+// is carried in a kp_values record only when marked; the unmarked change stays refused.
+TEST(DiffgenReal, TransferValueOfOverflowuid)
+{
+	REQUIRE_TREE();
+	const std::string from = "int overflowuid = DEFAULT_OVERFLOWUID;";
+	std::string patched = build_patched("kernel/sys", from, "int overflowuid = 65533;");
+	ASSERT_FALSE(patched.empty());
+	std::string out = (fs::path(patched).parent_path() / "out.o").string();
+	auto r = diff_real("kernel/sys", patched, out);
+	EXPECT_EQ(r.code, kp::diffgen::kUnsupported) << joined(r);
+	EXPECT_NE(joined(r).find("changed existing data: overflowuid"), std::string::npos)
+	        << joined(r);
+
+	patched = build_patched("kernel/sys", from,
+	                        "#include \"kp-value.h\"\nint overflowuid = 65533;\n"
+	                        "KP_TRANSFER_VALUE(overflowuid);");
+	ASSERT_FALSE(patched.empty());
+	r = diff_real("kernel/sys", patched, out);
+	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	EXPECT_EQ(r.transferred, std::vector<std::string>{"overflowuid"});
+	auto obj = kp::test::load_object(out);
+	auto recs = kp::records::read_patch_records(*obj);
+	ASSERT_TRUE(recs.has_value()) << recs.error().message();
+	ASSERT_EQ(recs->values.size(), 1u);
+	const auto &v = recs->values[0];
+	EXPECT_EQ(v.object, "vmlinux");
+	EXPECT_EQ(v.variable, "overflowuid");
+	EXPECT_EQ(v.sympos, 0u);
+	EXPECT_EQ(kp::records::value_text(v.old_value), "0xfffe");
+	EXPECT_EQ(kp::records::value_text(v.new_value), "0xfffd");
+	EXPECT_TRUE(recs->funcs.empty());
+
+	// Marking one variable does not let another one change.
+	patched = build_patched(
+	        "kernel/sys", "int overflowgid = DEFAULT_OVERFLOWGID;",
+	        "#include \"kp-value.h\"\nint overflowgid = 65533;\nint kp_unused_marker;\n"
+	        "KP_TRANSFER_VALUE(kp_unused_marker);");
+	ASSERT_FALSE(patched.empty());
+	r = diff_real("kernel/sys", patched, out);
+	EXPECT_EQ(r.code, kp::diffgen::kUnsupported) << joined(r);
+	EXPECT_NE(joined(r).find("changed existing data: overflowgid"), std::string::npos)
+	        << joined(r);
 }

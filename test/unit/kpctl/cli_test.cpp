@@ -46,6 +46,7 @@ fs::path fake_sysfs()
 	write_file(kp / "kp_a/transition", "idle\n");
 	write_file(kp / "kp_a/blocked", "");
 	write_file(kp / "kp_a/build_id", "136bea46\n");
+	write_file(kp / "kp_a/values", "vmlinux overflowuid,0 4 kept 0xfffe -> 0xfffd\n");
 	write_file(kp / "kp_a/vmlinux/cmdline_proc_show,0/old_addr", "0xffffffff81234560\n");
 	write_file(kp / "kp_a/vmlinux/cmdline_proc_show,0/new_addr", "0xffffffffc0001000\n");
 	write_file(kp / "kp_a/fuse/fuse_dev_read,2/old_addr", "0\n");
@@ -123,7 +124,7 @@ TEST(Cli, InfoJsonShape)
 	          (std::set<std::string>{"file", "name", "kp_patch", "abi_version", "vermagic",
 	                                 "target", "matches_running_kernel", "sources", "functions",
 	                                 "symbols", "relocations", "callbacks", "states",
-	                                 "shadow_ids", "undefined"}));
+	                                 "shadow_ids", "values", "undefined"}));
 	EXPECT_EQ(j["name"], "kpctl_fixture");
 	EXPECT_EQ(j["target"]["release"], test_kernel_release());
 	EXPECT_EQ(j["target"]["build_id"], test_kernel_build_id());
@@ -220,8 +221,9 @@ TEST(Cli, StatusFromSysfs)
 	                                          "pending", "timeout", "forced", "blocked",
 	                                          "build_id", "probation_left", "rolled_back",
 	                                          "functions", "callbacks", "states", "shadow_ids",
-	                                          "canary"}));
+	                                          "canary", "values"}));
 	EXPECT_EQ(a["name"], "kp_a");
+	EXPECT_EQ(a["values"], json::array({"vmlinux overflowuid,0 4 kept 0xfffe -> 0xfffd"}));
 	EXPECT_EQ(a["enabled"], true);
 	ASSERT_EQ(a["functions"].size(), 2u);
 	EXPECT_EQ(a["functions"][0]["object"], "fuse");

@@ -74,5 +74,5 @@ TEST(Json, PatchStateShape)
 	        R"("pending":["42 busy_thread kp_busy_fn_new+0x10/0x40"],"probation_left":0,"rolled_back":null,)"
 	        R"("shadow_ids":[],"states":[],)"
 	        R"("timeout":30,"transition":"disabling",)"
-	        R"("transition_ms":250})");
+	        R"("transition_ms":250,"values":[]})");
 }

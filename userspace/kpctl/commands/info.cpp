@@ -82,6 +82,11 @@ void print_state_transfer(const ModuleInfo &m)
 	o << "shadow variable ids declared (" << m.shadows.size() << "):\n";
 	for (const auto &s : m.shadows)
 		o << "  id " << s.id << "  dtor " << s.dtor.describe() << "\n";
+	o << "transferred values (" << m.values.size() << "):\n";
+	for (const auto &v : m.values)
+		o << "  " << v.object << " " << v.variable << "," << v.sympos << "  "
+		  << v.old_value.size() << " bytes  " << records::value_text(v.old_value) << " -> "
+		  << records::value_text(v.new_value) << "\n";
 }
 
 } // namespace

@@ -54,6 +54,11 @@ void print_patch(const PatchState &p)
 	for (const auto &f : p.funcs)
 		std::cout << "    " << f.object << " " << f.function << "," << f.sympos << "  old "
 		          << f.old_addr << "  new " << f.new_addr << "\n";
+	if (!p.values.empty()) {
+		std::cout << "  transferred values (" << p.values.size() << "):\n";
+		for (const auto &v : p.values)
+			std::cout << "    " << v << "\n";
+	}
 	if (!p.callbacks.empty() || !p.states.empty() || !p.shadow_ids.empty()) {
 		std::cout << "  callbacks (" << p.callbacks.size() << "):\n";
 		for (const auto &c : p.callbacks)
