@@ -57,10 +57,14 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 			e.out_name = name + ".kp." + std::to_string(e.sympos);
 		// Locals and non-exported symbols of the target need verifying by the core.
 		e.record = e.found && (local || !e.exported);
-		if (local && !e.found)
+		if (local && !e.found) {
+			std::string why = target_->why_no_counterpart(name);
 			sel_.refusals.push_back(patched_.path() + ": " + user +
-			                        " refers to the local symbol " + name + " which " +
-			                        target_->path() + " does not have");
+			                        " refers to the local symbol " + name +
+			                        (why.empty() ? " which " + target_->path() +
+			                                               " does not have"
+			                                     : ": " + why));
+		}
 	} else {
 		// Without the target's symbol table exports are unknown: record every reference
 		// (vmlinux); a module target's globals may live anywhere, so leave them to the
@@ -317,10 +321,12 @@ void Selector::run()
 		if (target_) {
 			auto pos = target_sympos(*target_, o->name, o->is_local(), orig_);
 			if (!pos) {
-				sel_.refusals.push_back(patched_.path() + ": changed function " +
-				                        o->name + " not found in " +
-				                        target_->path() +
-				                        " (inlined everywhere or renamed?)");
+				std::string why = target_->why_no_counterpart(o->name);
+				sel_.refusals.push_back(
+				        patched_.path() + ": changed function " + o->name +
+				        (why.empty() ? " not found in " + target_->path() +
+				                               " (inlined everywhere or renamed?)"
+				                     : ": " + why));
 				continue;
 			}
 			sympos = *pos;

@@ -243,7 +243,7 @@ def package_dir(package: str, version: str, only: list[str] | None = None,
     """Where package=version is unpacked; a partial or stripped unpacking has its own."""
     name = f"{package}_{version}"
     if only or strip_debug:
-        what = "\n".join(sorted(only or [])) + f"\nstrip={strip_debug}"
+        what = "\n".join(sorted(only or [])) + f"\nstrip={strip_debug}:dwarf-sections"
         name += "+" + hashlib.sha256(what.encode()).hexdigest()[:8]
     return cache_dir() / "pkgs" / name
 
@@ -363,7 +363,9 @@ def _strip_debug(root: Path) -> None:
             if fh.read(4) != b"\x7fELF":
                 continue
         tmp = f.with_name(f.name + ".stripped")
-        _run(["objcopy", "--strip-debug", str(f), str(tmp)], DOWNLOAD_TIMEOUT,
+        # The DWARF sections only: `objcopy --strip-debug` also drops the STT_FILE symbols,
+        # which tell apart same-named locals of different files (diffgen's counterpart).
+        _run(["objcopy", "--remove-section=.debug*", str(f), str(tmp)], DOWNLOAD_TIMEOUT,
              f"stripping {f.name}")
         tmp.replace(f)
 

@@ -180,10 +180,30 @@ const KernelSymbol *SymbolTable::counterpart(const std::string &name, bool local
 	if (v.empty())
 		return nullptr;
 	size_t block = best_block(obj);
+	// No STT_FILE block of the target matches (e.g. symbols without STT_FILE entries, as
+	// `objcopy --strip-debug` leaves them): several locals, none known to be @obj's.
+	if (block == SIZE_MAX)
+		return nullptr;
 	for (const KernelSymbol *k : v)
 		if (k->local() && k->file == block)
 			return k;
 	return nullptr;
+}
+
+std::string SymbolTable::why_no_counterpart(const std::string &name) const
+{
+	auto v = named(name);
+	size_t locals = 0, with_file = 0;
+	for (const KernelSymbol *k : v)
+		if (k->local()) {
+			++locals;
+			with_file += k->file != SIZE_MAX;
+		}
+	if (locals < 2)
+		return {};
+	return std::to_string(locals) + " local symbols are named " + name + " in " + path() +
+	       (with_file ? " and no STT_FILE block of it matches this object's locals"
+	                  : " and it has no STT_FILE symbols to tell them apart");
 }
 
 Expected<Anchor> SymbolTable::anchor_for(const KernelSymbol &s) const

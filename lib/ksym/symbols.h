@@ -60,6 +60,9 @@ public:
 	// of that name, or for a local the one in the STT_FILE block matching @obj best.
 	const KernelSymbol *counterpart(const std::string &name, bool local,
 	                                const elf::Object &obj) const;
+	// Why counterpart() found none for a local @name the target has several of ("" when
+	// that is not the reason).
+	std::string why_no_counterpart(const std::string &name) const;
 
 	// Exported with EXPORT_SYMBOL*: the object has __ksymtab_<name>.
 	bool exported(std::string_view name) const { return exported_.count(name) != 0; }

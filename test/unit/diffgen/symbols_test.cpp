@@ -166,3 +166,29 @@ TEST(DiffgenSymbols, ChangedFunctionMissingFromTargetIsRefused)
 	EXPECT_NE(all.find("not found"), std::string::npos) << all;
 	EXPECT_FALSE(std::filesystem::exists(t.pair.out));
 }
+
+// A target whose STT_FILE symbols were stripped (`objcopy --strip-debug` drops them): two
+// locals named dup, nothing says which is this object's. diffgen must refuse, not guess
+// the first (the core would then redirect or verify the wrong function).
+TEST(DiffgenSymbols, SameNamedLocalsWithoutFileSymbolsAreRefused)
+{
+	Target t = build();
+	std::string stripped = (t.pair.dir / "target-nofile.elf").string();
+	std::string out;
+	ASSERT_EQ(kp::test::run_command("objcopy --strip-debug " + t.target + " " + stripped, &out),
+	          0)
+	        << out;
+	ASSERT_EQ(kp::test::run_command("readelf -sW " + stripped + " | grep -c ' FILE '", &out), 1)
+	        << "the stripped target still has STT_FILE symbols:\n"
+	        << out;
+	kp::diffgen::Options opts;
+	opts.symbols = stripped;
+	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
+	EXPECT_EQ(r.code, kUnsupported);
+	std::string all;
+	for (const auto &m : r.messages)
+		all += m;
+	EXPECT_NE(all.find("2 local symbols are named dup"), std::string::npos) << all;
+	EXPECT_NE(all.find("no STT_FILE symbols"), std::string::npos) << all;
+	EXPECT_FALSE(std::filesystem::exists(t.pair.out));
+}
