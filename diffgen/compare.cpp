@@ -247,8 +247,8 @@ void Comparer::changed_data(Comparison &c, const elf::Symbol *p, const TransferM
 	const std::string &sec = p->sec->name;
 	if (!marks.items.count(p)) {
 		c.refusals.push_back(patched_.path() + ": changed " +
-		                     (is_init_section(sec) ? "__init " : "existing ") + "data: " +
-		                     p->name + " in " + sec +
+		                     (is_init_section(sec) ? "__init " : "existing ") +
+		                     "data: " + p->name + " in " + sec +
 		                     " (existing data cannot be patched; a changed initial value "
 		                     "can be transferred with KP_TRANSFER_VALUE)");
 		return;

@@ -12,9 +12,9 @@ enum ExitCode { kChanged = 0, kError = 1, kUnsupported = 2, kNoChange = 3 };
 
 struct Result {
 	ExitCode code = kError;
-	std::vector<std::string> messages; // errors / refusals / notes, one per line
-	std::vector<std::string> replaced; // functions with a kp_func_rec
-	std::vector<std::string> added;    // new functions
+	std::vector<std::string> messages;    // errors / refusals / notes, one per line
+	std::vector<std::string> replaced;    // functions with a kp_func_rec
+	std::vector<std::string> added;       // new functions
 	std::vector<std::string> transferred; // KP_TRANSFER_VALUE variables (kp_values)
 	// Options::anchor: "name,sympos = anchor+delta" per anchored symbol, and the
 	// relocations rewritten against anchors.

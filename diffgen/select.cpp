@@ -59,11 +59,11 @@ size_t Selector::external(const std::string &name, bool local, const std::string
 		e.record = e.found && (local || !e.exported);
 		if (local && !e.found) {
 			std::string why = target_->why_no_counterpart(name);
-			sel_.refusals.push_back(patched_.path() + ": " + user +
-			                        " refers to the local symbol " + name +
-			                        (why.empty() ? " which " + target_->path() +
-			                                               " does not have"
-			                                     : ": " + why));
+			sel_.refusals.push_back(
+			        patched_.path() + ": " + user + " refers to the local symbol " +
+			        name +
+			        (why.empty() ? " which " + target_->path() + " does not have"
+			                     : ": " + why));
 		}
 	} else {
 		// Without the target's symbol table exports are unknown: record every reference
@@ -355,9 +355,9 @@ void Selector::select_values()
 		if (target_) {
 			auto pos = target_sympos(*target_, v.orig->name, v.orig->is_local(), orig_);
 			if (!pos) {
-				sel_.refusals.push_back(patched_.path() + ": KP_TRANSFER_VALUE(" +
-				                        v.orig->name + "): the variable is not in " +
-				                        target_->path());
+				sel_.refusals.push_back(
+				        patched_.path() + ": KP_TRANSFER_VALUE(" + v.orig->name +
+				        "): the variable is not in " + target_->path());
 				continue;
 			}
 			sympos = *pos;

@@ -208,7 +208,8 @@ public:
 		if (sec.size() % sizeof(kp_callback_rec))
 			throw Error(patched_.path() + ": section " + sec.name + " is " +
 			            std::to_string(sec.size()) + " bytes, not a multiple of the " +
-			            std::to_string(sizeof(kp_callback_rec)) + "-byte kp_callback_rec");
+			            std::to_string(sizeof(kp_callback_rec)) +
+			            "-byte kp_callback_rec");
 		for (uint64_t off = 0; off < sec.size(); off += sizeof(kp_callback_rec)) {
 			uint64_t at = off + offsetof(kp_callback_rec, objname);
 			auto [b, e] = sec.relocs_in(at, at + 8);

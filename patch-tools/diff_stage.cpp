@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "error.h"
-#include "parallel.h"
 #include "kp/abi.h"
+#include "parallel.h"
 #include "progress.h"
 
 namespace kp::build {

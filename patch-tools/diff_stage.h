@@ -15,12 +15,12 @@ namespace kp::build {
 class Log;
 
 struct DiffJob {
-	std::string object;   // tree-relative, e.g. "fs/proc/cmdline.o"
-	std::string original; // cache tree object
-	std::string patched;  // work tree object
-	std::string output;   // the finished patch object
-	std::string target;   // "vmlinux" or a module name
-	std::string symbols;  // vmlinux or the module's .ko of the running kernel
+	std::string object;             // tree-relative, e.g. "fs/proc/cmdline.o"
+	std::string original;           // cache tree object
+	std::string patched;            // work tree object
+	std::string output;             // the finished patch object
+	std::string target;             // "vmlinux" or a module name
+	std::string symbols;            // vmlinux or the module's .ko of the running kernel
 	std::vector<std::string> dwarf; // DWARF for entry sizes; empty: symbols, then the object
 };
 

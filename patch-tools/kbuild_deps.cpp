@@ -273,7 +273,8 @@ AffectedObjects find_affected_objects_cached(const std::string &tree,
 		std::vector<ObjectDeps> records;
 		for (const auto &obj : list_object_records(tree))
 			if (member(obj))
-				records.push_back(parse_cmd_file(object_record_path(tree, obj), tree));
+				records.push_back(
+				        parse_cmd_file(object_record_path(tree, obj), tree));
 		write_dependency_index(index_path, records);
 	}
 	return query_dependency_index(index_path, files, member);

@@ -23,8 +23,8 @@ ModuleFacts read_module_facts(const std::string &ko);
 std::set<std::string> read_symvers(const std::string &path);
 
 // Throws Error naming the problem: undefined symbols neither exported by vmlinux (the tree's
-// Module.symvers) nor by kp_core, neither kp_funcs nor kp_values records, wrong build ID or release, vermagic
-// of another kernel.
+// Module.symvers) nor by kp_core, neither kp_funcs nor kp_values records, wrong build ID or
+// release, vermagic of another kernel.
 ModuleFacts check_module(const std::string &ko, const std::string &tree_symvers,
                          const std::string &core_symvers, const std::string &build_id,
                          const std::string &release);

@@ -93,10 +93,11 @@ std::vector<std::string> patch_objects(const std::vector<PatchInfo> &patches,
 	            " object(s) (index " + index.path + ")",
 	    since(t));
 	if (!index.failed.empty())
-		std::fprintf(stderr,
-		             "kp-build: note: %zu object(s) of this config were not scanned (first: "
-		             "%s); see %s.failed\n",
-		             index.failed.size(), index.failed.front().c_str(), index.path.c_str());
+		std::fprintf(
+		        stderr,
+		        "kp-build: note: %zu object(s) of this config were not scanned (first: "
+		        "%s); see %s.failed\n",
+		        index.failed.size(), index.failed.front().c_str(), index.path.c_str());
 	return {objs.begin(), objs.end()};
 }
 

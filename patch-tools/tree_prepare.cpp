@@ -13,8 +13,8 @@
 
 #include "cache.h"
 #include "dry_run_deps.h"
-#include "kbuild_deps.h"
 #include "error.h"
+#include "kbuild_deps.h"
 #include "kernel_info.h"
 #include "kernel_release.h"
 #include "kpatch_headers.h"
@@ -340,7 +340,8 @@ DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *lo
 			if (fs::exists(cmd))
 				scan.records.push_back(parse_cmd_file(cmd, prepared.dir));
 			else
-				scan.failed.push_back(obj + ": its generated source could not be built");
+				scan.failed.push_back(obj +
+				                      ": its generated source could not be built");
 		}
 	}
 	{

@@ -329,8 +329,10 @@ void Reader::read_values(PatchRecords &out) const
 		uint64_t base = vs.begin + k * sizeof(kp_value_rec);
 		const Fields &f = *vs.fields;
 		ValueRecord r;
-		r.object = f.string(base + offsetof(kp_value_rec, objname), "kp_values object name");
-		r.variable = f.string(base + offsetof(kp_value_rec, name), "kp_values variable name");
+		r.object =
+		        f.string(base + offsetof(kp_value_rec, objname), "kp_values object name");
+		r.variable =
+		        f.string(base + offsetof(kp_value_rec, name), "kp_values variable name");
 		r.sympos = f.u64(base + offsetof(kp_value_rec, sympos));
 		uint64_t size = f.u64(base + offsetof(kp_value_rec, size));
 		if (size == 0 || size > KP_VALUE_MAX)

@@ -1,7 +1,7 @@
 // Typed views of the patch records of include/kp/abi.h (kp_patch, kp_funcs, kp_syms,
-// kp_relocs, kp_callbacks, kp_states, kp_shadows, kp_values) in a diffgen output object or a linked patch
-// module: each record's bytes with its pointer fields resolved by the section's relocations, as the
-// module loader would apply them.
+// kp_relocs, kp_callbacks, kp_states, kp_shadows, kp_values) in a diffgen output object or a linked
+// patch module: each record's bytes with its pointer fields resolved by the section's relocations,
+// as the module loader would apply them.
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -71,9 +71,10 @@ int main(int argc, char **argv)
 	auto *c_promote = app.add_subcommand(
 	        "promote", "switch every task to a patch in canary, under the normal rules");
 	c_promote->add_option("NAME", promote.name, "patch name")->required();
-	c_promote->add_option("--timeout", promote.timeout,
-	                      "seconds the transition may take before the core reverses it "
-	                      "(default 60)")
+	c_promote
+	        ->add_option("--timeout", promote.timeout,
+	                     "seconds the transition may take before the core reverses it "
+	                     "(default 60)")
 	        ->check(CLI::NonNegativeNumber);
 	auto *c_abort = app.add_subcommand(
 	        "abort", "return the tasks of a canary to the old code and remove the patch");

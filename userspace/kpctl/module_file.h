@@ -33,8 +33,8 @@ struct ModuleInfo {
 	std::string path;
 	std::string name; // module name: struct module's, as the kernel takes it
 	std::string vermagic;
-	std::string build_id; // the module's own GNU build ID (its identity)
-	std::string vermagic_release;                             // first word of vermagic
+	std::string build_id;         // the module's own GNU build ID (its identity)
+	std::string vermagic_release; // first word of vermagic
 	std::vector<std::pair<std::string, std::string>> modinfo; // in file order
 
 	bool kp_patch = false;   // has the kp_patch record or kp_patch=1
@@ -50,7 +50,7 @@ struct ModuleInfo {
 	std::vector<CallbackRecord> callbacks;
 	std::vector<StateRecord> states;
 	std::vector<ShadowRecord> shadows;
-	std::vector<ValueRecord> values; // globals whose new initial value is transferred
+	std::vector<ValueRecord> values;    // globals whose new initial value is transferred
 	std::vector<std::string> undefined; // symbols the module loader must resolve
 
 	std::vector<std::string> modinfo_values(const std::string &key) const;

@@ -25,10 +25,10 @@ struct PatchState {
 	bool forced = false;                  // a transition was forced: module pinned
 	std::vector<std::string> blocked;     // who held the last reversed transition
 	std::string build_id;
-	unsigned probation_left = 0; // seconds of probation left (0: none)
-	std::string rolled_back;     // why probation rolled it back, empty if it did not
+	unsigned probation_left = 0;     // seconds of probation left (0: none)
+	std::string rolled_back;         // why probation rolled it back, empty if it did not
 	std::vector<std::string> canary; // "pid comm" of each live canary task (issue 16)
-	std::vector<FuncState> funcs; // sorted by object, function, sympos
+	std::vector<FuncState> funcs;    // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
 	std::vector<std::string> callbacks;  // "<object> <kind>..."
 	std::vector<std::string> states;     // "<id> <version>"

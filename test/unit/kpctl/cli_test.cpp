@@ -78,8 +78,7 @@ TEST(Cli, HelpListsEveryExitCode)
 	for (const char *s :
 	     {"load", "unload", "status", "list", "info", " 0  ok", " 3  not root",
 	      " 7  built for another kernel", "12  transition blocked until timeout",
-	      "14  patch unload failed", "15  module file not root-only",
-	      "16  patch rolled back"})
+	      "14  patch unload failed", "15  module file not root-only", "16  patch rolled back"})
 		EXPECT_NE(r.out.find(s), std::string::npos) << s;
 }
 
@@ -217,11 +216,11 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(j["core_loaded"], true);
 	ASSERT_EQ(j["patches"].size(), 3u);
 	const json &a = j["patches"][0];
-	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
-	                                          "pending", "timeout", "forced", "blocked",
-	                                          "build_id", "probation_left", "rolled_back",
-	                                          "functions", "callbacks", "states", "shadow_ids",
-	                                          "canary", "values"}));
+	EXPECT_EQ(keys(a),
+	          (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
+	                                 "pending", "timeout", "forced", "blocked", "build_id",
+	                                 "probation_left", "rolled_back", "functions", "callbacks",
+	                                 "states", "shadow_ids", "canary", "values"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["values"], json::array({"vmlinux overflowuid,0 4 kept 0xfffe -> 0xfffd"}));
 	EXPECT_EQ(a["enabled"], true);
@@ -308,7 +307,8 @@ TEST(Cli, StatusWithoutCore)
 	fs::create_directories(s / "kernel");
 	Result r = kpctl({"status", "--json"}, {{"KPCTL_SYSFS", s.string()}});
 	ASSERT_EQ(r.status, 0);
-	EXPECT_EQ(json::parse(r.out), json::parse(R"({"core_loaded": false, "patches": [], "rolled_back": []})"));
+	EXPECT_EQ(json::parse(r.out),
+	          json::parse(R"({"core_loaded": false, "patches": [], "rolled_back": []})"));
 	Result t = kpctl({"status"}, {{"KPCTL_SYSFS", s.string()}});
 	EXPECT_NE(t.out.find("core module kp_core not loaded"), std::string::npos);
 }
@@ -327,9 +327,8 @@ TEST(Cli, ListLoadedAndInstalled)
 	EXPECT_EQ(keys(j), (std::set<std::string>{"dir", "loaded", "installed", "rolled_back"}));
 	ASSERT_EQ(j["loaded"].size(), 3u);
 	EXPECT_EQ(j["loaded"][2]["transition"], "enabling");
-	EXPECT_EQ(keys(j["loaded"][0]),
-	          (std::set<std::string>{"name", "enabled", "transition", "functions",
-	                                  "rolled_back"}));
+	EXPECT_EQ(keys(j["loaded"][0]), (std::set<std::string>{"name", "enabled", "transition",
+	                                                       "functions", "rolled_back"}));
 	EXPECT_EQ(j["loaded"][0]["functions"], 2);
 	ASSERT_EQ(j["installed"].size(), 2u);
 	const json &fx = j["installed"][0];

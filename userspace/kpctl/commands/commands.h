@@ -15,7 +15,7 @@ struct LoadOptions {
 	double timeout = 60;
 	std::string core; // --core PATH
 	ProbationOptions probation;
-	bool force = false; // --force: load even if rolled back before
+	bool force = false;              // --force: load even if rolled back before
 	std::vector<std::string> canary; // --canary SELECTOR...: a canary of these processes
 };
 

@@ -63,13 +63,14 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 		j["dir"] = dir;
 		j["loaded"] = nlohmann::json::array();
 		for (const auto &p : loaded)
-			j["loaded"].push_back({{"name", p.name},
-			                       {"enabled", p.enabled},
-			                       {"transition", p.transition},
-			                       {"functions", p.funcs.size()},
-			                       {"rolled_back", p.rolled_back.empty()
-			                                               ? nlohmann::json(nullptr)
-			                                               : nlohmann::json(p.rolled_back)}});
+			j["loaded"].push_back(
+			        {{"name", p.name},
+			         {"enabled", p.enabled},
+			         {"transition", p.transition},
+			         {"functions", p.funcs.size()},
+			         {"rolled_back", p.rolled_back.empty()
+			                                 ? nlohmann::json(nullptr)
+			                                 : nlohmann::json(p.rolled_back)}});
 		j["installed"] = nlohmann::json::array();
 		for (const auto &i : installed) {
 			nlohmann::json e;
@@ -101,9 +102,8 @@ Exit cmd_list(const std::optional<std::string> &dir_opt, bool json)
 		          << (p.transition == "canary"
 		                      ? " (" + std::to_string(p.canary.size()) + " task(s))"
 		                      : "")
-		          << "  " << p.funcs.size()
-		          << " function(s)" << (p.rolled_back.empty() ? "" : "  ROLLED BACK")
-		          << "\n";
+		          << "  " << p.funcs.size() << " function(s)"
+		          << (p.rolled_back.empty() ? "" : "  ROLLED BACK") << "\n";
 	std::cout << "installed in " << dir << " (" << installed.size() << "):\n";
 	for (const auto &i : installed) {
 		if (!i.info) {

@@ -60,10 +60,11 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 		KmsgCursor log;
 		if (!canary.empty())
 			if (int e = arm_canary(name, canary); e != 0)
-				throw Error(Exit::load_failed,
-				            errno_text("cannot arm the canary of patch " + name, e) +
-				                    "; nothing was loaded" +
-				                    (e == ESRCH ? " (a canary process exited)" : ""));
+				throw Error(
+				        Exit::load_failed,
+				        errno_text("cannot arm the canary of patch " + name, e) +
+				                "; nothing was loaded" +
+				                (e == ESRCH ? " (a canary process exited)" : ""));
 		int err = load_module(file, "transition_timeout=" + std::to_string(timeout_s));
 		if (!canary.empty())
 			disarm_canary(name); // consumed by the core if the patch registered
@@ -99,8 +100,8 @@ void refuse_rolled_back(const ModuleInfo &m, bool force)
 	if (!r)
 		return;
 	if (force) {
-		progress("loading " + m.name + " although it was rolled back before (--force): " +
-		         r->why);
+		progress("loading " + m.name +
+		         " although it was rolled back before (--force): " + r->why);
 		forget_rolled_back(m.build_id);
 		return;
 	}

@@ -50,7 +50,8 @@ std::string canary_tasks(const PatchState &p)
 			break;
 		auto sp = line.find(' ');
 		named += (n++ ? ", " : "") +
-		         (sp == std::string::npos ? line : line.substr(sp + 1) + " " + line.substr(0, sp));
+		         (sp == std::string::npos ? line
+		                                  : line.substr(sp + 1) + " " + line.substr(0, sp));
 	}
 	if (p.canary.size() > n)
 		named += " and " + std::to_string(p.canary.size() - n) + " more";

@@ -30,12 +30,13 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 		if (!busy || Clock::now() >= deadline)
 			return busy;
 		if (auto st = read_patch(*busy); st && st->transition == "canary")
-			throw Error(Exit::busy, "patch " + *busy + " is in canary (" +
-			                                std::to_string(st->canary.size()) +
-			                                " task(s) run its new code) and no other patch "
-			                                "may change meanwhile; nothing was done; end the "
-			                                "canary first with kpctl promote " +
-			                                *busy + " or kpctl abort " + *busy);
+			throw Error(Exit::busy,
+			            "patch " + *busy + " is in canary (" +
+			                    std::to_string(st->canary.size()) +
+			                    " task(s) run its new code) and no other patch "
+			                    "may change meanwhile; nothing was done; end the "
+			                    "canary first with kpctl promote " +
+			                    *busy + " or kpctl abort " + *busy);
 		if (*busy != said)
 			progress("waiting for the transition of patch " + *busy +
 			         " to end (one transition at a time)");
