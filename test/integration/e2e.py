@@ -79,6 +79,20 @@ def build_guest_tools(out_dir: Path) -> dict[str, Path]:
 
 
 # A guest shell function: run one check script, print "NAME STAGE pass|fail".
+# The shell helpers shared by the probation and canary guest scripts: fail, $K, $ORIG
+# (the unpatched /proc/cmdline), kpctl with its state directory, the fault brackets the VM
+# runner honours (expect_faults) and the Oops count.
+PROBATION_PRELUDE = r"""
+fail() { echo "FAIL: $*"; dmesg | tail -60; exit 1; }
+K=/sys/kernel/kp
+ORIG=$(cat /proc/cmdline)
+export KPCTL_STATE_DIR=/tmp/kpstate
+kpctl() { /kp/kpctl "$@"; }
+faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
+faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
+oopses() { dmesg | grep -c "Oops: "; }
+"""
+
 CHECK_FN = r"""
 kp_check() {  # kp_check NAME STAGE SCRIPT
 	if sh "$3" >/tmp/check.out 2>&1; then r=pass; else r=fail; fi

@@ -20,19 +20,12 @@ Modules come from `make -C kmod`; kpctl is build/bin/kpctl or $KPCTL_BIN.
 from __future__ import annotations
 
 import kpvm
+from e2e import PROBATION_PRELUDE
 
 BUSY = 12  # kpctl's exit status (docs/kpctl.md)
 
-GUEST = r"""
-fail() { echo "FAIL: $*"; dmesg | tail -60; exit 1; }
-K=/sys/kernel/kp
-ORIG=$(cat /proc/cmdline)
+GUEST = PROBATION_PRELUDE + r"""
 NEW=kp-probation-ok
-export KPCTL_STATE_DIR=/tmp/kpstate
-kpctl() { /kp/kpctl "$@"; }
-faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
-faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
-oopses() { dmesg | grep -c "Oops: "; }
 # A reader process: for each request on its fifo it reads /proc/cmdline itself (the
 # builtin read runs in the shell's own task) and through children (a subshell running
 # cat), and answers "self|child".

@@ -24,19 +24,12 @@ from __future__ import annotations
 import re
 
 import kpvm
+from e2e import PROBATION_PRELUDE
 
 
 ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
 
-GUEST = r"""
-fail() { echo "FAIL: $*"; dmesg | tail -60; exit 1; }
-K=/sys/kernel/kp
-ORIG=$(cat /proc/cmdline)
-export KPCTL_STATE_DIR=/tmp/kpstate
-kpctl() { /kp/kpctl "$@"; }
-faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
-faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
-oopses() { dmesg | grep -c "Oops: "; }
+GUEST = PROBATION_PRELUDE + r"""
 # Polls every 50 ms until patch $1 is disabled and idle; fails after $2 polls.
 wait_reverted() {
 	i=0
