@@ -5,7 +5,7 @@
 #                 in build/bin
 #   make kernel   the test kernel in build/linux (cached)
 #   make modules  kernel modules (kmod/) against the test kernel
-#   make check    unit + integration tests
+#   make check    unit + integration tests (integration: TEST_WORKERS=2 QEMU guests at once)
 #   make demo     source fix -> patch module -> patched kernel in QEMU
 #   make demo-debian  the same for Debian's own cloud kernel (packages fetched, not installed)
 #   make bench    benchmarks (docs/benchmarks.md)
@@ -15,6 +15,9 @@ KDIR      ?= $(BUILD)/linux
 USERSPACE := $(BUILD)/userspace
 JOBS      ?= $(shell nproc)
 PYTEST    ?= /usr/bin/python3 -m pytest
+# QEMU guests booted at once by the integration tests: pytest-xdist workers, whole test
+# files each (--dist loadfile); 0 runs them one after the other in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: deps all kernel modules fs-tree check unit integration demo demo-debian bench clean
 
@@ -40,7 +43,7 @@ unit: all kernel modules fs-tree
 	ctest --test-dir $(USERSPACE) --output-on-failure
 
 integration: all kernel modules
-	$(PYTEST) -v --durations=40 test/integration
+	$(PYTEST) -v -n $(TEST_WORKERS) --dist loadfile --durations=40 test/integration
 
 check: unit integration
 

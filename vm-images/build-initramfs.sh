@@ -18,5 +18,6 @@ cp "$busybox" "$root/bin/busybox"
 cp "$here/init" "$root/init"
 chmod 755 "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1
-(cd "$root" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 > "$out.tmp"
-mv "$out.tmp" "$out"
+# A temporary name of this run's own: two test workers may build it at once.
+(cd "$root" && find . -print0 | cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 > "$out.tmp.$$"
+mv "$out.tmp.$$" "$out"

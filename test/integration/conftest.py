@@ -3,39 +3,24 @@
 `vm`            boots the test kernel with the given files and runs one guest script.
 `build_module`  builds an out-of-tree module with Kbuild against the test kernel.
 `kmods`         kp_core.ko, the test targets and hand-written patches (make -C kmod).
+`kpctl_bin`     the kpctl guests run; `guest_tools` the static helpers of guest-tools/.
+
+Paths and tools: paths.py.  `make integration` runs two pytest-xdist workers (each boots
+its own VMs): what writes shared files is done once for all workers (`paths.once`) or
+serialised (`paths.file_lock`); what a worker builds for itself goes under its own
+tmp_path_factory.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "vm-images"))
-import kpvm  # noqa: E402
-
-BUILD = kpvm.BUILD
-KDIR = kpvm.KERNEL_TREE
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "") not in ("", "0", "false")
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """In CI a skipped test is a failure: everything a test needs is there, so a skip means
-    a test silently did not run."""
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
-    if in_ci() and skipped and exitstatus == 0:
-        reporter.ensure_newline()
-        for report in skipped:
-            reporter.write_line(f"ci: skipped in CI, counted as a failure: {report.nodeid}")
-        session.exitstatus = 1
+from ci_skips import pytest_sessionfinish  # noqa: F401 (the hook)
+from paths import BUILD, HERE, KDIR, file_lock, kpvm, once, run_dir, tool
 
 
 class Vm:
@@ -61,10 +46,20 @@ class Vm:
 @pytest.fixture(scope="session")
 def kpctl_bin() -> Path:
     """The kpctl guests run: build/bin/kpctl, or $KPCTL_BIN."""
-    path = Path(os.environ.get("KPCTL_BIN", BUILD / "bin/kpctl"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
-    return path
+    return tool("kpctl")
+
+
+@pytest.fixture(scope="session")
+def guest_tools(tmp_path_factory) -> dict[str, Path]:
+    """Static helper programs for guest checks (guest-tools/*.c): guest path -> binary."""
+    out_dir = tmp_path_factory.mktemp("guest-tools")
+    tools = {}
+    for src in sorted((HERE / "guest-tools").glob("*.c")):
+        exe = out_dir / src.stem
+        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread",
+                        "-o", str(exe), str(src)], check=True)
+        tools[f"/kp/bin/{src.stem}"] = exe
+    return tools
 
 
 @pytest.fixture(scope="session")
@@ -83,10 +78,12 @@ def vm(kernel_tree, request) -> Vm:
 
 
 @pytest.fixture(scope="session")
-def kmods(kernel_tree) -> dict[str, Path]:
-    """Build every kp kernel module once; map module name -> .ko path."""
-    from kmod_guest import build_kmods
-    return build_kmods(kernel_tree)
+def kmods(kernel_tree, tmp_path_factory) -> dict[str, Path]:
+    """Every kp kernel module, built once for all workers (make -C kmod writes kmod/ and
+    build/kmod); module name -> .ko path."""
+    from kmod_guest import build_kmods, built_kmods
+    once(tmp_path_factory, "kmods", lambda: build_kmods(kernel_tree))
+    return built_kmods()
 
 
 @pytest.fixture(scope="session")
@@ -116,21 +113,24 @@ def build_module(kernel_tree, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def debian():
+def debian(tmp_path_factory):
     """Debian's own cloud kernel of the derived release (debian_kernel.py): its image
-    package fetched and unpacked into the cache, never installed."""
+    package fetched and unpacked into the cache, never installed.  One worker at a time
+    (apt-get update refuses to run twice at once); the next finds it in the cache."""
     import debian_kernel as dk
     try:
-        return dk.vm_kernel("cloud-amd64", log=print)
+        with file_lock(run_dir(tmp_path_factory) / "debian.lock"):
+            return dk.vm_kernel("cloud-amd64", log=print)
     except dk.DebianKernelError as e:
         pytest.fail(f"Debian's cloud kernel is not available: {e}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def debian_source(debian) -> Path:
+def debian_source(debian, tmp_path_factory) -> Path:
     """Debian's source of that release, extracted once into the cache."""
     import debian_kernel as dk
     try:
-        return dk.source_tree(debian.release, log=print)
+        with file_lock(run_dir(tmp_path_factory) / "debian.lock"):
+            return dk.source_tree(debian.release, log=print)
     except dk.DebianKernelError as e:
         pytest.fail(f"Debian's source is not available: {e}", pytrace=False)

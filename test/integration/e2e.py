@@ -1,29 +1,12 @@
-"""Shared pieces of the end-to-end suite: the tools, the patch catalogue, building
-patches with kp-build once per session, and guest script snippets."""
+"""Shared pieces of the end-to-end suite: the patch catalogue and guest script snippets
+(paths and kp-build: paths.py)."""
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-BUILD = Path(os.environ.get("KP_BUILD_DIR", REPO / "build"))
-BIN = Path(os.environ.get("KP_BIN", BUILD / "bin"))
-PATCHES = HERE / "patches"
-GUEST_TOOLS = HERE / "guest-tools"
-
-
-def tool(name: str) -> Path:
-    """A tool built by `make all`, where the README says it is (build/bin)."""
-    path = BIN / name
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all'", pytrace=False)
-    return path
+from paths import PATCHES
 
 
 @dataclasses.dataclass
@@ -57,28 +40,6 @@ def failing_patches() -> list[Patch]:
     return [p for p in catalogue() if p.expect is not None]
 
 
-def kp_build(patches: list[Path], out: Path, name: str, cache: Path,
-             extra: list[str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [str(tool("kp-build")), "--src", str(BUILD / "linux"), "--cache-dir", str(cache),
-           "-o", str(out), "-n", name]
-    for p in patches:
-        cmd += ["--patch", str(p)]
-    return subprocess.run(cmd + (extra or []), capture_output=True, text=True, timeout=1800)
-
-
-def build_guest_tools(out_dir: Path) -> dict[str, Path]:
-    """Static helper programs for guest checks (guest-tools/*.c)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tools = {}
-    for src in sorted(GUEST_TOOLS.glob("*.c")):
-        exe = out_dir / src.stem
-        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-o", str(exe),
-                        str(src)], check=True)
-        tools[f"/kp/bin/{src.stem}"] = exe
-    return tools
-
-
-# A guest shell function: run one check script, print "NAME STAGE pass|fail".
 # The shell helpers shared by the probation and canary guest scripts: fail, $K, $ORIG
 # (the unpatched /proc/cmdline), kpctl with its state directory, the fault brackets the VM
 # runner honours (expect_faults) and the Oops count.
@@ -93,6 +54,7 @@ faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
 oopses() { dmesg | grep -c "Oops: "; }
 """
 
+# A guest shell function: run one check script, print "NAME STAGE pass|fail".
 CHECK_FN = r"""
 kp_check() {  # kp_check NAME STAGE SCRIPT
 	if sh "$3" >/tmp/check.out 2>&1; then r=pass; else r=fail; fi

@@ -9,13 +9,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import kpvm  # vm-images/, on sys.path (conftest.py)
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-KDIR = kpvm.KERNEL_TREE
-KMOD = REPO / "kmod"
-TARGETS = REPO / "test/integration/modules/targets"
+from paths import KMOD, KMOD_OUT, TARGETS
 
 # Helpers every guest script starts with.
 PRELUDE = r"""
@@ -41,17 +37,21 @@ insmod /kp/kp_core.ko || fail "insmod kp_core"
 """
 
 
-def build_kmods(kernel_tree: Path) -> dict[str, Path]:
-    """Build every kp kernel module once; map module name -> .ko path."""
+def build_kmods(kernel_tree: Path) -> None:
+    """make -C kmod: every kp kernel module (conftest's `kmods` runs it once per test run)."""
     proc = subprocess.run(["make", "-C", str(KMOD), f"KDIR={kernel_tree}", "-j2"],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"make -C kmod failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}",
                     pytrace=False)
+
+
+def built_kmods() -> dict[str, Path]:
+    """Module name -> .ko path of what `make -C kmod` built."""
     mods = {"kp_core": KMOD / "core/kp_core.ko"}
     for ko in TARGETS.glob("*.ko"):
         mods[ko.stem] = ko
-    for ko in (REPO / "build/kmod").glob("*/*.ko"):
+    for ko in KMOD_OUT.glob("*/*.ko"):
         mods[ko.stem] = ko
     return mods
 

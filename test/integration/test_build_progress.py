@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KDIR, REPO
+from paths import KDIR, REPO
 
 VM_IMAGES = REPO / "vm-images"
 

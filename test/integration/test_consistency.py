@@ -12,7 +12,6 @@ import re
 
 import pytest
 
-from e2e import BUILD, build_guest_tools
 from kmod_guest import PRELUDE, files, run
 
 # Guest names (wait_for is kmod_guest's PRELUDE).
@@ -316,11 +315,6 @@ echo OK
 """, "kp_test_mix", "kp_test_join_patch", "kp_test_target", timeout=240)
     assert "OK" in r.output
     assert "log=a=11 a=21" in r.output, r.output
-
-
-@pytest.fixture(scope="module")
-def guest_tools():
-    return build_guest_tools(BUILD / "guest-tools")
 
 
 def test_500_threads_through_the_patched_path(vm, kmods, guest_tools):

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "vm-images"))
-import debian_kernel as dk  # noqa: E402
-import kpvm  # noqa: E402
+from paths import DEMO_FIX, REPO, kp_build, kpvm
+import debian_kernel as dk  # vm-images/, on sys.path (paths.py)
 
 FETCHER = REPO / "vm-images" / "debian_kernel.py"
 
@@ -131,15 +129,6 @@ echo modules-ok
 
 # --- kp-build --kernel RELEASE: what the release needs, found and checked ---
 
-KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or kpvm.BUILD / "bin/kp-build")
-
-
-def kp_build(*args: str) -> subprocess.CompletedProcess:
-    if not KP_BUILD.exists():
-        pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
-    return subprocess.run([str(KP_BUILD), *args], capture_output=True, text=True, timeout=900)
-
-
 def fields(out: str) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
 
@@ -200,9 +189,6 @@ def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp
 
 
 # --- tree preparation, the patch's objects before and after, run-pre against Debian's image ---
-
-DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
-
 
 def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_source):
     p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,

@@ -13,20 +13,13 @@ kp_core).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from e2e import CHECK_FN, PATCHES, parse_checks, tool
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "vm-images"))
-import debian_kernel as dk  # noqa: E402
-import kpvm  # noqa: E402
-
-DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
+from e2e import CHECK_FN, parse_checks
+from paths import DEMO_FIX, PATCHES, kp_build, kpvm, tool
+import debian_kernel as dk  # vm-images/, on sys.path (paths.py)
 # name -> (patch, guest check that passes only while the patch is in force)
 FEATURES = {
     "demo": (DEMO_FIX, None),
@@ -39,11 +32,6 @@ FEATURES = {
     "stack-b": (PATCHES / "stacking/stack-b.patch", PATCHES / "stacking/stack-b.test"),
 }
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
-
-
-def kp_build(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(tool("kp-build")), *args], capture_output=True, text=True,
-                          timeout=1800)
 
 
 @pytest.fixture(scope="module")

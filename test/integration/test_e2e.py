@@ -8,42 +8,43 @@ patches/stacking/ (two patches on one function).
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from e2e import (BUILD, CHECK_FN, PATCHES, Patch, build_guest_tools, failing_patches,
-                 good_patches, kp_build, parse_checks, tool)
+from e2e import CHECK_FN, PATCHES, Patch, failing_patches, good_patches, parse_checks
+from paths import KDIR, kp_build_test_kernel
 
-E2E = BUILD / "e2e"
-CACHE = BUILD / "kp-build-cache"
-FUSE_KO = BUILD / "linux/fs/fuse/fuse.ko"
+FUSE_KO = KDIR / "fs/fuse/fuse.ko"
 MODULE_PATCHES = {"module-fuse-param": "fuse"}  # patch -> module it targets
 
 
-def build_one(patches: list, name: str):
-    out = E2E / f"{name}.ko"
+@pytest.fixture(scope="session")
+def e2e_dir(tmp_path_factory):
+    """Where this worker's kp-build writes its modules."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+def build_one(e2e_dir, patches: list, name: str):
+    out = e2e_dir / f"{name}.ko"
     out.unlink(missing_ok=True)
-    r = kp_build(patches, out, name, CACHE)
+    r = kp_build_test_kernel(patches, out, "-n", name)
     return r, out
 
 
 @pytest.fixture(scope="session")
-def modules() -> dict[str, object]:
+def modules(e2e_dir) -> dict[str, object]:
     """kp-build every good patch once (one cached original build serves all)."""
-    shutil.rmtree(E2E, ignore_errors=True)
-    E2E.mkdir(parents=True)
     built = {}
     for p in good_patches():
-        r, out = build_one([p.patch], p.module_name)
+        r, out = build_one(e2e_dir, [p.patch], p.module_name)
         built[p.name] = (r, out)
     return built
 
 
 @pytest.fixture(scope="session")
-def guest_files(tmp_path_factory) -> dict[str, object]:
-    files = build_guest_tools(tmp_path_factory.mktemp("guest-tools"))
-    files["/kp/bin/kpctl"] = tool("kpctl")
+def guest_files(guest_tools, kpctl_bin) -> dict[str, object]:
+    files = dict(guest_tools)
+    files["/kp/bin/kpctl"] = kpctl_bin
     files["/kp/fuse.ko"] = FUSE_KO
     for p in PATCHES.glob("**/*.test"):
         files[f"/kp/tests/{p.name}"] = p
@@ -57,8 +58,8 @@ def core_module(ko) -> object:
 
 
 @pytest.mark.parametrize("patch", failing_patches(), ids=lambda p: p.name)
-def test_refused_patch(patch: Patch):
-    r, out = build_one([patch.patch], patch.module_name)
+def test_refused_patch(e2e_dir, patch: Patch):
+    r, out = build_one(e2e_dir, [patch.patch], patch.module_name)
     assert r.returncode == patch.expect["exit"], r.stdout + r.stderr
     assert re.search(patch.expect["message"], r.stdout + r.stderr, re.I), r.stdout + r.stderr
     assert not out.exists(), "a refused build must not write a module"
@@ -146,9 +147,9 @@ rmmod fuse
     assert checks[("fuse", "unloaded")] == "fail", r.output
 
 
-def test_combined_module(vm, guest_files):
+def test_combined_module(vm, e2e_dir, guest_files):
     patches = good_patches()
-    r, ko = build_one([p.patch for p in patches], "kp_combined")
+    r, ko = build_one(e2e_dir, [p.patch for p in patches], "kp_combined")
     assert r.returncode == 0, r.stdout + r.stderr
     files = dict(guest_files, **{f"/kp/{ko.name}": ko, "/kp/kp_core.ko": core_module(ko)})
     s = ["set -u", CHECK_FN, "insmod /kp/fuse.ko"]
@@ -165,11 +166,11 @@ def test_combined_module(vm, guest_files):
         assert checks.get((p.name, "unloaded")) == "fail", out
 
 
-def test_two_patches_on_one_function_stack(vm, guest_files):
+def test_two_patches_on_one_function_stack(vm, e2e_dir, guest_files):
     stack = {p.name: p for p in good_patches(PATCHES / "stacking")}
     kos = {}
     for name, p in stack.items():
-        r, ko = build_one([p.patch], p.module_name)
+        r, ko = build_one(e2e_dir, [p.patch], p.module_name)
         assert r.returncode == 0, r.stdout + r.stderr
         kos[name] = ko
     files = dict(guest_files, **{f"/kp/{ko.name}": ko for ko in kos.values()})
@@ -212,9 +213,11 @@ holder=$!
 cat /tmp/fifo > /tmp/reader.out &
 reader=$!
 sleep 1
+echo "reader-pid=$reader"
 grep -q pipe_read /proc/$reader/stack 2>/dev/null && echo reader-in-pipe_read
 if kpctl load /kp/{ko.name} --timeout 3 > /tmp/load1.out 2>&1; then echo LOAD1 ok; else echo LOAD1 refused; fi
 cat /tmp/load1.out
+echo "LOAD1 end"
 kp_check pipe while-blocked /kp/tests/pipe-read.test
 kpctl load /kp/{ko.name} --timeout 60 > /tmp/load2.out 2>&1 &
 load2=$!
@@ -243,8 +246,11 @@ echo "reader2=$(cat /tmp/reader2.out)"
 kpctl unload /kp/{ko.name} --timeout 30
 """, files, timeout=300).output
     assert "LOAD1 refused" in out, out
-    assert re.search(rf"\bcat\b", out.split("LOAD1 refused", 1)[1]), \
-        "kpctl must name the blocking task (cat):\n" + out
+    # kpctl's refusal itself (its output only) names the reader, by pid, in pipe_read.
+    reader = re.search(r"^reader-pid=(\d+)$", out, re.M).group(1)
+    load1 = out.split("LOAD1 refused\n", 1)[1].split("LOAD1 end\n", 1)[0]
+    assert re.search(rf"tasks that kept patch {ko.stem} from switching:\n  {reader} cat "
+                     r"pipe_read\+0x", load1), "kpctl must name the blocking task:\n" + load1
     checks = parse_checks(out)
     assert checks[("pipe", "while-blocked")] == "fail", out
     # New tasks run the target version while the reader still holds the old one.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from conftest import BUILD, REPO
+from paths import BUILD, REPO
 
 
 def test_make_clean_on_a_fresh_clone(tmp_path):

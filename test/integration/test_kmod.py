@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from kmod_guest import KDIR, run
+from kmod_guest import run
+from paths import KDIR
 
 
 def vmlinux_build_id() -> str:

@@ -18,12 +18,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "build"
-KDIR = BUILD / "linux"
-KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or BUILD / "bin/kp-build")
-CACHE = BUILD / "kp-build-cache"
-PATCHES = Path(__file__).resolve().parent / "patches-kpbuild"
+from paths import CACHE, HERE, KDIR, cache_to_itself, kp_build_test_kernel, tool
+
+PATCHES = HERE / "patches-kpbuild"
 
 
 def tree_listing(tree: Path = KDIR) -> str:
@@ -32,11 +29,9 @@ def tree_listing(tree: Path = KDIR) -> str:
     return hashlib.sha256("\n".join(sorted(out.splitlines())).encode()).hexdigest()
 
 
-def kp_build(patches: list[str], out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [str(KP_BUILD), "--src", str(KDIR), "--cache-dir", str(CACHE), "-o", str(out), "-j2"]
-    for p in patches:
-        cmd += ["--patch", str(PATCHES / p)]
-    return subprocess.run(cmd + list(extra), capture_output=True, text=True, timeout=3600)
+def build_patches(patches: list[str], out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """kp-build of patches-kpbuild/@patches for the test kernel, in the shared cache."""
+    return kp_build_test_kernel([PATCHES / p for p in patches], out, *extra)
 
 
 def section_size(ko: Path, name: str) -> int:
@@ -61,9 +56,8 @@ def vmlinux_build_id() -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tool(kernel_tree):
-    if not KP_BUILD.exists():
-        pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
+def kp_build_tool(kernel_tree):
+    tool("kp-build")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +65,7 @@ def cmdline_module(tmp_path_factory):
     """The cmdline patch, built once (the first run may do the original build)."""
     out = tmp_path_factory.mktemp("cmdline") / "kp_kpb_cmdline.ko"
     before = tree_listing()
-    r = kp_build(["cmdline-string.patch"], out)
+    r = build_patches(["cmdline-string.patch"], out)
     after = tree_listing()
     return r, out, before, after
 
@@ -102,7 +96,7 @@ def test_second_patch_reuses_the_cache(cmdline_module, tmp_path):
     stamps = {d: (d / "tree/fs/proc/cmdline.o").stat().st_mtime_ns for d in key_dirs}
     before = tree_listing()
     out = tmp_path / "kp_kpb_version.ko"
-    r = kp_build(["version-string.patch"], out, "--keep-tmp")
+    r = build_patches(["version-string.patch"], out, "--keep-tmp")
     assert r.returncode == 0, r.stderr
     assert re.search(r"original build: cache hit", r.stderr), r.stderr
     assert "original build (once per tree)" not in r.stderr
@@ -126,13 +120,13 @@ def test_a_different_core_beside_the_output_is_replaced(cmdline_module, tmp_path
     good = (first.parent / "kp_core.ko").read_bytes()
     stale = tmp_path / "kp_core.ko"
     stale.write_bytes(b"an old kp_core.ko")
-    r = kp_build(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
+    r = build_patches(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
     assert r.returncode == 0, r.stderr
     assert stale.read_bytes() == good
     assert "and " + str(stale) in r.stderr
     # Identical: left alone (same inode, no "and kp_core.ko" in the summary).
     ino = stale.stat().st_ino
-    r = kp_build(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
+    r = build_patches(["version-string.patch"], tmp_path / "kp_kpb_version.ko")
     assert r.returncode == 0, r.stderr
     assert stale.stat().st_ino == ino and "and " + str(stale) not in r.stderr
 
@@ -144,7 +138,7 @@ def test_patched_builds_never_write_the_cache(cmdline_module, tmp_path):
     assert cmdline_module[0].returncode == 0
     trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
     before = [tree_listing(t) for t in trees]
-    r = kp_build(["header-rtc.patch"], tmp_path / "kp_kpb_rtc.ko", "-v")
+    r = build_patches(["header-rtc.patch"], tmp_path / "kp_kpb_rtc.ko", "-v")
     assert r.returncode == 0, r.stderr
     assert re.search(r"sparse patched copy: .* [1-9]\d* source directories linked", r.stderr), r.stderr
     assert "retrying in a full copy" not in r.stderr
@@ -158,7 +152,7 @@ def test_widely_used_header_builds_in_the_sparse_copy(cmdline_module, tmp_path):
     assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
     trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
     before = [tree_listing(t) for t in trees]
-    r = kp_build(["header-seq-file.patch"], tmp_path / "kp_kpb_seq.ko", "-v")
+    r = build_patches(["header-seq-file.patch"], tmp_path / "kp_kpb_seq.ko", "-v")
     assert r.returncode == 0, r.stderr
     assert "sparse patched copy" in r.stderr, r.stderr
     assert "full copy" not in r.stderr, r.stderr
@@ -201,36 +195,37 @@ def test_original_build_progress_expects_what_it_builds(cmdline_module):
 def test_cache_stays_bounded(cmdline_module, tmp_path):
     """A run removes cache entries that can never be hit again and old work directories;
     the entries in use stay; --cache-max 0 keeps everything."""
-    assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
-    live = [d for d in CACHE.iterdir() if (d / "complete").exists()]
-    stale = CACHE / "ffffffffffff0001"  # an entry whose source tree was deleted
-    (stale / "tree").mkdir(parents=True, exist_ok=True)
-    (stale / "tree/vmlinux.a").write_text("!<thin>\n")
-    (stale / "lock").write_text("")
-    (stale / "complete").write_text(f"format=1\nsource={tmp_path}/gone\nsource_identity=1:2\n")
-    old = CACHE / "work/kp_kpb_evict-old"  # a failed run's log, three days old
-    old.mkdir(parents=True, exist_ok=True)
-    (old / "kp-build.log").write_text("old failed run")
-    t = time.time() - 3 * 86400
-    os.utime(old / "kp-build.log", (t, t))
-    os.utime(old, (t, t))
-    out = tmp_path / "kp_kpb_evict.ko"
-    r = kp_build(["cmdline-string.patch"], out, "--cache-max", "0")
-    assert r.returncode == 0, r.stderr
-    assert stale.exists() and old.exists(), "--cache-max 0 must keep everything"
-    assert "cache eviction" not in r.stderr
-    r = kp_build(["cmdline-string.patch"], out)
-    assert r.returncode == 0, r.stderr
-    assert not stale.exists() and not old.exists(), r.stderr
-    assert re.search(r"cache eviction: .*ffffffffffff0001 \(source \S+ no longer exists\)", r.stderr), r.stderr
-    assert "work/kp_kpb_evict-old" in r.stderr
-    assert all((d / "complete").exists() for d in live), "an entry in use was removed"
-    assert not list(CACHE.glob(".evicted-*")), "eviction left a moved tree behind"
+    with cache_to_itself():  # no other worker's kp-build evicts meanwhile
+        assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
+        live = [d for d in CACHE.iterdir() if (d / "complete").exists()]
+        stale = CACHE / "ffffffffffff0001"  # an entry whose source tree was deleted
+        (stale / "tree").mkdir(parents=True, exist_ok=True)
+        (stale / "tree/vmlinux.a").write_text("!<thin>\n")
+        (stale / "lock").write_text("")
+        (stale / "complete").write_text(f"format=1\nsource={tmp_path}/gone\nsource_identity=1:2\n")
+        old = CACHE / "work/kp_kpb_evict-old"  # a failed run's log, three days old
+        old.mkdir(parents=True, exist_ok=True)
+        (old / "kp-build.log").write_text("old failed run")
+        t = time.time() - 3 * 86400
+        os.utime(old / "kp-build.log", (t, t))
+        os.utime(old, (t, t))
+        out = tmp_path / "kp_kpb_evict.ko"
+        r = build_patches(["cmdline-string.patch"], out, "--cache-max", "0")
+        assert r.returncode == 0, r.stderr
+        assert stale.exists() and old.exists(), "--cache-max 0 must keep everything"
+        assert "cache eviction" not in r.stderr
+        r = build_patches(["cmdline-string.patch"], out)
+        assert r.returncode == 0, r.stderr
+        assert not stale.exists() and not old.exists(), r.stderr
+        assert re.search(r"cache eviction: .*ffffffffffff0001 \(source \S+ no longer exists\)", r.stderr), r.stderr
+        assert "work/kp_kpb_evict-old" in r.stderr
+        assert all((d / "complete").exists() for d in live), "an entry in use was removed"
+        assert not list(CACHE.glob(".evicted-*")), "eviction left a moved tree behind"
 
 
 def test_several_patches_apply_in_order(tmp_path):
     out = tmp_path / "kp_kpb_two.ko"
-    r = kp_build(["cmdline-string.patch", "version-string.patch"], out, "--explain")
+    r = build_patches(["cmdline-string.patch", "version-string.patch"], out, "--explain")
     assert r.returncode == 0, r.stderr
     assert section_size(out, "kp_funcs") == 2 * 48
     assert "diffgen report for fs/proc/cmdline.o" in r.stderr
@@ -248,7 +243,7 @@ def test_several_patches_apply_in_order(tmp_path):
 def test_refused_patch_writes_nothing(tmp_path, patch, status, message):
     before = tree_listing()
     out = tmp_path / "kp_kpb_refused.ko"
-    r = kp_build([patch], out)
+    r = build_patches([patch], out)
     assert r.returncode == status, r.stderr
     assert re.search(message, r.stderr), r.stderr
     assert not out.exists()
@@ -264,9 +259,7 @@ def test_other_compiler_is_refused(tmp_path):
     (fake / "gcc").chmod(0o755)
     env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
     out = tmp_path / "kp_kpb_cc.ko"
-    r = subprocess.run([str(KP_BUILD), "--src", str(KDIR), "--cache-dir", str(CACHE), "-o", str(out),
-                        "--patch", str(PATCHES / "cmdline-string.patch")],
-                       capture_output=True, text=True, timeout=600, env=env)
+    r = kp_build_test_kernel([PATCHES / "cmdline-string.patch"], out, timeout=600, env=env)
     assert r.returncode == 1, r.stderr
     assert "compiler differs from the one that built vmlinux" in r.stderr
     assert "13.1.0" in r.stderr and "12.2.0" in r.stderr, r.stderr
@@ -274,7 +267,7 @@ def test_other_compiler_is_refused(tmp_path):
 
 
 def test_refused_build_keeps_its_log(tmp_path):
-    r = kp_build(["does-not-apply.patch"], tmp_path / "x.ko")
+    r = build_patches(["does-not-apply.patch"], tmp_path / "x.ko")
     log = re.search(r"kp-build: log: (\S+)", r.stderr)
     assert log, r.stderr
     assert "Hunk #1 FAILED" in Path(log.group(1)).read_text()
@@ -317,7 +310,7 @@ def test_kpctl_reads_what_diffgen_wrote_through_the_link(cmdline_module):
     symbol's own address in vmlinux (name + sympos in address order)."""
     r, out = cmdline_module[0], cmdline_module[1]
     assert r.returncode == 0, r.stderr
-    kpctl = REPO / "build/bin/kpctl"
+    kpctl = tool("kpctl")
     info = json.loads(subprocess.run([str(kpctl), "info", "--json", str(out)], check=True,
                                      capture_output=True, text=True).stdout)
     assert [(f["object"], f["function"], f["sympos"]) for f in info["functions"]] == \

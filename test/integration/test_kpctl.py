@@ -1,25 +1,19 @@
 """kpctl against the real core and hand-written patch modules, in the test kernel in QEMU.
 
 Modules come from `make -C kmod` (kp_core.ko, build/kmod/<patch>/<patch>.ko, the test
-targets); the fixture builds them if missing.  kpctl is build/bin/kpctl (`make all`), or
+targets), built by conftest's kmods.  kpctl is build/bin/kpctl (`make all`), or
 $KPCTL_BIN.  Each guest step is run through `step NAME cmd...`, which records its exit
 status, stdout and stderr; the assertions are made here on the host.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, KDIR, REPO
-
-HERE = Path(__file__).resolve().parent
-KMOD_OUT = BUILD / "kmod"
-TARGETS = HERE / "modules/targets"
+from paths import HERE, REPO
 
 # Exit codes (kpctl --help, docs/kpctl.md).
 OK, NOT_KP, WRONG_KERNEL, ALREADY, UNKNOWN, CORE_MISSING, BUSY, REFUSED = 0, 6, 7, 8, 9, 10, 12, 13
@@ -64,36 +58,15 @@ def one_line_error(step: Step, code: int, *mentions: str):
 
 
 @pytest.fixture(scope="session")
-def kpctl_bin() -> Path:
-    env = os.environ.get("KPCTL_BIN")
-    if env:
-        return Path(env)
-    path = BUILD / "bin/kpctl"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all' (or set KPCTL_BIN)", pytrace=False)
-    return path
-
-
-@pytest.fixture(scope="session")
-def kp_modules(kernel_tree) -> dict[str, Path]:
-    mods = {
-        "core": REPO / "kmod/core/kp_core.ko",
-        "cmdline": KMOD_OUT / "kp_test_cmdline/kp_test_cmdline.ko",
-        "badbid": KMOD_OUT / "kp_test_badbid/kp_test_badbid.ko",
-        "badsize": KMOD_OUT / "kp_test_badsize/kp_test_badsize.ko",
-        "busy_patch": KMOD_OUT / "kp_test_busy_patch/kp_test_busy_patch.ko",
-        "busy_target": TARGETS / "kp_test_busy.ko",
-    }
-    if not all(p.exists() for p in mods.values()):
-        proc = subprocess.run(["make", "-C", str(REPO / "kmod"), f"KDIR={KDIR}", "-j2"],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            pytest.fail(f"make -C kmod failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
-                        pytrace=False)
-    missing = [str(p) for p in mods.values() if not p.exists()]
+def kp_modules(kmods) -> dict[str, Path]:
+    """The modules these tests load, from `make -C kmod` (conftest's kmods)."""
+    names = {"core": "kp_core", "cmdline": "kp_test_cmdline", "badbid": "kp_test_badbid",
+             "badsize": "kp_test_badsize", "busy_patch": "kp_test_busy_patch",
+             "busy_target": "kp_test_busy"}
+    missing = [m for m in names.values() if m not in kmods]
     if missing:
-        pytest.fail(f"kmod did not build {missing}", pytrace=False)
-    return mods
+        pytest.fail(f"make -C kmod did not build {missing}", pytrace=False)
+    return {key: kmods[m] for key, m in names.items()}
 
 
 def test_load_status_list_unload(vm, kpctl_bin, kp_modules):

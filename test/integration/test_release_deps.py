@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from e2e import BUILD, CHECK_FN, PATCHES, parse_checks, tool
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vm-images"))
-import kpvm  # noqa: E402
+from e2e import CHECK_FN, parse_checks
+from paths import BUILD, KDIR, PATCHES, kp_build, kpvm, tool
 
 # A change of an inline of fs/proc/internal.h, which ~20 objects of procfs read.
 HEADER_PATCH = PATCHES / "headers/proc-internal-h.patch"
@@ -87,24 +84,21 @@ def read_index(path: Path) -> dict[str, set[str]]:
 def kp_build_for_test_kernel(src: Path, patch: Path, out: Path, *extra: str):
     """kp-build --kernel for the test kernel, as for a kernel built elsewhere: its release,
     config, Module.symvers and vmlinux given as overrides, the source unbuilt."""
-    kernel = BUILD / "linux"
+    kernel = KDIR
     release = (kernel / "include/config/kernel.release").read_text().strip()
     # The patches change vmlinux only: the test kernel's modules are not needed (an empty
     # modules.dep; kp-build would refuse a module object without its .ko).
     modules = out / "modules"
     modules.mkdir(exist_ok=True)
     (modules / "modules.dep").write_text("")
-    return subprocess.run([str(tool("kp-build")), "--src", str(src), "--kernel", release,
-                           "--config", str(kernel / ".config"),
-                           "--symvers", str(kernel / "Module.symvers"),
-                           "--vmlinux", str(kernel / "vmlinux"), "--modules", str(modules),
-                           "--patch", str(patch), *extra, "-j2"],
-                          capture_output=True, text=True, timeout=1800)
+    return kp_build("--src", src, "--kernel", release, "--config", kernel / ".config",
+                    "--symvers", kernel / "Module.symvers", "--vmlinux", kernel / "vmlinux",
+                    "--modules", modules, "--patch", patch, *extra, "-j2")
 
 
 @pytest.fixture(scope="module")
 def test_kernel_source(debian_source) -> Path:
-    release = (BUILD / "linux/include/config/kernel.release").read_text().strip()
+    release = (KDIR / "include/config/kernel.release").read_text().strip()
     version = subprocess.run(["make", "-s", "-C", str(debian_source), "kernelversion"],
                              capture_output=True, text=True).stdout.strip()
     assert version == release, (

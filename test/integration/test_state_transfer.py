@@ -15,15 +15,14 @@ time before the load is kept, one changed while patched is left).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BUILD
 from kmod_guest import PRELUDE, files
+from paths import HERE, kp_build_test_kernel
 
 STATE_SCRIPT = r"""
 shadow_count() { cat $K/shadow; }
@@ -94,14 +93,6 @@ EXPECTED_ORDER = [
 ]
 
 
-@pytest.fixture(scope="session")
-def kpctl_bin():
-    path = BUILD / "bin/kpctl"
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} not built: run 'make all'", pytrace=False)
-    return path
-
-
 def test_callbacks_states_shadow(vm, kmods, kpctl_bin):
     info = json.loads(subprocess.run([str(kpctl_bin), "info", "--json",
                                       str(kmods["kp_test_state2"])],
@@ -168,14 +159,8 @@ echo OK
 
 def kp_build_patch(tmp_path_factory, kernel_tree, name: str, patch_file: str) -> Path:
     """@patch_file (patches-state/) built by kp-build as NAME.ko (shares test_kp_build's cache)."""
-    kp_build = BUILD / "bin/kp-build"
-    if not kp_build.exists():
-        pytest.fail(f"{kp_build} not built: run 'make all'", pytrace=False)
     out = tmp_path_factory.mktemp(name) / f"{name}.ko"
-    patch = Path(__file__).resolve().parent / "patches-state" / patch_file
-    r = subprocess.run([str(kp_build), "--src", str(kernel_tree), "--cache-dir",
-                        str(BUILD / "kp-build-cache"), "-o", str(out), "-j2", "--patch",
-                        str(patch)], capture_output=True, text=True, timeout=3600)
+    r = kp_build_test_kernel([HERE / "patches-state" / patch_file], out)
     if r.returncode != 0:
         pytest.fail(f"kp-build failed ({r.returncode}):\n{r.stdout}\n{r.stderr}", pytrace=False)
     return out

@@ -13,10 +13,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from e2e import BUILD, tool
+from paths import HERE, KDIR, KMOD, tool
 
-REPO = Path(__file__).resolve().parents[2]
-SRC = Path(__file__).resolve().parent / "modules/sympos"
+SRC = HERE / "modules/sympos"
 KCFLAGS = "KCFLAGS=-ffunction-sections -fdata-sections"  # as kp-build's builds
 
 
@@ -51,8 +50,8 @@ def build_patch(build_module, kmods, tmp_path) -> tuple[Path, Path]:
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     mod = tmp_path / "patch"
-    r = subprocess.run(["make", "-C", str(REPO / "kmod/patch"), "NAME=kp_test_dup_patch", f"OUT={mod}",
-                        f"OBJS={out}", f"KDIR={BUILD / 'linux'}",
+    r = subprocess.run(["make", "-C", str(KMOD / "patch"), "NAME=kp_test_dup_patch", f"OUT={mod}",
+                        f"OBJS={out}", f"KDIR={KDIR}",
                         f"CORE_SYMVERS={kmods['kp_core'].parent / 'Module.symvers'}"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
