@@ -131,30 +131,20 @@ def test_a_different_core_beside_the_output_is_replaced(cmdline_module, tmp_path
     assert stale.stat().st_ino == ino and "and " + str(stale) not in r.stderr
 
 
-def test_patched_builds_never_write_the_cache(cmdline_module, tmp_path):
-    """The patched copy shares the cache's sources (hard links, and whole source
-    directories as symlinks): a build of 23 objects after a header change must leave
-    every file of the cache tree as it was."""
-    assert cmdline_module[0].returncode == 0
-    trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
-    before = [tree_listing(t) for t in trees]
-    r = build_patches(["header-rtc.patch"], tmp_path / "kp_kpb_rtc.ko", "-v")
-    assert r.returncode == 0, r.stderr
-    assert re.search(r"sparse patched copy: .* [1-9]\d* source directories linked", r.stderr), r.stderr
-    assert "retrying in a full copy" not in r.stderr
-    assert [tree_listing(t) for t in trees] == before
-
-
 def test_widely_used_header_builds_in_the_sparse_copy(cmdline_module, tmp_path):
     """A change to include/linux/seq_file.h rebuilds every object that includes it (over
     250 in the test kernel, across most directories): all of them must build in the sparse
-    copy, without the full-copy fallback (issue 17: it fell back and took 357 s)."""
+    copy, without the full-copy fallback (issue 17: it fell back and took 357 s).  The
+    patched copy shares the cache's sources (hard links, and whole source directories as
+    symlinks): the build must leave every file of the cache tree as it was.  (The same
+    proof with a header of 23 objects, include/linux/rtc.h, was a test of its own: this
+    one covers it; scripts/bench-kp-build.sh still times that one.)"""
     assert cmdline_module[0].returncode == 0, cmdline_module[0].stderr
     trees = sorted(d / "tree" for d in CACHE.iterdir() if (d / "complete").exists())
     before = [tree_listing(t) for t in trees]
     r = build_patches(["header-seq-file.patch"], tmp_path / "kp_kpb_seq.ko", "-v")
     assert r.returncode == 0, r.stderr
-    assert "sparse patched copy" in r.stderr, r.stderr
+    assert re.search(r"sparse patched copy: .* [1-9]\d* source directories linked", r.stderr), r.stderr
     assert "full copy" not in r.stderr, r.stderr
     m = re.search(r"patched build: 1 file\(s\) changed, (\d+) object\(s\) rebuilt", r.stderr)
     assert m and int(m.group(1)) > 250, r.stderr
