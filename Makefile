@@ -42,8 +42,9 @@ fs-tree: all kernel
 unit: all kernel modules fs-tree
 	ctest --test-dir $(USERSPACE) --output-on-failure
 
+# KP_KMOD_BUILT: the tests take kmod/'s modules as `modules` just built them.
 integration: all kernel modules
-	$(PYTEST) -v -n $(TEST_WORKERS) --dist loadfile --durations=40 test/integration
+	KP_KMOD_BUILT=1 $(PYTEST) -v -n $(TEST_WORKERS) --dist loadfile --durations=40 test/integration
 
 check: unit integration
 

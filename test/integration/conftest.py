@@ -80,10 +80,16 @@ def vm(kernel_tree, request) -> Vm:
 @pytest.fixture(scope="session")
 def kmods(kernel_tree, tmp_path_factory) -> dict[str, Path]:
     """Every kp kernel module, built once for all workers (make -C kmod writes kmod/ and
-    build/kmod); module name -> .ko path."""
+    build/kmod); module name -> .ko path.  `make integration` sets $KP_KMOD_BUILT: its
+    `modules` prerequisite has just run the same make (which rebuilds every hand-written
+    patch module each time: ~2 min cold)."""
     from kmod_guest import build_kmods, built_kmods
-    once(tmp_path_factory, "kmods", lambda: build_kmods(kernel_tree))
-    return built_kmods()
+    if not os.environ.get("KP_KMOD_BUILT"):
+        once(tmp_path_factory, "kmods", lambda: build_kmods(kernel_tree))
+    mods = built_kmods()
+    if not mods["kp_core"].exists():
+        pytest.fail(f"{mods['kp_core']} not built: run 'make modules'", pytrace=False)
+    return mods
 
 
 @pytest.fixture(scope="session")
