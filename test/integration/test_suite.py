@@ -1,11 +1,13 @@
 """The suite's own rules, under pytest-xdist as `make integration` runs it: in CI a skipped
-test fails the run (ci_skips.py), the slowest tests are still listed, and work done through
-paths.once runs once for all workers.  Each case runs pytest on a small suite of its own."""
+test fails the run (ci_skips.py), the slowest tests are still listed, work done through
+paths.once runs once for all workers, and no kp-build runs on the shared cache while a test
+has it to itself.  Each case runs pytest, or paths.py, in processes of its own."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -90,3 +92,42 @@ def built(tmp_path_factory):
     assert "2 passed" in out, out
     assert log.read_text() == "start\ndone\n"
     assert sorted(users.read_text().split()) == ["gw0", "gw1"], out
+
+
+def test_kp_build_waits_while_a_test_has_the_cache_to_itself(tmp_path):
+    """A kp-build on the shared cache waits while another worker's test holds
+    paths.cache_to_itself (the eviction test); one on another cache does not."""
+    log = tmp_path / "log"
+    calling = tmp_path / "calling"
+    fake = tmp_path / "kp-build"
+    fake.write_text(f"#!/bin/sh\necho \"kp-build $2\" >> {log}\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, KP_BUILD_DIR=str(tmp_path / "build"), KP_BUILD_BIN=str(fake),
+               PYTHONPATH=str(HERE))
+    # Holds the cache until the shared-cache kp-build has been called, and 2 s more.
+    holder = ("import os, time, paths\n"
+              "with paths.cache_to_itself():\n"
+              f"    open({str(log)!r}, 'a').write('held\\n')\n"
+              f"    while not os.path.exists({str(calling)!r}):\n"
+              "        time.sleep(0.05)\n"
+              "    time.sleep(2)\n"
+              f"    open({str(log)!r}, 'a').write('released\\n')\n")
+    build = ("import sys, paths\n"
+             "cache = paths.CACHE if sys.argv[1] == 'shared' else paths.BUILD / 'other'\n"
+             f"open({str(calling)!r}, 'w') if sys.argv[1] == 'shared' else None\n"
+             "assert paths.kp_build('--cache-dir', cache).returncode == 0\n")
+    a = subprocess.Popen([sys.executable, "-c", holder], env=env)
+    try:
+        for _ in range(600):
+            if log.exists():
+                break
+            time.sleep(0.05)
+        for which in ("other", "shared"):
+            subprocess.run([sys.executable, "-c", build, which], env=env, check=True,
+                           timeout=60)
+    finally:
+        a.wait(timeout=60)
+    other = str(tmp_path / "build/other")
+    shared = str(tmp_path / "build/kp-build-cache")
+    assert log.read_text().split("\n") == ["held", f"kp-build {other}", "released",
+                                           f"kp-build {shared}", ""]
