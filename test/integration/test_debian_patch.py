@@ -20,6 +20,7 @@ import pytest
 from e2e import CHECK_FN, parse_checks
 from paths import DEMO_FIX, PATCHES, kp_build, kpvm, tool
 import debian_kernel as dk  # vm-images/, on sys.path (paths.py)
+
 # name -> (patch, guest check that passes only while the patch is in force)
 FEATURES = {
     "demo": (DEMO_FIX, None),
