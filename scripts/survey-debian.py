@@ -270,7 +270,8 @@ def main() -> int:
     ap.add_argument("old", nargs="?")
     ap.add_argument("new", nargs="?")
     ap.add_argument("--src", help="a source tree of OLD for kp-build (else it fetches one)")
-    ap.add_argument("--only", action="append", default=[], help="only this file (repeatable)")
+    ap.add_argument("--only", action="append", default=[],
+                    help="only this file, or the files under DIR/ (repeatable)")
     ap.add_argument("--work", type=Path, default=kpvm.BUILD / "survey")
     args = ap.parse_args()
     t0 = time.monotonic()
@@ -284,8 +285,9 @@ def main() -> int:
     old_tree = extract(old, work / "src" / old)
     new_tree = extract(new, work / "src" / new)
     changed, added, removed = changed_c_files(old_tree, new_tree)
-    if args.only:
-        changed = [f for f in changed if f in args.only]
+    if args.only:  # a file, or a directory ending in '/'
+        changed = [f for f in changed
+                   if any(f == o or (o.endswith("/") and f.startswith(o)) for o in args.only)]
     patches, out = work / "patches", work / "out"
     patches.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,7 +303,7 @@ def main() -> int:
         r = build(rel.release, rel_path, patch, out / f"kp_s{n}.ko", args.src)
         r["lines"] = lines
         results.append(r)
-        if compiled is None and (tree := prepared_tree(r.pop("stderr"))):
+        if compiled is None and not args.only and (tree := prepared_tree(r.pop("stderr"))):
             log(f"survey: Kbuild's dry run in {tree}")
             compiled = config_sources(tree, rel.release)
             log(f"survey: the config compiles {len(compiled)} .c files; "

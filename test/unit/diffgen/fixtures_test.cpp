@@ -525,8 +525,7 @@ struct map_ops { int (*alloc)(int); int (*free)(int); unsigned int *btf_id; };
 static int stab_alloc(int n)
 {
 	if (n == 0 ||
-)" + extra_line + R"(
-	    n == 3)
+)" + extra_line + R"(	    n == 3)
 		return -22;
 	return exported_thing(n);
 }
@@ -537,7 +536,7 @@ const struct map_ops stab_ops = {
 };
 )";
 	};
-	auto p = make_pair_objects("btfid-line", src(body("")), src(body("n > 100 ||")));
+	auto p = make_pair_objects("btfid-line", src(body("")), src(body("\t    n > 100 ||\n")));
 	auto r = diff(p);
 	ASSERT_EQ(r.code, kChanged) << joined(r);
 	auto o = read_output(p.out);
