@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench-survey.sh [OLD NEW] [--src TREE] [--only FILE]...
 #   --only FILE or DIR/: a subset (without it, files the config does not compile, by
-#   Kbu's dry run in kp-build's prepared tree, are counted and skipped).
+#   Kbuild's dry run in kp-build's prepared tree, are counted and skipped).
 #   OLD NEW: linux-source-<series> versions; default 6.1.187-1 6.1.190-1 when the archive
 #   has both (apt-cache madison), else its two newest. Needs make all; fetches Debian's
 #   packages once (kp-build's cache and the VM runner's). Results: build/survey/results.json.

@@ -145,7 +145,26 @@ def build(release: str, rel: str, patch: Path, out: Path, src: str | None) -> di
     else:
         res["status"] = "failed"
         res["reason"] = reason(err)
+        if first := compile_error(err):
+            res["reason"] += f" [{first}]"
+            # The file's diff uses what the same update changed in a header.
+            res["needs_headers"] = HEADER_API.search(first) is not None
     return res
+
+
+HEADER_API = re.compile(r"has no member named|undeclared|implicit declaration|too (many|few) "
+                        r"arguments|incompatible type|unknown type name|sizeof. applied")
+
+
+def compile_error(stderr: str) -> str:
+    """The compiler's first error in the log kp-build names ("" when none)."""
+    m = re.search(r"^kp-build: log: (\S+)", stderr, re.M)
+    if not m or not Path(m.group(1)).is_file():
+        return ""
+    for line in Path(m.group(1)).read_text(errors="replace").splitlines():
+        if ": error: " in line:
+            return line.strip()
+    return ""
 
 
 def prepared_tree(stderr: str) -> Path | None:
@@ -246,6 +265,9 @@ def summary(results: list[dict], counts: dict) -> str:
              f"{counts['removed']} removed files not counted)"]
     for st in ("not in config", "built", "no change", "refused", "failed"):
         lines.append(f"  {st}: {len(by.get(st, []))}")
+    failed = by.get("failed", [])
+    lines.append(f"    of the failures, the file's diff needs the update's header changes: "
+                 f"{sum(1 for r in failed if r.get('needs_headers'))}")
     built = by.get("built", [])
     lines.append(f"  patched live (loaded and unloaded, kernel log clean): "
                  f"{sum(1 for r in built if r.get('live'))} of {len(built)}")
