@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "canary.h"
-#include "commands/status_text.h"
+#include "render/status_text.h"
 #include "errors.h"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "fixtures.h"
-#include "json.h"
+#include "render/json.h"
 #include "kernel.h"
 
 namespace {
