@@ -18,8 +18,8 @@ PatchState patch(const std::string &name, const std::string &transition)
 	p.enabled = true;
 	p.transition = transition;
 	p.build_id = "136bea46";
-	p.funcs.push_back({"vmlinux", "cmdline_proc_show", 0, "0xffffffff81234560",
-	                   "0xffffffffc0001000"});
+	p.funcs.push_back(
+	        {"vmlinux", "cmdline_proc_show", 0, "0xffffffff81234560", "0xffffffffc0001000"});
 	return p;
 }
 
@@ -47,8 +47,8 @@ ListView list_view()
 	v.loaded = {patch("kp_a", "idle"), c};
 	v.installed.push_back({"/lib/modules/6.1.0/kp/bad.ko", std::nullopt, "not a kp patch",
 	                       std::nullopt, false, false});
-	v.installed.push_back({"/lib/modules/6.1.0/kp/kp_a.ko", module("kp_a", "01"), "", true,
-	                       true, false});
+	v.installed.push_back(
+	        {"/lib/modules/6.1.0/kp/kp_a.ko", module("kp_a", "01"), "", true, true, false});
 	v.installed.push_back({"/lib/modules/6.1.0/kp/kp_z.ko", module("kp_z", "02"), "",
 	                       std::nullopt, false, true});
 	v.rolled_back = {{"02", "kp_z", "fault in foo+0x1"}};
@@ -89,19 +89,17 @@ TEST(RenderList, Json)
 	EXPECT_EQ(j["loaded"][1]["rolled_back"], "oops");
 	EXPECT_EQ(j["loaded"][1]["functions"], 1);
 	ASSERT_EQ(j["installed"].size(), 3u);
-	EXPECT_EQ(j["installed"][0],
-	          (nlohmann::json{{"file", "/lib/modules/6.1.0/kp/bad.ko"},
-	                          {"error", "not a kp patch"}}));
-	EXPECT_EQ(j["installed"][1],
-	          (nlohmann::json{{"file", "/lib/modules/6.1.0/kp/kp_a.ko"},
-	                          {"name", "kp_a"},
-	                          {"loaded", true},
-	                          {"target_release", "6.1.0"},
-	                          {"target_build_id", "aabb"},
-	                          {"matches_running_kernel", true},
-	                          {"functions", 1},
-	                          {"rolled_back", false},
-	                          {"error", nullptr}}));
+	EXPECT_EQ(j["installed"][0], (nlohmann::json{{"file", "/lib/modules/6.1.0/kp/bad.ko"},
+	                                             {"error", "not a kp patch"}}));
+	EXPECT_EQ(j["installed"][1], (nlohmann::json{{"file", "/lib/modules/6.1.0/kp/kp_a.ko"},
+	                                             {"name", "kp_a"},
+	                                             {"loaded", true},
+	                                             {"target_release", "6.1.0"},
+	                                             {"target_build_id", "aabb"},
+	                                             {"matches_running_kernel", true},
+	                                             {"functions", 1},
+	                                             {"rolled_back", false},
+	                                             {"error", nullptr}}));
 	EXPECT_EQ(j["installed"][2]["matches_running_kernel"], nullptr);
 	EXPECT_EQ(j["installed"][2]["rolled_back"], true);
 	EXPECT_EQ(j["rolled_back"], (nlohmann::json::parse(R"([{"name": "kp_z",
@@ -137,9 +135,8 @@ TEST(RenderStatus, OnePatchLeavesTheRolledBackListOut)
 	                        "  states (1):\n"
 	                        "    id 1 version 2\n"
 	                        "  shadow variable ids (0):\n";
-	EXPECT_EQ(text(v, print_status),
-	          one + "rolled back (refused unless loaded with --force):\n"
-	                "  kp_z (module build ID 02): fault\n");
+	EXPECT_EQ(text(v, print_status), one + "rolled back (refused unless loaded with --force):\n"
+	                                       "  kp_z (module build ID 02): fault\n");
 	v.one_patch = true;
 	EXPECT_EQ(text(v, print_status), one);
 	auto j = status_json(v);
@@ -172,12 +169,11 @@ TEST(RenderInfo, TextAndJson)
 {
 	InfoView v{module("kp_a", "01"), false};
 	std::string t = text(v, print_info);
-	EXPECT_EQ(t.substr(0, t.find("sources")),
-	          "name:     kp_a\n"
-	          "file:     /lib/modules/6.1.0/kp/kp_a.ko\n"
-	          "target:   release 6.1.0, build ID aabb\n"
-	          "vermagic: 6.1.0 SMP mod_unload\n"
-	          "running kernel: does NOT match\n");
+	EXPECT_EQ(t.substr(0, t.find("sources")), "name:     kp_a\n"
+	                                          "file:     /lib/modules/6.1.0/kp/kp_a.ko\n"
+	                                          "target:   release 6.1.0, build ID aabb\n"
+	                                          "vermagic: 6.1.0 SMP mod_unload\n"
+	                                          "running kernel: does NOT match\n");
 	EXPECT_NE(t.find("functions replaced (1):\n"
 	                 "  vmlinux cmdline_proc_show,0  old size 0x40  -> (null)\n"),
 	          std::string::npos)
