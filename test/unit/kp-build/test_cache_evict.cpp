@@ -11,12 +11,12 @@
 #include "cache.h"
 #include "cache_evict.h"
 #include "error.h"
+#include "kit/kit.h"
 #include "progress.h"
-#include "test_util.h"
 
 namespace fs = std::filesystem;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 

@@ -3,11 +3,11 @@
 
 #include "error.h"
 #include "kernel_release.h"
-#include "test_util.h"
+#include "kit/kit.h"
 
 using namespace kp::build;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 

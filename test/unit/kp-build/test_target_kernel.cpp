@@ -7,12 +7,12 @@
 
 #include "debian_packages.h"
 #include "error.h"
+#include "kit/kit.h"
 #include "target_kernel.h"
-#include "test_util.h"
 
 using namespace kp::build;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 
