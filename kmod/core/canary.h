@@ -2,7 +2,8 @@
 /*
  * canary.h - a patch in force for a few tasks first (canary.c): arming one,
  * who its tasks are, the tasks they create; a one-way user of the
- * transition (transition.h), whose sysfs files are sysfs.c's.
+ * transition (transition.h), whose sysfs files are sysfs.c's (the root's
+ * canary) and sysfs_patch.c's (<patch>/canary).
  */
 #ifndef KP_CANARY_H
 #define KP_CANARY_H

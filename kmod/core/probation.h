@@ -2,7 +2,7 @@
 /*
  * probation.h - the probation window after a patch switched on, and its
  * rollback when a fault is pinned on it (probation.c); its sysfs files are
- * sysfs.c's.
+ * sysfs_patch.c's.
  */
 #ifndef KP_PROBATION_H
 #define KP_PROBATION_H
