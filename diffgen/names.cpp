@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <optional>
 
 namespace kp::diffgen {
 
@@ -22,16 +23,57 @@ bool starts_with(std::string_view s, std::string_view p)
 	return s.substr(0, p.size()) == p;
 }
 
+// Names the kernel's macros build from __COUNTER__ and __LINE__: a line added anywhere
+// above renumbers them, so only the part without the numbers names the item.
+//   __UNIQUE_ID_<prefix><N>                      (compiler-gcc.h, compiler.h)
+//   __BTF_ID__<kind>__<name>__<counter><line>     (btf_ids.h BTF_ID, BTF_ID_FLAGS)
+//   __initcall__<modname>__<counter>_<line>_<fn><id> and __initstub__... (init.h)
+std::optional<std::string> macro_numbered(std::string_view name)
+{
+	auto strip_digits = [](std::string_view s, size_t min) {
+		size_t end = s.size();
+		while (end > min && std::isdigit(static_cast<unsigned char>(s[end - 1])))
+			end--;
+		return std::string(s.substr(0, end));
+	};
+	if (starts_with(name, "__UNIQUE_ID_"))
+		return strip_digits(name, 12);
+	if (starts_with(name, "__BTF_ID__")) {
+		std::string head = strip_digits(name, 10);
+		if (head.size() < name.size() && head.size() >= 12 &&
+		    head.compare(head.size() - 2, 2, "__") == 0)
+			return head;
+		return std::nullopt;
+	}
+	for (std::string_view prefix : {"__initcall__", "__initstub__"}) {
+		if (!starts_with(name, prefix))
+			continue;
+		// <modname>__<counter>_<line>_<rest>: the first "__" followed by two numbers.
+		for (size_t at = name.find("__", prefix.size()); at != std::string_view::npos;
+		     at = name.find("__", at + 1)) {
+			size_t i = at + 2, counter = i;
+			while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])))
+				i++;
+			if (i == counter || i >= name.size() || name[i] != '_')
+				continue;
+			size_t line = ++i;
+			while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])))
+				i++;
+			if (i == line || i >= name.size() || name[i] != '_')
+				continue;
+			return std::string(name.substr(0, at + 2)) +
+			       std::string(name.substr(i + 1));
+		}
+	}
+	return std::nullopt;
+}
+
 } // namespace
 
 std::string canonical_name(std::string_view name)
 {
-	if (starts_with(name, "__UNIQUE_ID_")) {
-		size_t end = name.size();
-		while (end > 12 && std::isdigit(static_cast<unsigned char>(name[end - 1])))
-			end--;
-		return std::string(name.substr(0, end));
-	}
+	if (auto c = macro_numbered(name))
+		return *c;
 	// Strip trailing ".NNN" unless it is the number of a clone suffix (".isra.0").
 	size_t dot = name.rfind('.');
 	if (dot != std::string_view::npos && dot > 0 && all_digits(name.substr(dot + 1))) {

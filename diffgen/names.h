@@ -5,9 +5,11 @@
 
 namespace kp::diffgen {
 
-// The name without compiler numbering: "count.123" -> "count",
-// "__UNIQUE_ID_ddebug412" -> "__UNIQUE_ID_ddebug".  Clone suffixes of functions
-// (".isra.0", ".cold") are kept: they name different functions.
+// The name without compiler or macro numbering: "count.123" -> "count",
+// "__UNIQUE_ID_ddebug412" -> "__UNIQUE_ID_ddebug", "__BTF_ID__struct__bpf_stab__0815"
+// -> "__BTF_ID__struct__bpf_stab__" (__COUNTER__ and __LINE__ pasted on),
+// "__initcall__kmod_x__12_345_x_init6" -> "__initcall__kmod_x__x_init6".  Clone suffixes
+// of functions (".isra.0", ".cold") are kept: they name different functions.
 std::string canonical_name(std::string_view name);
 
 // Statics that are never correlated and always included fresh (lockdep keys, WARN_ONCE

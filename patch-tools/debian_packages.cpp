@@ -24,9 +24,9 @@ std::string default_fetcher()
 	if (env && *env)
 		return env;
 #ifdef KP_SOURCE_DIR
-	return std::string(KP_SOURCE_DIR) + "/vm-images/debian_kernel.py";
+	return std::string(KP_SOURCE_DIR) + "/patch-tools/debian_archive.py";
 #else
-	return "debian_kernel.py";
+	return "debian_archive.py";
 #endif
 }
 
@@ -75,6 +75,23 @@ std::string FetcherArchive::fetch(const std::string &package, const std::string 
 		args.push_back(o);
 	}
 	ProcResult r = run_process(fetcher_command(args));
+	if (r.status != 0)
+		throw Error(last_line(r.output));
+	return last_line(r.output);
+}
+
+std::string FetcherArchive::source_tree(const std::string &package, const std::string &version)
+{
+	ProcResult r = run_process(fetcher_command({"source", package + "=" + version}));
+	if (r.status != 0)
+		throw Error(last_line(r.output));
+	return last_line(r.output);
+}
+
+std::string FetcherArchive::identify_source(const std::string &src, const std::string &package,
+                                            const std::string &version)
+{
+	ProcResult r = run_process(fetcher_command({"identify", src, package + "=" + version}));
 	if (r.status != 0)
 		throw Error(last_line(r.output));
 	return last_line(r.output);

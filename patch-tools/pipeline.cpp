@@ -11,6 +11,7 @@
 #include <kp/abi.h>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -71,6 +72,7 @@ std::string flat_name(const std::string &object)
 
 struct WorkDir {
 	std::string path;
+	std::optional<WorkDirLock> lock; // released after the directory is removed
 	bool keep = false;
 	bool success = false;
 	~WorkDir()
@@ -147,6 +149,7 @@ void make_work_dir(Build &b)
 	if (!mkdtemp(buf.data()))
 		throw_errno("cannot create a work directory in " + b.cache->work_root());
 	b.work.path = buf.data();
+	b.work.lock.emplace(b.work.path);
 }
 
 void setup(Build &b)
@@ -417,19 +420,25 @@ int run(const Options &opt, WorkDir &work, Log &log)
 {
 	if (!opt.kernels.empty())
 		return run_for_release(opt);
-	// An unbuilt SRC (no vmlinux, none given) and no --kernel: the target is the kernel
-	// this machine runs.
-	if (opt.vmlinux.empty() && !opt.src.empty() && !fs::exists(opt.src + "/vmlinux") &&
-	    !fs::exists(opt.src + "/.config")) {
+	// No SRC, or an unbuilt one (no vmlinux, none given), and no --kernel: the target is
+	// the kernel this machine runs.
+	if (opt.src.empty() || (opt.vmlinux.empty() && !fs::exists(opt.src + "/vmlinux") &&
+	                        !fs::exists(opt.src + "/.config"))) {
 		struct utsname u;
 		if (uname(&u) != 0)
 			throw_errno("uname");
 		Options running = opt;
 		running.kernels = {u.release};
-		std::fprintf(
-		        stderr,
-		        "kp-build: %s is not a built tree: building for the running kernel %s\n",
-		        opt.src.c_str(), u.release);
+		if (opt.src.empty())
+			std::fprintf(stderr,
+			             "kp-build: no --src or --kernel: building for the running "
+			             "kernel %s from its source\n",
+			             u.release);
+		else
+			std::fprintf(stderr,
+			             "kp-build: %s is not a built tree: building for the running "
+			             "kernel %s\n",
+			             opt.src.c_str(), u.release);
 		return run_for_release(running);
 	}
 	Build b(opt, work, log);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cache.h"
+#include "cache_evict.h"
 #include "debian_packages.h"
 #include "diff_stage.h"
 #include "elf/object.h"
@@ -137,31 +138,27 @@ std::string object_module(const std::string &tree, const std::string &obj)
 	return cmd.substr(p, cmd.find('"', p) - p);
 }
 
-// The release's file of module `name` (modules.dep names them relative to its directory;
-// a file name's '-' is '_' in the module's name).
+// The release's file of module `name`, from modules.order (Kbuild's list of the modules it
+// built, shipped in the image package; modules.dep is made by the package's postinst, so an
+// unpacked package has none). modules.order names each file relative to the modules
+// directory; a file name's '-' is '_' in the module's name.
 std::string module_file(const TargetKernel &t, const std::string &name)
 {
 	if (t.modules.empty())
 		throw Error("the patch changes module " + name + " but no modules of " + t.release +
 		            " were found (--modules)");
-	std::ifstream in(t.modules + "/modules.dep");
-	if (!in)
-		throw Error("cannot read " + t.modules + "/modules.dep");
-	std::string line;
-	while (std::getline(in, line)) {
-		std::string path = line.substr(0, line.find(':'));
-		std::string base = path.substr(path.rfind('/') + 1);
-		std::string stem = base.substr(0, base.find('.'));
-		std::replace(stem.begin(), stem.end(), '-', '_');
-		if (stem != name)
-			continue;
-		if (base.size() < 3 || base.compare(base.size() - 3, 3, ".ko") != 0)
-			throw Error("module " + name + " of " + t.release + " is compressed (" +
-			            base + "): compressed modules are not supported yet");
+	const std::string order = t.modules + "/modules.order";
+	std::string path = module_order_path(read_text_file(order), name);
+	if (path.empty())
+		throw Error("module " + name + " is not in " + order + ": " + t.release +
+		            " does not build it");
+	if (fs::exists(t.modules + "/" + path))
 		return t.modules + "/" + path;
-	}
-	throw Error("module " + name + " is not in " + t.modules + "/modules.dep: " + t.release +
-	            " does not build it");
+	for (const char *z : {".xz", ".zst", ".gz"})
+		if (fs::exists(t.modules + "/" + path + z))
+			throw Error("module " + name + " of " + t.release + " is compressed (" +
+			            path + z + "): compressed modules are not supported yet");
+	throw Error(order + " names " + path + " but " + t.modules + " has no such file");
 }
 
 // What an object of the patch is linked into: vmlinux or a module, and the release's image
@@ -326,8 +323,8 @@ std::optional<BuiltModule> build_for(const Options &opt, const TargetKernel &tar
 	for (const auto &p : opt.patches)
 		patches.push_back(parse_patch_file(fs::absolute(p).string()));
 	auto t = Clock::now();
-	PreparedTree prepared =
-	        prepare_tree({opt.src, target.release, target.config, cache, jobs}, &log);
+	PreparedTree prepared = prepare_tree(
+	        {target.src, target.src_debian, target.release, target.config, cache, jobs}, &log);
 	say(prepared.hit ? "tree preparation: cache hit (" + prepared.dir + ")"
 	                 : "tree preparation: olddefconfig + modules_prepare in " + prepared.dir,
 	    since(t));
@@ -361,6 +358,7 @@ namespace {
 struct ReleaseRun {
 	TargetKernel target;
 	std::string work;
+	std::optional<WorkDirLock> work_lock; // released after the work directory is removed
 	std::unique_ptr<Log> log;
 	bool keep = false;
 	ReleaseRun() = default;
@@ -374,6 +372,22 @@ struct ReleaseRun {
 			}
 	}
 };
+
+// Bounds the per-release cache: the trees and sources just used are the most recently used,
+// so they are kept.
+void evict_release_entries(const Options &opt, const std::string &cache)
+{
+	auto t = Clock::now();
+	size_t max = opt.cache_max >= 0 ? static_cast<size_t>(opt.cache_max) : cache_max_from_env();
+	EvictionReport ev = evict_release_cache(cache, max, {});
+	if (ev.removed.empty())
+		return;
+	std::string list;
+	for (const auto &r : ev.removed)
+		list += (list.empty() ? "" : ", ") + r;
+	say("cache eviction: kept at most " + std::to_string(max) + " per kind, removed " + list,
+	    since(t));
+}
 
 // With several --kernel, -o names a directory (default .): DIR/RELEASE/MODULE.ko, each
 // with the kp_core.ko of its release beside it.
@@ -422,6 +436,7 @@ int run_for_release(const Options &opt)
 		q.vmlinux = opt.vmlinux;
 		q.modules = opt.modules;
 		q.need_vmlinux = !opt.resolve_only;
+		q.need_source = !opt.resolve_only;
 		auto t = Clock::now();
 		ReleaseRun r;
 		r.target = resolve_target(q, &archive);
@@ -429,13 +444,17 @@ int run_for_release(const Options &opt)
 			std::fputs(r.target.describe().c_str(), stdout);
 			continue;
 		}
-		say("kernel " + r.target.release + ": " + r.target.origin, since(t));
+		say("kernel " + r.target.release + ": " + r.target.origin + "; source " +
+		            r.target.src +
+		            (r.target.src_from.empty() ? "" : " (" + r.target.src_from + ")"),
+		    since(t));
 		runs.push_back(std::move(r));
 	}
 	// Built one after the other (each make uses every CPU); installed only when all built.
 	std::vector<BuiltModule> built;
 	for (auto &r : runs) {
 		r.work = make_work_dir(cache, r.target.release);
+		r.work_lock.emplace(r.work);
 		r.keep = opt.keep_tmp;
 		r.log = std::make_unique<Log>(r.work + "/kp-build.log");
 		try {
@@ -445,10 +464,15 @@ int run_for_release(const Options &opt)
 				built.push_back(*m);
 		} catch (...) {
 			r.keep = true;
-			std::fprintf(stderr, "kp-build: log: %s/kp-build.log\n", r.work.c_str());
+			std::fprintf(
+			        stderr,
+			        "kp-build: log: %s/kp-build.log (the work directories of the last "
+			        "%zu failed runs are kept)\n",
+			        r.work.c_str(), kWorkDirsKept);
 			throw;
 		}
 	}
+	evict_release_entries(opt, cache);
 	for (const auto &m : built) {
 		fs::create_directories(fs::path(m.output).parent_path());
 		Installed in = install_module(m.ko, m.core, m.output);

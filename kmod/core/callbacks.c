@@ -24,7 +24,6 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/sysfs.h>
 #include "callbacks.h"
 #include "kp_patch.h"
 
@@ -190,31 +189,3 @@ void kp_post_callbacks(struct kp_patch *patch, bool enabled)
 	}
 }
 
-/* sysfs <patch>/callbacks: "<object> <kind>..." per object with callbacks. */
-ssize_t kp_callbacks_emit(struct kp_patch *patch, char *buf)
-{
-	static const char * const kinds[] = {
-		"pre_patch", "post_patch", "pre_unpatch", "post_unpatch",
-	};
-	struct kp_object *obj;
-	ssize_t len = 0;
-	unsigned int i;
-
-	kp_for_each_object(patch, obj) {
-		void *fns[] = { obj->cb.pre_patch, obj->cb.post_patch,
-				obj->cb.pre_unpatch, obj->cb.post_unpatch };
-		bool any = false;
-
-		for (i = 0; i < ARRAY_SIZE(fns); i++) {
-			if (!fns[i] || len >= PAGE_SIZE - 64)
-				continue;
-			if (!any)
-				len += sysfs_emit_at(buf, len, "%s", obj->name);
-			len += sysfs_emit_at(buf, len, " %s", kinds[i]);
-			any = true;
-		}
-		if (any)
-			len += sysfs_emit_at(buf, len, "\n");
-	}
-	return len;
-}

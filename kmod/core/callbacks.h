@@ -16,6 +16,5 @@ void kp_object_post_unpatch(struct kp_object *obj);
 int kp_pre_patch_callbacks(struct kp_patch *patch);
 void kp_pre_unpatch_callbacks(struct kp_patch *patch);
 void kp_post_callbacks(struct kp_patch *patch, bool enabled);
-ssize_t kp_callbacks_emit(struct kp_patch *patch, char *buf);
 
 #endif /* KP_CALLBACKS_H */

@@ -41,22 +41,11 @@
 #include <linux/tracepoint.h>
 #include "canary.h"
 #include "probation.h"
-#include "sysfs.h"
 #include "transition.h"
-
-#define KP_CANARY_MAX_PIDS	64
 
 static unsigned int kp_canary_room = 1024;
 module_param_named(canary_room, kp_canary_room, uint, 0644);
 MODULE_PARM_DESC(canary_room, "tasks the canary tasks may create while a canary is open and still have them follow (default 1024)");
-
-/* The processes of a canary, armed or open. */
-struct kp_canary_set {
-	char name[MODULE_NAME_LEN];	/* the patch */
-	struct pid *owner;		/* the process that armed it */
-	unsigned int nr;
-	struct pid *pids[KP_CANARY_MAX_PIDS];	/* thread group ids */
-};
 
 /* Both under kp_mutex; kp_canary_now also read inside stop_machine. */
 static struct kp_canary_set *kp_canary_armed;
@@ -97,7 +86,7 @@ static bool kp_canary_has_tgid(const struct kp_canary_set *set,
  * the processes named, and a child process of theirs created but not run yet
  * (its fork probe may have fired before the table existed).
  */
-bool kp_canary_selects(struct task_struct *task)
+static bool kp_canary_selects(struct task_struct *task)
 {
 	struct kp_canary_set *set = kp_canary_now;
 
@@ -128,7 +117,7 @@ static void kp_canary_fork(void *data, struct task_struct *parent,
 }
 
 /* Inside the pass that opens the canary: the table the fork probe fills. */
-void kp_canary_publish(struct kp_pending *p)
+static void kp_canary_publish(struct kp_pending *p)
 {
 	rcu_assign_pointer(kp_canary_table, p);
 }
@@ -143,7 +132,7 @@ static void kp_find_fork_tp(struct tracepoint *tp, void *priv)
  * The canary ends (promote, abort) or did not start (kp_mutex held): no
  * fork probe may still add to its table when this returns.
  */
-void kp_canary_close(void)
+static void kp_canary_close(void)
 {
 	RCU_INIT_POINTER(kp_canary_table, NULL);
 	if (kp_fork_probed) {
@@ -154,6 +143,12 @@ void kp_canary_close(void)
 	kp_canary_set_free(kp_canary_now);
 	kp_canary_now = NULL;
 }
+
+static const struct kp_canary_ops kp_canary_ops = {
+	.selects = kp_canary_selects,
+	.publish = kp_canary_publish,
+	.close = kp_canary_close,
+};
 
 /*
  * Switch @patch on (kp_mutex held): as a canary if this process armed one
@@ -173,7 +168,8 @@ int kp_canary_enable(struct kp_patch *patch)
 	ret = tracepoint_probe_register(kp_fork_tp, kp_canary_fork, NULL);
 	if (!ret) {
 		kp_fork_probed = true;
-		ret = kp_transition_canary(patch, kp_canary_room);
+		ret = kp_transition_canary(patch, &kp_canary_ops,
+					   kp_canary_room);
 	}
 	if (ret) {
 		pr_err("%s: cannot start the canary: %d\n", patch->name, ret);
@@ -234,9 +230,12 @@ static int kp_canary_parse(char *buf, struct kp_canary_set **out)
 	return 0;
 }
 
-/* /sys/kernel/kp/canary: "NAME PID..." arms, "NAME" disarms. */
-static ssize_t canary_store(struct kobject *kobj, struct kobj_attribute *attr,
-			    const char *buf, size_t count)
+/*
+ * "NAME PID..." (@count bytes of @buf) arms a canary of patch NAME for the
+ * calling process's next load of it, replacing the one armed; "NAME" alone
+ * disarms NAME's.  Returns 0 or an error (logged).
+ */
+int kp_canary_arm(const char *buf, size_t count)
 {
 	struct kp_canary_set *set = NULL;
 	char *copy, *name;
@@ -260,87 +259,40 @@ static ssize_t canary_store(struct kobject *kobj, struct kobj_attribute *attr,
 	}
 	mutex_unlock(&kp_mutex);
 	kfree(copy);
-	return ret ? ret : count;
+	return ret;
 }
 
-static ssize_t canary_root_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
+/* The armed canary, NULL if none (kp_mutex held). */
+const struct kp_canary_set *kp_canary_armed_set(void)
 {
-	struct kp_canary_set *set;
-	unsigned int i;
-	ssize_t len = 0;
-
-	mutex_lock(&kp_mutex);
-	set = kp_canary_armed;
-	if (set) {
-		len = sysfs_emit(buf, "%s", set->name);
-		for (i = 0; i < set->nr; i++)
-			len += sysfs_emit_at(buf, len, " %d", pid_vnr(set->pids[i]));
-		len += sysfs_emit_at(buf, len, "\n");
-	}
-	mutex_unlock(&kp_mutex);
-	return len;
+	lockdep_assert_held(&kp_mutex);
+	return kp_canary_armed;
 }
 
-static struct kobj_attribute canary_root_attr =
-	__ATTR(canary, 0600, canary_root_show, canary_store);
-
-#define to_patch(k) container_of(k, struct kp_patch, kobj)
-
-/* <patch>/canary: "pid comm" of each live canary task (a page at most). */
-static ssize_t canary_show(struct kobject *kobj, struct kobj_attribute *attr,
-			   char *buf)
+/*
+ * Call @fn on each task of @patch's open canary, the live ones and the
+ * exited ones (kp_mutex held; no fork probe adds one meanwhile), until it
+ * returns false.
+ */
+void kp_canary_walk_tasks(struct kp_patch *patch, kp_canary_task_fn fn,
+			  void *data)
 {
 	struct kp_pending *p;
 	unsigned long flags;
-	ssize_t len = 0;
 	unsigned int i;
 
-	mutex_lock(&kp_mutex);
-	p = kp_transition_canary_open(to_patch(kobj)) ?
+	lockdep_assert_held(&kp_mutex);
+	p = kp_transition_canary_open(patch) ?
 		rcu_dereference_protected(kp_canary_table, true) : NULL;
 	spin_lock_irqsave(&kp_canary_lock, flags);
-	for (i = 0; p && i < kp_pending_nr(p) && len < PAGE_SIZE - 64; i++) {
+	for (i = 0; p && i < kp_pending_nr(p); i++) {
 		struct task_struct *task = kp_pending_task(p, i, NULL);
 
-		if (task && !(task->flags & PF_EXITING))
-			len += sysfs_emit_at(buf, len, "%d %s\n",
-					     task_pid_vnr(task), task->comm);
+		if (task && !fn(task, data))
+			break;
 	}
 	spin_unlock_irqrestore(&kp_canary_lock, flags);
-	mutex_unlock(&kp_mutex);
-	return len;
 }
-
-/* <patch>/canary: "promote" or "abort" the open canary. */
-static ssize_t canary_patch_store(struct kobject *kobj,
-				  struct kobj_attribute *attr, const char *buf,
-				  size_t count)
-{
-	struct kp_patch *patch = to_patch(kobj);
-	bool promote = sysfs_streq(buf, "promote");
-	int ret;
-
-	if (!promote && !sysfs_streq(buf, "abort"))
-		return -EINVAL;
-	mutex_lock(&kp_mutex);
-	ret = patch->removing ? -ENOENT :
-		kp_transition_canary_end(patch, promote);
-	mutex_unlock(&kp_mutex);
-	return ret ? ret : count;
-}
-
-static struct kobj_attribute canary_attr =
-	__ATTR(canary, 0644, canary_show, canary_patch_store);
-
-static struct attribute *kp_canary_attrs[] = {
-	&canary_attr.attr,
-	NULL,
-};
-
-const struct attribute_group kp_canary_group = {
-	.attrs = kp_canary_attrs,
-};
 
 int kp_canary_init(void)
 {
@@ -349,13 +301,12 @@ int kp_canary_init(void)
 		pr_err("no sched_process_fork tracepoint\n");
 		return -ENOENT;
 	}
-	return sysfs_create_file(kp_sysfs_root(), &canary_root_attr.attr);
+	return 0;
 }
 
 /* No patch is left: no canary is open, one may still be armed. */
 void kp_canary_exit(void)
 {
-	sysfs_remove_file(kp_sysfs_root(), &canary_root_attr.attr);
 	kp_canary_set_free(kp_canary_armed);
 	kp_canary_armed = NULL;
 }

@@ -22,10 +22,13 @@
 #include "callbacks.h"
 #include "canary.h"
 #include "core.h"
+#include "fault.h"
 #include "kallsyms.h"
 #include "kp_patch.h"
+#include "lockup.h"
 #include "memory.h"
 #include "module.h"
+#include "passes.h"
 #include "probation.h"
 #include "redirect.h"
 #include "reloc.h"
@@ -549,27 +552,32 @@ static int __init kp_core_init(void)
 	ret = kp_transition_init();
 	if (ret)
 		return ret;
-	ret = kp_sysfs_init();
+	ret = kp_canary_init();
 	if (ret)
 		goto err_transition;
 	ret = kp_module_init();
 	if (ret)
-		goto err_sysfs;
-	ret = kp_probation_init();
-	if (ret)
-		goto err_module;
-	ret = kp_canary_init();
+		goto err_canary;
+	/* Probation, then what reports to it; the lockup hooks are optional. */
+	kp_probation_init();
+	ret = kp_fault_init();
 	if (ret)
 		goto err_probation;
+	kp_lockup_init();
+	ret = kp_sysfs_init();
+	if (ret)
+		goto err_fault;
 	pr_info("ready\n");
 	return 0;
 
+err_fault:
+	kp_lockup_exit();
+	kp_fault_exit();
 err_probation:
 	kp_probation_exit();
-err_module:
 	kp_module_exit();
-err_sysfs:
-	kp_sysfs_exit();
+err_canary:
+	kp_canary_exit();
 err_transition:
 	kp_transition_exit();
 	return ret;
@@ -577,10 +585,13 @@ err_transition:
 
 static void __exit kp_core_exit(void)
 {
-	kp_canary_exit();
-	kp_probation_exit();
-	kp_module_exit();
 	kp_sysfs_exit();
+	kp_lockup_exit();
+	kp_fault_exit();
+	kp_probation_exit();
+	kp_memory_exit();
+	kp_module_exit();
+	kp_canary_exit();
 	kp_transition_exit();
 	kp_redirect_cleanup();
 	kp_shadow_exit();

@@ -40,7 +40,6 @@
 #include <linux/string.h>
 #include "fault.h"
 #include "kallsyms.h"
-#include "lockup.h"
 #include "probation.h"
 #include "symbols.h"
 
@@ -95,24 +94,6 @@ static struct kprobe kp_warn_kprobe = {
 static bool kp_warn_watched;
 
 /*
- * kp's kprobes on kernel functions go on the instruction after the
- * function's __fentry__ call, not on the call itself: there they would be
- * ftrace users, listed in /sys/kernel/tracing/enabled_functions beside the
- * patches' handlers for as long as kp_core is loaded.  The argument
- * registers and the return address on the stack are the function's own
- * there (the call is a nop, or ftrace's trampolines restore them).
- */
-unsigned long kp_after_fentry(const char *name)
-{
-	unsigned long addr, size, loc;
-
-	if (kp_lookup(KP_OBJ_VMLINUX, NULL, name, 0, &addr, &size))
-		return 0;
-	loc = kp_ftrace_location(addr);
-	return loc ? loc - addr + MCOUNT_INSN_SIZE : 0;
-}
-
-/*
  * A kernel without kprobes (or with __warn blacklisted) still gets the rest
  * of probation: WARNs are then not pinned on patches, and the log says so.
  */
@@ -129,13 +110,11 @@ int kp_fault_init(void)
 		pr_warn("probation does not watch WARNs: no kprobe on __warn (%d)\n",
 			ret);
 	kp_warn_watched = !ret;
-	kp_lockup_init();
 	return 0;
 }
 
 void kp_fault_exit(void)
 {
-	kp_lockup_exit();
 	if (kp_warn_watched)
 		unregister_kprobe(&kp_warn_kprobe);
 	unregister_die_notifier(&kp_die_nb);

@@ -8,6 +8,5 @@
 
 int kp_fault_init(void);
 void kp_fault_exit(void);
-unsigned long kp_after_fentry(const char *name);
 
 #endif /* KP_FAULT_H */

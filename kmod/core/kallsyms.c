@@ -5,7 +5,8 @@
  * kallsyms_lookup_name() itself is not exported since 5.7; a kprobe registered
  * on it tells us its address, and from there every other service is found by
  * name.  Each service has one thin wrapper here; what kp does with it lives
- * elsewhere (symbols.c, build_id.c, transition.c, reloc.c).
+ * elsewhere (symbols.c, build_id.c, stack.c, passes.c, transition.c,
+ * reloc.c).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

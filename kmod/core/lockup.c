@@ -59,10 +59,10 @@
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <asm/irq_regs.h>
-#include "fault.h"
 #include "kallsyms.h"
 #include "lockup.h"
 #include "probation.h"
+#include "symbols.h"
 
 #define KP_LOCKUP_STACK	64
 

@@ -6,24 +6,21 @@
  * build ID of its module, the identity of exactly those bytes: a rebuilt
  * fix has another.  While kp_core is loaded, a module with a remembered
  * build ID is refused when it registers (-ECANCELED), whatever its name.
- * /sys/kernel/kp/rolled_back lists the memory, one "build_id name why" line
- * per patch; root forgives one by writing "forget <build_id>" (kpctl load
- * --force does) or all with "clear".  kpctl keeps its own copy on disk, so
+ * /sys/kernel/kp/rolled_back (sysfs.c) lists the memory, one "build_id name
+ * why" line per patch; root forgives one by writing "forget <build_id>"
+ * (kpctl load --force does) or all with "clear".  kpctl keeps its own copy on disk, so
  * that the refusal survives a reboot.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/sysfs.h>
 #include "build_id.h"
 #include "memory.h"
-#include "sysfs.h"
 
 struct kp_memory {
 	struct list_head node;
@@ -105,39 +102,29 @@ int kp_memory_check(struct module *mod, const char *name)
 	return -ECANCELED;
 }
 
-static ssize_t rolled_back_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
+/*
+ * Call @fn on every remembered patch: its module's build ID, its name and
+ * why it was rolled back.
+ */
+void kp_memory_walk(kp_memory_fn fn, void *data)
 {
 	struct kp_memory *m;
-	ssize_t len = 0;
 
 	mutex_lock(&kp_memory_mutex);
 	list_for_each_entry(m, &kp_memories, node)
-		len += sysfs_emit_at(buf, len, "%s %s %s\n", m->build_id,
-				     m->name, m->why);
+		fn(m->build_id, m->name, m->why, data);
 	mutex_unlock(&kp_memory_mutex);
-	return len;
 }
 
-/* "forget <build_id>" or "clear". */
-static ssize_t rolled_back_store(struct kobject *kobj,
-				 struct kobj_attribute *attr, const char *buf,
-				 size_t count)
+/* Forget the patch whose module has @build_id (any case), or all (NULL). */
+int kp_memory_forget(const char *build_id)
 {
 	struct kp_memory *m, *tmp;
-	char bid[KP_BUILD_ID_HEX_MAX];
-	bool all = sysfs_streq(buf, "clear");
-	int ret = all ? 0 : -ENOENT;
+	int ret = build_id ? -ENOENT : 0;
 
-	if (!all) {
-		if (strncmp(buf, "forget ", 7))
-			return -EINVAL;
-		strscpy(bid, buf + 7, sizeof(bid));
-		strim(bid);
-	}
 	mutex_lock(&kp_memory_mutex);
 	list_for_each_entry_safe(m, tmp, &kp_memories, node) {
-		if (!all && strcasecmp(m->build_id, bid))
+		if (build_id && strcasecmp(m->build_id, build_id))
 			continue;
 		pr_notice("%s: rollback forgotten (build ID %s)\n", m->name,
 			  m->build_id);
@@ -146,22 +133,13 @@ static ssize_t rolled_back_store(struct kobject *kobj,
 		ret = 0;
 	}
 	mutex_unlock(&kp_memory_mutex);
-	return ret ? ret : count;
-}
-
-static struct kobj_attribute kp_rolled_back_attr =
-	__ATTR(rolled_back, 0644, rolled_back_show, rolled_back_store);
-
-int kp_memory_init(void)
-{
-	return sysfs_create_file(kp_sysfs_root(), &kp_rolled_back_attr.attr);
+	return ret;
 }
 
 void kp_memory_exit(void)
 {
 	struct kp_memory *m, *tmp;
 
-	sysfs_remove_file(kp_sysfs_root(), &kp_rolled_back_attr.attr);
 	list_for_each_entry_safe(m, tmp, &kp_memories, node)
 		kfree(m);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * memory.h - the patches that were rolled back, by the build ID of their
- * module, and the refusal of a module that was (memory.c).
+ * module, and the refusal of a module that was (memory.c); its sysfs file
+ * is sysfs.c's.
  */
 #ifndef KP_MEMORY_H
 #define KP_MEMORY_H
@@ -13,10 +14,15 @@ struct module;
 /* Room for one "why" line: fault type, function+offset, task, time. */
 #define KP_WHY_MAX	256
 
-int kp_memory_init(void);
 void kp_memory_exit(void);
 int kp_memory_add(struct module *mod, const char *name, const char *why);
 bool kp_memory_why(struct module *mod, char *why, size_t len);
 int kp_memory_check(struct module *mod, const char *name);
+/* Called on each remembered patch. */
+typedef void (*kp_memory_fn)(const char *build_id, const char *name,
+			     const char *why, void *data);
+
+void kp_memory_walk(kp_memory_fn fn, void *data);
+int kp_memory_forget(const char *build_id);
 
 #endif /* KP_MEMORY_H */

@@ -16,6 +16,7 @@
 #include "callbacks.h"
 #include "core.h"
 #include "module.h"
+#include "passes.h"
 #include "redirect.h"
 #include "symbols.h"
 #include "transition.h"

@@ -3,7 +3,7 @@
  * pending.c - the set of tasks that have not switched yet in a transition:
  * an open-addressed hash table keyed by task_struct pointer (see pending.h).
  * No policy here: who is pending, and when the table is published or freed,
- * is transition.c's business.
+ * is the transition's business (transition.c, passes.c, redirect.c).
  */
 
 #include <linux/log2.h>

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * pending.h - a set of tasks, as an open-addressed hash table keyed by
- * task_struct pointer (pending.c).  Plain data: transition.c decides what
- * goes in and when; the ftrace handler reads it through kp_pending_has(),
- * inlined so that the handler stays a leaf function.
+ * task_struct pointer (pending.c).  Plain data: the transition decides what
+ * goes in and when (transition.c, passes.c); the ftrace handler reads the
+ * table installed (redirect.c) through kp_pending_has(), inlined so that
+ * the handler stays a leaf function.
  *
  * The table is filled inside stop_machine and only shrinks afterwards: the
  * slot of a task that switched is overwritten with KP_SLOT_SWITCHED, a single

@@ -44,7 +44,6 @@
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
-#include "fault.h"
 #include "memory.h"
 #include "probation.h"
 #include "transition.h"
@@ -382,34 +381,28 @@ void kp_probation_canary(struct kp_patch *patch)
 	WRITE_ONCE(pb->deadline_ns, U64_MAX);
 }
 
-#define to_patch(k) container_of(k, struct kp_patch, kobj)
-
-static ssize_t probation_show(struct kobject *kobj,
-			      struct kobj_attribute *attr, char *buf)
+/* Seconds of @patch's probation left (kp_mutex held; 0: none or over). */
+unsigned int kp_probation_left(struct kp_patch *patch)
 {
-	struct kp_probation *pb;
-	unsigned int left = 0;
+	struct kp_probation *pb = kp_pb_find(patch);
 	u64 now;
 
-	mutex_lock(&kp_mutex);
-	pb = kp_pb_find(to_patch(kobj));
-	if (pb && (atomic_read(&pb->state) == KP_PB_ARMED || pb->canary)) {
-		left = pb->seconds;	/* from the switch (or the promotion) */
-	} else if (pb && atomic_read(&pb->state) == KP_PB_ACTIVE) {
+	if (pb && (atomic_read(&pb->state) == KP_PB_ARMED || pb->canary))
+		return pb->seconds;	/* from the switch (or the promotion) */
+	if (pb && atomic_read(&pb->state) == KP_PB_ACTIVE) {
 		now = ktime_get_mono_fast_ns();
 		if (now < pb->deadline_ns)
-			left = DIV_ROUND_UP_ULL(pb->deadline_ns - now,
+			return DIV_ROUND_UP_ULL(pb->deadline_ns - now,
 						NSEC_PER_SEC);
 	}
-	mutex_unlock(&kp_mutex);
-	return sysfs_emit(buf, "%u\n", left);
+	return 0;
 }
 
 /*
  * Seconds from now (from the switch, while the patch is still switching on);
  * 0 ends the probation.
  */
-static int kp_set_probation(struct kp_patch *patch, unsigned int seconds)
+int kp_probation_set(struct kp_patch *patch, unsigned int seconds)
 {
 	struct kp_probation *pb = kp_pb_find(patch);
 	int st = pb ? atomic_read(&pb->state) : KP_PB_FREE;
@@ -435,24 +428,11 @@ static int kp_set_probation(struct kp_patch *patch, unsigned int seconds)
 	return 0;
 }
 
-static ssize_t probation_store(struct kobject *kobj,
-			       struct kobj_attribute *attr, const char *buf,
-			       size_t count)
-{
-	unsigned int seconds;
-	int ret;
-
-	ret = kstrtouint(buf, 0, &seconds);
-	if (ret)
-		return ret;
-	mutex_lock(&kp_mutex);
-	ret = kp_set_probation(to_patch(kobj), seconds);
-	mutex_unlock(&kp_mutex);
-	return ret ? ret : count;
-}
-
-/* A health check outside the kernel failed (kpctl load --check): roll back. */
-static int kp_fail_check(struct kp_patch *patch, const char *reason)
+/*
+ * A health check outside the kernel failed (kpctl load --check): roll back
+ * (kp_mutex held).
+ */
+int kp_probation_fail(struct kp_patch *patch, const char *reason)
 {
 	struct kp_probation *pb = kp_pb_find(patch);
 	int st = pb ? atomic_read(&pb->state) : KP_PB_FREE;
@@ -486,64 +466,19 @@ static int kp_fail_check(struct kp_patch *patch, const char *reason)
 	return 0;
 }
 
-static ssize_t rollback_store(struct kobject *kobj,
-			      struct kobj_attribute *attr, const char *buf,
-			      size_t count)
+/* Before the fault hooks that report to it (core.c). */
+void kp_probation_init(void)
 {
-	int ret;
-
-	mutex_lock(&kp_mutex);
-	ret = kp_fail_check(to_patch(kobj), buf);
-	mutex_unlock(&kp_mutex);
-	return ret ? ret : count;
-}
-
-static ssize_t rolled_back_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
-{
-	char why[KP_WHY_MAX];
-
-	if (!kp_memory_why(to_patch(kobj)->mod, why, sizeof(why)))
-		return 0;
-	return sysfs_emit(buf, "%s\n", why);
-}
-
-static struct kobj_attribute probation_attr = __ATTR_RW(probation);
-static struct kobj_attribute rollback_attr = __ATTR_WO(rollback);
-static struct kobj_attribute rolled_back_attr = __ATTR_RO(rolled_back);
-
-static struct attribute *kp_probation_attrs[] = {
-	&probation_attr.attr,
-	&rollback_attr.attr,
-	&rolled_back_attr.attr,
-	NULL,
-};
-
-const struct attribute_group kp_probation_group = {
-	.attrs = kp_probation_attrs,
-};
-
-/* Probation and what it needs: the memory of rollbacks, the fault hooks. */
-int kp_probation_init(void)
-{
-	int ret;
-
 	INIT_DELAYED_WORK(&kp_pb_work, kp_pb_work_fn);
 	init_irq_work(&kp_pb_irq_work, kp_pb_irq_work_fn);
-	ret = kp_memory_init();
-	if (ret)
-		return ret;
-	ret = kp_fault_init();
-	if (ret)
-		kp_memory_exit();
-	return ret;
 }
 
-/* No patch is left (every patch module holds a reference on kp_core). */
+/*
+ * No patch is left (every patch module holds a reference on kp_core), and
+ * the fault hooks are gone.
+ */
 void kp_probation_exit(void)
 {
-	kp_fault_exit();
 	irq_work_sync(&kp_pb_irq_work);
 	cancel_delayed_work_sync(&kp_pb_work);
-	kp_memory_exit();
 }

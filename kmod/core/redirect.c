@@ -5,11 +5,12 @@
  * One ftrace_ops (IPMODIFY; SAVE_REGS only without WITH_ARGS) per old
  * function, shared by every patch that replaces it.  Its versions form a
  * stack, newest first; the handler reads the head of that RCU list.  The
- * stack only changes inside stop_machine (transition.c), for a module whose
+ * stack only changes inside stop_machine (passes.c), for a module whose
  * code has not run yet, or when no task can pick the version that goes, so
  * every caller, NMIs included, sees either the old or the new head.  While
- * the head is in transition the task's own state (transition.h) decides
- * between the head and the version below it.
+ * the head is in transition the task's own state decides between the head
+ * and the version below it: whether the table of pending tasks the
+ * transition installs (kp_pending_install()) names it.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -18,7 +19,47 @@
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include "redirect.h"
-#include "transition.h"
+
+/* The pending tasks of the transition in progress, NULL when none. */
+static struct kp_pending __rcu *kp_pending_now;
+
+/*
+ * Does current (or the task an interrupt or NMI interrupted) run the patched
+ * state of the patch in transition?  Pending tasks run the state the
+ * transition leaves, every other task the target.  Called by the ftrace
+ * handler for a version in transition, preemption disabled; possibly where
+ * RCU is not watching (the idle path), hence the raw dereference: the table
+ * is freed only after kp_synchronize(), which waits for such callers too.
+ */
+static __always_inline bool kp_current_patched(void)
+{
+	struct kp_pending *p;
+
+	smp_rmb();	/* func->transition before the table, as livepatch */
+	p = rcu_dereference_raw(kp_pending_now);
+	if (!p)
+		return true;
+	return kp_pending_has(p, current) != p->to_patched;
+}
+
+/*
+ * Make @p the table the ftrace handler reads (NULL: none) and return the
+ * previous one, which the caller frees after kp_synchronize().  Called under
+ * kp_mutex, or inside stop_machine on behalf of its holder.
+ */
+struct kp_pending *kp_pending_install(struct kp_pending *p)
+{
+	struct kp_pending *old = rcu_dereference_protected(kp_pending_now, true);
+
+	rcu_assign_pointer(kp_pending_now, p);
+	return old;
+}
+
+/* The table in force, for the self-switch task work (preemption disabled). */
+struct kp_pending *kp_pending_installed(void)
+{
+	return rcu_dereference_sched(kp_pending_now);
+}
 
 /*
  * One old function: its ftrace_ops and the stack of its versions (livepatch:

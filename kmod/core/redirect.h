@@ -7,6 +7,7 @@
 #define KP_REDIRECT_H
 
 #include "core.h"
+#include "pending.h"
 
 int kp_attach_func(struct kp_func *func);
 void kp_detach_func(struct kp_func *func);
@@ -15,5 +16,7 @@ void kp_pop_version(struct kp_func *func);
 struct kp_func *kp_top_version(struct kp_func *func);
 struct kp_func *kp_next_version(struct kp_func *func);
 void kp_redirect_cleanup(void);
+struct kp_pending *kp_pending_install(struct kp_pending *p);
+struct kp_pending *kp_pending_installed(void);
 
 #endif /* KP_REDIRECT_H */

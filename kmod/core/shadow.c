@@ -17,7 +17,6 @@
 #include <linux/hashtable.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
-#include <linux/sysfs.h>
 #include "kp_shadow.h"
 #include "shadow.h"
 
@@ -296,37 +295,39 @@ void kp_shadow_release(struct module *mod, const char *patch)
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
 }
 
-/* sysfs <patch>/shadow_ids: the ids @mod uses, "<id>[ declared]" a line. */
-ssize_t kp_shadow_emit_ids(struct module *mod, char *buf)
+/*
+ * Call @fn on each shadow variable id @mod uses, and whether it declared it,
+ * until it returns false.
+ */
+void kp_shadow_walk_ids(struct module *mod, kp_shadow_id_fn fn, void *data)
 {
 	struct kp_shadow_user *u;
-	ssize_t len = 0;
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(u, &kp_shadow_users, node) {
-		if (u->mod != mod || len >= PAGE_SIZE - 40)
-			continue;
-		len += sysfs_emit_at(buf, len, "%lu%s\n", u->id,
-				     u->declared ? " declared" : "");
+		if (u->mod == mod && !fn(u->id, u->declared, data))
+			break;
 	}
 	rcu_read_unlock();
-	return len;
 }
 
-/* sysfs /sys/kernel/kp/shadow: "<id> <variables>" per id that has any. */
-ssize_t kp_shadow_emit_all(char *buf)
+/*
+ * The ids that have live shadow variables, and how many each, as many as
+ * @max; returns how many ids it filled in.
+ */
+unsigned int kp_shadow_count(unsigned long *ids, unsigned long *counts,
+			     unsigned int max)
 {
-	unsigned long ids[32], counts[32], flags;
 	unsigned int bkt, i, nr = 0;
 	struct kp_shadow *s;
-	ssize_t len = 0;
+	unsigned long flags;
 
 	spin_lock_irqsave(&kp_shadow_lock, flags);
 	hash_for_each(kp_shadow_hash, bkt, s, node) {
 		for (i = 0; i < nr && ids[i] != s->id; i++)
 			;
 		if (i == nr) {
-			if (nr == ARRAY_SIZE(ids))
+			if (nr == max)
 				continue;
 			ids[nr] = s->id;
 			counts[nr++] = 0;
@@ -334,9 +335,7 @@ ssize_t kp_shadow_emit_all(char *buf)
 		counts[i]++;
 	}
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
-	for (i = 0; i < nr; i++)
-		len += sysfs_emit_at(buf, len, "%lu %lu\n", ids[i], counts[i]);
-	return len;
+	return nr;
 }
 
 /* kp_core goes: no patch module is left; drop what other modules left. */

@@ -12,8 +12,12 @@
 int kp_shadow_declare(struct module *mod, const struct kp_shadow_rec *first,
 		      const struct kp_shadow_rec *last);
 void kp_shadow_release(struct module *mod, const char *patch);
-ssize_t kp_shadow_emit_ids(struct module *mod, char *buf);
-ssize_t kp_shadow_emit_all(char *buf);
+/* Called on each id a module uses; false stops. */
+typedef bool (*kp_shadow_id_fn)(unsigned long id, bool declared, void *data);
+
+void kp_shadow_walk_ids(struct module *mod, kp_shadow_id_fn fn, void *data);
+unsigned int kp_shadow_count(unsigned long *ids, unsigned long *counts,
+			     unsigned int max);
 void kp_shadow_exit(void);
 
 #endif /* KP_CORE_SHADOW_H */

@@ -11,14 +11,8 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/sysfs.h>
 #include "kp_patch.h"
 #include "state.h"
-
-#define kp_for_each_state(rec, s)					\
-	for (s = (const struct kp_state_rec *)(unsigned long)(rec)->states; \
-	     s < (const struct kp_state_rec *)(unsigned long)(rec)->states_end; \
-	     s++)
 
 static const struct kp_state_rec *kp_find_state(struct kp_patch *patch,
 						unsigned long id)
@@ -82,15 +76,3 @@ int __kp_state_prev_version(struct module *self, unsigned long id)
 }
 EXPORT_SYMBOL_GPL(__kp_state_prev_version);
 
-/* sysfs <patch>/states: "<id> <version>" per declared state. */
-ssize_t kp_states_emit(struct kp_patch *patch, char *buf)
-{
-	const struct kp_state_rec *s;
-	ssize_t len = 0;
-
-	kp_for_each_state(patch->rec, s)
-		if (len < PAGE_SIZE - 48)
-			len += sysfs_emit_at(buf, len, "%llu %llu\n", s->id,
-					     s->version);
-	return len;
-}

@@ -7,7 +7,11 @@
 
 #include "core.h"
 
+#define kp_for_each_state(rec, s)					\
+	for (s = (const struct kp_state_rec *)(unsigned long)(rec)->states; \
+	     s < (const struct kp_state_rec *)(unsigned long)(rec)->states_end; \
+	     s++)
+
 int kp_states_check(struct kp_patch *patch);
-ssize_t kp_states_emit(struct kp_patch *patch, char *buf);
 
 #endif /* KP_STATE_H */

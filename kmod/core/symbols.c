@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/elf.h>
+#include <linux/ftrace.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -149,4 +150,22 @@ int kp_module_has_symbol(struct module *mod, const char *name,
 	}
 	kfree(m);
 	return ret;
+}
+
+/*
+ * kp's kprobes on kernel functions go on the instruction after the
+ * function's __fentry__ call, not on the call itself: there they would be
+ * ftrace users, listed in /sys/kernel/tracing/enabled_functions beside the
+ * patches' handlers for as long as kp_core is loaded.  The argument
+ * registers and the return address on the stack are the function's own
+ * there (the call is a nop, or ftrace's trampolines restore them).
+ */
+unsigned long kp_after_fentry(const char *name)
+{
+	unsigned long addr, size, loc;
+
+	if (kp_lookup(KP_OBJ_VMLINUX, NULL, name, 0, &addr, &size))
+		return 0;
+	loc = kp_ftrace_location(addr);
+	return loc ? loc - addr + MCOUNT_INSN_SIZE : 0;
 }

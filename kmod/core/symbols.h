@@ -14,5 +14,6 @@ int kp_lookup(const char *objname, struct module *mod, const char *name,
 	      unsigned long *elf_size);
 int kp_module_has_symbol(struct module *mod, const char *name,
 			 unsigned long *addr);
+unsigned long kp_after_fentry(const char *name);
 
 #endif /* KP_SYMBOLS_H */

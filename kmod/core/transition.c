@@ -1,48 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * transition.c - switch a patch on or off only where no task is inside the
- * code being replaced: one stop_machine pass when it can, task by task when
- * it cannot (the hybrid consistency model).
- *
- * First pass (stop_machine, on every CPU so that no NMI sees a running
- * task's state change under it: kp_pass_step()): every stack (idle tasks
- * included) is walked with the reliable (ORC) unwinder.  If no return
- * address lies in the code the switch leaves (ranges below), the version
- * stacks flip at once: done.
- * Otherwise the tasks that hold such code are recorded as pending (a
- * pending.c table) and the patch's functions are marked in transition: the
- * ftrace handler then sends pending tasks to the version they ran before and
- * every other task, new tasks included, to the target version.
- *
- * Pending tasks switch by themselves on their way back to user space (a task
- * work checks their own stack), and a retry pass (stop_machine, pending tasks
- * only) runs every retry_interval_ms.  When none is left the transition
- * completes.  After the patch's timeout it reverses: the target flips, a new
- * full pass decides who is pending in the other direction, and the same
- * rules bring every task back.  Writing the other value to "enabled" reverses
- * at once; "force" switches every pending task without a check.
- *
- * One transition at a time, serialised by kp_mutex.
+ * transition.c - the transition state machine and its API: switch a patch
+ * on or off only where no task is inside the code being replaced (the hybrid
+ * consistency model).  A transition starts with a full pass (passes.c): if
+ * no task holds the code the switch leaves (stack.c), it is done; else those
+ * tasks are pending, and the ftrace handler sends them to the version they
+ * ran before and every other task to the target.  Pending tasks switch
+ * themselves on their way back to user space (a task work checks their own
+ * stack), or in a retry pass every retry_interval_ms; when none is left the
+ * transition completes.  After the patch's timeout, or when "enabled" gets
+ * the other value, it reverses: the target flips and a new full pass decides
+ * who is pending the other way.  "force" switches every pending task without
+ * a check.  A canary (canary.c, its kp_canary_ops) is a disabling transition
+ * held open, promoted or aborted here.  One transition at a time, under
+ * kp_mutex.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
-#include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/stop_machine.h>
-#include <linux/string.h>
 #include <linux/task_work.h>
 #include <linux/workqueue.h>
-#include "canary.h"
 #include "kallsyms.h"
+#include "passes.h"
 #include "redirect.h"
+#include "stack.h"
 #include "transition.h"
-
-#define KP_STACK_ENTRIES	128
 
 /* A parameter for which 0 means nothing sensible. */
 static int kp_param_set_nonzero(const char *val, const struct kernel_param *kp)
@@ -76,16 +62,6 @@ static unsigned int kp_retry_ms = 100;
 module_param_cb(retry_interval_ms, &kp_param_nonzero, &kp_retry_ms, 0644);
 MODULE_PARM_DESC(retry_interval_ms, "interval of the retry passes over the pending tasks");
 
-struct kp_range {
-	unsigned long start;
-	unsigned long end;
-};
-
-struct kp_ranges {
-	unsigned int nr;
-	struct kp_range r[];
-};
-
 /* The transition in progress (patch NULL: none).  Changed under kp_mutex. */
 static struct {
 	struct kp_patch *patch;
@@ -93,6 +69,7 @@ static struct {
 	bool reversed;
 	bool canary;			/* a canary held open (canary.c) */
 	bool aborted;			/* a canary being aborted */
+	const struct kp_canary_ops *canary_ops;
 	unsigned int gen;		/* bumped when the target or the tasks change */
 	u64 start_ns;
 	u64 signal_ns;			/* when pending tasks were last kicked */
@@ -104,11 +81,6 @@ static struct {
 	struct delayed_work work;
 } kp_trans;
 
-/* What the switch leaves, read by the self-switch task work under RCU-sched. */
-static struct kp_ranges __rcu *kp_ranges_now;
-
-struct kp_pending __rcu *kp_pending_now;
-
 /* Self-switch request queued on a pending user task. */
 struct kp_twork {
 	struct callback_head cb;
@@ -116,162 +88,6 @@ struct kp_twork {
 };
 
 static atomic_t kp_tworks = ATOMIC_INIT(0);
-static unsigned long __percpu *kp_self_stack;
-static struct work_struct __percpu *kp_sync_works;
-static DEFINE_MUTEX(kp_sync_mutex);	/* one user of kp_sync_works at a time */
-
-/* What one stop_machine pass saw, filled inside stop_machine. */
-struct kp_pass_stats {
-	unsigned int nr_tasks;
-	u64 pause_ns;
-	struct kp_blockers blocked;
-};
-
-/* One pass: inside stop_machine, serialised by kp_mutex. */
-struct kp_pass {
-	struct kp_pass_stats t;
-	struct kp_ranges *ranges;
-	struct kp_pending *build;	/* full pass: the new pending table */
-	bool first;			/* may flip at once */
-	bool overflow;
-	unsigned long stopper_addr;	/* the patch replaces stop_machine code */
-	bool done;			/* no task left on the old state */
-	bool blocked;			/* canary: a canary task holds old code */
-	unsigned int switched;
-	int step;			/* full pass: what the other stoppers do */
-	atomic_t acks;			/* stoppers that did it */
-};
-
-static unsigned long *kp_stack_buf;
-
-static void kp_add_range(struct kp_ranges *r, unsigned long start,
-			 unsigned long size)
-{
-	if (!start || !size)
-		return;
-	r->r[r->nr].start = start;
-	r->r[r->nr].end = start + size;
-	r->nr++;
-}
-
-/*
- * The code that must not be on the stack of a task that switches: toward the
- * patched state, the old functions and the versions in force below this
- * patch; toward the unpatched state, the whole core text of the patch module
- * (its replacements, their .cold parts and the helpers they call or
- * tail-call, none of which needs a record: the module may go once the patch
- * is disabled) and the old functions, which only appear while a call is
- * inside the ftrace trampoline.
- */
-static struct kp_ranges *kp_collect_ranges(struct kp_patch *patch,
-					   bool to_patched)
-{
-	struct kp_object *obj;
-	struct kp_func *func, *below;
-	struct kp_ranges *r;
-	unsigned int n = 0;
-
-	kp_for_each_object(patch, obj)
-		n += obj->nr_funcs;
-	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
-	if (!r)
-		return NULL;
-	if (!to_patched)
-		kp_add_range(r, (unsigned long)patch->mod->core_layout.base,
-			     patch->mod->core_layout.text_size);
-
-	kp_for_each_object(patch, obj) {
-		kp_for_each_func(obj, func) {
-			if (!func->ops)
-				continue;
-			kp_add_range(r, func->old_addr, func->old_size);
-			if (to_patched) {
-				below = func->patched ? kp_next_version(func) :
-					kp_top_version(func);
-				if (below)
-					kp_add_range(r, below->new_addr, below->new_size);
-			}
-		}
-	}
-	return r;
-}
-
-static unsigned long kp_in_ranges(const struct kp_ranges *r, unsigned long addr)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->nr; i++)
-		if (addr >= r->r[i].start && addr < r->r[i].end)
-			return addr;
-	return 0;
-}
-
-static void kp_record_blocker(struct kp_blockers *bl, struct task_struct *task,
-			      unsigned long addr, int err,
-			      const unsigned long *entries, int nr)
-{
-	struct kp_blocker *b;
-
-	bl->total++;
-	if (bl->nr >= KP_MAX_BLOCKERS)
-		return;
-	b = &bl->b[bl->nr++];
-	b->pid = task->pid;
-	strscpy(b->comm, task->comm, sizeof(b->comm));
-	b->addr = addr;
-	b->err = err;
-	b->nr_entries = nr > 0 ? min_t(int, nr, KP_BLOCKER_DEPTH) : 0;
-	if (b->nr_entries)
-		memcpy(b->entries, entries, b->nr_entries * sizeof(*entries));
-}
-
-static bool kp_task_dead(struct task_struct *task)
-{
-	return READ_ONCE(task->__state) == TASK_DEAD;
-}
-
-/*
- * Does @task (not running: inside stop_machine) hold code the switch leaves?
- * Records why in @ps and the address in @addr (0: unreliable stack).
- */
-static bool kp_task_blocks(struct kp_pass *ps, struct task_struct *task,
-			   unsigned long *addr)
-{
-	unsigned long hit = 0;
-	int nr, i;
-
-	ps->t.nr_tasks++;
-	*addr = 0;
-	nr = kp_stack_reliable(task, kp_stack_buf, KP_STACK_ENTRIES);
-	if (nr < 0) {
-		kp_record_blocker(&ps->t.blocked, task, 0, nr, NULL, 0);
-		return true;
-	}
-	for (i = 0; i < nr && !hit; i++)
-		hit = kp_in_ranges(ps->ranges, kp_stack_buf[i]);
-	if (!hit)
-		return false;
-	*addr = hit;
-	kp_record_blocker(&ps->t.blocked, task, hit, 0, kp_stack_buf, nr);
-	return true;
-}
-
-/* The same question for current, from its own task work (preemption off). */
-static bool kp_stack_blocks_self(unsigned long *buf, unsigned int size)
-{
-	struct kp_ranges *r = rcu_dereference_sched(kp_ranges_now);
-	int nr, i;
-
-	if (!r)
-		return true;
-	nr = kp_stack_reliable(current, buf, size);
-	if (nr < 0)
-		return true;
-	for (i = 0; i < nr; i++)
-		if (kp_in_ranges(r, buf[i]))
-			return true;
-	return false;
-}
 
 static bool kp_twork_match(struct callback_head *cb, void *data)
 {
@@ -289,10 +105,9 @@ static void kp_twork_fn(struct callback_head *cb)
 	struct kp_pending *p;
 
 	preempt_disable();	/* no stop_machine pass meanwhile */
-	p = rcu_dereference_sched(kp_pending_now);
+	p = kp_pending_installed();
 	if (p && READ_ONCE(kp_trans.gen) == w->gen &&
-	    kp_pending_has(p, current) &&
-	    !kp_stack_blocks_self(this_cpu_ptr(kp_self_stack), KP_STACK_ENTRIES) &&
+	    kp_pending_has(p, current) && !kp_stack_blocks_self() &&
 	    kp_pending_switch(p, current) && !kp_pending_left(p))
 		mod_delayed_work(system_wq, &kp_trans.work, 0);
 	preempt_enable();
@@ -336,19 +151,6 @@ static void kp_pending_drop(struct kp_pending *p)
 }
 
 /*
- * Make @p the table the ftrace handler reads (NULL: none) and return the
- * previous one, which the caller frees after kp_synchronize().  Called under
- * kp_mutex, or inside stop_machine on behalf of its holder.
- */
-static struct kp_pending *kp_pending_install(struct kp_pending *p)
-{
-	struct kp_pending *old = rcu_dereference_protected(kp_pending_now, true);
-
-	rcu_assign_pointer(kp_pending_now, p);
-	return old;
-}
-
-/*
  * Make a task that sleeps interruptibly leave its sleep: a kthread is woken
  * (its wait loop re-checks and sleeps again, possibly elsewhere); a user task
  * gets a fake signal (TIF_NOTIFY_SIGNAL, as set_notify_signal() does): its
@@ -364,262 +166,21 @@ static void kp_kick_task(struct task_struct *task)
 		kick_process(task);
 }
 
-/*
- * Inside stop_machine, with every task on the state the transition leaves
- * (the table says so): mark @patch's versions in transition, pushing them
- * when enabling, each mark set before its push.
- */
-static void kp_mark_funcs(struct kp_patch *patch, bool enable)
+/* A pass of the transition in progress, on its table and ranges. */
+static void kp_pass_setup(struct kp_pass *ps, struct kp_ranges *ranges)
 {
-	struct kp_object *obj;
-	struct kp_func *func;
-
-	kp_for_each_object(patch, obj) {
-		kp_for_each_func(obj, func) {
-			if (enable && func->ops && !func->patched) {
-				WRITE_ONCE(func->transition, true);
-				kp_push_version(func);
-			} else if (func->patched) {
-				WRITE_ONCE(func->transition, true);
-			}
-		}
-	}
-}
-
-/* Every task is on the target: take the versions out when disabling. */
-static bool kp_pop_funcs(struct kp_patch *patch, bool enabled)
-{
-	struct kp_object *obj;
-	struct kp_func *func;
-	bool popped = false;
-
-	if (enabled)
-		return false;
-	kp_for_each_object(patch, obj) {
-		kp_for_each_func(obj, func) {
-			if (func->patched) {
-				kp_pop_version(func);
-				popped = true;
-			}
-		}
-	}
-	return popped;
-}
-
-/* ... and the marks go: with or without them every task picks the same. */
-static void kp_unmark_funcs(struct kp_patch *patch)
-{
-	struct kp_object *obj;
-	struct kp_func *func;
-
-	kp_for_each_object(patch, obj)
-		kp_for_each_func(obj, func)
-			WRITE_ONCE(func->transition, false);
-}
-
-static void kp_full_pass_task(struct kp_pass *ps, struct task_struct *task,
-			      struct kp_pending *old)
-{
-	unsigned long addr;
-
-	/* Pending in the other direction: it is on the new target already. */
-	if (old && kp_pending_has(old, task))
-		return;
-	if (kp_task_dead(task))
-		return;
-	if (kp_task_blocks(ps, task, &addr) &&
-	    !kp_pending_add(ps->build, task, addr))
-		ps->overflow = true;
-}
-
-/*
- * NMIs and the full pass.  An NMI runs the state of the task it interrupts,
- * and that state must not change while the NMI runs, or an NMI that calls f
- * and then g can run the old f and the new g (livepatch's rule: a running
- * task's patch_state changes only in its own context; klp_try_switch_task()
- * leaves running tasks alone).  Inside stop_machine the running tasks are
- * the stoppers, and only NMIs interrupt them.  So the full pass runs on every
- * CPU: one stopper (the first online CPU's) decides, the others wait in
- * kp_pass_follow().  It puts every stopper, itself included, in the table as
- * pending, flips (an NMI on its own CPU can come between two of its writes:
- * pending, it sees no change), and then each switches itself with one store:
- * an NMI on its CPU sees it before or after, never in between.
- *
- * Steps of the other stoppers, each acknowledged from task context, so an
- * acknowledgement also says that no NMI begun before the step is still
- * running on that CPU: KP_STEP_SWITCH, switch yourself; KP_STEP_SYNC, only
- * acknowledge (the grace period between taking a version out and clearing
- * the marks that livepatch gets from klp_synchronize_transition(), which
- * cannot run inside stop_machine); KP_STEP_END, return.
- */
-enum { KP_STEP_SCAN, KP_STEP_SWITCH, KP_STEP_SYNC, KP_STEP_END };
-
-/* The deciding stopper: make the others do @step and wait until they did. */
-static void kp_pass_step(struct kp_pass *ps, int step)
-{
-	unsigned int others = num_online_cpus() - 1;
-
-	atomic_set(&ps->acks, 0);
-	/* What this stopper wrote before is seen with the step. */
-	smp_store_release(&ps->step, step);
-	while (atomic_read(&ps->acks) < others)
-		cpu_relax();
-}
-
-static void kp_pass_follow(struct kp_pass *ps)
-{
-	int seen = KP_STEP_SCAN, step;
-
-	/* Pairs with kp_pass_step(): the table is there with the step. */
-	while ((step = smp_load_acquire(&ps->step)) != KP_STEP_END) {
-		if (step == seen) {
-			cpu_relax();
-			continue;
-		}
-		if (step == KP_STEP_SWITCH)
-			kp_pending_switch(ps->build, current);
-		seen = step;
-		atomic_inc(&ps->acks);
-	}
-}
-
-/*
- * First pass of a transition, or the pass that reverses one: decide which
- * tasks are pending for the target kp_trans.to_patched.  Runs on every CPU.
- */
-static int kp_full_pass_fn(void *data)
-{
-	struct kp_pass *ps = data;
-	struct kp_pending *old = kp_trans.pending;
-	struct task_struct *g, *task;
-	u64 start = ktime_get_ns();
-	unsigned long addr;
-	int cpu;
-
-	if (smp_processor_id() != cpumask_first(cpu_online_mask)) {
-		kp_pass_follow(ps);
-		return 0;
-	}
-	/*
-	 * The stoppers run stop_machine's code: a patch of it could never be
-	 * switched safely (and this one would block itself).
-	 */
-	if (kp_task_blocks(ps, current, &addr)) {
-		ps->stopper_addr = addr ? addr : 1;
-		goto out;
-	}
-	for_each_process_thread(g, task) {
-		/*
-		 * Running: this stopper or another CPU's, in kp_pass_follow().
-		 * Its stack is stop_machine's, as checked above; it stays on
-		 * the state it is in and switches itself (KP_STEP_SWITCH).
-		 */
-		if (task == current || READ_ONCE(task->on_cpu)) {
-			if (!kp_pending_add(ps->build, task, 0))
-				ps->overflow = true;
-			continue;
-		}
-		kp_full_pass_task(ps, task, old);
-	}
-	for_each_online_cpu(cpu)
-		kp_full_pass_task(ps, kp_idle_task(cpu), old);
-	if (ps->overflow)
-		goto out;
-
-	kp_pending_install(ps->build);
-	smp_wmb();	/* the table before the marks: kp_current_patched() */
-	if (ps->first)
-		kp_mark_funcs(kp_trans.patch, kp_trans.to_patched);
-	kp_pass_step(ps, KP_STEP_SWITCH);
-	kp_pending_switch(ps->build, current);
-	if (ps->first && !kp_pending_left(ps->build)) {	/* all switched at once */
-		/*
-		 * As kp_complete(): the versions being removed go, and only
-		 * when no NMI can still hold them do the marks go.
-		 */
-		if (kp_pop_funcs(kp_trans.patch, kp_trans.to_patched))
-			kp_pass_step(ps, KP_STEP_SYNC);
-		kp_unmark_funcs(kp_trans.patch);
-		kp_pending_install(NULL);
-		ps->done = true;
-		goto out;
-	}
-	kp_trans.pending = ps->build;
-	rcu_assign_pointer(kp_ranges_now, ps->ranges);
-	kp_trans.gen++;
-	ps->done = !kp_pending_left(ps->build);
-out:
-	/* The others return: nothing more they must see or do. */
-	smp_store_release(&ps->step, KP_STEP_END);
-	ps->t.pause_ns = ktime_get_ns() - start;
-	return 0;
-}
-
-/* Retry: switch the pending tasks whose stacks are clean now. */
-static int kp_retry_pass_fn(void *data)
-{
-	struct kp_pass *ps = data;
-	struct kp_pending *p = kp_trans.pending;
-	u64 start = ktime_get_ns();
-	unsigned int i, n = kp_pending_nr(p);
-
-	for (i = 0; i < n; i++) {
-		unsigned long *addr;
-		struct task_struct *task = kp_pending_task(p, i, &addr);
-
-		if (!task)
-			continue;
-		if (kp_task_dead(task) || !kp_task_blocks(ps, task, addr)) {
-			kp_pending_switch(p, task);
-			ps->switched++;
-		}
-	}
-	ps->done = !kp_pending_left(p);
-	ps->t.pause_ns = ktime_get_ns() - start;
-	return 0;
-}
-
-static unsigned int kp_count_tasks(void)
-{
-	struct task_struct *g, *task;
-	unsigned int n = 0;
-
-	rcu_read_lock();
-	for_each_process_thread(g, task)
-		n++;
-	rcu_read_unlock();
-	return n + num_possible_cpus();
+	ps->patch = kp_trans.patch;
+	ps->to_patched = kp_trans.to_patched;
+	ps->cur = kp_trans.pending;
+	ps->gen = &kp_trans.gen;
+	memset(&ps->c, 0, sizeof(ps->c));
+	ps->c.ranges = ranges;
 }
 
 static void kp_pass_stats(struct kp_pass *ps)
 {
 	kp_trans.passes++;
-	kp_trans.pause_ns_max = max(kp_trans.pause_ns_max, ps->t.pause_ns);
-}
-
-/* Log the tasks that held a transition and keep them for sysfs "blocked". */
-static void kp_report_blockers(struct kp_patch *patch,
-			       const struct kp_blockers *bl)
-{
-	unsigned int i, k;
-
-	for (i = 0; i < bl->nr; i++) {
-		const struct kp_blocker *b = &bl->b[i];
-
-		if (b->addr)
-			pr_err("%s: task %d (%s) is inside %pS\n", patch->name,
-			       b->pid, b->comm, (void *)b->addr);
-		else
-			pr_err("%s: task %d (%s) has an unreliable stack (%d)\n",
-			       patch->name, b->pid, b->comm, b->err);
-		for (k = 0; k < b->nr_entries; k++)
-			pr_err("%s:     %pS\n", patch->name, (void *)b->entries[k]);
-	}
-	if (bl->total > bl->nr)
-		pr_err("%s: ... and %u more blocking tasks\n", patch->name,
-		       bl->total - bl->nr);
-	kfree(patch->blocked);
-	patch->blocked = kmemdup(bl, sizeof(*bl), GFP_KERNEL);
+	kp_trans.pause_ns_max = max(kp_trans.pause_ns_max, ps->pause_ns);
 }
 
 static const char *kp_dir_name(bool to_patched)
@@ -635,25 +196,22 @@ static const char *kp_dir_name(bool to_patched)
 static int kp_run_full_pass(struct kp_pass *ps)
 {
 	struct kp_pending *old = kp_trans.pending;
-	struct kp_ranges *old_ranges = rcu_dereference_protected(kp_ranges_now,
-						lockdep_is_held(&kp_mutex));
+	struct kp_ranges *old_ranges = kp_ranges_installed();
+	struct kp_ranges *ranges;
 	unsigned int i, tries;
 	int ret = 0;
 
-	ps->ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
-	if (!ps->ranges)
+	ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
+	if (!ranges)
 		return -ENOMEM;
 	for (tries = 0; tries < 3; tries++) {
-		ps->build = kp_pending_alloc(kp_count_tasks() + 64,
-					     kp_trans.to_patched);
+		ps->build = kp_pass_table(64, kp_trans.to_patched);
 		if (!ps->build) {
 			ret = -ENOMEM;
 			break;
 		}
-		memset(&ps->t, 0, sizeof(ps->t));
-		ps->overflow = false;
-		ps->step = KP_STEP_SCAN;
-		ret = stop_machine(kp_full_pass_fn, ps, cpu_online_mask);
+		kp_pass_setup(ps, ranges);
+		ret = kp_pass_full(ps);
 		kp_pass_stats(ps);
 		if (!ret && ps->stopper_addr) {
 			pr_err("%s: it replaces code that stop_machine itself runs (%pS): refused\n",
@@ -672,15 +230,16 @@ static int kp_run_full_pass(struct kp_pass *ps)
 		ret = ret ?: -EAGAIN;
 	}
 	if (ret) {
-		kfree(ps->ranges);
+		kfree(ranges);
 		return ret;
 	}
 	if (ps->first && ps->done) {	/* flipped at once: table uninstalled */
 		kp_synchronize();
 		kp_pending_drop(ps->build);
-		kfree(ps->ranges);
+		kfree(ranges);
 		return 0;
 	}
+	kp_trans.pending = ps->build;
 	if (old || old_ranges) {
 		kp_synchronize();
 		kp_pending_drop(old);
@@ -713,9 +272,7 @@ static void kp_complete(void)
 		kp_synchronize();
 	kp_unmark_funcs(patch);
 	old = kp_pending_install(NULL);
-	ranges = rcu_dereference_protected(kp_ranges_now,
-					   lockdep_is_held(&kp_mutex));
-	RCU_INIT_POINTER(kp_ranges_now, NULL);
+	ranges = kp_ranges_install(NULL);
 	kp_trans.pending = NULL;
 	kp_trans.patch = NULL;
 	kp_trans.gen++;
@@ -823,9 +380,8 @@ static void kp_transition_work_fn(struct work_struct *work)
 		goto out;
 	if (!ps)
 		goto again;
-	ps->ranges = rcu_dereference_protected(kp_ranges_now,
-					       lockdep_is_held(&kp_mutex));
-	if (stop_machine(kp_retry_pass_fn, ps, NULL))
+	kp_pass_setup(ps, kp_ranges_installed());
+	if (kp_pass_retry(ps))
 		goto again;
 	kp_pass_stats(ps);
 	if (ps->done) {
@@ -838,7 +394,7 @@ static void kp_transition_work_fn(struct work_struct *work)
 		pr_err("%s: cannot %s: %u task(s) still inside the code being replaced after %u s\n",
 		       patch->name, kp_dir_name(kp_trans.to_patched),
 		       kp_pending_left(kp_trans.pending), timeout_s);
-		kp_report_blockers(patch, &ps->t.blocked);
+		kp_report_blockers(patch, &ps->c.blocked);
 		if (!kp_reverse("timeout"))
 			goto out;
 	}
@@ -864,95 +420,70 @@ static void kp_trans_reset(bool canary)
 }
 
 /*
- * The pass that opens a canary (stop_machine, one CPU: the running tasks are
- * the stoppers, never canary tasks, and stay on the old code, so no NMI sees
- * a state change under it).  Every task canary.c selects must hold none of
- * the code it leaves (the old functions, the versions below); then the table
- * of the canary tasks, pending in a disabling transition toward the old code,
- * goes in before the versions are pushed in transition: the canary tasks run
- * the new versions, every other task the old ones.
+ * The canary passes: a canary task inside the code being replaced is waited
+ * for, up to ten passes 100 ms apart.  On success (0) ps->build is the table
+ * in force.
  */
-static int kp_canary_pass_fn(void *data)
+static int kp_canary_passes(struct kp_pass *ps, struct kp_ranges *ranges,
+			    unsigned int room)
 {
-	struct kp_pass *ps = data;
-	struct task_struct *g, *task;
-	u64 start = ktime_get_ns();
-	unsigned long addr;
+	unsigned int tries;
+	int ret = -EBUSY;
 
-	for_each_process_thread(g, task) {
-		if (kp_task_dead(task) || !kp_canary_selects(task))
-			continue;
-		if (kp_task_blocks(ps, task, &addr))
-			ps->blocked = true;
-		else if (!kp_pending_add(ps->build, task, 0))
-			ps->overflow = true;
+	for (tries = 0; tries < 10; tries++) {
+		if (tries)
+			msleep(100);
+		ps->build = kp_pass_table(room, false);
+		if (!ps->build)
+			return -ENOMEM;
+		kp_pass_setup(ps, ranges);
+		ret = kp_pass_canary(ps);
+		kp_pass_stats(ps);
+		if (!ret && ps->done)
+			return 0;
+		kp_pending_drop(ps->build);
+		ps->build = NULL;
+		if (!ret && !ps->blocked && !ps->overflow)
+			return -ESRCH;	/* every canary process is gone */
+		ret = ret ?: -EBUSY;
 	}
-	if (ps->blocked || ps->overflow || !kp_pending_nr(ps->build))
-		goto out;
-	kp_pending_install(ps->build);
-	kp_canary_publish(ps->build);
-	smp_wmb();	/* the table before the marks: kp_current_patched() */
-	kp_mark_funcs(kp_trans.patch, true);
-	kp_trans.pending = ps->build;
-	kp_trans.gen++;
-	ps->done = true;
-out:
-	ps->t.pause_ns = ktime_get_ns() - start;
-	return 0;
+	return ret;
 }
 
 /*
- * Open a canary of @patch (kp_mutex held; functions attached; canary.c
- * selects the tasks).  A canary task inside the code being replaced is
- * waited for, up to ten passes 100 ms apart; then the canary is refused.
+ * Open a canary of @patch (kp_mutex held; functions attached): @ops selects
+ * the tasks, learns their table and is closed when the canary ends; the
+ * table has room for @room tasks more than there are now.  On an error the
+ * caller closes it.
  */
-int kp_transition_canary(struct kp_patch *patch, unsigned int room)
+int kp_transition_canary(struct kp_patch *patch,
+			 const struct kp_canary_ops *ops, unsigned int room)
 {
+	struct kp_ranges *ranges;
 	struct kp_pass *ps;
-	unsigned int tries;
-	int ret = -EBUSY;
+	int ret;
 
 	lockdep_assert_held(&kp_mutex);
 	ret = kp_transition_busy(patch, true);
 	if (ret)
 		return ret;
 	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
-	if (!ps)
-		return -ENOMEM;
-	ps->ranges = kp_collect_ranges(patch, true);
-	if (!ps->ranges) {
+	ranges = kp_collect_ranges(patch, true);
+	if (!ps || !ranges) {
+		kfree(ranges);
 		kfree(ps);
 		return -ENOMEM;
 	}
+	ps->selects = ops->selects;
+	ps->publish = ops->publish;
 	kp_trans.patch = patch;
 	kp_trans.to_patched = false;
 	kp_trans_reset(true);
-	for (tries = 0; tries < 10; tries++) {
-		if (tries)
-			msleep(100);
-		ps->build = kp_pending_alloc(kp_count_tasks() + room, false);
-		if (!ps->build) {
-			ret = -ENOMEM;
-			break;
-		}
-		memset(&ps->t, 0, sizeof(ps->t));
-		ps->blocked = false;
-		ps->overflow = false;
-		ret = stop_machine(kp_canary_pass_fn, ps, NULL);
-		kp_pass_stats(ps);
-		if (!ret && ps->done)
-			break;
-		kp_pending_drop(ps->build);
-		ps->build = NULL;
-		if (!ret && !ps->blocked && !ps->overflow) {
-			ret = -ESRCH;	/* every canary process is gone */
-			break;
-		}
-		ret = ret ?: -EBUSY;
-	}
+	kp_trans.canary_ops = ops;
+	ret = kp_canary_passes(ps, ranges, room);
 	if (ret) {
 		if (ps->blocked)
-			kp_report_blockers(patch, &ps->t.blocked);
+			kp_report_blockers(patch, &ps->c.blocked);
 		pr_err("%s: cannot start the canary: %s\n", patch->name,
 		       ret == -ESRCH ? "no canary task left" :
 		       ret == -EBUSY ? "canary tasks stay inside the code being replaced" :
@@ -960,14 +491,15 @@ int kp_transition_canary(struct kp_patch *patch, unsigned int room)
 		kp_trans.patch = NULL;
 		kp_trans.canary = false;
 	} else {
+		kp_trans.pending = ps->build;
 		patch->enabled = true;
 		patch->transition = KP_CANARY;
-		kp_trans.nr_tasks = ps->t.nr_tasks;
+		kp_trans.nr_tasks = ps->c.nr_tasks;
 		pr_info("%s: canary: %u task(s) run the new code, every other task the old (stop_machine pause %llu us)\n",
 			patch->name, kp_pending_left(ps->build),
-			div_u64(ps->t.pause_ns, NSEC_PER_USEC));
+			div_u64(ps->pause_ns, NSEC_PER_USEC));
 	}
-	kfree(ps->ranges);
+	kfree(ranges);
 	kfree(ps);
 	return ret;
 }
@@ -986,7 +518,7 @@ static int kp_canary_promote(struct kp_patch *patch)
 	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
 	if (!ps)
 		return -ENOMEM;
-	kp_canary_close();
+	kp_trans.canary_ops->close();
 	kp_trans.to_patched = true;
 	kp_trans_reset(false);
 	ret = kp_run_full_pass(ps);
@@ -1000,10 +532,10 @@ static int kp_canary_promote(struct kp_patch *patch)
 	}
 	patch->enabled = true;
 	patch->transition = KP_ENABLING;
-	kp_trans.nr_tasks = ps->t.nr_tasks;
+	kp_trans.nr_tasks = ps->c.nr_tasks;
 	kp_trans.first_pending = kp_pending_left(kp_trans.pending);
 	pr_info("%s: canary promoted (%u canary task(s), exited ones included): enabling for every task, %u of %u inside the code being replaced switch later\n",
-		patch->name, canaries, kp_trans.first_pending, ps->t.nr_tasks);
+		patch->name, canaries, kp_trans.first_pending, ps->c.nr_tasks);
 	kp_complete_or_retry(ps->done);
 out:
 	kfree(ps);
@@ -1025,15 +557,13 @@ static int kp_canary_abort(struct kp_patch *patch)
 	r = kp_collect_ranges(patch, false);
 	if (!r)
 		return -ENOMEM;
-	kp_canary_close();
+	kp_trans.canary_ops->close();
 	kp_trans.canary = false;
 	kp_trans.reversed = true;	/* no timeout */
 	kp_trans.aborted = true;
 	kp_trans.start_ns = ktime_get_ns();
 	kp_trans.signal_ns = kp_trans.start_ns;
-	old = rcu_dereference_protected(kp_ranges_now,
-					lockdep_is_held(&kp_mutex));
-	rcu_assign_pointer(kp_ranges_now, r);
+	old = kp_ranges_install(r);
 	kp_trans.gen++;
 	patch->enabled = false;
 	patch->transition = KP_DISABLING;
@@ -1098,7 +628,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 		goto out;
 	}
 	patch->enabled = enable;
-	kp_trans.nr_tasks = ps->t.nr_tasks;
+	kp_trans.nr_tasks = ps->c.nr_tasks;
 	if (ps->done) {
 		kp_trans.patch = NULL;
 		kfree(patch->blocked);
@@ -1106,7 +636,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 		pr_info("%s: %sd in %llu us after 1 pass; stop_machine pause %llu us, %u tasks checked\n",
 			patch->name, kp_dir_name(enable),
 			div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_USEC),
-			div_u64(ps->t.pause_ns, NSEC_PER_USEC), ps->t.nr_tasks);
+			div_u64(ps->pause_ns, NSEC_PER_USEC), ps->c.nr_tasks);
 		kp_patch_settled(patch, enable);
 		goto out;
 	}
@@ -1114,7 +644,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	patch->transition = enable ? KP_ENABLING : KP_DISABLING;
 	pr_info("%s: %s in progress: %u of %u task(s) are inside the code being replaced and switch later\n",
 		patch->name, enable ? "enabling" : "disabling",
-		kp_trans.first_pending, ps->t.nr_tasks);
+		kp_trans.first_pending, ps->c.nr_tasks);
 	mod_delayed_work(system_wq, &kp_trans.work,
 			 msecs_to_jiffies(kp_retry_ms));
 out:
@@ -1174,9 +704,7 @@ int kp_transition_push_object(struct kp_patch *patch, struct kp_object *obj)
 	r = kp_collect_ranges(patch, kp_trans.to_patched);
 	if (!r)
 		return -ENOMEM;		/* the caller pops them and refuses the module */
-	old = rcu_dereference_protected(kp_ranges_now,
-					lockdep_is_held(&kp_mutex));
-	rcu_assign_pointer(kp_ranges_now, r);
+	old = kp_ranges_install(r);
 	kp_synchronize();
 	kfree(old);
 	return 0;
@@ -1234,53 +762,18 @@ bool kp_transition_canary_open(struct kp_patch *patch)
 	return kp_trans.patch == patch && kp_trans.canary;
 }
 
-static void kp_sync_cpu(struct work_struct *work)
-{
-}
-
-/*
- * Wait until no ftrace handler, NMI or task work can still see what was
- * unpublished before the call.  The handler can run where RCU is not
- * watching, so synchronize_rcu() is not enough: a work run on every CPU
- * cannot run there before such a caller (preemption disabled) is done, as
- * livepatch does in klp_synchronize_transition() (schedule_on_each_cpu(),
- * which modules cannot call).  Callers may race (kp_unregister_patch() calls
- * it without kp_mutex): the works are serialised, a work being queued or
- * flushed is never initialised again.
- */
-void kp_synchronize(void)
-{
-	int cpu;
-
-	mutex_lock(&kp_sync_mutex);
-	cpus_read_lock();
-	for_each_online_cpu(cpu) {
-		struct work_struct *w = per_cpu_ptr(kp_sync_works, cpu);
-
-		INIT_WORK(w, kp_sync_cpu);
-		queue_work_on(cpu, system_wq, w);
-	}
-	for_each_online_cpu(cpu)
-		flush_work(per_cpu_ptr(kp_sync_works, cpu));
-	cpus_read_unlock();
-	mutex_unlock(&kp_sync_mutex);
-}
-
 int kp_transition_init(void)
 {
+	int ret;
+
 	INIT_DELAYED_WORK(&kp_trans.work, kp_transition_work_fn);
-	kp_stack_buf = kcalloc(KP_STACK_ENTRIES, sizeof(*kp_stack_buf),
-			       GFP_KERNEL);
-	kp_self_stack = __alloc_percpu(KP_STACK_ENTRIES * sizeof(unsigned long),
-				       sizeof(unsigned long));
-	kp_sync_works = alloc_percpu(struct work_struct);
-	if (!kp_stack_buf || !kp_self_stack || !kp_sync_works) {
-		kfree(kp_stack_buf);
-		free_percpu(kp_self_stack);
-		free_percpu(kp_sync_works);
-		return -ENOMEM;
-	}
-	return 0;
+	ret = kp_stack_init();
+	if (ret)
+		return ret;
+	ret = kp_passes_init();
+	if (ret)
+		kp_stack_exit();
+	return ret;
 }
 
 /*
@@ -1295,7 +788,6 @@ void kp_transition_exit(void)
 	while (atomic_read(&kp_tworks))
 		msleep(20);
 	synchronize_rcu_tasks();
-	kfree(kp_stack_buf);
-	free_percpu(kp_self_stack);
-	free_percpu(kp_sync_works);
+	kp_passes_exit();
+	kp_stack_exit();
 }

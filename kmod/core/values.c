@@ -28,31 +28,9 @@
 
 #include <linux/slab.h>
 #include <linux/stop_machine.h>
-#include <linux/sysfs.h>
 #include "kallsyms.h"
 #include "symbols.h"
 #include "values.h"
-
-enum kp_value_state {
-	KP_VALUE_PENDING,	/* the old value is in force: not transferred yet */
-	KP_VALUE_TRANSFERRED,	/* the new value is in force */
-	KP_VALUE_KEPT,		/* changed at run time before the transfer: kept */
-	KP_VALUE_RESTORED,	/* the old value is back */
-	KP_VALUE_LEFT,		/* changed while patched: not restored */
-};
-
-static const char * const kp_value_state_names[] = {
-	"pending", "transferred", "kept", "restored", "left",
-};
-
-struct kp_value {
-	struct kp_object *obj;
-	const struct kp_value_rec *rec;
-	const char *name;
-	void *addr;			/* the live variable; NULL: not resolved */
-	enum kp_value_state state;
-	bool changed;			/* by the last pass: to be logged */
-};
 
 #define KP_REC_PTR(p) ((void *)(unsigned long)(p))
 
@@ -118,9 +96,6 @@ void kp_values_free(struct kp_patch *patch)
 {
 	kfree(patch->values);
 }
-
-#define kp_for_each_value(patch, v)					\
-	for (v = (patch)->values; v < (patch)->values + (patch)->nr_values; v++)
 
 /* Is [@addr, @addr + @size) of @obj plain writable data? */
 static bool kp_value_writable(struct kp_object *obj, unsigned long addr,
@@ -279,43 +254,3 @@ void kp_values_restore(struct kp_patch *patch)
 	kp_values_run(patch, NULL, false);
 }
 
-/* One value as userspace's value_text() shows it. */
-static int kp_value_text(char *buf, size_t len, const void *val, size_t n)
-{
-	u64 x = 0;
-	size_t i;
-	int at = 0;
-
-	if (n == 1 || n == 2 || n == 4 || n == 8) {
-		memcpy(&x, val, n);	/* little-endian: the low bytes */
-		return scnprintf(buf, len, "0x%llx", x);
-	}
-	for (i = 0; i < n; i++)
-		at += scnprintf(buf + at, len - at, "%s%02x", i ? " " : "",
-				((const u8 *)val)[i]);
-	return at;
-}
-
-/*
- * sysfs <patch>/values: "<object> <variable>,<sympos> <size> <state> <old>
- * -> <new>" per variable; state: pending, transferred, kept, restored, left.
- */
-ssize_t kp_values_emit(struct kp_patch *patch, char *buf)
-{
-	char o[3 * KP_VALUE_MAX], n[3 * KP_VALUE_MAX];
-	struct kp_value *v;
-	ssize_t len = 0;
-
-	/* No kp_mutex: sysfs removal under it waits for readers (livepatch). */
-	kp_for_each_value(patch, v) {
-		if (len >= PAGE_SIZE - 2 * sizeof(o) - 128)
-			break;
-		kp_value_text(o, sizeof(o), v->rec->old_value, v->rec->size);
-		kp_value_text(n, sizeof(n), v->rec->new_value, v->rec->size);
-		len += sysfs_emit_at(buf, len, "%s %s,%llu %llu %s %s -> %s\n",
-				     v->obj->name, v->name, v->rec->sympos,
-				     v->rec->size,
-				     kp_value_state_names[v->state], o, n);
-	}
-	return len;
-}

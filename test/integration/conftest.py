@@ -121,8 +121,9 @@ def build_module(kernel_tree, tmp_path_factory):
 @pytest.fixture(scope="session")
 def debian(tmp_path_factory):
     """Debian's own cloud kernel of the derived release (debian_kernel.py): its image
-    package fetched and unpacked into the cache, never installed.  One worker at a time
-    (apt-get update refuses to run twice at once); the next finds it in the cache."""
+    package fetched and unpacked into the VM side's cache (not kp-build's), never
+    installed.  One worker at a time (apt-get update refuses to run twice at once); the
+    next finds it in the cache."""
     import debian_kernel as dk
     try:
         with file_lock(run_dir(tmp_path_factory) / "debian.lock"):
@@ -133,10 +134,22 @@ def debian(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def debian_source(debian, tmp_path_factory) -> Path:
-    """Debian's source of that release, extracted once into the cache."""
+    """Debian's source of that release as a user has it: the linux-source tarball of the
+    release's version extracted with tar, nothing added (kept in the VM side's cache)."""
     import debian_kernel as dk
     try:
         with file_lock(run_dir(tmp_path_factory) / "debian.lock"):
-            return dk.source_tree(debian.release, log=print)
+            return dk.source_tree(debian.release,
+                                  dk.cache_dir() / "user-sources" / debian.release.version,
+                                  log=print)
     except dk.DebianKernelError as e:
         pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kp_build_cache(tmp_path_factory) -> Path:
+    """kp-build's cache for the Debian tests of this run, empty at its start: they start
+    where a user starts. Shared by the xdist workers of one run (kp-build locks it)."""
+    path = run_dir(tmp_path_factory) / "kp-build-cache"
+    path.mkdir(exist_ok=True)
+    return path

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "helpers.h"
+#include "names.h"
 #include "references.h"
 
 using kp::diffgen::kChanged;
@@ -500,4 +501,64 @@ TEST(DiffgenFixtures, ChangedInitDataIsRefused)
 	EXPECT_EQ(r.code, kUnsupported) << joined(r);
 	EXPECT_NE(joined(r).find("__init data"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find("boot_value"), std::string::npos) << joined(r);
+}
+
+TEST(DiffgenFixtures, OpsTableWithLineNumberedBtfIdIsUnchanged)
+{
+	// net/core/sock_map.c between Debian 6.1.187-1 and 6.1.190-1: one line added inside
+	// sock_map_alloc() shifts __LINE__ in the name of the BTF ID that sock_map_ops points
+	// at (BTF_ID_LIST_SINGLE, include/linux/btf_ids.h); the table itself is unchanged.
+	auto body = [](const std::string &extra_line) {
+		return R"(
+#define ___PASTE(a, b) a##b
+#define __PASTE(a, b) ___PASTE(a, b)
+#define __ID(prefix) __PASTE(__PASTE(prefix, __COUNTER__), __LINE__)
+#define ____BTF_ID(symbol) asm(".pushsection .BTF_ids,\"a\";\n.local " #symbol ";\n" \
+	".type " #symbol ", STT_OBJECT;\n.size " #symbol ", 4;\n" #symbol ":\n.zero 4\n" \
+	".popsection;\n");
+#define __BTF_ID(symbol) ____BTF_ID(symbol)
+#define BTF_ID(prefix, name) __BTF_ID(__ID(__BTF_ID__##prefix##__##name##__))
+#define BTF_ID_LIST(name) asm(".pushsection .BTF_ids,\"a\";\n.local " #name ";\n" \
+	#name ":;\n.popsection;\n"); extern unsigned int name[];
+#define BTF_ID_LIST_SINGLE(name, prefix, typename) BTF_ID_LIST(name) BTF_ID(prefix, typename)
+struct map_ops { int (*alloc)(int); int (*free)(int); unsigned int *btf_id; };
+static int stab_alloc(int n)
+{
+	if (n == 0 ||
+)" + extra_line + R"(	    n == 3)
+		return -22;
+	return exported_thing(n);
+}
+static int stab_free(int n) { return exported_thing(-n); }
+BTF_ID_LIST_SINGLE(stab_btf_ids, struct, bpf_stab)
+const struct map_ops stab_ops = {
+	.alloc = stab_alloc, .free = stab_free, .btf_id = &stab_btf_ids[0],
+};
+)";
+	};
+	auto p = make_pair_objects("btfid-line", src(body("")), src(body("\t    n > 100 ||\n")));
+	auto r = diff(p);
+	ASSERT_EQ(r.code, kChanged) << joined(r);
+	auto o = read_output(p.out);
+	EXPECT_EQ(func_rec_names(o), Set({"stab_alloc"}));
+	EXPECT_EQ(o.defined_objects, Set()) << "the table and the BTF ID are the running ones";
+}
+
+TEST(DiffgenFixtures, MacroNumberedNamesLoseTheirNumbers)
+{
+	using kp::diffgen::canonical_name;
+	EXPECT_EQ(canonical_name("__BTF_ID__struct__bpf_stab__0815"),
+	          canonical_name("__BTF_ID__struct__bpf_stab__0816"));
+	EXPECT_EQ(canonical_name("__BTF_ID__struct__bpf_stab__0815"),
+	          "__BTF_ID__struct__bpf_stab__");
+	EXPECT_EQ(canonical_name("__BTF_ID__func__sha2__12"), "__BTF_ID__func__sha2__");
+	EXPECT_EQ(canonical_name("__initcall__kmod_sock_map__745_1700_sock_map_init6"),
+	          "__initcall__kmod_sock_map__sock_map_init6");
+	EXPECT_EQ(canonical_name("__initstub__kmod_a__b__3_4_a_init4"),
+	          "__initstub__kmod_a__b__a_init4");
+	EXPECT_EQ(canonical_name("__UNIQUE_ID_ddebug412"), "__UNIQUE_ID_ddebug");
+	// Not macro-numbered: kept.
+	EXPECT_EQ(canonical_name("__BTF_ID__struct__sock"), "__BTF_ID__struct__sock");
+	EXPECT_EQ(canonical_name("__initcall__kmod_x__init6"), "__initcall__kmod_x__init6");
+	EXPECT_EQ(canonical_name("count.123"), "count");
 }

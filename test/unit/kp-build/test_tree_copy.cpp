@@ -7,10 +7,10 @@
 #include <fstream>
 
 #include "build.h"
-#include "test_util.h"
+#include "kit/kit.h"
 #include "tree_copy.h"
 
-using namespace kpbtest;
+using namespace kp::kit;
 
 namespace {
 struct stat stat_of(const std::string &p)
