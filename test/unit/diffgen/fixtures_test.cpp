@@ -7,9 +7,6 @@
 #include "helpers.h"
 #include "references.h"
 
-using kp::diffgen::kChanged;
-using kp::diffgen::kNoChange;
-using kp::diffgen::kUnsupported;
 using kp::diffgen::Options;
 using kp::test::make_pair_objects;
 using kp::test::read_output;
@@ -68,7 +65,7 @@ int other(int v) { return v + 1; }
 )";
 	auto p = make_pair_objects("changed", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -92,7 +89,7 @@ TEST(DiffgenFixtures, IdenticalObjectsAreNoChange)
 	auto p = make_pair_objects("nochange", src(s), src(s));
 	std::ofstream(p.out) << "stale";
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kNoChange) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -107,7 +104,7 @@ int show(int v) { return new_helper(v) + 1; }
 )";
 	auto p = make_pair_objects("newfunc", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show", "new_helper"}));
 	EXPECT_EQ(func_rec_names(o), Set({"show"}));
@@ -124,7 +121,7 @@ int count_calls(void) { static int calls; calls += 2; return calls; }
 )";
 	auto p = make_pair_objects("staticlocal", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"count_calls"}));
 	EXPECT_TRUE(o.defined_objects.empty()) << "static local must not be a fresh copy";
@@ -156,7 +153,7 @@ int b_fn(void) { static int count; return count += 6; }
 )";
 	auto p = make_pair_objects("renumbered", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"b_fn", "z_fn"}));
 	EXPECT_EQ(func_rec_names(o), Set({"b_fn"}));
@@ -195,7 +192,7 @@ int warn_once(int v) {
 )";
 	auto p = make_pair_objects("specialstatic", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"warn_once"}));
 	bool once = false, func = false;
@@ -224,7 +221,7 @@ int other(int v) { return v; }
 )";
 	auto p = make_pair_objects("clone", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	std::string clone;
 	for (const auto &f : o.defined_funcs)
@@ -256,7 +253,7 @@ int sleeper(int v) {
 )";
 	auto p = make_pair_objects("lineonly", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kNoChange) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -270,7 +267,7 @@ int caller(int v) { return exported_thing(11) + v; }
 )";
 	auto p = make_pair_objects("immediate", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"caller"}));
 }
 
@@ -287,7 +284,7 @@ int b_fn(int v) { _printk("beta %d\n", v); return v; }
 )";
 	auto p = make_pair_objects("strings", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"a_fn"}));
 	bool found = false;
@@ -312,7 +309,7 @@ const char *b_fn(void) { return "second"; }
 )";
 	auto p = make_pair_objects("stroffsets", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"n_fn"}));
 }
 
@@ -327,7 +324,7 @@ int reader(void) { return kp_new_table[2]; }
 )";
 	auto p = make_pair_objects("newdata", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"reader"}));
 	EXPECT_EQ(o.defined_objects, Set({"kp_new_table"}));
@@ -346,7 +343,7 @@ int reader(int i) { return table[i]; }
 )";
 	auto p = make_pair_objects("changeddata", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("table"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find(".data.table"), std::string::npos) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
@@ -364,7 +361,7 @@ int user(void) { return 3; }
 )";
 	auto p = make_pair_objects("initcode", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("__init"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find("setup_thing"), std::string::npos) << joined(r);
 }
@@ -379,7 +376,7 @@ notrace int hot(int v) { return exported_thing(v + 1); }
 )";
 	auto p = make_pair_objects("notrace", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("hot"), std::string::npos);
 	EXPECT_NE(joined(r).find("ftrace"), std::string::npos);
 }
@@ -399,7 +396,7 @@ int unrelated(int v) { return v; }
 	};
 	auto p = make_pair_objects("notrace-static", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing", "sys_other"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing", "sys_other"}));
@@ -418,7 +415,7 @@ long sys_thing(int v) { return do_thing(v); }
 	};
 	auto p = make_pair_objects("notrace-addr", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("thing_ops"), std::string::npos) << joined(r);
 }
 
@@ -437,7 +434,7 @@ int f_two(int v) { if (v > 200) BUG_HERE(); return v * 2; }
 	};
 	auto p = make_pair_objects("bugtable", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"f_one"}));
 	const auto *bt = o.obj->section("__bug_table");
@@ -456,7 +453,7 @@ TEST(DiffgenFixtures, AliasesShareOneReplacement)
 	};
 	auto p = make_pair_objects("alias", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"}))
@@ -477,7 +474,7 @@ int changed(int v) { return v * )" +
 	};
 	// Unchanged group: fine.
 	auto same = make_pair_objects("group-same", src(body(1)), src(body(1)));
-	EXPECT_EQ(diff(same).code, kNoChange);
+	EXPECT_EQ(diff(same).failure, kp::ErrorKind::no_change);
 	// Group whose members change (a new member section) is refused.
 	auto changed_src =
 	        body(1) +
@@ -485,7 +482,7 @@ int changed(int v) { return v * )" +
 	        "1\\n.previous\");\n";
 	auto p = make_pair_objects("group", src(body(1)), src(changed_src));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("kp_group_sig"), std::string::npos) << joined(r);
 }
 
@@ -497,7 +494,7 @@ TEST(DiffgenFixtures, ChangedInitDataIsRefused)
 	};
 	auto p = make_pair_objects("initdata", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("__init data"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find("boot_value"), std::string::npos) << joined(r);
 }
