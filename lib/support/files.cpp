@@ -99,6 +99,22 @@ Expected<void> remove_tree(const std::string &path)
 	return {};
 }
 
+Expected<std::vector<std::string>> list_directory(const std::string &dir, bool missing_ok)
+{
+	std::vector<std::string> names;
+	DIR *d = opendir(dir.c_str());
+	if (!d) {
+		if (errno == ENOENT && missing_ok)
+			return names;
+		return errno_error("cannot read directory " + dir);
+	}
+	std::unique_ptr<DIR, int (*)(DIR *)> guard(d, closedir);
+	while (dirent *e = readdir(d))
+		if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+			names.emplace_back(e->d_name);
+	return names;
+}
+
 Expected<bool> lock_fd(int fd, LockMode mode, const std::string &what)
 {
 	int op = mode == LockMode::shared      ? LOCK_SH

@@ -3,6 +3,7 @@
 // Errors are values (Expected); tools that work by exceptions unwrap them with take().
 #pragma once
 #include <string>
+#include <vector>
 
 #include "support/error.h"
 #include "support/fd.h"
@@ -15,6 +16,10 @@ Expected<std::string> read_text_file(const std::string &path);
 // Removes a file or a directory tree by unlinking (never opens a file for writing); a
 // missing path is not an error. A symlink is removed, never followed.
 Expected<void> remove_tree(const std::string &path);
+
+// The entry names of a directory, "." and ".." left out, in readdir order. A missing
+// directory has none when @missing_ok.
+Expected<std::vector<std::string>> list_directory(const std::string &dir, bool missing_ok = false);
 
 enum class LockMode {
 	shared,        // wait for a shared lock

@@ -105,17 +105,7 @@ struct timespec work_dir_time(const std::string &dir)
 std::vector<std::pair<std::string, struct timespec>> list_dir(const std::string &dir)
 {
 	std::vector<std::pair<std::string, struct timespec>> out;
-	DIR *d = opendir(dir.c_str());
-	if (!d) {
-		if (errno == ENOENT)
-			return out;
-		throw_errno("cannot read directory " + dir);
-	}
-	std::unique_ptr<DIR, int (*)(DIR *)> guard(d, closedir);
-	while (dirent *e = readdir(d)) {
-		std::string name = e->d_name;
-		if (name == "." || name == "..")
-			continue;
+	for (const auto &name : take(kp::support::list_directory(dir, true))) {
 		struct stat st;
 		if (lstat((dir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
 			out.emplace_back(name, st.st_mtim);

@@ -225,9 +225,7 @@ AffectedObjects query_dependency_index(const std::string &index_path,
                                        const std::set<std::string> &files,
                                        const std::function<bool(const std::string &)> &member)
 {
-	std::ifstream in(index_path);
-	if (!in)
-		throw Error("cannot read " + index_path);
+	std::istringstream in(take(kp::support::read_text_file(index_path)));
 	AffectedObjects a;
 	std::set<std::string> objects;
 	std::string line;

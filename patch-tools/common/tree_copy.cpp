@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "error.h"
+#include "support/files.h"
 #include "unique_fd.h"
 
 namespace kp::build {
@@ -72,14 +73,7 @@ void copy_relocated(const std::string &src, const std::string &dst, const struct
 bool only_links_below(const std::string &src, const std::string &rel, const CopyPolicy &policy,
                       const NameFilter &wanted)
 {
-	DIR *d = opendir(src.c_str());
-	if (!d)
-		throw_errno("cannot read directory " + src);
-	std::unique_ptr<DIR, int (*)(DIR *)> guard(d, closedir);
-	while (dirent *e = readdir(d)) {
-		std::string name = e->d_name;
-		if (name == "." || name == "..")
-			continue;
+	for (const auto &name : take(kp::support::list_directory(src))) {
 		std::string s = src + "/" + name, r = rel + "/" + name;
 		struct stat st;
 		if (lstat(s.c_str(), &st) != 0)

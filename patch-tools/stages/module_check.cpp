@@ -9,14 +9,13 @@
 #include "elf/object.h"
 #include "error.h"
 #include "records/modinfo.h"
+#include "support/files.h"
 
 namespace kp::build {
 
 std::set<std::string> read_symvers(const std::string &path)
 {
-	std::ifstream in(path);
-	if (!in)
-		throw Error("cannot read " + path);
+	std::istringstream in(take(kp::support::read_text_file(path)));
 	std::set<std::string> out;
 	std::string line;
 	while (std::getline(in, line)) {
