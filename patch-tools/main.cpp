@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "cache_evict.h"
 #include "error.h"
 #include "pipeline.h"
 
@@ -50,7 +51,10 @@ int run(const kp::build::Options &opt)
 		code = kExitError;
 	}
 	if (!report.log.empty())
-		std::fprintf(stderr, "kp-build: log: %s\n", report.log.c_str());
+		std::fprintf(stderr,
+		             "kp-build: log: %s (the work directories of the last %zu failed runs "
+		             "are kept)\n",
+		             report.log.c_str(), kp::build::kWorkDirsKept);
 	return code;
 }
 
@@ -60,8 +64,10 @@ int main(int argc, char **argv)
 {
 	kp::build::Options opt;
 	CLI::App app{"kp-build: build a live patch module from source patches for a kernel tree"};
-	app.add_option("--src", opt.src, "configured kernel tree the running kernel was built from")
-	        ->required();
+	app.add_option("--src", opt.src,
+	               "kernel tree the target was built from: a configured, built tree (its own "
+	               "build is the target), or with --kernel the unbuilt source (default: "
+	               "Debian's source of the release, fetched)");
 	auto *patch = app.add_option("--patch", opt.patches,
 	                             "patch file (unified diff); repeat to apply several in order");
 	app.add_option("--kernel", opt.kernels,
@@ -111,6 +117,8 @@ int main(int argc, char **argv)
 		if (cache_only->count() && !opt.kernels.empty())
 			throw CLI::ValidationError(
 			        "--cache-only is for SRC's own build, not --kernel");
+		if (cache_only->count() && opt.src.empty())
+			throw CLI::RequiredError("--src");
 	} catch (const CLI::ParseError &e) {
 		int rc = app.exit(e);
 		return rc == 0 ? 0 : 1;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cache.h"
+#include "cache_evict.h"
 #include "diff_stage.h"
 #include "error.h"
 #include "ksym/symbols.h"
@@ -90,7 +91,7 @@ class WorkDir {
 public:
 	WorkDir(const std::string &cache_dir, const std::string &module, bool keep)
 	    : path_(take(kp::support::make_temp_dir(cache_dir + "/work", module + "-"))),
-	      keep_(keep)
+	      lock_(path_), keep_(keep)
 	{}
 	~WorkDir()
 	{
@@ -126,6 +127,7 @@ public:
 
 private:
 	std::string path_;
+	WorkDirLock lock_; // eviction leaves a directory its kp-build holds alone
 	bool keep_;
 	std::jthread remover_;
 	Expected<void> removal_;
@@ -152,23 +154,32 @@ std::vector<PatchInfo> parse_patches(const Options &opt)
 	return patches;
 }
 
-// The targets: the releases of --kernel; else SRC's own build; else, SRC being an unbuilt
-// tree (no vmlinux, none given), the kernel this machine runs.
-std::vector<std::unique_ptr<Target>> open_targets(const Options &opt, Log &log, Progress &progress)
+// The targets: the releases of --kernel; else SRC's own build; else, without SRC or SRC
+// being an unbuilt tree (no vmlinux, none given), the kernel this machine runs.
+std::vector<std::unique_ptr<Target>> open_targets(const Options &opt, Log &log, Progress &progress,
+                                                  bool &releases)
 {
+	releases = true;
 	if (!opt.kernels.empty())
 		return open_release_targets(opt, progress);
-	if (opt.vmlinux.empty() && !opt.src.empty() && !fs::exists(opt.src + "/vmlinux") &&
-	    !fs::exists(opt.src + "/.config")) {
+	if (opt.src.empty() || (opt.vmlinux.empty() && !fs::exists(opt.src + "/vmlinux") &&
+	                        !fs::exists(opt.src + "/.config"))) {
 		struct utsname u;
 		if (uname(&u) != 0)
 			throw_errno("uname");
-		progress.note(opt.src + " is not a built tree: building for the running kernel " +
-		              u.release);
+		progress.note(opt.src.empty()
+		                      ? std::string("no --src or --kernel: building for the "
+		                                    "running kernel ") +
+		                                u.release + " from its source"
+		                      : opt.src +
+		                                " is not a built tree: building for the "
+		                                "running kernel " +
+		                                u.release);
 		Options running = opt;
 		running.kernels = {u.release};
 		return open_release_targets(running, progress);
 	}
+	releases = false;
 	std::vector<std::unique_ptr<Target>> targets;
 	targets.push_back(open_own_target(opt, log));
 	return targets;
@@ -355,7 +366,8 @@ void run(const Options &opt, RunReport &report)
 	}
 	std::vector<PatchInfo> patches =
 	        opt.resolve_only ? std::vector<PatchInfo>{} : parse_patches(opt);
-	std::vector<std::unique_ptr<Target>> targets = open_targets(opt, log, progress);
+	bool releases = false;
+	std::vector<std::unique_ptr<Target>> targets = open_targets(opt, log, progress, releases);
 	if (opt.resolve_only)
 		return;
 	// Built one after the other (each make uses every CPU); installed when all built.
@@ -377,6 +389,8 @@ void run(const Options &opt, RunReport &report)
 	report.log.clear();
 	for (auto &r : runs)
 		r->cleanup();
+	if (releases)
+		evict_release_entries(opt, progress);
 	summary(progress, start, compiler_seconds);
 	for (const auto &w : wrote)
 		progress.note("wrote " + w);

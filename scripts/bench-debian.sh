@@ -25,15 +25,14 @@ stride=${KP_BENCH_STRIDE:-150}
 [ -x "$kp_build" ] || { echo "bench-debian: $kp_build not built (make all)" >&2; exit 1; }
 
 read -r release version < <(python3 "$repo/vm-images/debian_kernel.py" release)
-src=$(python3 "$repo/vm-images/debian_kernel.py" source)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "Debian's $release ($version), source $src"
+echo "Debian's $release ($version), its source fetched by kp-build (no --src)"
 
 build() { # build CACHE_ARGS... -> seconds on stdout, kp-build's lines in $out/log
 	local t0 t1
 	t0=$(date +%s.%N)
-	"$kp_build" --src "$src" --kernel "$release" --patch "${patch:-$fix}" -o "$out/kp-fix.ko" -j2 "$@" \
+	"$kp_build" --kernel "$release" --patch "${patch:-$fix}" -o "$out/kp-fix.ko" -j2 "$@" \
 		> "$out/log" 2>&1 || { cat "$out/log" >&2; exit 1; }
 	t1=$(date +%s.%N)
 	echo "$t1 - $t0" | bc
@@ -51,7 +50,9 @@ tree=$(grep -o 'cache hit ([^)]*)' "$out/log" | head -1 | sed 's/cache hit (\(.*
 vars=(CC=gcc-12 "KERNELRELEASE=$release" "KCFLAGS=-ffunction-sections -fdata-sections")
 cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\).*/\1/p' "$tree/.config")
 vars[0]="CC=$cc"
-dbg=$(python3 "$repo/vm-images/debian_kernel.py" fetch "linux-image-$release-dbg=$version" | tail -1)
+# The whole -dbg package (1.75 GB unpacked), in the VM side's cache, not kp-build's.
+dbg=$(KP_DEBIAN_CACHE=${KP_VM_CACHE:-$HOME/.cache/kp-vm/debian} python3 "$repo/patch-tools/debian_archive.py" \
+	fetch "linux-image-$release-dbg=$version" | tail -1)
 cus() { xargs -r readelf --debug-dump=aranges 2>/dev/null | grep -c "Offset into .debug_info:" || true; }
 n_vmlinux=$(echo "$dbg/usr/lib/debug/boot/vmlinux-$release" | cus)
 n_modules=$(find "$dbg/usr/lib/debug/lib/modules" -name '*.ko' | cus)

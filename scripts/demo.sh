@@ -24,10 +24,9 @@ mkdir -p "$out"
 rm -f "$out/kp-demo.ko"
 if [ -n "$debian" ]; then
 	read -r release version < <(python3 "$repo/vm-images/debian_kernel.py" release)
-	echo "Debian's cloud kernel $release (package $version); its source, from the archive:"
-	src=$(python3 "$repo/vm-images/debian_kernel.py" source)
-	echo "\$ build/bin/kp-build --src $src --kernel $release --patch $(basename "$fix") -o build/demo-debian/kp-demo.ko"
-	"$kp_build" --src "$src" --kernel "$release" --patch "$fix" -o "$out/kp-demo.ko" -n kp-demo
+	echo "Debian's cloud kernel $release (package $version); kp-build fetches its packages and source:"
+	echo "\$ build/bin/kp-build --kernel $release --patch $(basename "$fix") -o build/demo-debian/kp-demo.ko"
+	"$kp_build" --kernel "$release" --patch "$fix" -o "$out/kp-demo.ko" -n kp-demo
 else
 	echo "\$ build/bin/kp-build --src build/linux --patch $(basename "$fix") -o build/demo/kp-demo.ko"
 	"$kp_build" --src "$build/linux" --cache-dir "$build/kp-build-cache" --patch "$fix" \

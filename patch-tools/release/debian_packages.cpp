@@ -6,6 +6,7 @@
 #include "error.h"
 #include "process.h"
 #include "source_dir.h"
+#include "support/files.h"
 
 namespace kp::build {
 
@@ -24,7 +25,7 @@ std::string default_fetcher()
 	const char *env = std::getenv("KP_DEBIAN_FETCHER");
 	if (env && *env)
 		return env;
-	return kp_source_path("vm-images/debian_kernel.py");
+	return kp_source_path("patch-tools/debian_archive.py");
 }
 
 FetcherArchive::FetcherArchive(std::string fetcher, std::string cache_dir)
@@ -72,6 +73,23 @@ std::string FetcherArchive::fetch(const std::string &package, const std::string 
 		args.push_back(o);
 	}
 	ProcResult r = run_process(fetcher_command(args));
+	if (r.status != 0)
+		throw Error(last_line(r.output));
+	return last_line(r.output);
+}
+
+std::string FetcherArchive::source_tree(const std::string &package, const std::string &version)
+{
+	ProcResult r = run_process(fetcher_command({"source", package + "=" + version}));
+	if (r.status != 0)
+		throw Error(last_line(r.output));
+	return last_line(r.output);
+}
+
+std::string FetcherArchive::identify_source(const std::string &src, const std::string &package,
+                                            const std::string &version)
+{
+	ProcResult r = run_process(fetcher_command({"identify", src, package + "=" + version}));
 	if (r.status != 0)
 		throw Error(last_line(r.output));
 	return last_line(r.output);

@@ -1,6 +1,7 @@
-// Debian's packages for a target kernel: which versions the archive (or dpkg) has, and the
-// packages themselves, downloaded and unpacked into kp-build's cache (never installed).
-// The archive side is vm-images/debian_kernel.py, shared with the VM runner: one
+// Debian's packages for a target kernel: which versions the archive (or dpkg) has, the
+// packages themselves and the kernel source, downloaded and unpacked into kp-build's cache
+// (never installed), and which Debian source a tree is. The archive side is
+// patch-tools/debian_archive.py (the VM runner uses it too, with a cache of its own): one
 // implementation of the archive access and of the cache layout.
 #pragma once
 #include <string>
@@ -21,6 +22,14 @@ public:
 	virtual std::string fetch(const std::string &package, const std::string &version,
 	                          const std::vector<std::string> &only = {},
 	                          bool strip_debug = false) = 0;
+	// Debian's source of package=version (linux-source-X.Y), extracted once into the cache;
+	// returns the tree. Throws Error (one line).
+	virtual std::string source_tree(const std::string &package, const std::string &version) = 0;
+	// The Debian version of package whose source src is, established by its files (the
+	// installed tarball's version, else `version`'s). Throws Error saying how src differs
+	// from version's source.
+	virtual std::string identify_source(const std::string &src, const std::string &package,
+	                                    const std::string &version) = 0;
 };
 
 // The real archive: dpkg-query, and the fetcher script with its cache in cache_dir.
@@ -32,6 +41,9 @@ public:
 	std::vector<std::string> available_versions(const std::string &package) override;
 	std::string fetch(const std::string &package, const std::string &version,
 	                  const std::vector<std::string> &only, bool strip_debug) override;
+	std::string source_tree(const std::string &package, const std::string &version) override;
+	std::string identify_source(const std::string &src, const std::string &package,
+	                            const std::string &version) override;
 
 private:
 	std::vector<std::string> fetcher_command(const std::vector<std::string> &args) const;
@@ -39,8 +51,8 @@ private:
 	std::string cache_dir_;
 };
 
-// The fetcher kp-build uses: $KP_DEBIAN_FETCHER, else vm-images/debian_kernel.py of
-// kp_source_dir() (source_dir.h: the rule kmod/ is found by too).
+// The fetcher kp-build uses: $KP_DEBIAN_FETCHER, else the source tree's
+// patch-tools/debian_archive.py.
 std::string default_fetcher();
 
 // The last non-empty line of a program's output (its one-line reason).

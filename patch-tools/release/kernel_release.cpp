@@ -80,16 +80,12 @@ SourceVersion read_source_version(const std::string &src)
 	SourceVersion v;
 	v.upstream = makefile_version(src);
 	std::string changelog = src + "/debian/changelog";
-	std::string marker = src + "/.kp-debian-version";
 	if (fs::exists(changelog)) {
 		v.debian =
 		        changelog_version(first_line(take(kp::support::read_text_file(changelog))));
 		if (v.debian.empty())
 			throw Error(changelog + ": first line is not a changelog entry");
 		v.debian_from = changelog;
-	} else if (fs::exists(marker)) {
-		v.debian = first_line(take(kp::support::read_text_file(marker)));
-		v.debian_from = marker;
 	}
 	return v;
 }
@@ -103,10 +99,14 @@ void check_source_matches(const SourceVersion &src, const std::string &src_path,
 		throw Error("source " + src_path + " is Linux " + src.upstream + " but " +
 		            kernel_says + " (Linux " + kernel.upstream + ")");
 	if (src.debian.empty())
-		throw Error("source " + src_path + " (Linux " + src.upstream +
-		            ") has no Debian version (no debian/changelog or "
-		            ".kp-debian-version) but " +
-		            kernel_says + ": cannot tell whether it is that kernel's source");
+		throw Error(
+		        "source " + src_path + " (Linux " + src.upstream +
+		        ") has no Debian version (no debian/changelog, and its files were not "
+		        "compared with Debian's source) but " +
+		        kernel_says +
+		        ": cannot tell whether it is that kernel's source; run kp-build without "
+		        "--src to use Debian's source of " +
+		        package_version);
 	if (src.debian != package_version)
 		throw Error("source " + src_path + " is Debian " + src.debian + " (" +
 		            src.debian_from + ") but " + kernel_says);

@@ -24,8 +24,9 @@ struct PackageVersion {
 PackageVersion parse_package_version(const std::string &version);
 
 // SRC's version. upstream: VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION of SRC/Makefile.
-// debian: the version of debian/changelog's first entry, else the contents of
-// .kp-debian-version (written when kp unpacks a linux-source package); empty when unknown.
+// debian: the version of debian/changelog's first entry (a tree from `apt-get source`); empty
+// when SRC has none (a tree extracted from the linux-source tarball, a git tree): its files
+// then tell (DebianArchive::identify_source).
 struct SourceVersion {
 	std::string upstream;
 	std::string debian;

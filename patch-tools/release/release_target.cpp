@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "cache_evict.h"
 #include "debian_packages.h"
 #include "elf/object.h"
 #include "entry_types.h"
@@ -95,29 +96,27 @@ std::string object_module(const std::string &tree, const std::string &obj)
 	return cmd.substr(p, cmd.find('"', p) - p);
 }
 
-// The release's file of module `name` (modules.dep names them relative to its directory;
-// a file name's '-' is '_' in the module's name).
+// The release's file of module `name`, from modules.order (Kbuild's list of the modules it
+// built, shipped in the image package; modules.dep is made by the package's postinst, so an
+// unpacked package has none). modules.order names each file relative to the modules
+// directory; a file name's '-' is '_' in the module's name.
 std::string module_file(const TargetKernel &t, const std::string &name)
 {
 	if (t.modules.empty())
 		throw Error("the patch changes module " + name + " but no modules of " + t.release +
 		            " were found (--modules)");
-	std::ifstream in(t.modules + "/modules.dep");
-	if (!in)
-		throw Error("cannot read " + t.modules + "/modules.dep");
-	std::string line;
-	while (std::getline(in, line)) {
-		std::string path = line.substr(0, line.find(':'));
-		std::string base = path.substr(path.rfind('/') + 1);
-		if (kp::support::module_name_of_file(base) != name)
-			continue;
-		if (base.size() < 3 || base.compare(base.size() - 3, 3, ".ko") != 0)
-			throw Error("module " + name + " of " + t.release + " is compressed (" +
-			            base + "): compressed modules are not supported yet");
+	const std::string order = t.modules + "/modules.order";
+	std::string path = module_order_path(take(kp::support::read_text_file(order)), name);
+	if (path.empty())
+		throw Error("module " + name + " is not in " + order + ": " + t.release +
+		            " does not build it");
+	if (fs::exists(t.modules + "/" + path))
 		return t.modules + "/" + path;
-	}
-	throw Error("module " + name + " is not in " + t.modules + "/modules.dep: " + t.release +
-	            " does not build it");
+	for (const char *z : {".xz", ".zst", ".gz"})
+		if (fs::exists(t.modules + "/" + path + z))
+			throw Error("module " + name + " of " + t.release + " is compressed (" +
+			            path + z + "): compressed modules are not supported yet");
+	throw Error(order + " names " + path + " but " + t.modules + " has no such file");
 }
 
 class ReleaseTarget final : public Target {
@@ -131,9 +130,9 @@ public:
 
 	StageReport build_original(RunContext &ctx) override
 	{
-		prepared_ = prepare_tree(
-		        {ctx.opt.src, target_.release, target_.config, ctx.cache_dir, ctx.jobs},
-		        &ctx.log);
+		prepared_ = prepare_tree({target_.src, target_.src_debian, target_.release,
+		                          target_.config, ctx.cache_dir, ctx.jobs},
+		                         &ctx.log);
 		return {prepared_.hit ? "tree preparation: cache hit (" + prepared_.dir + ")"
 		                      : "tree preparation: olddefconfig + modules_prepare in " +
 		                                prepared_.dir,
@@ -189,6 +188,19 @@ private:
 
 } // namespace
 
+void evict_release_entries(const Options &opt, Progress &progress)
+{
+	Stage stage(progress, "cache eviction");
+	size_t max = opt.cache_max >= 0 ? static_cast<size_t>(opt.cache_max) : cache_max_from_env();
+	EvictionReport ev = evict_release_cache(cache_dir(opt), max, {});
+	if (ev.removed.empty())
+		return; // reported only when it removed something
+	std::string list;
+	for (const auto &r : ev.removed)
+		list += (list.empty() ? "" : ", ") + r;
+	stage.done("kept at most " + std::to_string(max) + " per kind, removed " + list);
+}
+
 std::vector<std::unique_ptr<Target>> open_release_targets(const Options &opt, Progress &progress)
 {
 	bool overrides = !opt.config.empty() || !opt.symvers.empty() || !opt.vmlinux.empty() ||
@@ -217,13 +229,15 @@ std::vector<std::unique_ptr<Target>> open_release_targets(const Options &opt, Pr
 		q.vmlinux = opt.vmlinux;
 		q.modules = opt.modules;
 		q.need_vmlinux = !opt.resolve_only;
+		q.need_source = !opt.resolve_only;
 		Stage stage(progress, "kernel " + release);
 		TargetKernel target = resolve_target(q, &archive);
 		if (opt.resolve_only) {
 			std::fputs(target.describe().c_str(), stdout);
 			continue;
 		}
-		stage.done(target.origin);
+		stage.done(target.origin + "; source " + target.src +
+		           (target.src_from.empty() ? "" : " (" + target.src_from + ")"));
 		targets.push_back(std::make_unique<ReleaseTarget>(std::move(target)));
 	}
 	return targets;

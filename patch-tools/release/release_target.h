@@ -16,4 +16,8 @@ class Progress;
 // prints what was found for each release and returns none.
 std::vector<std::unique_ptr<Target>> open_release_targets(const Options &opt, Progress &progress);
 
+// Bounds --kernel's per-release cache (prepared trees, extracted sources; cache_evict.h)
+// after a run: the ones it used are the most recently used, so they are kept.
+void evict_release_entries(const Options &opt, Progress &progress);
+
 } // namespace kp::build

@@ -141,13 +141,31 @@ void fetch_debian(TargetKernel &t, const std::string &image, DebianArchive &arch
 	           " (unpacked in " + fs::path(img_root).parent_path().string() + ")";
 }
 
-void check_versions(const TargetKernel &t, const TargetRequest &q)
+std::string source_package(const TargetKernel &t)
+{
+	auto rel = parse_debian_release(t.release);
+	return "linux-source-" + (rel ? rel->series : std::string("?"));
+}
+
+// SRC is the kernel's source: its Makefile's version, then its Debian version (from
+// debian/changelog, else from its files against Debian's source of the kernel's version).
+void check_versions(TargetKernel &t, const TargetRequest &q, DebianArchive *archive)
 {
 	if (q.src.empty())
 		return;
+	t.src = q.src;
 	SourceVersion sv = read_source_version(q.src);
 	if (!t.package_version.empty()) {
+		if (sv.debian.empty() && archive &&
+		    sv.upstream == parse_package_version(t.package_version).upstream) {
+			sv.debian = archive->identify_source(q.src, source_package(t),
+			                                     t.package_version);
+			sv.debian_from = "its files, identical to Debian's " + source_package(t) +
+			                 " " + sv.debian;
+		}
 		check_source_matches(sv, q.src, t.release, t.package_version);
+		t.src_debian = sv.debian;
+		t.src_from = sv.debian_from;
 		return;
 	}
 	std::string up = t.config.empty() ? std::string{} : config_upstream_version(t.config);
@@ -156,7 +174,42 @@ void check_versions(const TargetKernel &t, const TargetRequest &q)
 		            t.release + "'s config " + t.config + " is Linux " + up);
 }
 
+// No SRC: Debian's source of the kernel's version, fetched and extracted into the cache.
+void fetch_source(TargetKernel &t, const TargetRequest &q, DebianArchive *archive)
+{
+	if (!q.src.empty() || !q.need_source)
+		return;
+	if (t.package_version.empty() || !archive)
+		throw Error("kernel " + t.release +
+		            " is not a Debian package's: give --src, the source tree it was built "
+		            "from");
+	const std::string pkg = source_package(t);
+	auto versions = archive->available_versions(pkg);
+	if (std::find(versions.begin(), versions.end(), t.package_version) == versions.end() &&
+	    archive->installed_version(pkg) != t.package_version)
+		throw Error("the Debian archive has no " + pkg + " " + t.package_version +
+		            ", the source of " + t.release + ": give --src");
+	t.src = archive->source_tree(pkg, t.package_version);
+	t.src_in_use = std::make_shared<InUse>(fs::path(t.src).parent_path().string());
+	t.src_debian = t.package_version;
+	t.src_from = "extracted by kp-build from Debian's " + pkg + " " + t.package_version;
+}
+
 } // namespace
+
+std::string module_order_path(const std::string &modules_order, const std::string &name)
+{
+	std::istringstream in(modules_order);
+	std::string line;
+	while (std::getline(in, line)) {
+		std::string base = line.substr(line.rfind('/') + 1);
+		std::string stem = base.substr(0, base.find('.'));
+		std::replace(stem.begin(), stem.end(), '-', '_');
+		if (!line.empty() && stem == name)
+			return line;
+	}
+	return {};
+}
 
 bool is_stub_system_map(const std::string &path)
 {
@@ -195,7 +248,8 @@ TargetKernel resolve_target(const TargetRequest &q, DebianArchive *archive)
 		t.package_version = image_version(t.release, *archive, true, image);
 	t.origin = overridden ? "overrides and installed files" : "installed files";
 	if (missing(t, q.need_vmlinux).empty()) {
-		check_versions(t, q);
+		check_versions(t, q, archive);
+		fetch_source(t, q, archive);
 		return t;
 	}
 	if (!debian)
@@ -211,11 +265,12 @@ TargetKernel resolve_target(const TargetRequest &q, DebianArchive *archive)
 	if (t.package_version.empty())
 		throw Error("the Debian archive has no linux-image-" + t.release +
 		            "-unsigned (nor linux-image-" + t.release + ")");
-	check_versions(t, q);
+	check_versions(t, q, archive);
 	fetch_debian(t, image, *archive, q.need_vmlinux);
 	if (!missing(t, q.need_vmlinux).empty())
 		throw Error("kernel " + t.release + ": Debian's packages lack " +
 		            list(missing(t, q.need_vmlinux)));
+	fetch_source(t, q, archive);
 	return t;
 }
 
@@ -225,8 +280,10 @@ std::string TargetKernel::describe() const
 		return std::string(k) + ": " + (v.empty() ? "(none)" : v) + "\n";
 	};
 	return line("release", release) + line("origin", origin) +
-	       line("package version", package_version) + line("config", config) +
-	       line("Module.symvers", symvers) + line("modules", modules) +
+	       line("package version", package_version) + line("source", src) +
+	       line("source version",
+	            src_debian.empty() ? src_debian : src_debian + " (" + src_from + ")") +
+	       line("config", config) + line("Module.symvers", symvers) + line("modules", modules) +
 	       line("vmlinux", vmlinux) + line("System.map", system_map) + line("vmlinuz", vmlinuz);
 }
 

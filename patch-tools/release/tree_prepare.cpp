@@ -71,7 +71,7 @@ std::string key_of(const PrepareRequest &q, const std::string &config_text,
 {
 	SourceVersion sv = read_source_version(q.src);
 	std::string text = "src=" + fs::canonical(q.src).string() + "\nupstream=" + sv.upstream +
-	                   "\ndebian=" + sv.debian + "\nrelease=" + q.release + "\n";
+	                   "\ndebian=" + q.debian + "\nrelease=" + q.release + "\n";
 	for (const auto &v : vars)
 		text += v + "\n";
 	text += config_text;
@@ -266,6 +266,7 @@ PreparedTree prepare_tree(const PrepareRequest &q, Log *log)
 	std::string trees = q.cache_dir + "/debian/trees";
 	fs::create_directories(trees);
 	p.dir = trees + "/" + q.release + "-" + p.key;
+	p.in_use = std::make_shared<InUse>(p.dir);
 	auto lock = take(kp::support::FileLock::acquire(p.dir + ".lock"));
 	if (fs::exists(p.dir + "/.kp-prepared")) {
 		restore_tree(p.dir);

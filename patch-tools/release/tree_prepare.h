@@ -4,8 +4,11 @@
 // genksyms, modpost), with kKcflags (-ffunction-sections -fdata-sections). Once per
 // (source, release, config, compiler), in <cache>/debian/trees; later runs reuse it.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "cache_evict.h"
 
 namespace kp::build {
 
@@ -13,6 +16,7 @@ class Log;
 
 struct PrepareRequest {
 	std::string src;       // unbuilt source tree; never written
+	std::string debian;    // SRC's Debian version, as established; may be empty
 	std::string release;   // the target's uname -r
 	std::string config;    // the release's .config
 	std::string cache_dir; // kp-build's cache root
@@ -25,6 +29,7 @@ struct PreparedTree {
 	bool hit = false;                   // prepared by an earlier run
 	double seconds = 0;                 // this run's preparation time (0 on a hit)
 	std::vector<std::string> make_vars; // CC=, KERNELRELEASE=, KCFLAGS= for every make
+	std::shared_ptr<InUse> in_use;      // held while the tree is used: not evicted
 };
 
 // The make variables that compile like the release's build: the compiler named by

@@ -118,7 +118,8 @@ def build_module(kernel_tree, tmp_path_factory):
 @pytest.fixture(scope="session")
 def debian():
     """Debian's own cloud kernel of the derived release (debian_kernel.py): its image
-    package fetched and unpacked into the cache, never installed."""
+    package fetched and unpacked into the VM side's cache (not kp-build's), never
+    installed."""
     import debian_kernel as dk
     try:
         return dk.vm_kernel("cloud-amd64", log=print)
@@ -128,9 +129,24 @@ def debian():
 
 @pytest.fixture(scope="session")
 def debian_source(debian) -> Path:
-    """Debian's source of that release, extracted once into the cache."""
+    """Debian's source of that release as a user has it: the linux-source tarball of the
+    release's version extracted with tar, nothing added (kept in the VM side's cache)."""
     import debian_kernel as dk
     try:
-        return dk.source_tree(debian.release, log=print)
+        return dk.source_tree(debian.release,
+                              dk.cache_dir() / "user-sources" / debian.release.version,
+                              log=print)
     except dk.DebianKernelError as e:
         pytest.fail(f"Debian's source is not available: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kp_build_cache(tmp_path_factory) -> Path:
+    """kp-build's cache for the Debian tests of this run, empty at its start: they start
+    where a user starts. Shared by the xdist workers of one run (kp-build locks it)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    path = base / "kp-build-cache"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,6 +1,8 @@
 """Debian's own kernel as a second VM image (issue 13): the release is derived from the
-archive, its image package fetched into the cache (never installed), booted with the busybox
-initramfs; a module of the package is loaded with its dependencies from modules.dep."""
+archive, its image package fetched into the VM side's cache (never installed), booted with
+the busybox initramfs; a module of the package is loaded with its dependencies from
+modules.dep. kp-build's resolution of the release (issue 23: an empty kp-build cache, the
+source as Debian ships it) and its refusals, each one line with nothing left behind."""
 from __future__ import annotations
 
 import os
@@ -17,7 +19,8 @@ sys.path.insert(0, str(REPO / "vm-images"))
 import debian_kernel as dk  # noqa: E402
 import kpvm  # noqa: E402
 
-FETCHER = REPO / "vm-images" / "debian_kernel.py"
+FETCHER = REPO / "patch-tools" / "debian_archive.py"   # kp-build's archive side
+DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
 
 
 # --- the derivation and module helpers, no VM ---
@@ -73,6 +76,7 @@ def test_missing_package_is_one_line_and_writes_nothing(tmp_path):
     assert len(lines) == 1, p.stderr
     assert "linux-image-0.0.0-0-nosuch-unsigned" in lines[0]
     assert not list((tmp_path / "cache").glob("pkgs/*"))
+    assert not list((tmp_path / "cache").glob("tmp/*"))
 
 
 def test_unreachable_archive_is_one_line_and_writes_nothing(tmp_path, debian):
@@ -87,6 +91,7 @@ def test_unreachable_archive_is_one_line_and_writes_nothing(tmp_path, debian):
     assert len(lines) == 1, p.stderr
     assert debian.release.headers_package in lines[0]
     assert not list((tmp_path / "cache").glob("pkgs/*"))
+    assert not list((tmp_path / "cache").glob("tmp/*"))
 
 
 # --- the image ---
@@ -134,17 +139,25 @@ echo modules-ok
 KP_BUILD = Path(os.environ.get("KP_BUILD_BIN") or kpvm.BUILD / "bin/kp-build")
 
 
-def kp_build(*args: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def kp_build(kp_build_cache):
+    """kp-build with this run's kp-build cache (empty at the start of the run) unless the
+    test gives its own --cache-dir."""
     if not KP_BUILD.exists():
         pytest.fail(f"{KP_BUILD} not built: run 'make all'", pytrace=False)
-    return subprocess.run([str(KP_BUILD), *args], capture_output=True, text=True, timeout=900)
+
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        cache = [] if "--cache-dir" in args else ["--cache-dir", str(kp_build_cache)]
+        return subprocess.run([str(KP_BUILD), *cache, *args], capture_output=True, text=True,
+                              timeout=900, env=None if env is None else {**os.environ, **env})
+    return run
 
 
 def fields(out: str) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
 
 
-def test_kp_build_resolves_the_release_from_debians_packages(debian, debian_source):
+def test_kp_build_resolves_the_release_from_debians_packages(debian, debian_source, kp_build):
     rel = debian.release
     p = kp_build("--src", str(debian_source), "--kernel", rel.release, "--resolve-only")
     assert p.returncode == 0, p.stderr
@@ -168,29 +181,86 @@ def one_line_refusal(p: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_kp_build_refuses_a_source_of_another_debian_version(debian, debian_source, tmp_path):
+def changelog(version: str) -> str:
+    """The first lines of debian/changelog in a tree from `apt-get source linux=VERSION`."""
+    return f"linux ({version}) bookworm-security; urgency=high\n\n  * kp test\n"
+
+
+def test_kp_build_refuses_a_source_of_another_debian_version(debian, debian_source, tmp_path,
+                                                             kp_build):
+    """A tree from `apt-get source` of another Debian revision (its debian/changelog says
+    which): refused naming both versions, before anything is fetched."""
     rel = debian.release
     src = tmp_path / "src"
-    src.mkdir()
+    (src / "debian").mkdir(parents=True)
     shutil.copy(debian_source / "Makefile", src / "Makefile")
     other = rel.version.rsplit("-", 1)[0] + "-0kp1"
-    (src / ".kp-debian-version").write_text(other + "\n")
+    (src / "debian" / "changelog").write_text(changelog(other))
     cache = tmp_path / "cache"
     p = kp_build("--src", str(src), "--kernel", rel.release, "--resolve-only",
                  "--cache-dir", str(cache))
     line = one_line_refusal(p)
-    assert other in line and rel.version in line, line
+    assert f"is Debian {other} ({src}/debian/changelog) but kernel {rel.release} is " \
+           f"{rel.version}" in line, line
     assert not list(cache.glob("debian/pkgs/*")), "refused, yet something was fetched"
 
 
-def test_kp_build_refuses_a_release_that_is_not_debians(debian_source, tmp_path):
+def test_kp_build_knows_a_tarball_tree_by_its_files(debian, debian_source, tmp_path, kp_build):
+    """The linux-source tarball extracted with tar has no debian/changelog: kp-build compares
+    its files with Debian's source of the release's version. The tree as extracted is
+    accepted; the same tree with one file changed is refused, naming the file."""
+    rel = debian.release
+    p = kp_build("--src", str(debian_source), "--kernel", rel.release, "--resolve-only")
+    assert p.returncode == 0, p.stderr
+    assert fields(p.stdout)["source version"] == \
+        f"{rel.version} (its files, identical to Debian's {rel.source_package} {rel.version})"
+    src = tmp_path / "src"
+    subprocess.run(["cp", "-al", str(debian_source), str(src)], check=True)
+    target = src / "kernel/sys.c"
+    text = target.read_text()
+    target.unlink()                     # a new file: the extracted source stays intact
+    target.write_text(text.replace("SYSCALL_DEFINE1(newuname,", "SYSCALL_DEFINE1( newuname,"))
+    p = kp_build("--src", str(src), "--kernel", rel.release, "--resolve-only")
+    line = one_line_refusal(p)
+    assert f"{src} is not Debian's {rel.source_package} {rel.version}: 1 file(s) differ " \
+           f"(kernel/sys.c)" in line, line
+
+
+def test_kp_build_refuses_a_source_that_is_not_a_kernel(debian, tmp_path, kp_build):
+    (tmp_path / "src").mkdir()
+    cache = tmp_path / "cache"
+    p = kp_build("--src", str(tmp_path / "src"), "--kernel", debian.release.release,
+                 "--patch", str(DEMO_FIX), "--cache-dir", str(cache))
+    line = one_line_refusal(p)
+    assert "no Makefile" in line, line
+    left = [f for f in cache.glob("debian/*/*") if f.parent.name in ("pkgs", "tmp", "sources")]
+    assert not left, left
+
+
+def test_kp_build_with_an_unreachable_archive_leaves_nothing(debian, tmp_path, kp_build):
+    """No --src and an empty cache: the source must be fetched, and the archive cannot be
+    reached (a dead proxy): one line, exit 1, no module, nothing left in the cache."""
+    cache, out = tmp_path / "cache", tmp_path / "kp_fix.ko"
+    p = kp_build("--kernel", debian.release.release, "--patch", str(DEMO_FIX), "-o", str(out),
+                 "--cache-dir", str(cache),
+                 env={"KP_APT_OPTIONS": "-o Acquire::http::Proxy=http://127.0.0.1:9 "
+                                        "-o Acquire::Retries=0",
+                      "KP_DOWNLOAD_TIMEOUT": "60"})
+    line = one_line_refusal(p)
+    assert "downloading" in line, line
+    assert not out.exists()
+    left = [f for f in cache.glob("debian/*/*") if f.parent.name in ("pkgs", "tmp", "sources")]
+    assert not left, left
+
+
+def test_kp_build_refuses_a_release_that_is_not_debians(debian_source, tmp_path, kp_build):
     p = kp_build("--src", str(debian_source), "--kernel", "6.1.999-kp-custom", "--resolve-only",
                  "--cache-dir", str(tmp_path))
     line = one_line_refusal(p)
     assert "not a Debian release" in line and "--config" in line, line
 
 
-def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp_path):
+def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp_path, kp_build):
     series, flavour = debian.release.series, debian.release.release.split("-", 2)[2]
     missing = f"{series}.0-99999-{flavour}"
     p = kp_build("--src", str(debian_source), "--kernel", missing, "--resolve-only",
@@ -201,10 +271,8 @@ def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp
 
 # --- tree preparation, the patch's objects before and after, run-pre against Debian's image ---
 
-DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
 
-
-def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_source):
+def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_source, kp_build):
     p = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
                  "--patch", str(DEMO_FIX), "--check-only", "-j2")
     assert p.returncode == 0, p.stderr
@@ -215,11 +283,15 @@ def test_kp_build_checks_the_demo_fix_against_debians_image(debian, debian_sourc
     assert m and int(m.group(1)) >= 1, p.stderr
 
 
-def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source, tmp_path):
-    """One function of SRC differs from what built the kernel (outside the fix's hunk): the
+def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source, tmp_path,
+                                                         kp_build):
+    """A tree from `apt-get source` (its debian/changelog names the kernel's version) in
+    which one function differs from what built the kernel (outside the fix's hunk): the
     objects compile, the fix applies, and run-pre refuses, naming that function."""
     src = tmp_path / "src"
     subprocess.run(["cp", "-al", str(debian_source), str(src)], check=True)
+    (src / "debian").mkdir()
+    (src / "debian" / "changelog").write_text(changelog(debian.release.version))
     sys_c = src / "kernel/sys.c"
     text = sys_c.read_text()
     body = text.index("SYSCALL_DEFINE1(newuname,")
@@ -242,7 +314,8 @@ def test_run_pre_refuses_a_source_edited_before_the_build(debian, debian_source,
     assert (debian_source / "kernel/sys.c").read_text() == text
 
 
-def test_unbuilt_source_without_kernel_targets_the_running_kernel(debian_source, tmp_path):
+def test_unbuilt_source_without_kernel_targets_the_running_kernel(debian_source, tmp_path,
+                                                                  kp_build):
     """SRC is not a built tree and no --kernel is given: the target is `uname -r` of this
     machine, resolved like --kernel (refused with the reason when it cannot be)."""
     out = tmp_path / "kp_fix.ko"
@@ -255,7 +328,7 @@ def test_unbuilt_source_without_kernel_targets_the_running_kernel(debian_source,
 
 
 def test_repeated_kernel_resolves_every_release_before_building_any(debian, debian_source,
-                                                                   tmp_path):
+                                                                   tmp_path, kp_build):
     """One fix, several releases: each is resolved (versions checked) before any is built,
     so a release SRC cannot serve refuses the whole run before any work and writes
     nothing; the output is a directory (DIR/RELEASE/), a release is given once."""

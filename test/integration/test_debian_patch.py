@@ -1,7 +1,9 @@
-"""Debian's own kernel patched live (issue 13): `kp-build --kernel RELEASE` builds patch
+"""Debian's own kernel patched live (issues 13, 23): `kp-build --kernel RELEASE` builds patch
 modules from Debian's source for Debian's cloud kernel (its config, Module.symvers and -dbg
-vmlinux, fetched into the cache), and in QEMU, on Debian's own vmlinuz, each patch takes
-effect and goes away again with kpctl.
+vmlinux, fetched into an empty kp-build cache), and in QEMU, on Debian's own vmlinuz, each
+patch takes effect and goes away again with kpctl. The source is what a user has: the demo
+fix is built with no --src (kp-build fetches Debian's source itself), the others from the
+linux-source tarball extracted with tar (no marker: kp-build compares its files).
 
 One module per feature the kernel's build makes special: the demo fix, a function with a
 paravirt call (PARAVIRT_XXL: real .parainstructions), a user copy (__ex_table), a static key
@@ -41,21 +43,30 @@ FEATURES = {
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
 
 
-def kp_build(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(tool("kp-build")), *args], capture_output=True, text=True,
-                          timeout=1800)
+@pytest.fixture(scope="module")
+def kp_build(kp_build_cache):
+    """kp-build with this run's kp-build cache (empty at the start of the run)."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
+                               *args], capture_output=True, text=True, timeout=1800)
+    return run
 
 
 @pytest.fixture(scope="module")
-def built(debian, debian_source, tmp_path_factory) -> dict[str, Path]:
+def built(debian, debian_source, kp_build, tmp_path_factory) -> dict[str, Path]:
     """Each feature's module for Debian's kernel, with kp_core.ko beside them."""
     out = tmp_path_factory.mktemp("debian-modules")
     kos = {}
     for name, (patch, _) in FEATURES.items():
         ko = out / f"kp_{name.replace('-', '_')}.ko"
-        r = kp_build("--src", str(debian_source), "--kernel", debian.release.release,
+        src = [] if name == "demo" else ["--src", str(debian_source)]
+        r = kp_build(*src, "--kernel", debian.release.release,
                      "--patch", str(patch), "-o", str(ko), "-j2")
         assert r.returncode == 0, f"kp-build --kernel failed for {name}:\n{r.stderr}"
+        if name == "demo":   # no --src: Debian's source of the release, fetched by kp-build
+            assert re.search(r"kernel \S+: .*source \S+/sources/linux-source-"
+                             + re.escape(debian.release.series) + "_"
+                             + re.escape(debian.release.version), r.stderr), r.stderr
         # The module's CRCs are the kernel's: kp-build compared them with vmlinux's.
         assert re.search(r"module check: .*vermagic '" + re.escape(debian.release.release) +
                          r" SMP .*modversions.*, \d+ symbol CRC\(s\) equal to the kernel's",
@@ -161,7 +172,8 @@ test "$(uname -m)" = x86_64 && echo UNPATCHED
     assert "UNPATCHED" in out, out
 
 
-def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, tmp_path):
+def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, kp_build,
+                                              tmp_path):
     """A Module.symvers whose CRCs are not the kernel's: the module would be refused by the
     loader ("disagrees about version of symbol"), so kp-build refuses it first, naming the
     symbol, and writes nothing."""
@@ -185,7 +197,7 @@ def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, tmp_
     assert not out.exists() and not (tmp_path / "kp_core.ko").exists()
 
 
-def test_file_the_config_does_not_build_is_refused(debian, debian_source, tmp_path):
+def test_file_the_config_does_not_build_is_refused(debian, debian_source, kp_build, tmp_path):
     """Kbuild compiles any single object asked for, also one the config leaves out (sound/
     on the cloud flavour): none of its functions is the kernel's code, so kp-build refuses,
     naming the file, and writes nothing."""

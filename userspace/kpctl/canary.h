@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "paths.h"
+
 namespace kp::ctl {
 
 inline constexpr size_t max_canary_pids = 64; // the core's limit
@@ -17,9 +19,9 @@ inline constexpr size_t max_canary_pids = 64; // the core's limit
 // the processes in its cgroup.procs now), several per argument separated by commas.
 // Sorted, without duplicates.  Throws Error(usage) naming the selector and what is wrong
 // (malformed, no such process, a kernel thread, not a cgroup v2 directory, empty cgroup,
-// more than max_canary_pids processes).  @proc is /proc (a test seam).
+// more than max_canary_pids processes).  @proc is /proc (paths.h; a test seam).
 std::vector<pid_t> canary_pids(const std::vector<std::string> &selectors,
-                               const std::string &proc = "/proc");
+                               const std::string &proc = paths::proc());
 
 // Arms a canary of patch @name for @pids: the core starts one when this process next
 // loads that patch.  Returns 0 or the errno of the write.

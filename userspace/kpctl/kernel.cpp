@@ -12,14 +12,9 @@
 
 #include "elf/object.h"
 #include "errors.h"
+#include "paths.h"
 
 namespace kp::ctl {
-
-std::string sys_root()
-{
-	const char *env = std::getenv("KPCTL_SYSFS");
-	return env && *env ? env : "/sys";
-}
 
 std::string build_id_from_notes(const std::string &notes)
 {
@@ -29,7 +24,7 @@ std::string build_id_from_notes(const std::string &notes)
 
 std::string running_build_id()
 {
-	std::string path = sys_root() + "/kernel/notes";
+	std::string path = paths::kernel_notes();
 	std::ifstream in(path, std::ios::binary);
 	if (!in)
 		throw Error(Exit::internal, errno_text("cannot read " + path, errno) +

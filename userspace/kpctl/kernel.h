@@ -5,10 +5,6 @@
 
 namespace kp::ctl {
 
-// Root of sysfs: "/sys", or $KPCTL_SYSFS (a test seam: unit tests point it at a
-// directory tree shaped like /sys).
-std::string sys_root();
-
 // Hex GNU build ID of the running vmlinux, from <sysfs>/kernel/notes.
 // Throws Error(internal) if it cannot be read.
 std::string running_build_id();

@@ -5,11 +5,13 @@
 
 #include <cerrno>
 
+#include "paths.h"
+
 namespace kp::ctl {
 
 KmsgCursor::KmsgCursor()
 {
-	fd_ = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	fd_ = ::open(paths::kmsg().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd_ >= 0)
 		::lseek(fd_, 0, SEEK_END);
 }

@@ -15,6 +15,7 @@
 #include "kmsg.h"
 #include "module_fd.h"
 #include "module_file.h"
+#include "paths.h"
 #include "sysfs.h"
 
 namespace fs = std::filesystem;
@@ -48,7 +49,7 @@ std::vector<std::string> core_candidates(const std::string &cli, const std::stri
 	if (const char *env = std::getenv("KP_CORE"); env && *env)
 		c.push_back(env);
 	c.push_back((fs::path(patch_path).parent_path() / "kp_core.ko").string());
-	c.push_back("/lib/modules/" + running_release() + "/extra/kp_core.ko");
+	c.push_back(paths::installed_core(running_release()));
 	return c;
 }
 

@@ -22,7 +22,7 @@ int load_module(const ModuleFd &file, const std::string &params = "",
 int remove_module(const std::string &name);
 
 // Where kp_core.ko is looked for, in order: @cli (--core), $KP_CORE, kp_core.ko
-// beside @patch_path, /lib/modules/$(uname -r)/extra/kp_core.ko.
+// beside @patch_path, paths::installed_core (/lib/modules/$(uname -r)/extra/kp_core.ko).
 std::vector<std::string> core_candidates(const std::string &cli, const std::string &patch_path);
 
 // Loads the core module if it is not loaded.  Returns true if this call loaded it.

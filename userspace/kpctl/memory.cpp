@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "paths.h"
 #include "support/atomic_file.h"
 #include "sysfs.h"
 
@@ -35,22 +36,22 @@ std::vector<RolledBack> parse(std::istream &in)
 
 std::vector<RolledBack> read_core()
 {
-	std::ifstream in(kp_sysfs_dir() + "/rolled_back");
+	std::ifstream in(paths::kp_sysfs() + "/rolled_back");
 	return in ? parse(in) : std::vector<RolledBack>{};
 }
 
 std::vector<RolledBack> read_disk()
 {
-	std::ifstream in(memory_file());
+	std::ifstream in(paths::rolled_back_file());
 	return in ? parse(in) : std::vector<RolledBack>{};
 }
 
 bool write_disk(const std::vector<RolledBack> &entries)
 {
 	std::error_code ec;
-	fs::create_directories(fs::path(memory_file()).parent_path(), ec);
+	fs::create_directories(fs::path(paths::rolled_back_file()).parent_path(), ec);
 	auto r = support::write_atomically(
-	        memory_file(), [&](const std::string &tmp) -> kp::Expected<void> {
+	        paths::rolled_back_file(), [&](const std::string &tmp) -> kp::Expected<void> {
 		        std::ofstream out(tmp);
 		        for (const auto &e : entries)
 			        out << e.build_id << " " << e.name << " " << e.why << "\n";
@@ -61,7 +62,7 @@ bool write_disk(const std::vector<RolledBack> &entries)
 	        });
 	if (!r) {
 		std::cerr << "kpctl: warning: cannot record rolled-back patches in "
-		          << memory_file() << ": " << r.error().message() << "\n";
+		          << paths::rolled_back_file() << ": " << r.error().message() << "\n";
 		return false;
 	}
 	return true;
@@ -74,12 +75,6 @@ bool has(const std::vector<RolledBack> &v, const std::string &build_id)
 }
 
 } // namespace
-
-std::string memory_file()
-{
-	const char *dir = std::getenv("KPCTL_STATE_DIR");
-	return std::string(dir && *dir ? dir : "/var/lib/kp") + "/rolled-back";
-}
 
 std::vector<RolledBack> rolled_back_patches()
 {
@@ -110,7 +105,7 @@ bool save_rolled_back()
 
 void forget_rolled_back(const std::string &build_id)
 {
-	std::ofstream core(kp_sysfs_dir() + "/rolled_back");
+	std::ofstream core(paths::kp_sysfs() + "/rolled_back");
 	if (core)
 		core << "forget " << build_id << "\n"; // ENOENT when the core had none: fine
 	auto disk = read_disk();

@@ -1,6 +1,6 @@
 // Rolled-back patches (issue 16): the core's memory (/sys/kernel/kp/rolled_back, for as
 // long as kp_core is loaded) and kpctl's copy on disk (survives reboots), both keyed on
-// the GNU build ID of the patch module itself.
+// the GNU build ID of the patch module itself.  Where the disk copy is: paths.h.
 #pragma once
 
 #include <optional>
@@ -14,9 +14,6 @@ struct RolledBack {
 	std::string name;     // its module name
 	std::string why;      // fault type, function+offset, task, time
 };
-
-// $KPCTL_STATE_DIR/rolled-back, else /var/lib/kp/rolled-back.
-std::string memory_file();
 
 // The core's and the disk's entries, the core's first, each build ID once.
 std::vector<RolledBack> rolled_back_patches();

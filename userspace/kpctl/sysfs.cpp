@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "kernel.h"
+#include "paths.h"
 
 namespace fs = std::filesystem;
 
@@ -43,22 +44,17 @@ std::vector<std::string> lines(const std::string &text)
 
 } // namespace
 
-std::string kp_sysfs_dir()
-{
-	return sys_root() + "/kernel/kp";
-}
-
 bool core_sysfs_present()
 {
 	std::error_code ec;
-	return fs::is_directory(kp_sysfs_dir(), ec);
+	return fs::is_directory(paths::kp_sysfs(), ec);
 }
 
 std::vector<std::string> loaded_patch_names()
 {
 	std::vector<std::string> out;
 	std::error_code ec;
-	for (const auto &e : fs::directory_iterator(kp_sysfs_dir(), ec)) {
+	for (const auto &e : fs::directory_iterator(paths::kp_sysfs(), ec)) {
 		std::error_code ec2;
 		if (e.is_directory(ec2) && fs::exists(e.path() / "enabled", ec2))
 			out.push_back(e.path().filename().string());
@@ -69,7 +65,7 @@ std::vector<std::string> loaded_patch_names()
 
 std::optional<PatchState> read_patch(const std::string &name)
 {
-	fs::path dir = fs::path(kp_sysfs_dir()) / name;
+	fs::path dir = fs::path(paths::kp_sysfs()) / name;
 	auto enabled = read_text(dir / "enabled");
 	if (!enabled)
 		return std::nullopt;
@@ -142,7 +138,7 @@ int write_attr(const std::string &name, const char *attr, const std::string &val
 
 int write_kp_file(const std::string &rel, const std::string &value)
 {
-	std::string path = kp_sysfs_dir() + "/" + rel;
+	std::string path = paths::kp_sysfs() + "/" + rel;
 	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -177,7 +173,7 @@ std::optional<std::string> patch_in_transition(const std::string &except)
 	for (const auto &n : loaded_patch_names()) {
 		if (n == except)
 			continue;
-		auto t = read_text(fs::path(kp_sysfs_dir()) / n / "transition");
+		auto t = read_text(fs::path(paths::kp_sysfs()) / n / "transition");
 		if (t && *t != "idle")
 			return n;
 	}
@@ -186,7 +182,7 @@ std::optional<std::string> patch_in_transition(const std::string &except)
 
 std::string module_initstate(const std::string &name)
 {
-	return read_text(fs::path(sys_root()) / "module" / name / "initstate").value_or("");
+	return read_text(fs::path(paths::sysfs_module(name)) / "initstate").value_or("");
 }
 
 bool module_loaded(const std::string &name)

@@ -36,7 +36,6 @@ struct PatchState {
 	std::vector<std::string> values;     // "<object> <variable>,<sympos> <size> <state>"
 };
 
-std::string kp_sysfs_dir(); // <sysfs>/kernel/kp
 bool core_sysfs_present();
 std::vector<std::string> loaded_patch_names(); // sorted
 std::optional<PatchState> read_patch(const std::string &name);

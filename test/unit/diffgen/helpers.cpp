@@ -1,59 +1,17 @@
 #include "helpers.h"
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <fstream>
 
 namespace kp::test {
 
-namespace {
-
-std::filesystem::path scratch_root()
-{
-	return std::filesystem::temp_directory_path() /
-	       ("kp-diffgen-test-" + std::to_string(getpid()));
-}
-
-// Removes this process's scratch folder at exit (KP_KEEP_TEST_FILES=1 keeps it).
-struct ScratchCleanup {
-	~ScratchCleanup()
-	{
-		if (!std::getenv("KP_KEEP_TEST_FILES")) {
-			std::error_code ec;
-			std::filesystem::remove_all(scratch_root(), ec);
-		}
-	}
-} scratch_cleanup;
-
-} // namespace
-
-std::filesystem::path scratch_dir(const std::string &name)
-{
-	auto dir = scratch_root() / name;
-	std::filesystem::remove_all(dir);
-	std::filesystem::create_directories(dir);
-	return dir;
-}
-
 int run_command(const std::string &cmd, std::string *output)
 {
-	std::string full = cmd + " 2>&1";
-	FILE *p = popen(full.c_str(), "r");
-	if (!p)
-		return -1;
-	std::array<char, 4096> buf;
-	std::string out;
-	size_t n;
-	while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-		out.append(buf.data(), n);
-	int st = pclose(p);
+	kit::RunOptions o;
+	o.merge_stderr = true;
+	kit::Result r = kit::sh(cmd, o);
 	if (output)
-		*output = out;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		*output = r.out;
+	return r.status;
 }
 
 std::string compile(const std::filesystem::path &dir, const std::string &name,

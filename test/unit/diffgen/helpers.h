@@ -12,6 +12,7 @@
 
 #include "diffgen.h"
 #include "elf/object.h"
+#include "kit/kit.h"
 
 namespace kp::test {
 
@@ -25,10 +26,11 @@ inline const char *kKernelCflags = "-O2 -g -ffunction-sections -fdata-sections -
                                    "-nostdinc -fcf-protection=none -mindirect-branch=thunk-extern "
                                    "-mfunction-return=thunk-extern";
 
-std::filesystem::path scratch_dir(const std::string &name);
+using kit::scratch_dir;
 // Writes @src to DIR/NAME.c and compiles it to DIR/NAME.o; fails the test on error.
 std::string compile(const std::filesystem::path &dir, const std::string &name,
                     const std::string &src);
+// Runs @cmd with /bin/sh (the test kit's runner); @output gets stdout and stderr.
 int run_command(const std::string &cmd, std::string *output = nullptr);
 
 struct Pair {

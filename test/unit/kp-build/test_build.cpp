@@ -5,10 +5,10 @@
 #include <filesystem>
 
 #include "build.h"
-#include "test_util.h"
+#include "kit/kit.h"
 
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 TEST(Build, MakefileIncludesFollowsKbuildsWayToTheObjects)
 {

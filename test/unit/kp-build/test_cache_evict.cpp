@@ -11,12 +11,12 @@
 #include "cache.h"
 #include "cache_evict.h"
 #include "error.h"
+#include "kit/kit.h"
 #include "progress.h"
-#include "test_util.h"
 
 namespace fs = std::filesystem;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 
@@ -284,4 +284,80 @@ TEST(CacheEvict, OldCoreBuildsAndWorkDirectoriesGo)
 	        << "third newest, but used a minute ago";
 	EXPECT_FALSE(fs::exists(cache + "/core-0000000000000004"))
 	        << "beyond the limit, unused for 2 h";
+}
+
+TEST(CacheEvict, WorkDirectoriesBeyondTheBoundGoUnlessTheirKpBuildRuns)
+{
+	TempDir d;
+	std::string cache = d / "cache";
+	time_t now = time(nullptr);
+	size_t n = kp::build::kWorkDirsKept + 3;
+	// The oldest is still held by its kp-build (a run that takes long): never removed.
+	write_file(cache + "/work/failed-0/kp-build.log", "running");
+	kp::build::WorkDirLock running(cache + "/work/failed-0");
+	for (size_t i = 0; i < n; ++i) {
+		std::string dir = cache + "/work/failed-" + std::to_string(i);
+		write_file(dir + "/kp-build.log", "refused");
+		set_used(dir + "/kp-build.log", now - 3600 + static_cast<time_t>(i) * 60);
+		set_used(dir, now - 3600 + static_cast<time_t>(i) * 60);
+	}
+	auto r = kp::build::evict_cache_entries(cache, 3, "");
+	EXPECT_TRUE(fs::exists(cache + "/work/failed-0"));
+	EXPECT_FALSE(fs::exists(cache + "/work/failed-1"));
+	EXPECT_FALSE(fs::exists(cache + "/work/failed-2"));
+	for (size_t i = 3; i < n; ++i)
+		EXPECT_TRUE(fs::exists(cache + "/work/failed-" + std::to_string(i))) << i;
+	EXPECT_EQ(r.removed.size(), 2u);
+}
+
+TEST(CacheEvict, PreparedTreesAndSourcesAreKeptUpToTheLimitNeverWhileUsed)
+{
+	TempDir d;
+	std::string cache = d / "cache";
+	std::string trees = cache + "/debian/trees", sources = cache + "/debian/sources";
+	time_t now = time(nullptr);
+	auto tree = [&](const std::string &name, time_t when) {
+		write_file(trees + "/" + name + "/.kp-prepared", "release=x\n");
+		write_file(trees + "/" + name + ".lock", "");
+		write_file(trees + "/" + name + ".deps/index", "x");
+		write_file(trees + "/" + name + ".use", "");
+		set_used(trees + "/" + name + ".use", when);
+	};
+	auto source = [&](const std::string &name, time_t when) {
+		write_file(sources + "/" + name + "/linux-source-6.1/Makefile", "VERSION = 6\n");
+		write_file(sources + "/" + name + ".use", "");
+		set_used(sources + "/" + name + ".use", when);
+	};
+	tree("6.1.0-56-cloud-amd64-00000000000000aa", now - 4000);
+	tree("6.1.0-57-cloud-amd64-00000000000000bb", now - 3000);
+	tree("6.1.0-57-amd64-00000000000000cc", now - 2000);
+	tree("6.1.0-58-cloud-amd64-00000000000000dd", now - 1000);
+	fs::create_directories(trees + "/6.1.0-59-cloud-amd64-00000000000000ee.tmp");
+	source("linux-source-6.1_6.1.190-1", now - 3000);
+	source("linux-source-6.1_6.1.192-3", now - 1000);
+	{
+		// The oldest tree is in use by another kp-build.
+		kp::build::InUse held(trees + "/6.1.0-56-cloud-amd64-00000000000000aa");
+		set_used(trees + "/6.1.0-56-cloud-amd64-00000000000000aa.use", now - 4000);
+		auto r = kp::build::evict_release_cache(cache, 2, {});
+		EXPECT_TRUE(fs::exists(trees + "/6.1.0-56-cloud-amd64-00000000000000aa"));
+		EXPECT_EQ(r.busy.size(), 1u);
+	}
+	EXPECT_FALSE(fs::exists(trees + "/6.1.0-57-cloud-amd64-00000000000000bb"));
+	EXPECT_FALSE(fs::exists(trees + "/6.1.0-57-cloud-amd64-00000000000000bb.deps"));
+	EXPECT_FALSE(fs::exists(trees + "/6.1.0-57-cloud-amd64-00000000000000bb.lock"));
+	EXPECT_TRUE(fs::exists(trees + "/6.1.0-57-amd64-00000000000000cc/.kp-prepared"));
+	EXPECT_TRUE(fs::exists(trees + "/6.1.0-58-cloud-amd64-00000000000000dd/.kp-prepared"));
+	EXPECT_TRUE(fs::exists(sources + "/linux-source-6.1_6.1.190-1"));
+	EXPECT_TRUE(fs::exists(sources + "/linux-source-6.1_6.1.192-3"));
+	// Free now, and over the limit of 1: only the most recently used of each kind stays.
+	auto r = kp::build::evict_release_cache(cache, 1, {});
+	EXPECT_FALSE(fs::exists(trees + "/6.1.0-56-cloud-amd64-00000000000000aa"));
+	EXPECT_FALSE(fs::exists(trees + "/6.1.0-57-amd64-00000000000000cc"));
+	EXPECT_TRUE(fs::exists(trees + "/6.1.0-58-cloud-amd64-00000000000000dd/.kp-prepared"));
+	EXPECT_FALSE(fs::exists(sources + "/linux-source-6.1_6.1.190-1"));
+	EXPECT_TRUE(fs::exists(sources + "/linux-source-6.1_6.1.192-3/linux-source-6.1/Makefile"));
+	EXPECT_EQ(r.removed.size(), 3u);
+	// 0: no limit.
+	EXPECT_TRUE(kp::build::evict_release_cache(cache, 0, {}).removed.empty());
 }

@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "kbuild_deps.h"
+#include "kit/kit.h"
 #include "support/files.h"
-#include "test_util.h"
 
-using namespace kpbtest;
+using namespace kp::kit;
 
 namespace {
 bool contains(const std::vector<std::string> &v, const std::string &s)
@@ -41,7 +41,7 @@ TEST(KbuildDeps, ParsesSyntheticRecord)
 
 TEST(KbuildDeps, RealRecordOfTheTestKernel)
 {
-	std::string tree = kernel_tree();
+	std::string tree = built_kernel_tree();
 	if (tree.empty())
 		GTEST_SKIP() << "test kernel not built (make kernel)";
 	auto d = kp::build::parse_cmd_file(tree + "/fs/proc/.cmdline.o.cmd", tree);
@@ -54,7 +54,7 @@ TEST(KbuildDeps, RealRecordOfTheTestKernel)
 
 TEST(KbuildDeps, MembershipOfVmlinuxAndModules)
 {
-	std::string tree = kernel_tree();
+	std::string tree = built_kernel_tree();
 	if (tree.empty())
 		GTEST_SKIP() << "test kernel not built (make kernel)";
 	auto m = kp::build::read_membership(tree, nullptr);
@@ -69,7 +69,7 @@ TEST(KbuildDeps, MembershipOfVmlinuxAndModules)
 
 TEST(KbuildDeps, AffectedObjectsOfASourceAndAHeader)
 {
-	std::string tree = kernel_tree();
+	std::string tree = built_kernel_tree();
 	if (tree.empty())
 		GTEST_SKIP() << "test kernel not built (make kernel)";
 	auto m = kp::build::read_membership(tree, nullptr);
@@ -97,7 +97,7 @@ TEST(KbuildDeps, ModuleNames)
 
 TEST(KbuildDeps, CachedIndexGivesTheSameAnswer)
 {
-	std::string tree = kernel_tree();
+	std::string tree = built_kernel_tree();
 	if (tree.empty())
 		GTEST_SKIP() << "test kernel not built (make kernel)";
 	TempDir t;
@@ -122,7 +122,7 @@ TEST(KbuildDeps, RelativeIncludesAreNormalised)
 	        "source_lib/v.o := lib/v.c\n\ndeps_lib/v.o := \\\n  lib/../mm/internal.h \\\n"
 	        "  ./include/linux/a.h \\\n\n");
 	EXPECT_EQ(d.deps, (std::vector<std::string>{"mm/internal.h", "include/linux/a.h"}));
-	std::string tree = kernel_tree();
+	std::string tree = built_kernel_tree();
 	if (tree.empty())
 		return;
 	auto m = kp::build::read_membership(tree, nullptr);

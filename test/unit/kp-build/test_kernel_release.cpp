@@ -3,11 +3,11 @@
 
 #include "error.h"
 #include "kernel_release.h"
-#include "test_util.h"
+#include "kit/kit.h"
 
 using namespace kp::build;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 
@@ -64,12 +64,13 @@ TEST(KernelRelease, SourceVersionFromMakefileAndChangelog)
 	auto v = read_source_version(d.path());
 	EXPECT_EQ(v.upstream, "6.1.192");
 	EXPECT_EQ(v.debian, "");
+	// A marker file of earlier kp versions is not a version: only Debian's own files are.
 	write_file(d / ".kp-debian-version", "6.1.192-2\n");
-	EXPECT_EQ(read_source_version(d.path()).debian, "6.1.192-2");
+	EXPECT_EQ(read_source_version(d.path()).debian, "");
 	write_file(d / "debian/changelog",
 	           "linux (6.1.192-3) bookworm-security; urgency=high\n\n  * x\n");
 	v = read_source_version(d.path());
-	EXPECT_EQ(v.debian, "6.1.192-3"); // the changelog wins over the marker
+	EXPECT_EQ(v.debian, "6.1.192-3");
 	EXPECT_EQ(v.debian_from, d / "debian/changelog");
 	make_src(d, "192", " -rc1");
 	EXPECT_EQ(read_source_version(d.path()).upstream, "6.1.192-rc1");
@@ -103,7 +104,7 @@ TEST(KernelRelease, SourceMustMatchTheKernelsVersion)
 	EXPECT_NE(e.find("6.1.192-3"), std::string::npos) << e;
 
 	// Same upstream, another Debian revision: different Debian patches, refused.
-	SourceVersion other_rev{"6.1.192", "6.1.192-2", "SRC/.kp-debian-version"};
+	SourceVersion other_rev{"6.1.192", "6.1.192-2", "SRC/debian/changelog"};
 	e = error_of([&] { check_source_matches(other_rev, "SRC", rel, "6.1.192-3"); });
 	EXPECT_NE(e.find("Debian 6.1.192-2"), std::string::npos) << e;
 	EXPECT_NE(e.find("is 6.1.192-3"), std::string::npos) << e;
@@ -111,4 +112,5 @@ TEST(KernelRelease, SourceMustMatchTheKernelsVersion)
 	SourceVersion unknown{"6.1.192", "", ""};
 	e = error_of([&] { check_source_matches(unknown, "SRC", rel, "6.1.192-3"); });
 	EXPECT_NE(e.find("has no Debian version"), std::string::npos) << e;
+	EXPECT_NE(e.find("run kp-build without --src"), std::string::npos) << e;
 }

@@ -3,12 +3,12 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "kit/kit.h"
 #include "patch_apply.h"
 #include "patch_parse.h"
-#include "test_util.h"
 #include "tree_copy.h"
 
-using namespace kpbtest;
+using namespace kp::kit;
 
 namespace {
 const char *kOriginal = "line 1\nline 2\nline 3\nline 4\nline 5\n";

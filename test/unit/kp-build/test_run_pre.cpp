@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "error.h"
+#include "kit/kit.h"
 #include "run_pre.h"
-#include "test_util.h"
 
 using namespace kp::build;
-using kpbtest::sh;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::sh;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 
@@ -33,13 +33,14 @@ void build(const TempDir &d, const std::string &edit = "")
 	write_file(d / "a.c", kSource);
 	write_file(d / "b.c", kSource);
 	if (!edit.empty()) {
-		ASSERT_EQ(sh("sed -i '" + edit + "' " + d / "b.c"), 0);
+		ASSERT_EQ(sh("sed -i '" + edit + "' " + d / "b.c").status, 0);
 	}
 	const std::string cc = "gcc -O2 -fno-pic -fno-asynchronous-unwind-tables -c ";
-	ASSERT_EQ(sh(cc + "-ffunction-sections -fdata-sections " + d / "a.c" + " -o " + d / "a.o"),
+	ASSERT_EQ(sh(cc + "-ffunction-sections -fdata-sections " + d / "a.c" + " -o " + d / "a.o")
+	                  .status,
 	          0);
-	ASSERT_EQ(sh(cc + d / "b.c" + " -o " + d / "b.o"), 0);
-	ASSERT_EQ(sh("ld -static -e _start " + d / "b.o" + " -o " + d / "image"), 0);
+	ASSERT_EQ(sh(cc + d / "b.c" + " -o " + d / "b.o").status, 0);
+	ASSERT_EQ(sh("ld -static -e _start " + d / "b.o" + " -o " + d / "image").status, 0);
 }
 
 const FunctionCode &by_name(const std::vector<FunctionCode> &fs, const std::string &n)
@@ -89,10 +90,11 @@ TEST(RunPre, AWeakFunctionOverriddenInTheImageIsSaidSo)
 	write_file(d / "s.c", "int hook(int x) { return x == 1 ? 5 : x * 7; }\n"
 	                      "int _start(void) { return hook(3); }\n");
 	const std::string cc = "gcc -O2 -fno-pic -fno-asynchronous-unwind-tables -c ";
-	ASSERT_EQ(sh(cc + "-ffunction-sections " + d / "w.c" + " -o " + d / "w.o"), 0);
-	ASSERT_EQ(sh(cc + d / "w.c" + " -o " + d / "w2.o"), 0);
-	ASSERT_EQ(sh(cc + d / "s.c" + " -o " + d / "s.o"), 0);
-	ASSERT_EQ(sh("ld -static -e _start " + d / "s.o" + " " + d / "w2.o" + " -o " + d / "image"),
+	ASSERT_EQ(sh(cc + "-ffunction-sections " + d / "w.c" + " -o " + d / "w.o").status, 0);
+	ASSERT_EQ(sh(cc + d / "w.c" + " -o " + d / "w2.o").status, 0);
+	ASSERT_EQ(sh(cc + d / "s.c" + " -o " + d / "s.o").status, 0);
+	ASSERT_EQ(sh("ld -static -e _start " + d / "s.o" + " " + d / "w2.o" + " -o " + d / "image")
+	                  .status,
 	          0);
 	auto funcs = object_functions(d / "w.o");
 	ASSERT_EQ(funcs.size(), 1u);

@@ -7,12 +7,12 @@
 
 #include "debian_packages.h"
 #include "error.h"
+#include "kit/kit.h"
 #include "target_kernel.h"
-#include "test_util.h"
 
 using namespace kp::build;
-using kpbtest::TempDir;
-using kpbtest::write_file;
+using kp::kit::TempDir;
+using kp::kit::write_file;
 
 namespace {
 
@@ -40,8 +40,9 @@ void make_src(const std::string &src, const std::string &sublevel, const std::st
 {
 	write_file(src + "/Makefile",
 	           "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = " + sublevel + "\nEXTRAVERSION =\n");
-	if (!debian.empty())
-		write_file(src + "/.kp-debian-version", debian + "\n");
+	if (!debian.empty()) // a tree from `apt-get source`
+		write_file(src + "/debian/changelog",
+		           "linux (" + debian + ") bookworm; urgency=medium\n\n  * x\n");
 }
 
 // Packages as directories below dir: "<package>_<version>/".
@@ -52,6 +53,10 @@ public:
 	std::map<std::string, std::vector<std::string>> available;
 	std::vector<std::string> fetched;
 	std::string unreachable; // when set, every archive call fails with this
+	// identify_source: the version the tree's files are, or (empty) the refusal `differs`.
+	std::string files_are;
+	std::string differs = "SRC is not Debian's linux-source-6.1: 1 file(s) differ (a.c)";
+	std::vector<std::string> identified;
 
 	std::string installed_version(const std::string &p) override
 	{
@@ -70,6 +75,21 @@ public:
 			throw Error(unreachable);
 		fetched.push_back(p + "=" + v);
 		return dir_ + "/" + p + "_" + v;
+	}
+	std::string source_tree(const std::string &p, const std::string &v) override
+	{
+		fetched.push_back("source " + p + "=" + v);
+		std::string tree = dir_ + "/sources/" + p + "_" + v + "/" + p;
+		std::filesystem::create_directories(tree);
+		return tree;
+	}
+	std::string identify_source(const std::string &src, const std::string &p,
+	                            const std::string &v) override
+	{
+		identified.push_back(src + " " + p + "=" + v);
+		if (files_are.empty())
+			throw Error(differs);
+		return files_are;
 	}
 
 private:
@@ -181,6 +201,75 @@ TEST_F(Fixture, SourceOfAnotherDebianRevisionIsRefusedBeforeAnyDownload)
 	e = error_of(req(), &archive);
 	EXPECT_TRUE(contains(e, "Linux 6.1.29") && contains(e, "Linux 6.1.30")) << e;
 	EXPECT_TRUE(archive.fetched.empty());
+}
+
+TEST_F(Fixture, TarballTreeIsIdentifiedByItsFiles)
+{
+	publish("6.1.30-2");
+	make_src(src, "30", ""); // no debian/changelog: extracted from the tarball, or git
+	archive.files_are = "6.1.30-2";
+	TargetKernel t = resolve_target(req(), &archive);
+	ASSERT_EQ(archive.identified.size(), 1u);
+	EXPECT_EQ(archive.identified[0], src + " linux-source-6.1=6.1.30-2");
+	EXPECT_EQ(t.src, src);
+	EXPECT_EQ(t.src_debian, "6.1.30-2");
+	EXPECT_TRUE(contains(t.src_from, "its files")) << t.src_from;
+}
+
+TEST_F(Fixture, TarballTreeOfAnotherVersionOrEditedIsRefused)
+{
+	publish("6.1.30-2");
+	make_src(src, "30", "");
+	archive.files_are = "6.1.30-1"; // identical to the installed tarball, another version
+	std::string e = error_of(req(), &archive);
+	EXPECT_TRUE(contains(e, "Debian 6.1.30-1") && contains(e, "is 6.1.30-2")) << e;
+	EXPECT_TRUE(contains(e, "its files")) << e;
+	archive.files_are.clear();
+	e = error_of(req(), &archive);
+	EXPECT_EQ(e, archive.differs);
+	// Another upstream version is refused by its Makefile: nothing compared, nothing fetched.
+	archive.identified.clear();
+	make_src(src, "29", "");
+	e = error_of(req(), &archive);
+	EXPECT_TRUE(contains(e, "Linux 6.1.29") && contains(e, "Linux 6.1.30")) << e;
+	EXPECT_TRUE(archive.identified.empty());
+	EXPECT_TRUE(archive.fetched.empty());
+}
+
+TEST_F(Fixture, WithoutSrcDebiansSourceIsFetched)
+{
+	publish("6.1.30-2");
+	TargetRequest q = req();
+	q.src.clear();
+	q.need_source = true;
+	std::string e = error_of(q, &archive);
+	EXPECT_TRUE(contains(e, "no linux-source-6.1 6.1.30-2") && contains(e, "--src")) << e;
+	archive.available["linux-source-6.1"] = {"6.1.31-1", "6.1.30-2"};
+	archive.fetched.clear();
+	TargetKernel t = resolve_target(q, &archive);
+	EXPECT_EQ(t.src, pkgs + "/sources/linux-source-6.1_6.1.30-2/linux-source-6.1");
+	EXPECT_EQ(t.src_debian, "6.1.30-2");
+	ASSERT_FALSE(archive.fetched.empty());
+	EXPECT_EQ(archive.fetched.back(), "source linux-source-6.1=6.1.30-2");
+	// Not needed (--resolve-only): not fetched.
+	q.need_source = false;
+	archive.fetched.clear();
+	t = resolve_target(q, &archive);
+	EXPECT_EQ(t.src, "");
+	EXPECT_EQ(archive.fetched.size(), 2u);
+}
+
+TEST(TargetKernel, ModuleFileFromModulesOrder)
+{
+	const std::string order =
+	        "kernel/fs/fuse/fuse.ko\nkernel/fs/fuse/virtiofs.ko\n"
+	        "kernel/drivers/net/vxlan/vxlan.ko\nkernel/net/ipv4/udp_tunnel.ko\n"
+	        "kernel/drivers/hid/hid-generic.ko\n";
+	EXPECT_EQ(module_order_path(order, "fuse"), "kernel/fs/fuse/fuse.ko");
+	EXPECT_EQ(module_order_path(order, "hid_generic"), "kernel/drivers/hid/hid-generic.ko");
+	EXPECT_EQ(module_order_path(order, "udp_tunnel"), "kernel/net/ipv4/udp_tunnel.ko");
+	EXPECT_EQ(module_order_path(order, "vx"), "");
+	EXPECT_EQ(module_order_path("", "fuse"), "");
 }
 
 TEST_F(Fixture, MissingPackagesAndUnreachableArchive)

@@ -7,11 +7,11 @@
 #include <fstream>
 
 #include "build.h"
+#include "kit/kit.h"
 #include "support/files.h"
-#include "test_util.h"
 #include "tree_copy.h"
 
-using namespace kpbtest;
+using namespace kp::kit;
 
 namespace {
 struct stat stat_of(const std::string &p)

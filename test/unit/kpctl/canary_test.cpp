@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include "canary.h"
-#include "commands/status_text.h"
 #include "errors.h"
+#include "render/status_text.h"
 
 namespace fs = std::filesystem;
 

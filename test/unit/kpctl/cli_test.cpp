@@ -305,11 +305,15 @@ TEST(Cli, StatusWithoutCore)
 {
 	fs::path s = scratch_dir("sys-empty");
 	fs::create_directories(s / "kernel");
-	Result r = kpctl({"status", "--json"}, {{"KPCTL_SYSFS", s.string()}});
+	// Its own state folder: the host's /var/lib/kp may remember rolled-back patches.
+	std::map<std::string, std::string> env = {
+	        {"KPCTL_SYSFS", s.string()},
+	        {"KPCTL_STATE_DIR", scratch_dir("state-empty").string()}};
+	Result r = kpctl({"status", "--json"}, env);
 	ASSERT_EQ(r.status, 0);
 	EXPECT_EQ(json::parse(r.out),
 	          json::parse(R"({"core_loaded": false, "patches": [], "rolled_back": []})"));
-	Result t = kpctl({"status"}, {{"KPCTL_SYSFS", s.string()}});
+	Result t = kpctl({"status"}, env);
 	EXPECT_NE(t.out.find("core module kp_core not loaded"), std::string::npos);
 }
 

@@ -1,57 +1,19 @@
 #include "fixtures.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 namespace kp::ctl::test {
 
 namespace {
 
-std::string quote(const std::string &s)
-{
-	std::string q = "'";
-	for (char c : s) {
-		if (c == '\'')
-			q += "'\\''";
-		else
-			q += c;
-	}
-	return q + "'";
-}
+using kit::quote;
 
-// Removed at exit; a plain buffer because it must outlive every static object.
-char cleanup_path[4096];
-
-void remove_work_root()
-{
-	if (cleanup_path[0]) {
-		std::error_code ec;
-		fs::remove_all(cleanup_path, ec);
-	}
-}
-
+// This run's folder under the build folder, removed at exit.
 fs::path work_root()
 {
-	static fs::path root = [] {
-		fs::path base = fs::path(KPCTL_WORK) / "scratch";
-		fs::create_directories(base);
-		std::string tmpl = (base / "run-XXXXXX").string();
-		std::vector<char> buf(tmpl.begin(), tmpl.end());
-		buf.push_back('\0');
-		if (!mkdtemp(buf.data()))
-			throw std::runtime_error("mkdtemp failed");
-		fs::path p(buf.data());
-		snprintf(cleanup_path, sizeof(cleanup_path), "%s", buf.data());
-		std::atexit(remove_work_root);
-		return p;
-	}();
-	return root;
+	static kit::TempDir root("run", fs::path(KPCTL_WORK) / "scratch");
+	return root.path();
 }
 
 // Copies fixture @name and builds it with Kbuild; returns the build folder.
@@ -74,7 +36,7 @@ fs::path build_fixture(const std::string &name, const std::string &dest, const s
 
 fs::path kernel_tree()
 {
-	return KPCTL_KDIR;
+	return kit::kernel_tree();
 }
 
 std::string test_kernel_release()
@@ -99,8 +61,7 @@ const Fixtures &fixtures()
 {
 	static Fixtures f = [] {
 		Fixtures x;
-		if (!fs::exists(kernel_tree() / "vmlinux") ||
-		    !fs::exists(kernel_tree() / "Module.symvers")) {
+		if (kit::built_kernel_tree().empty()) {
 			x.skip = "test kernel not built in " + kernel_tree().string() +
 			         " (run 'make kernel')";
 			return x;
@@ -127,60 +88,22 @@ fs::path scratch_dir(const std::string &name)
 	return p;
 }
 
-void write_file(const fs::path &p, const std::string &content)
-{
-	fs::create_directories(p.parent_path());
-	std::ofstream out(p, std::ios::binary);
-	out << content;
-}
-
-std::string read_file(const fs::path &p)
-{
-	std::ifstream in(p, std::ios::binary);
-	std::ostringstream s;
-	s << in.rdbuf();
-	return s.str();
-}
-
-std::vector<std::string> Result::err_lines() const
-{
-	std::vector<std::string> v;
-	std::istringstream in(err);
-	std::string l;
-	while (std::getline(in, l))
-		v.push_back(l);
-	return v;
-}
-
 Result shell(const std::string &cmd)
 {
-	static int n = 0;
-	fs::path o = work_root() / ("out" + std::to_string(++n));
-	fs::path e = work_root() / ("err" + std::to_string(n));
-	std::string full =
-	        "( " + cmd + " ) >" + quote(o.string()) + " 2>" + quote(e.string()) + " </dev/null";
-	int st = std::system(full.c_str());
-	Result r;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	r.out = read_file(o);
-	r.err = read_file(e);
-	fs::remove(o);
-	fs::remove(e);
-	return r;
+	return kit::sh(cmd);
 }
 
 Result kpctl(const std::vector<std::string> &args, const std::map<std::string, std::string> &env,
              bool as_nobody)
 {
-	std::string cmd = "env";
-	for (const auto &[k, v] : env)
-		cmd += " " + quote(k + "=" + v);
+	std::vector<std::string> argv;
 	if (as_nobody && geteuid() == 0)
-		cmd += " setpriv --reuid=65534 --regid=65534 --clear-groups";
-	cmd += " " + quote(KPCTL_BIN);
-	for (const auto &a : args)
-		cmd += " " + quote(a);
-	return shell(cmd);
+		argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+	argv.push_back(KPCTL_BIN);
+	argv.insert(argv.end(), args.begin(), args.end());
+	kit::RunOptions o;
+	o.env = env;
+	return kit::run(argv, o);
 }
 
 } // namespace kp::ctl::test

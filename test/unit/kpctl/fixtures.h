@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kit/kit.h"
+
 namespace kp::ctl::test {
 
 namespace fs = std::filesystem;
@@ -26,17 +28,15 @@ fs::path kernel_tree();
 std::string test_kernel_release();
 std::string test_kernel_build_id(); // from `readelf -n vmlinux`, not from kpctl
 
-fs::path scratch_dir(const std::string &name); // fresh, removed at exit
-void write_file(const fs::path &p, const std::string &content);
-std::string read_file(const fs::path &p);
+// Fresh, removed at exit; under the build folder, not /tmp: kpctl load trusts a module
+// file only in folders that only root can write (/tmp is world-writable).
+fs::path scratch_dir(const std::string &name);
+using kit::read_file;
+using kit::Result;
+using kit::write_file;
 
-struct Result {
-	int status = -1;
-	std::string out, err;
-	std::vector<std::string> err_lines() const;
-};
-// Runs kpctl with @args (shell-quoted here), extra environment @env, optionally as
-// the unprivileged user nobody (setpriv).
+// Runs kpctl with @args, extra environment @env, optionally as the unprivileged user
+// nobody (setpriv), through the test kit.
 Result kpctl(const std::vector<std::string> &args,
              const std::map<std::string, std::string> &env = {}, bool as_nobody = false);
 Result shell(const std::string &cmd);

@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "fixtures.h"
-#include "json.h"
 #include "kernel.h"
+#include "render/json.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The first line of `kpctl status`: the state in force first, then who holds a transition.
 #include <gtest/gtest.h>
 
-#include "commands/status_text.h"
+#include "render/status_text.h"
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "memory.h"
 #include "module_fd.h"
 #include "module_file.h"
+#include "paths.h"
 #include "sysfs.h"
 
 namespace kp::ctl {
@@ -194,7 +195,7 @@ Exit cmd_load(const LoadOptions &o)
 		                    "; retry later or with a longer --timeout");
 	}
 	std::string state = st ? "the core left it disabled"
-	                       : "the core shows no patch for it in " + kp_sysfs_dir();
+	                       : "the core shows no patch for it in " + paths::kp_sysfs();
 	throw Error(Exit::load_failed, "module " + name + " loaded but " + state +
 	                                       ", so it was removed again" + undo +
 	                                       "; check the kernel log (dmesg)");

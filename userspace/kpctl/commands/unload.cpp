@@ -6,6 +6,7 @@
 #include "commands/wait.h"
 #include "loader.h"
 #include "module_file.h"
+#include "paths.h"
 #include "sysfs.h"
 
 namespace kp::ctl {
@@ -89,7 +90,7 @@ Exit cmd_unload(const UnloadOptions &o)
 		            "patch " + name +
 		                    " had a transition forced: its module can never be removed; "
 		                    "disable it with echo 0 > " +
-		                    kp_sysfs_dir() + "/" + name + "/enabled");
+		                    paths::kp_sysfs() + "/" + name + "/enabled");
 
 	const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
 	auto deadline = deadline_after(o.timeout);

@@ -1,4 +1,4 @@
-#include "commands/status_text.h"
+#include "render/status_text.h"
 
 #include <algorithm>
 #include <sstream>

@@ -5,9 +5,7 @@
 
 #include <optional>
 
-#include "memory.h"
-#include "module_file.h"
-#include "sysfs.h"
+#include "render/views.h"
 
 namespace kp::ctl {
 
@@ -16,5 +14,10 @@ nlohmann::json pointer_json(const Pointer &p);
 nlohmann::json module_json(const ModuleInfo &m, std::optional<bool> matches);
 nlohmann::json patch_json(const PatchState &p);
 nlohmann::json rolled_back_json(const std::vector<RolledBack> &v);
+
+// The documents `kpctl status --json`, `list --json` and `info --json` print.
+nlohmann::json status_json(const StatusView &v);
+nlohmann::json list_json(const ListView &v);
+nlohmann::json info_json(const InfoView &v);
 
 } // namespace kp::ctl

@@ -1,4 +1,4 @@
-#include "json.h"
+#include "render/json.h"
 
 namespace kp::ctl {
 
@@ -106,6 +106,66 @@ json rolled_back_json(const std::vector<RolledBack> &v)
 	for (const auto &r : v)
 		j.push_back({{"name", r.name}, {"module_build_id", r.build_id}, {"why", r.why}});
 	return j;
+}
+
+json status_json(const StatusView &v)
+{
+	json j;
+	j["core_loaded"] = v.core_loaded;
+	j["patches"] = json::array();
+	for (const auto &p : v.patches)
+		j["patches"].push_back(patch_json(p));
+	j["rolled_back"] = rolled_back_json(v.rolled_back);
+	return j;
+}
+
+namespace {
+
+json installed_json(const InstalledPatch &i)
+{
+	json e;
+	e["file"] = i.file;
+	if (!i.info) {
+		e["error"] = i.error;
+		return e;
+	}
+	e["name"] = i.info->name;
+	e["loaded"] = i.loaded;
+	e["target_release"] = i.info->target_release;
+	e["target_build_id"] = i.info->target_build_id;
+	e["matches_running_kernel"] =
+	        i.matches_running_kernel ? json(*i.matches_running_kernel) : json(nullptr);
+	e["functions"] = i.info->funcs.size();
+	e["rolled_back"] = i.rolled_back;
+	e["error"] = nullptr;
+	return e;
+}
+
+} // namespace
+
+json list_json(const ListView &v)
+{
+	json j;
+	j["dir"] = v.dir;
+	j["loaded"] = json::array();
+	for (const auto &p : v.loaded)
+		j["loaded"].push_back(
+		        {{"name", p.name},
+		         {"enabled", p.enabled},
+		         {"transition", p.transition},
+		         {"functions", p.funcs.size()},
+		         {"rolled_back",
+		          p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back)}});
+	j["installed"] = json::array();
+	for (const auto &i : v.installed)
+		j["installed"].push_back(installed_json(i));
+	j["rolled_back"] = rolled_back_json(v.rolled_back);
+	return j;
+}
+
+json info_json(const InfoView &v)
+{
+	return module_json(v.module, v.matches_running_kernel);
 }
 
 } // namespace kp::ctl
