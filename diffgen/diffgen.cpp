@@ -68,7 +68,7 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 		                       ": only __LINE__ immediates changed (not a change)");
 	if (cmp.changed_funcs.empty() && cmp.new_funcs.empty() && cmp.refusals.empty() &&
 	    cmp.values.empty()) {
-		res.code = kNoChange;
+		res.failure = ErrorKind::no_change;
 		res.messages.push_back(patched_path + ": no change");
 		return res;
 	}
@@ -82,7 +82,7 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	refusals.insert(refusals.end(), sel.selection().refusals.begin(),
 	                sel.selection().refusals.end());
 	if (!refusals.empty()) {
-		res.code = kUnsupported;
+		res.failure = ErrorKind::unsupported;
 		res.messages.insert(res.messages.end(), refusals.begin(), refusals.end());
 		return res;
 	}
@@ -95,7 +95,7 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	report_anchors(sel.selection(), res);
 	res.anchored_relocations =
 	        write_patch_object(sel.selection(), *patched, opts, out).anchored_relocations;
-	res.code = kChanged;
+	res.failure.reset();
 	return res;
 }
 
@@ -108,24 +108,22 @@ Result run(const std::string &orig, const std::string &patched, const std::strin
 	std::error_code ec;
 	for (const std::string &in : {orig, patched}) {
 		if (in == out || std::filesystem::equivalent(in, out, ec)) {
+			res.failure = ErrorKind::io;
 			res.messages.push_back(out + ": the output would overwrite the input " +
 			                       in);
-			return res; // kError, and nothing removed
+			return res; // an error (kind io), and nothing removed
 		}
 	}
 	try {
 		res = run_stages(orig, patched, out, opts);
-	} catch (const Unsupported &e) {
-		res.code = kUnsupported;
-		res.messages.push_back(e.what());
 	} catch (const Error &e) {
-		res.code = kError;
+		res.failure = e.kind();
 		res.messages.push_back(e.what());
 	} catch (const std::exception &e) {
-		res.code = kError;
+		res.failure = ErrorKind::internal;
 		res.messages.push_back(std::string("internal error: ") + e.what());
 	}
-	if (res.code != kChanged) {
+	if (!res.changed()) {
 		std::error_code ec;
 		std::filesystem::remove(out, ec);
 	}

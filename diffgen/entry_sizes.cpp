@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "dwfl_offline.h"
+
 namespace kp::diffgen {
 
 namespace {
@@ -33,10 +35,6 @@ constexpr SpecialKind kinds[] = {
         {"__mcount_loc", "long unsigned int", false},
 };
 
-struct DwflCloser {
-	void operator()(Dwfl *d) const { dwfl_end(d); }
-};
-
 struct Fd {
 	int fd = -1;
 	~Fd()
@@ -47,16 +45,6 @@ struct Fd {
 };
 struct DwarfCloser {
 	void operator()(Dwarf *d) const { dwarf_end(d); }
-};
-
-char *debuginfo_path = nullptr;
-// libdwfl's offline reporting applies the relocations of ET_REL debug sections (string
-// offsets of an object's DWARF are relocations until linked).
-const Dwfl_Callbacks offline_callbacks = {
-        dwfl_build_id_find_elf,
-        dwfl_standard_find_debuginfo,
-        dwfl_offline_section_address,
-        &debuginfo_path,
 };
 
 } // namespace
@@ -92,7 +80,7 @@ void EntrySizes::scan(const std::string &file)
 		direct.reset(dwarf_begin(f.fd, DWARF_C_READ));
 		dw = direct.get();
 	} else {
-		dwfl.reset(dwfl_begin(&offline_callbacks));
+		dwfl.reset(dwfl_begin(&dwfl_offline_callbacks));
 		if (!dwfl)
 			return;
 		Dwfl_Module *mod = dwfl_report_offline(dwfl.get(), "entry-sizes", file.c_str(), -1);

@@ -10,24 +10,13 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "dwfl_offline.h"
 #include "names.h"
 #include "references.h"
 
 namespace kp::diffgen {
 
 namespace {
-
-struct DwflCloser {
-	void operator()(Dwfl *d) const { dwfl_end(d); }
-};
-
-char *debuginfo_path = nullptr;
-const Dwfl_Callbacks offline_callbacks = {
-        dwfl_build_id_find_elf,
-        dwfl_standard_find_debuginfo,
-        dwfl_offline_section_address,
-        &debuginfo_path,
-};
 
 struct FindFunc {
 	const char *name;
@@ -111,7 +100,7 @@ std::vector<std::string> disassemble(const elf::Object &obj, const elf::Symbol *
 
 std::string source_range(const std::string &path, const std::string &name)
 {
-	std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&offline_callbacks));
+	std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&dwfl_offline_callbacks));
 	if (!dwfl)
 		return "";
 	Dwfl_Module *mod = dwfl_report_offline(dwfl.get(), "obj", path.c_str(), -1);

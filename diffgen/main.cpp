@@ -6,6 +6,24 @@
 
 #include "diffgen.h"
 
+namespace {
+
+// The one place diffgen's outcomes become exit codes (diffgen/README.md).
+enum ExitCode { kChanged = 0, kError = 1, kUnsupported = 2, kNoChange = 3 };
+
+int exit_code(const std::optional<kp::ErrorKind> &failure)
+{
+	if (!failure)
+		return kChanged;
+	switch (*failure) {
+	case kp::ErrorKind::unsupported: return kUnsupported;
+	case kp::ErrorKind::no_change: return kNoChange;
+	default: return kError;
+	}
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
 	CLI::App app{"diffgen: function-granularity ELF differ for kp patch modules"};
@@ -30,19 +48,19 @@ int main(int argc, char **argv)
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
 		int rc = app.exit(e);
-		return rc == 0 ? 0 : kp::diffgen::kError;
+		return rc == 0 ? 0 : kError;
 	}
 	auto res = kp::diffgen::run(orig, patched, out, opts);
 	for (const auto &m : res.messages)
 		std::cerr << "diffgen: " << m << "\n";
 	if (opts.explain)
 		std::cout << res.explanation;
-	if (res.code == kp::diffgen::kChanged) {
+	if (res.changed()) {
 		std::cerr << "diffgen: " << out << ": " << res.replaced.size() << " replaced, "
 		          << res.added.size() << " new function(s)";
 		if (!res.transferred.empty())
 			std::cerr << ", " << res.transferred.size() << " value(s) transferred";
 		std::cerr << "\n";
 	}
-	return res.code;
+	return exit_code(res.failure);
 }

@@ -100,7 +100,7 @@ void Selector::anchor(External &e, const std::string &user) const
 		            "; it cannot be anchored to an exported symbol");
 	auto a = target_->anchor_for(*k);
 	if (!a)
-		throw Error(patched_.path() + ": " + a.error().message());
+		throw Error(a.error().context(patched_.path()));
 	e.anchor = a->name;
 	e.anchor_delta = a->delta;
 }
@@ -143,10 +143,11 @@ Ref Selector::decide(const elf::Reloc &r, const elf::Section *from, const std::s
 		return ref;
 	}
 	if (t.sym->shndx != SHN_UNDEF)
-		throw Unsupported(
-		        patched_.path() + ": " + user + " refers to " +
-		        (t.sym->name.empty() ? std::string("an unnamed symbol") : t.sym->name) +
-		        " which is absolute or common");
+		throw Error(ErrorKind::unsupported,
+		            patched_.path() + ": " + user + " refers to " +
+		                    (t.sym->name.empty() ? std::string("an unnamed symbol")
+		                                         : t.sym->name) +
+		                    " which is absolute or common");
 	ref.kind = Ref::Extern;
 	ref.external = external(t.sym->name, false, user);
 	return ref;
@@ -163,13 +164,14 @@ void Selector::include_special(std::vector<KeptEntries> special)
 				if (ref.kind != Ref::Extern ||
 				    !sel_.externals[ref.external].via_kp_relocs)
 					continue;
-				throw Unsupported(patched_.path() + ": section " + sec->name +
-				                  " entry " + std::to_string(i) + " refers to " +
-				                  sel_.externals[ref.external].name +
-				                  ", a non-exported symbol of module " +
-				                  opts_.target +
-				                  ": it would need a kp_relocs record, which "
-				                  "special sections cannot use");
+				throw Error(ErrorKind::unsupported,
+				            patched_.path() + ": section " + sec->name + " entry " +
+				                    std::to_string(i) + " refers to " +
+				                    sel_.externals[ref.external].name +
+				                    ", a non-exported symbol of module " +
+				                    opts_.target +
+				                    ": it would need a kp_relocs record, which "
+				                    "special sections cannot use");
 			}
 		}
 	}

@@ -158,11 +158,12 @@ public:
 				case R_X86_64_PLT32:
 				case R_X86_64_32S: break;
 				default:
-					throw Unsupported(patched_.path() + ": " + p.user +
-					                  " refers to " + x.name + " of module " +
-					                  objname + " with relocation type " +
-					                  std::to_string(p.type) +
-					                  ", which kp_relocs cannot apply");
+					throw Error(ErrorKind::unsupported,
+					            patched_.path() + ": " + p.user +
+					                    " refers to " + x.name + " of module " +
+					                    objname + " with relocation type " +
+					                    std::to_string(p.type) +
+					                    ", which kp_relocs cannot apply");
 				}
 				kp_reloc_rec rec{};
 				rec.sympos = x.sympos;

@@ -1,7 +1,64 @@
 // kp-build: a source patch for a configured kernel tree -> a loadable kp patch module.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <exception>
+
+#include "cache_evict.h"
+#include "error.h"
 #include "pipeline.h"
+
+namespace {
+
+// The one place kp-build's errors become exit codes (README, docs/architecture.md).
+enum ExitCode : int {
+	kExitBuilt = 0,
+	kExitError = 1,
+	kExitUnsupported = 2,
+	kExitNoChange = 3,
+};
+
+int exit_code(kp::ErrorKind kind)
+{
+	switch (kind) {
+	case kp::ErrorKind::unsupported: return kExitUnsupported;
+	case kp::ErrorKind::no_change: return kExitNoChange;
+	default: return kExitError;
+	}
+}
+
+const char *label(kp::ErrorKind kind)
+{
+	switch (kind) {
+	case kp::ErrorKind::unsupported: return "refused";
+	case kp::ErrorKind::no_change: return "nothing to do";
+	default: return "error";
+	}
+}
+
+int run(const kp::build::Options &opt)
+{
+	kp::build::RunReport report;
+	int code = kExitBuilt;
+	try {
+		kp::build::run(opt, report);
+		return kExitBuilt;
+	} catch (const kp::Failure &e) {
+		std::fprintf(stderr, "kp-build: %s: %s\n", label(e.kind()), e.what());
+		code = exit_code(e.kind());
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "kp-build: error: %s\n", e.what());
+		code = kExitError;
+	}
+	if (!report.log.empty())
+		std::fprintf(stderr,
+		             "kp-build: log: %s (the work directories of the last %zu failed runs "
+		             "are kept)\n",
+		             report.log.c_str(), kp::build::kWorkDirsKept);
+	return code;
+}
+
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -66,5 +123,5 @@ int main(int argc, char **argv)
 		int rc = app.exit(e);
 		return rc == 0 ? 0 : 1;
 	}
-	return kp::build::run_kp_build(opt);
+	return run(opt);
 }

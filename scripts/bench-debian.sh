@@ -89,6 +89,6 @@ patch=$fix
 if [ "${KP_BENCH_COLD:-0}" = 1 ]; then
 	cold=$(build --cache-dir "$out/cold-cache")
 	echo "cold (fresh cache: downloads, unpacking, tree preparation): $cold s"
-	grep -E "^kp-build: (kernel|tree preparation|objects|link)" "$out/log" | sed 's/(\/[^)]*)//'
+	grep -E "^kp-build: (kernel|original build|objects|patched build|link)" "$out/log" | sed 's/(\/[^)]*)//'
 fi
 echo "reproduce: scripts/bench-debian.sh   (KP_BENCH_COLD=1 for the cold run)"

@@ -14,6 +14,9 @@ const char *error_kind_name(ErrorKind kind)
 	case ErrorKind::unsupported: return "unsupported";
 	case ErrorKind::lookup: return "lookup";
 	case ErrorKind::internal: return "internal";
+	case ErrorKind::failed: return "failed";
+	case ErrorKind::no_change: return "no change";
+	case ErrorKind::refused: return "refused";
 	}
 	return "unknown";
 }

@@ -1,8 +1,10 @@
 // kp's one error type: a kind and one line of text naming the file, function or section
-// and the reason.  Library functions return it as a value (Expected<T>); each main()
-// maps kinds to its own exit codes, nothing else does.
+// and the reason.  Library functions return it as a value (Expected<T>); code that works by
+// exceptions (kp-build's stages, diffgen's stages) throws it as a Failure, kind kept. Each
+// main() maps kinds to its own exit codes (exit_code() in its main.cpp), nothing else does.
 #pragma once
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -16,6 +18,9 @@ enum class ErrorKind {
 	unsupported, // valid input kp cannot handle (a change it cannot patch safely)
 	lookup,      // a symbol is missing or ambiguous in the target
 	internal,    // a bug: an invariant did not hold
+	failed,      // a step failed (a build, a tool kp runs, a check of kp's own)
+	no_change,   // nothing to do: the input changes nothing kp would patch
+	refused,     // the target refuses it (another kernel, compiler or version)
 };
 
 const char *error_kind_name(ErrorKind kind);
@@ -71,5 +76,35 @@ public:
 private:
 	std::optional<Error> error_;
 };
+
+// An Error thrown, for code that works by exceptions; main() catches it and maps kind().
+class Failure : public std::runtime_error {
+public:
+	explicit Failure(Error error)
+	    : std::runtime_error(error.message()), error_(std::move(error))
+	{}
+	Failure(ErrorKind kind, const std::string &message) : Failure(Error(kind, message)) {}
+	explicit Failure(const std::string &message) : Failure(ErrorKind::failed, message) {}
+	const Error &error() const { return error_; }
+	ErrorKind kind() const { return error_.kind(); }
+
+private:
+	Error error_;
+};
+
+// The value of a library result, or its Error thrown as a Failure (kind kept).
+template <class T>
+T take(Expected<T> result)
+{
+	if (!result)
+		throw Failure(result.error());
+	return std::move(result).value();
+}
+
+inline void take(const Expected<void> &result)
+{
+	if (!result)
+		throw Failure(result.error());
+}
 
 } // namespace kp

@@ -97,12 +97,6 @@ std::vector<std::string> ModuleInfo::modinfo_values(const std::string &key) cons
 	return out;
 }
 
-std::string normalize_module_name(std::string name)
-{
-	std::replace(name.begin(), name.end(), '-', '_');
-	return name;
-}
-
 ModuleInfo read_module(const std::string &path, bool require_kp)
 {
 	return read_module(ModuleFd::open(path), require_kp);

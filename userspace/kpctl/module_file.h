@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "records/patch_records.h"
+#include "support/files.h"
 
 namespace kp::ctl {
 
@@ -64,7 +65,7 @@ ModuleInfo read_module(const std::string &path, bool require_kp = true);
 class ModuleFd;
 ModuleInfo read_module(const ModuleFd &file, bool require_kp = true);
 
-// Kernel module names use '_' where file names may use '-'.
-std::string normalize_module_name(std::string name);
+// Kernel module names use '_' where file names may use '-' (lib/support).
+using kp::support::normalize_module_name;
 
 } // namespace kp::ctl

@@ -8,9 +8,6 @@
 #include "names.h"
 #include "references.h"
 
-using kp::diffgen::kChanged;
-using kp::diffgen::kNoChange;
-using kp::diffgen::kUnsupported;
 using kp::diffgen::Options;
 using kp::test::make_pair_objects;
 using kp::test::read_output;
@@ -69,7 +66,7 @@ int other(int v) { return v + 1; }
 )";
 	auto p = make_pair_objects("changed", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -93,7 +90,7 @@ TEST(DiffgenFixtures, IdenticalObjectsAreNoChange)
 	auto p = make_pair_objects("nochange", src(s), src(s));
 	std::ofstream(p.out) << "stale";
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kNoChange) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -108,7 +105,7 @@ int show(int v) { return new_helper(v) + 1; }
 )";
 	auto p = make_pair_objects("newfunc", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show", "new_helper"}));
 	EXPECT_EQ(func_rec_names(o), Set({"show"}));
@@ -125,7 +122,7 @@ int count_calls(void) { static int calls; calls += 2; return calls; }
 )";
 	auto p = make_pair_objects("staticlocal", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"count_calls"}));
 	EXPECT_TRUE(o.defined_objects.empty()) << "static local must not be a fresh copy";
@@ -157,7 +154,7 @@ int b_fn(void) { static int count; return count += 6; }
 )";
 	auto p = make_pair_objects("renumbered", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"b_fn", "z_fn"}));
 	EXPECT_EQ(func_rec_names(o), Set({"b_fn"}));
@@ -196,7 +193,7 @@ int warn_once(int v) {
 )";
 	auto p = make_pair_objects("specialstatic", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"warn_once"}));
 	bool once = false, func = false;
@@ -225,7 +222,7 @@ int other(int v) { return v; }
 )";
 	auto p = make_pair_objects("clone", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	std::string clone;
 	for (const auto &f : o.defined_funcs)
@@ -257,7 +254,7 @@ int sleeper(int v) {
 )";
 	auto p = make_pair_objects("lineonly", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kNoChange) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -271,7 +268,7 @@ int caller(int v) { return exported_thing(11) + v; }
 )";
 	auto p = make_pair_objects("immediate", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"caller"}));
 }
 
@@ -288,7 +285,7 @@ int b_fn(int v) { _printk("beta %d\n", v); return v; }
 )";
 	auto p = make_pair_objects("strings", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"a_fn"}));
 	bool found = false;
@@ -313,7 +310,7 @@ const char *b_fn(void) { return "second"; }
 )";
 	auto p = make_pair_objects("stroffsets", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"n_fn"}));
 }
 
@@ -328,7 +325,7 @@ int reader(void) { return kp_new_table[2]; }
 )";
 	auto p = make_pair_objects("newdata", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"reader"}));
 	EXPECT_EQ(o.defined_objects, Set({"kp_new_table"}));
@@ -347,7 +344,7 @@ int reader(int i) { return table[i]; }
 )";
 	auto p = make_pair_objects("changeddata", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("table"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find(".data.table"), std::string::npos) << joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
@@ -365,7 +362,7 @@ int user(void) { return 3; }
 )";
 	auto p = make_pair_objects("initcode", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("__init"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find("setup_thing"), std::string::npos) << joined(r);
 }
@@ -380,7 +377,7 @@ notrace int hot(int v) { return exported_thing(v + 1); }
 )";
 	auto p = make_pair_objects("notrace", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("hot"), std::string::npos);
 	EXPECT_NE(joined(r).find("ftrace"), std::string::npos);
 }
@@ -400,7 +397,7 @@ int unrelated(int v) { return v; }
 	};
 	auto p = make_pair_objects("notrace-static", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing", "sys_other"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing", "sys_other"}));
@@ -419,7 +416,7 @@ long sys_thing(int v) { return do_thing(v); }
 	};
 	auto p = make_pair_objects("notrace-addr", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("thing_ops"), std::string::npos) << joined(r);
 }
 
@@ -438,7 +435,7 @@ int f_two(int v) { if (v > 200) BUG_HERE(); return v * 2; }
 	};
 	auto p = make_pair_objects("bugtable", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"f_one"}));
 	const auto *bt = o.obj->section("__bug_table");
@@ -457,7 +454,7 @@ TEST(DiffgenFixtures, AliasesShareOneReplacement)
 	};
 	auto p = make_pair_objects("alias", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.code, kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"}))
@@ -478,7 +475,7 @@ int changed(int v) { return v * )" +
 	};
 	// Unchanged group: fine.
 	auto same = make_pair_objects("group-same", src(body(1)), src(body(1)));
-	EXPECT_EQ(diff(same).code, kNoChange);
+	EXPECT_EQ(diff(same).failure, kp::ErrorKind::no_change);
 	// Group whose members change (a new member section) is refused.
 	auto changed_src =
 	        body(1) +
@@ -486,7 +483,7 @@ int changed(int v) { return v * )" +
 	        "1\\n.previous\");\n";
 	auto p = make_pair_objects("group", src(body(1)), src(changed_src));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("kp_group_sig"), std::string::npos) << joined(r);
 }
 
@@ -498,7 +495,7 @@ TEST(DiffgenFixtures, ChangedInitDataIsRefused)
 	};
 	auto p = make_pair_objects("initdata", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.code, kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("__init data"), std::string::npos) << joined(r);
 	EXPECT_NE(joined(r).find("boot_value"), std::string::npos) << joined(r);
 }

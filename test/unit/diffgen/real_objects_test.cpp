@@ -141,7 +141,7 @@ TEST(DiffgenReal, CmdlineProcShow)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/cmdline", patched, out);
-	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"cmdline_proc_show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -166,14 +166,14 @@ TEST(DiffgenReal, KernelSysGetppid)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.code, kp::diffgen::kNoChange) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
 
 	patched = build_patched("kernel/sys", "SYSCALL_DEFINE0(getppid)\n{\n\tint pid;",
 	                        "SYSCALL_DEFINE0(getppid)\n{\n\tint pid = 0;\n\tif (current->pid "
 	                        "== 424242) return -1;");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_TRUE(o.defined_funcs.count("__x64_sys_getppid"))
 	        << ::testing::PrintToString(o.defined_funcs);
@@ -198,7 +198,7 @@ TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/base", patched, out);
-	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"proc_pid_cmdline_read"}));
 	// struct bug_entry of the test kernel (DWARF of vmlinux): relative pointers, 12 bytes.
@@ -228,7 +228,7 @@ TEST(DiffgenReal, AlternativesFollowTheFunction)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"prctl_set_mm"}));
 	// struct alt_instr (DWARF): every kept entry's instruction is in prctl_set_mm, its
@@ -301,12 +301,12 @@ TEST(DiffgenReal, IntegrationPatchCatalogue)
 		auto r = diff_real(rel, obj, (fs::path(obj).parent_path() / "out.o").string());
 		bool must_fail = name.find("-FAIL") != std::string::npos;
 		if (must_fail)
-			EXPECT_TRUE(r.code == kp::diffgen::kUnsupported ||
-			            r.code == kp::diffgen::kNoChange)
-			        << name << ": exit " << r.code << "\n"
+			EXPECT_TRUE(r.failure == kp::ErrorKind::unsupported ||
+			            r.failure == kp::ErrorKind::no_change)
+			        << name << ": " << r.outcome() << "\n"
 			        << joined(r);
 		else
-			EXPECT_EQ(r.code, kp::diffgen::kChanged) << name << "\n" << joined(r);
+			EXPECT_EQ(r.failure, std::nullopt) << name << "\n" << joined(r);
 		tried++;
 	}
 	EXPECT_GE(tried, 10u);
@@ -334,8 +334,8 @@ TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 			continue;
 		auto r = kp::diffgen::run(p.string(), p.string(), "/dev/null/never-written.o", {});
 		n++;
-		if (r.code != kp::diffgen::kNoChange)
-			bad.push_back(rel + ": exit " + std::to_string(r.code) + " " + joined(r));
+		if (r.failure != kp::ErrorKind::no_change)
+			bad.push_back(rel + ": " + r.outcome() + " " + joined(r));
 	}
 	EXPECT_GT(n, 100u);
 	EXPECT_TRUE(bad.empty()) << bad.size() << " of " << n << " objects, first: " << bad.front();
@@ -351,7 +351,7 @@ TEST(DiffgenReal, TransferValueOfOverflowuid)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.code, kp::diffgen::kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("changed existing data: overflowuid"), std::string::npos)
 	        << joined(r);
 
@@ -360,7 +360,7 @@ TEST(DiffgenReal, TransferValueOfOverflowuid)
 	                        "KP_TRANSFER_VALUE(overflowuid);");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.code, kp::diffgen::kChanged) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
 	EXPECT_EQ(r.transferred, std::vector<std::string>{"overflowuid"});
 	auto obj = kp::test::load_object(out);
 	auto recs = kp::records::read_patch_records(*obj);
@@ -381,7 +381,7 @@ TEST(DiffgenReal, TransferValueOfOverflowuid)
 	        "KP_TRANSFER_VALUE(kp_unused_marker);");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.code, kp::diffgen::kUnsupported) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
 	EXPECT_NE(joined(r).find("changed existing data: overflowgid"), std::string::npos)
 	        << joined(r);
 }

@@ -5,8 +5,6 @@
 
 #include "helpers.h"
 
-using kp::diffgen::kChanged;
-using kp::diffgen::kUnsupported;
 using Set = std::set<std::string>;
 
 namespace {
@@ -56,7 +54,7 @@ TEST(DiffgenSymbols, SymposExportsAndLocalNames)
 	kp::diffgen::Options opts;
 	opts.symbols = t.target;
 	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
-	ASSERT_EQ(r.code, kChanged) << (r.messages.empty() ? "" : r.messages[0]);
+	ASSERT_EQ(r.failure, std::nullopt) << (r.messages.empty() ? "" : r.messages[0]);
 	auto o = kp::test::read_output(t.pair.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -86,7 +84,7 @@ TEST(DiffgenSymbols, ModuleTargetUsesKpRelocsForModuleSymbols)
 	kp::diffgen::Options opts;
 	opts.target = "kp_test_mod";
 	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
-	ASSERT_EQ(r.code, kChanged);
+	ASSERT_EQ(r.failure, std::nullopt);
 	auto o = kp::test::read_output(t.pair.out);
 	ASSERT_EQ(o.funcs.size(), 1u);
 	EXPECT_EQ(o.funcs[0].objname, "kp_test_mod");
@@ -129,13 +127,13 @@ yes:
 	std::string all;
 	for (const auto &m : r.messages)
 		all += m;
-	EXPECT_EQ(r.code, kUnsupported) << all;
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << all;
 	EXPECT_NE(all.find("__jump_table"), std::string::npos) << all;
 	EXPECT_NE(all.find("my_key"), std::string::npos) << all;
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 	// The same patch against vmlinux is fine: the key becomes an ordinary reference.
 	auto v = kp::diffgen::run(p.orig, p.patched, p.out, {});
-	ASSERT_EQ(v.code, kChanged);
+	ASSERT_EQ(v.failure, std::nullopt);
 	auto o = kp::test::read_output(p.out);
 	const auto *jt = o.obj->section("__jump_table");
 	ASSERT_NE(jt, nullptr);
@@ -158,7 +156,7 @@ TEST(DiffgenSymbols, ChangedFunctionMissingFromTargetIsRefused)
 	kp::diffgen::Options opts;
 	opts.symbols = other_only;
 	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
-	EXPECT_EQ(r.code, kUnsupported);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported);
 	std::string all;
 	for (const auto &m : r.messages)
 		all += m;
@@ -184,7 +182,7 @@ TEST(DiffgenSymbols, SameNamedLocalsWithoutFileSymbolsAreRefused)
 	kp::diffgen::Options opts;
 	opts.symbols = stripped;
 	auto r = kp::diffgen::run(t.pair.orig, t.pair.patched, t.pair.out, opts);
-	EXPECT_EQ(r.code, kUnsupported);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported);
 	std::string all;
 	for (const auto &m : r.messages)
 		all += m;

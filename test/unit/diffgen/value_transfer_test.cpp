@@ -12,8 +12,6 @@
 #include "records/patch_records.h"
 
 namespace fs = std::filesystem;
-using kp::diffgen::kChanged;
-using kp::diffgen::kUnsupported;
 using Set = std::set<std::string>;
 
 namespace {
@@ -106,7 +104,7 @@ TEST(DiffgenValues, MarkedVariableIsTransferredAndReferencedLive)
 	auto r = diff_fixture("marked", std::string("int knob = 5;\n") + kReader,
 	                      std::string("int knob = 6;\nKP_TRANSFER_VALUE(knob);\n") +
 	                              "int read_knob(void) { return knob + 2; }\n");
-	ASSERT_EQ(r.res.code, kChanged) << r.messages();
+	ASSERT_EQ(r.res.failure, std::nullopt) << r.messages();
 	EXPECT_EQ(r.res.transferred, std::vector<std::string>{"knob"});
 	auto o = kp::test::read_output(r.out);
 	EXPECT_EQ(o.defined_funcs, Set({"read_knob"}));
@@ -126,7 +124,7 @@ TEST(DiffgenValues, ValueOnlyPatchAndBssToData)
 	// A value change alone is a change; a zero-initialised (.bss) variable's old value is 0.
 	auto r = diff_fixture("bss", std::string("int knob;\n") + kReader,
 	                      std::string("int knob = 7;\nKP_TRANSFER_VALUE(knob);\n") + kReader);
-	ASSERT_EQ(r.res.code, kChanged) << r.messages();
+	ASSERT_EQ(r.res.failure, std::nullopt) << r.messages();
 	auto vals = values_of(r.out);
 	ASSERT_EQ(vals.size(), 1u);
 	EXPECT_EQ(vals[0].old_value, le32(0));
@@ -139,7 +137,7 @@ TEST(DiffgenValues, UnmarkedChangeIsStillRefused)
 	auto r = diff_fixture(
 	        "unmarked", std::string("int knob = 5;\nint other = 1;\n") + kReader,
 	        std::string("int knob = 6;\nKP_TRANSFER_VALUE(knob);\nint other = 2;\n") + kReader);
-	EXPECT_EQ(r.res.code, kUnsupported);
+	EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported);
 	EXPECT_NE(r.messages().find("changed existing data: other"), std::string::npos)
 	        << r.messages();
 	EXPECT_EQ(r.messages().find("data: knob"), std::string::npos) << r.messages();
@@ -166,7 +164,8 @@ TEST(DiffgenValues, NotPlainDataIsRefusedNamingTheVariable)
 		auto r = diff_fixture(c.name, std::string(c.orig) + kReader,
 		                      std::string(c.patched) + "KP_TRANSFER_VALUE(knob);\n" +
 		                              kReader);
-		EXPECT_EQ(r.res.code, kUnsupported) << c.name << ": " << r.messages();
+		EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported)
+		        << c.name << ": " << r.messages();
 		EXPECT_NE(r.messages().find("KP_TRANSFER_VALUE(knob)"), std::string::npos)
 		        << c.name << ": " << r.messages();
 		EXPECT_NE(r.messages().find(c.why), std::string::npos)
@@ -180,18 +179,18 @@ TEST(DiffgenValues, MisplacedMarksAreRefused)
 	auto r = diff_fixture("unchanged", std::string("int knob = 5;\n") + kReader,
 	                      std::string("int knob = 5;\nKP_TRANSFER_VALUE(knob);\n") +
 	                              "int read_knob(void) { return knob + 2; }\n");
-	EXPECT_EQ(r.res.code, kUnsupported);
+	EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported);
 	EXPECT_NE(r.messages().find("its initial value does not change"), std::string::npos)
 	        << r.messages();
 	r = diff_fixture("new", std::string("int knob = 5;\n") + kReader,
 	                 std::string("int knob = 5;\nint fresh = 1;\nKP_TRANSFER_VALUE(fresh);\n") +
 	                         "int read_knob(void) { return knob + fresh; }\n");
-	EXPECT_EQ(r.res.code, kUnsupported);
+	EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported);
 	EXPECT_NE(r.messages().find("new in the patch"), std::string::npos) << r.messages();
 	r = diff_fixture("extern", std::string("extern int knob;\n") + kReader,
 	                 std::string("extern int knob;\nKP_TRANSFER_VALUE(knob);\n") +
 	                         "int read_knob(void) { return knob + 2; }\n");
-	EXPECT_EQ(r.res.code, kUnsupported);
+	EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported);
 	EXPECT_NE(r.messages().find("not a variable defined in this object"), std::string::npos)
 	        << r.messages();
 }

@@ -4,6 +4,7 @@
 
 #include "kbuild_deps.h"
 #include "kit/kit.h"
+#include "support/files.h"
 
 using namespace kp::kit;
 
@@ -89,8 +90,8 @@ TEST(KbuildDeps, AffectedObjectsOfASourceAndAHeader)
 
 TEST(KbuildDeps, ModuleNames)
 {
-	EXPECT_EQ(kp::build::module_name_of("fs/fuse/fuse.ko"), "fuse");
-	EXPECT_EQ(kp::build::module_name_of("samples/livepatch/livepatch-sample.ko"),
+	EXPECT_EQ(kp::support::module_name_of_file("fs/fuse/fuse.ko"), "fuse");
+	EXPECT_EQ(kp::support::module_name_of_file("samples/livepatch/livepatch-sample.ko"),
 	          "livepatch_sample");
 }
 

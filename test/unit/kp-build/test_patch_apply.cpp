@@ -59,7 +59,7 @@ TEST(PatchApply, FailingHunkIsNamedAndNothingChanges)
 		FAIL() << "the patch applied";
 	} catch (const kp::build::Error &e) {
 		std::string msg = e.what();
-		EXPECT_EQ(e.code(), kp::build::kExitError);
+		EXPECT_EQ(e.kind(), kp::ErrorKind::failed);
 		EXPECT_NE(msg.find("does not apply"), std::string::npos) << msg;
 		EXPECT_NE(msg.find("dir/f.c: hunk #2 (@@ -2,3 +2,3 @@) FAILED"), std::string::npos)
 		        << msg;

@@ -56,7 +56,7 @@ TEST(PatchParse, RefusesTextWithoutFileHeaders)
 		FAIL() << "no error";
 	} catch (const kp::build::Error &e) {
 		EXPECT_NE(std::string(e.what()).find("notes.txt"), std::string::npos);
-		EXPECT_EQ(e.code(), kp::build::kExitError);
+		EXPECT_EQ(e.kind(), kp::ErrorKind::failed);
 	}
 }
 
@@ -76,7 +76,7 @@ TEST(PatchParse, RenamesAreUnsupported)
 		            "r.diff");
 		FAIL() << "no error";
 	} catch (const kp::build::Error &e) {
-		EXPECT_EQ(e.code(), kp::build::kExitUnsupported);
+		EXPECT_EQ(e.kind(), kp::ErrorKind::unsupported);
 	}
 }
 
