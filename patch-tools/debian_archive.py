@@ -268,12 +268,19 @@ def fetch(package: str, version: str, only: list[str] | None = None,
             _unpack(debs[0], unpack, only)
             if strip_debug:
                 _strip_debug(unpack)
-            (unpack / COMPLETE).write_text(f"{package} {version} {size} bytes {took:.1f} s\n")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            unpack.rename(dest)
-            if log:
-                log(f"debian: fetched {package} {version}: {size / 1e6:.1f} MB in {took:.1f} s")
+            _publish(unpack, dest, f"{package} {version} {size} bytes {took:.1f} s", log,
+                     f"fetched {package} {version}: {size / 1e6:.1f} MB in {took:.1f} s")
     return dest
+
+
+def _publish(work: Path, dest: Path, marker: str, log, done: str) -> None:
+    """Marks @work complete and moves it to @dest in one rename: a reader sees a whole
+    directory or none."""
+    (work / COMPLETE).write_text(marker + "\n")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work.rename(dest)
+    if log:
+        log(f"debian: {done}")
 
 
 def _download(package: str, version: str, into: Path) -> None:
@@ -352,11 +359,8 @@ def source_tree(package: str, version: str, log=None) -> Path:
                  f"extracting {tarball}")
             if not (out / package / "Makefile").exists():
                 raise ArchiveError(f"{tarball} has no {package}/Makefile")
-            (out / COMPLETE).write_text(f"{tarball}\n")
-            top.parent.mkdir(parents=True, exist_ok=True)
-            out.rename(top)
-            if log:
-                log(f"debian: extracted {tarball} in {time.monotonic() - start:.1f} s")
+            _publish(out, top, str(tarball), log,
+                     f"extracted {tarball} in {time.monotonic() - start:.1f} s")
     return tree
 
 

@@ -3,7 +3,7 @@
 # built with kp-build --kernel for Debian's cloud kernel of the older version; those that
 # build are loaded and unloaded in one boot of Debian's own vmlinuz (QEMU TCG).
 #
-# Usage: scripts/bench-survey.sh [OLD NEW] [--src TREE] [--only FILE]...
+# Usage: scripts/bench-survey.sh [OLD NEW] [--src TREE] [--only FILE]... [--build-budget S]
 #   --only FILE or DIR/: a subset (without it, files the config does not compile, by
 #   Kbuild's dry run in kp-build's prepared tree, are counted and skipped).
 #   OLD NEW: linux-source-<series> versions; default 6.1.187-1 6.1.190-1 when the archive

@@ -4,6 +4,7 @@ built with `kp-build --kernel` for Debian's cloud kernel of the older version, a
 that build loaded and unloaded in ONE boot of Debian's own vmlinuz of that release.
 
     scripts/survey-debian.py [OLD NEW] [--src TREE] [--only PATH ...] [--work DIR]
+                             [--build-budget SECONDS]
 
 OLD and NEW are versions of linux-source-<series> (the series of debian_kernel.py); without
 them 6.1.187-1 and 6.1.190-1 when `apt-cache madison` lists both, else the two newest.
@@ -12,7 +13,9 @@ versions). Results: built (then live: loaded and unloaded with a clean kernel lo
 no functional change (exit 3), refused (exit 2, with kp-build's reason), failed (exit 1).
 A refusal because the kernel's config does not build the file is counted apart.
 `--src TREE` passes a prepared source tree of OLD to kp-build (else kp-build fetches it).
-Prints a summary and writes DIR/results.json (default DIR: build/survey).
+Prints a summary and writes DIR/results.json (default DIR: build/survey); each file's
+result is also journaled in DIR/results.jsonl as it finishes, so a run stopped (or cut by
+--build-budget) is resumed by the next run with the same DIR.
 """
 from __future__ import annotations
 
@@ -263,6 +266,8 @@ def summary(results: list[dict], counts: dict) -> str:
         by.setdefault(r["status"], []).append(r)
     lines = [f"{counts['changed']} changed .c files ({counts['added']} added and "
              f"{counts['removed']} removed files not counted)"]
+    if counts.get("not surveyed yet"):
+        lines.append(f"  not surveyed yet (--build-budget): {counts['not surveyed yet']}")
     for st in ("not in config", "built", "no change", "refused", "failed"):
         lines.append(f"  {st}: {len(by.get(st, []))}")
     failed = by.get("failed", [])
@@ -295,6 +300,9 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[],
                     help="only this file, or the files under DIR/ (repeatable)")
     ap.add_argument("--work", type=Path, default=kpvm.BUILD / "survey")
+    ap.add_argument("--build-budget", type=float, default=0, metavar="SECONDS",
+                    help="stop starting builds after SECONDS (0: none); a later run with "
+                         "the same --work resumes where this one stopped")
     args = ap.parse_args()
     t0 = time.monotonic()
     old, new = versions(args)
@@ -313,29 +321,53 @@ def main() -> int:
     patches, out = work / "patches", work / "out"
     patches.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    compiled: set[str] | None = None
+    # One line per file as it finishes (DIR/results.jsonl): a run that stops, or hits
+    # --build-budget, is resumed by the next one with the same DIR.
+    journal = work / "results.jsonl"
+    done = {}
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            r = json.loads(line)
+            done[r["file"]] = r
+    config_file = work / "config-sources.json"
+    compiled: set[str] | None = (set(json.loads(config_file.read_text()))
+                                 if config_file.exists() and not args.only else None)
+    results, left = [], 0
     for n, rel_path in enumerate(changed, 1):
-        if compiled is not None and rel_path not in compiled:
-            results.append({"file": rel_path, "status": "not in config",
-                            "reason": "not compiled by the release's config (Kbuild dry run)"})
+        if rel_path in done:
+            results.append(done[rel_path])
             continue
-        patch = patches / (rel_path.replace("/", "__") + ".diff")
-        lines = write_patch(old_tree, new_tree, rel_path, patch)
-        r = build(rel.release, rel_path, patch, out / f"kp_s{n}.ko", args.src)
-        r["lines"] = lines
+        if args.build_budget and time.monotonic() - t0 > args.build_budget:
+            left += 1
+            continue
+        if compiled is not None and rel_path not in compiled:
+            r = {"file": rel_path, "status": "not in config",
+                 "reason": "not compiled by the release's config (Kbuild dry run)"}
+        else:
+            patch = patches / (rel_path.replace("/", "__") + ".diff")
+            lines = write_patch(old_tree, new_tree, rel_path, patch)
+            r = build(rel.release, rel_path, patch, out / f"kp_s{n}.ko", args.src)
+            r["lines"] = lines
+            if compiled is None and not args.only and (tree := prepared_tree(r["stderr"])):
+                log(f"survey: Kbuild's dry run in {tree}")
+                compiled = config_sources(tree, rel.release)
+                config_file.write_text(json.dumps(sorted(compiled)))
+                log(f"survey: the config compiles {len(compiled)} .c files; "
+                    f"{sum(1 for f in changed if f in compiled)} of the {len(changed)} "
+                    f"changed")
+            r.pop("stderr", None)
+            log(f"survey: [{n}/{len(changed)}] {rel_path}: {r['status']} ({r['seconds']} s)"
+                f"{': ' + r['reason'] if 'reason' in r else ''}")
         results.append(r)
-        if compiled is None and not args.only and (tree := prepared_tree(r.pop("stderr"))):
-            log(f"survey: Kbuild's dry run in {tree}")
-            compiled = config_sources(tree, rel.release)
-            log(f"survey: the config compiles {len(compiled)} .c files; "
-                f"{sum(1 for f in changed if f in compiled)} of the {len(changed)} changed")
-        r.pop("stderr", None)
-        log(f"survey: [{n}/{len(changed)}] {rel_path}: {r['status']} ({r['seconds']} s)"
-            f"{': ' + r['reason'] if 'reason' in r else ''}")
+        with journal.open("a") as f:
+            f.write(json.dumps(r) + "\n")
+    if left:
+        log(f"survey: --build-budget reached: {left} file(s) not surveyed yet; run again "
+            f"with --work {work} to go on")
     build_seconds = time.monotonic() - t0
     vm_seconds = live(results, rel, work)
-    counts = {"changed": len(changed), "added": len(added), "removed": len(removed)}
+    counts = {"changed": len(changed), "added": len(added), "removed": len(removed),
+              "not surveyed yet": left}
     doc = {"old": old, "new": new, "release": rel.release, "counts": counts,
            "build_seconds": round(build_seconds), "vm_seconds": round(vm_seconds),
            "results": results}

@@ -24,21 +24,15 @@ Error as_exit(const kp::Error &e)
 	}
 }
 
-std::string first_value(const ModuleInfo &m, const std::string &key)
-{
-	auto v = m.modinfo_values(key);
-	return v.empty() ? std::string() : v.front();
-}
-
 void read_modinfo(const elf::Object &ko, ModuleInfo &m)
 {
-	m.modinfo = records::read_modinfo(ko).entries;
-	auto first = [&](const std::string &key) { return first_value(m, key); };
+	m.modinfo = records::read_modinfo(ko);
+	auto first = [&](const std::string &key) { return m.modinfo.first(key); };
 	m.vermagic = first("vermagic");
 	m.vermagic_release = m.vermagic.substr(0, m.vermagic.find(' '));
 	m.target_release = first("kp_target_release");
 	m.target_build_id = first("kp_target_build_id");
-	for (const std::string &src : m.modinfo_values("kp_source")) {
+	for (const std::string &src : m.modinfo.values("kp_source")) {
 		auto colon = src.rfind(':');
 		if (colon == std::string::npos)
 			m.sources.push_back({src, ""});
@@ -77,25 +71,10 @@ void read_records(const elf::Object &ko, ModuleInfo &m)
 			                    m.target_build_id +
 			                    "; the file was altered, rebuild it with kp-build");
 	}
-	m.funcs = std::move(recs->funcs);
-	m.syms = std::move(recs->syms);
-	m.relocs = std::move(recs->relocs);
-	m.callbacks = std::move(recs->callbacks);
-	m.states = std::move(recs->states);
-	m.shadows = std::move(recs->shadows);
-	m.values = std::move(recs->values);
+	static_cast<records::PatchRecords &>(m) = std::move(*recs);
 }
 
 } // namespace
-
-std::vector<std::string> ModuleInfo::modinfo_values(const std::string &key) const
-{
-	std::vector<std::string> out;
-	for (const auto &[k, v] : modinfo)
-		if (k == key)
-			out.push_back(v);
-	return out;
-}
 
 ModuleInfo read_module(const std::string &path, bool require_kp)
 {
@@ -136,7 +115,7 @@ ModuleInfo read_module(const ModuleFd &file, bool require_kp)
 	m.build_id = (*ko)->build_id();
 	read_modinfo(**ko, m);
 	read_undefined(**ko, m);
-	m.kp_patch = (*ko)->loaded_section(KP_SEC_PATCH) || first_value(m, "kp_patch") == "1";
+	m.kp_patch = (*ko)->loaded_section(KP_SEC_PATCH) || m.modinfo.first("kp_patch") == "1";
 	if (!m.kp_patch) {
 		if (require_kp)
 			throw Error(

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "records/modinfo.h"
 #include "records/patch_records.h"
 #include "support/files.h"
 
@@ -30,13 +31,15 @@ struct SourceFile {
 	std::string sha256;
 };
 
-struct ModuleInfo {
+// The records (funcs, syms, relocs, callbacks, states, shadows, values, and the kp_patch
+// record itself as `patch`) are lib/records' PatchRecords.
+struct ModuleInfo : records::PatchRecords {
 	std::string path;
 	std::string name; // module name: struct module's, as the kernel takes it
 	std::string vermagic;
 	std::string build_id;         // the module's own GNU build ID (its identity)
 	std::string vermagic_release; // first word of vermagic
-	std::vector<std::pair<std::string, std::string>> modinfo; // in file order
+	records::Modinfo modinfo;     // in file order
 
 	bool kp_patch = false;   // has the kp_patch record or kp_patch=1
 	bool has_record = false; // kp_patch section present and valid
@@ -45,16 +48,7 @@ struct ModuleInfo {
 	std::string target_release;  // modinfo kp_target_release, else the record
 	std::string target_build_id; // modinfo kp_target_build_id, else the record
 	std::vector<SourceFile> sources;
-	std::vector<FuncRecord> funcs;
-	std::vector<SymRecord> syms;
-	std::vector<RelocRecord> relocs;
-	std::vector<CallbackRecord> callbacks;
-	std::vector<StateRecord> states;
-	std::vector<ShadowRecord> shadows;
-	std::vector<ValueRecord> values;    // globals whose new initial value is transferred
 	std::vector<std::string> undefined; // symbols the module loader must resolve
-
-	std::vector<std::string> modinfo_values(const std::string &key) const;
 };
 
 // Reads @path.  Throws Error(file_missing | not_module) for files that are not a

@@ -50,7 +50,7 @@ TEST(ModuleSections, NameIsStructModulesNotModinfos)
 	spec.modinfo_name = "kp_shown_as";
 	ModuleInfo m = kp::ctl::read_module(write_crafted("names", spec).string());
 	EXPECT_EQ(m.name, "kp_loaded_as");
-	EXPECT_EQ(m.modinfo_values("name"), std::vector<std::string>{"kp_shown_as"});
+	EXPECT_EQ(m.modinfo.values("name"), std::vector<std::string>{"kp_shown_as"});
 }
 
 TEST(ModuleSections, ModuleWithoutAStructModuleNameIsRefused)

@@ -167,14 +167,9 @@ Exit cmd_load(const LoadOptions &o)
 	}
 	if (st && st->transition != "idle") {
 		core_guard.keep();
-		std::cerr << "kpctl: patch " << name << " is still in transition " << st->transition
-		          << "; tasks not switched yet:\n";
-		for (const auto &l : st->pending)
-			std::cerr << "  " << l << "\n";
-		throw Error(
-		        Exit::busy,
-		        "patch " + name + " did not settle: its transition (now " + st->transition +
-		                ") is still waiting for the tasks above; see kpctl status " + name);
+		throw_unsettled(name, *st,
+		                "patch " + name + " is still in transition " + st->transition +
+		                        "; tasks not switched yet");
 	}
 	// Settled disabled: the transition timed out and reversed, or the core refused it.
 	std::string undo;

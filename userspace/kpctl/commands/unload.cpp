@@ -47,15 +47,8 @@ void disable(const std::string &name, unsigned timeout_s, Clock::time_point dead
 	auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
 	if (!st || (st->transition == "idle" && !st->enabled))
 		return;
-	if (st->transition != "idle") {
-		std::cerr << "kpctl: tasks not switched yet:\n";
-		for (const auto &l : st->pending)
-			std::cerr << "  " << l << "\n";
-		throw Error(
-		        Exit::busy,
-		        "patch " + name + " did not settle: its transition (now " + st->transition +
-		                ") is still waiting for the tasks above; see kpctl status " + name);
-	}
+	if (st->transition != "idle")
+		throw_unsettled(name, *st, "tasks not switched yet");
 	std::cerr << "kpctl: tasks that kept patch " << name << " from switching off:\n";
 	for (const auto &l : st->blocked)
 		std::cerr << "  " << l << "\n";

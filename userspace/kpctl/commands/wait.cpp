@@ -74,6 +74,16 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 	}
 }
 
+void throw_unsettled(const std::string &name, const PatchState &st, const std::string &heading)
+{
+	std::cerr << "kpctl: " << heading << ":\n";
+	for (const auto &l : st.pending)
+		std::cerr << "  " << l << "\n";
+	throw Error(Exit::busy,
+	            "patch " + name + " did not settle: its transition (now " + st.transition +
+	                    ") is still waiting for the tasks above; see kpctl status " + name);
+}
+
 void progress(const std::string &msg)
 {
 	std::cout << "kpctl: " << msg << std::endl;

@@ -32,6 +32,11 @@ std::optional<std::string> wait_no_transition(const std::string &except,
 std::optional<PatchState> follow_transition(const std::string &name, Clock::time_point deadline,
                                             bool reverses = true);
 
+// Throws Error(busy) for patch @name whose transition has not settled, after listing
+// on stderr, under @heading, the tasks not switched yet.
+[[noreturn]] void throw_unsettled(const std::string &name, const PatchState &st,
+                                  const std::string &heading);
+
 // Prints "kpctl: <msg>" to stdout (progress; errors alone go to stderr).
 void progress(const std::string &msg);
 
