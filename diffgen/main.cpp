@@ -1,4 +1,5 @@
-// diffgen ORIG.o PATCHED.o -o OUT.o [--target vmlinux|MODULE] [--symbols FILE] [--explain]
+// diffgen ORIG.o PATCHED.o -o OUT.o [--target vmlinux|MODULE] [--symbols FILE]
+//         [--kernel FILE]... [--anchor] [--explain]
 // Exit: 0 changed (OUT.o written), 1 error, 2 unsupported change, 3 no change.
 #include <CLI/CLI.hpp>
 

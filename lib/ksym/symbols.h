@@ -1,7 +1,7 @@
 // The running kernel's symbols as kallsyms shows them, read from the target's ELF file
 // (vmlinux or MODULE.ko): sympos, exports (__ksymtab_<name>) and anchors.
 //
-// The one sympos rule, the core's (kmod/core/kallsyms.c kp_lookup, include/kp/abi.h):
+// The one sympos rule, the core's (kmod/core/symbols.c kp_lookup, include/kp/abi.h):
 // 0 when the name is unique in the object, else the 1-based position of the symbol among
 // the object's symbols of that name in ADDRESS order.  A module's addresses are those
 // the module loader gives it (layout.h); its symbol-table order does not count.

@@ -109,14 +109,16 @@ void check_compiler(const KernelTree &t)
 		throw Error("cannot run the compiler (gcc --version failed)");
 	std::string host = compiler_identity(t.host_compiler);
 	if (!t.vmlinux_compiler.empty() && host != t.vmlinux_compiler)
-		throw Error("compiler differs from the one that built vmlinux: " + t.vmlinux +
-		            " was built by '" + t.vmlinux_compiler +
-		            "', this machine's compiler is '" + t.host_compiler + "'");
+		throw Error(ErrorKind::refused,
+		            "compiler differs from the one that built vmlinux: " + t.vmlinux +
+		                    " was built by '" + t.vmlinux_compiler +
+		                    "', this machine's compiler is '" + t.host_compiler + "'");
 	if (!t.config_compiler.empty() && host != compiler_identity(t.config_compiler))
-		throw Error("compiler differs from the one the tree was configured with: .config "
+		throw Error(ErrorKind::refused,
+		            "compiler differs from the one the tree was configured with: .config "
 		            "has '" +
-		            t.config_compiler + "', this machine's compiler is '" +
-		            t.host_compiler + "'");
+		                    t.config_compiler + "', this machine's compiler is '" +
+		                    t.host_compiler + "'");
 }
 
 } // namespace kp::build

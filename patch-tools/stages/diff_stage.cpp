@@ -79,10 +79,12 @@ DiffSummary collect_diffs(const std::vector<DiffResult> &results, bool explain)
 		s.anchored_relocations += r.result.anchored_relocations;
 		s.link_objects.push_back(r.job.output);
 	}
+	// A failure outranks a refusal (exit 1, not 2), and neither hides the other.
+	if (!errors.empty())
+		throw Error("diffgen failed:" + errors +
+		            (unsupported.empty() ? "" : "\nand unsupported change:" + unsupported));
 	if (!unsupported.empty())
 		throw Error(ErrorKind::unsupported, "unsupported change:" + unsupported);
-	if (!errors.empty())
-		throw Error("diffgen failed:" + errors);
 	if (s.link_objects.empty())
 		throw Error(ErrorKind::no_change,
 		            "no functional change: every rebuilt object (" +

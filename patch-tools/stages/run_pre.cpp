@@ -295,9 +295,10 @@ size_t check_object(const PatchObject &obj, const ImageFunctions &image)
 			continue;
 		RunPreResult r = run_pre_check(f, image);
 		if (!r.match)
-			throw Error(
-			        "run-pre: " + f.name + " (" + obj.object +
-			        ") compiled from the source is not the kernel's: " + r.describe());
+			throw Error(ErrorKind::refused,
+			            "run-pre: " + f.name + " (" + obj.object +
+			                    ") compiled from the source is not the kernel's: " +
+			                    r.describe());
 		++checked;
 	}
 	return checked;

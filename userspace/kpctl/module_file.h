@@ -1,7 +1,8 @@
 // What a patch module (.ko) says about itself, read from the file without loading it,
 // through kp's shared readers (lib/elf, lib/records): .modinfo, struct module's name, the
-// kp_patch record and the kp_funcs / kp_syms / kp_relocs records, whose pointer fields
-// are resolved by applying the sections' relocations.
+// kp_patch record and every record lib/records reads (funcs, syms, relocs, callbacks,
+// states, shadows, values), whose pointer fields are resolved by applying the sections'
+// relocations.
 #pragma once
 
 #include <cstdint>
