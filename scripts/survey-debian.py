@@ -112,11 +112,20 @@ def write_patch(old: Path, new: Path, rel: str, out: Path) -> int:
 
 
 def reason(stderr: str) -> str:
-    for line in reversed(stderr.splitlines()):
-        m = re.match(r"kp-build: (refused|error|nothing to do): (.*)", line)
+    """kp-build's verdict: its last "refused/error/nothing to do" message with the lines
+    that continue it (a refusal names each object and diffgen's reason below it)."""
+    lines = stderr.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        m = re.match(r"kp-build: (refused|error|nothing to do): (.*)", lines[i])
         if m:
-            return m.group(2)
-    tail = [l for l in stderr.splitlines() if l.strip()]
+            more = []
+            for line in lines[i + 1:]:
+                if line.startswith("kp-build: "):
+                    break
+                if line.strip():
+                    more.append(line.strip())
+            return " ".join([m.group(2)] + more)
+    tail = [l for l in lines if l.strip()]
     return tail[-1] if tail else "(no message)"
 
 
@@ -335,7 +344,11 @@ def main() -> int:
     results, left = [], 0
     for n, rel_path in enumerate(changed, 1):
         if rel_path in done:
-            results.append(done[rel_path])
+            r = done[rel_path]
+            if compiled is not None and rel_path not in compiled and r["status"] != "built":
+                r = {"file": rel_path, "status": "not in config",
+                     "reason": "not compiled by the release's config (Kbuild dry run)"}
+            results.append(r)
             continue
         if args.build_budget and time.monotonic() - t0 > args.build_budget:
             left += 1
