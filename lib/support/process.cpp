@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,10 +31,15 @@ std::string join_command(const std::vector<std::string> &argv)
 namespace {
 
 [[noreturn]] void exec_child(int out, const std::vector<std::string> &argv, const std::string &cwd,
-                             bool own_group)
+                             bool own_group, pid_t parent)
 {
 	if (own_group)
 		setpgid(0, 0);
+	// The command dies with the process that ran it: a kp-build killed mid-make must not
+	// leave its make compiling in a shared tree after its lock is gone.  (The thread that
+	// forks waits for the child, so a worker thread's exit never triggers it early.)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(127);
 	std::vector<char *> args;
 	for (const auto &a : argv)
 		args.push_back(const_cast<char *>(a.c_str()));
@@ -83,12 +89,13 @@ Expected<ProcessResult> run_process(const std::vector<std::string> &argv, const 
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return errno_error("pipe");
 	Fd rd(fds[0]), wr(fds[1]);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return errno_error("fork");
 	bool own_group = timeout_s > 0;
 	if (pid == 0)
-		exec_child(wr.get(), argv, cwd, own_group);
+		exec_child(wr.get(), argv, cwd, own_group, parent);
 	if (own_group)
 		setpgid(pid, pid); // the child does it too: whichever runs first
 	wr.reset();

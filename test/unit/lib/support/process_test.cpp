@@ -1,6 +1,9 @@
-// run_process: exit statuses, output, and the timeout (kpctl load --check-timeout).
+// run_process: exit statuses, output, the timeout (kpctl load --check-timeout), and a
+// command that dies with the process that ran it.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -54,4 +57,48 @@ TEST(RunProcess, TimeoutKillsTheCommandAndItsChildren)
 			std::this_thread::sleep_for(std::chrono::milliseconds(20));
 	}
 	EXPECT_TRUE(gone) << "sleep " << pid << " outlived the timeout";
+}
+
+namespace {
+
+bool process_gone(pid_t pid)
+{
+	for (int i = 0; i < 250; i++) {
+		std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+		std::string line;
+		if (!std::getline(stat, line) || line.find(") Z ") != std::string::npos)
+			return true;
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	return false;
+}
+
+} // namespace
+
+// A process killed while its command runs (kp-build killed mid-make) takes the command
+// with it: the command must not go on working in a tree whose lock died with its runner.
+TEST(RunProcess, TheCommandDiesWithItsRunner)
+{
+	int fds[2];
+	ASSERT_EQ(pipe(fds), 0);
+	pid_t runner = fork();
+	ASSERT_GE(runner, 0);
+	if (runner == 0) {
+		close(fds[0]);
+		std::string script = "echo $$ >&" + std::to_string(fds[1]) + "; exec sleep 30";
+		auto r = run_process({"/bin/sh", "-c", script});
+		_exit(r ? 0 : 1);
+	}
+	close(fds[1]);
+	char buf[32] = {};
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	ASSERT_GT(n, 0);
+	pid_t command = static_cast<pid_t>(std::stol(buf));
+	kill(runner, SIGKILL);
+	waitpid(runner, nullptr, 0);
+	bool gone = process_gone(command);
+	if (!gone)
+		kill(command, SIGKILL);
+	EXPECT_TRUE(gone) << "the command " << command << " outlived its runner";
 }
