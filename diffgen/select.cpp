@@ -164,14 +164,21 @@ void Selector::include_special(std::vector<KeptEntries> special)
 				if (ref.kind != Ref::Extern ||
 				    !sel_.externals[ref.external].via_kp_relocs)
 					continue;
-				throw Error(ErrorKind::unsupported,
-				            patched_.path() + ": section " + sec->name + " entry " +
-				                    std::to_string(i) + " refers to " +
-				                    sel_.externals[ref.external].name +
-				                    ", a non-exported symbol of module " +
-				                    opts_.target +
-				                    ": it would need a kp_relocs record, which "
-				                    "special sections cannot use");
+				throw Error(
+				        ErrorKind::unsupported,
+				        patched_.path() + ": section " + sec->name + " entry " +
+				                std::to_string(i) + " refers to " +
+				                sel_.externals[ref.external].name +
+				                ", a non-exported symbol of module " +
+				                opts_.target +
+				                ": it would need a kp_relocs record, which "
+				                "special sections cannot use (the loader reads " +
+				                sec->name +
+				                " before kp can resolve it; livepatch has the same "
+				                "limit). In the fix, test a static key with "
+				                "static_key_enabled() instead of a static branch, "
+				                "and keep the module's tracepoints out of the "
+				                "changed functions");
 			}
 		}
 	}

@@ -46,6 +46,12 @@ GENUINE = [
     ("notrace code", re.compile(r"notrace|no ftrace entry|cannot be traced")),
     ("__init code", re.compile(r"changed __init code")),
 ]
+# Refusals of what kp cannot do yet, named apart (not genuine): a jump label or tracepoint
+# of the target module in a patched function (the loader applies __jump_table before kp
+# can resolve the key; livepatch has the same limit).
+LIMITS = [
+    ("module jump label", re.compile(r"non-exported symbol of module .*special sections")),
+]
 
 
 def log(msg: str) -> None:
@@ -153,7 +159,8 @@ def build(release: str, rel: str, patch: Path, out: Path, src: str | None) -> di
     elif rc == 2:
         res["status"] = "refused"
         res["reason"] = reason(err)
-        res["kind"] = next((k for k, pat in GENUINE if pat.search(res["reason"])), "other")
+        res["kind"] = next((k for k, pat in GENUINE + LIMITS if pat.search(res["reason"])),
+                           "other")
     else:
         res["status"] = "failed"
         res["reason"] = reason(err)
@@ -286,7 +293,9 @@ def summary(results: list[dict], counts: dict) -> str:
     lines.append(f"  patched live (loaded and unloaded, kernel log clean): "
                  f"{sum(1 for r in built if r.get('live'))} of {len(built)}")
     refused = by.get("refused", [])
-    genuine = [r for r in refused if r["kind"] != "other"] + by.get("no change", [])
+    limits = {k for k, _ in LIMITS}
+    genuine = ([r for r in refused if r["kind"] != "other" and r["kind"] not in limits]
+               + by.get("no change", []))
     total = len(refused) + len(by.get("no change", []))
     if total:
         lines.append(f"  genuine refusals (no functional change, notrace, data, __init): "
