@@ -468,7 +468,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 	patch->timeout_s = timeout_s ? timeout_s : kp_timeout_s;
 	INIT_LIST_HEAD(&patch->node);
 
-	ret = kp_init_patch(patch);
+	ret = kp_probation_policy(patch);
+	if (!ret)
+		ret = kp_init_patch(patch);
 	if (ret) {
 		kp_free_patch(patch);
 		return ret;

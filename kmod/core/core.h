@@ -98,6 +98,7 @@ struct kp_patch {
 	bool removing;
 	bool forced;			/* a transition was forced: never removed */
 	unsigned int timeout_s;		/* transition timeout */
+	u64 rollback_on;		/* KP_ROLLBACK_*: records | the load's */
 	enum kp_transition_state transition;
 	struct kp_blockers *blocked;	/* who held the last reversed transition */
 	struct kobject kobj;

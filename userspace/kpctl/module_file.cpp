@@ -84,6 +84,7 @@ void read_records(const elf::Object &ko, ModuleInfo &m)
 	m.states = std::move(recs->states);
 	m.shadows = std::move(recs->shadows);
 	m.values = std::move(recs->values);
+	m.rollback_on = recs->rollback_on;
 }
 
 } // namespace

@@ -52,6 +52,7 @@ struct ModuleInfo {
 	std::vector<StateRecord> states;
 	std::vector<ShadowRecord> shadows;
 	std::vector<ValueRecord> values;    // globals whose new initial value is transferred
+	uint64_t rollback_on = 0;           // kp_policy: KP_ROLLBACK_* besides the default
 	std::vector<std::string> undefined; // symbols the module loader must resolve
 
 	std::vector<std::string> modinfo_values(const std::string &key) const;
