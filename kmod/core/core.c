@@ -30,6 +30,7 @@
 #include "module.h"
 #include "passes.h"
 #include "probation.h"
+#include "records.h"
 #include "redirect.h"
 #include "reloc.h"
 #include "shadow.h"
@@ -50,17 +51,6 @@ static const char *kp_str(__u64 p)
 static void *kp_ptr(__u64 p)
 {
 	return (void *)(unsigned long)p;
-}
-
-/*
- * Is @addr in @mod's core text?  Not in its init text, which is freed once
- * the init returned, nor in its data.
- */
-static bool kp_in_core_text(struct module *mod, unsigned long addr)
-{
-	unsigned long base = (unsigned long)mod->core_layout.base;
-
-	return addr >= base && addr - base < mod->core_layout.text_size;
 }
 
 /*
@@ -449,6 +439,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 		       mod->name, rec->abi_version, KP_ABI_VERSION);
 		return -EINVAL;
 	}
+	ret = kp_records_check(mod, rec);	/* issue 25: before any is read */
+	if (ret)
+		return ret;
 	name = rec->name ? kp_str(rec->name) : mod->name;
 
 	ret = kp_check_target(name, rec);
