@@ -294,9 +294,28 @@ int kp_disable_patch(struct kp_patch *patch)
 	return ret;
 }
 
+/*
+ * Roll @patch back (probation.c, kp_mutex held): a disable that is never
+ * reversed (issue 25), as a canary abort: reversing would switch every task
+ * back to code judged broken.  On its timeout the transition reports its
+ * blockers and goes on kicking them (transition.c); root may force it.
+ * livepatch has no rollback; its disable reverses like any transition.
+ */
+int kp_rollback_patch(struct kp_patch *patch)
+{
+	int ret;
+
+	patch->rolling_back = true;
+	ret = kp_disable_patch(patch);
+	if (ret)
+		patch->rolling_back = false;
+	return ret;
+}
+
 /* A transition of @patch ended (completed or reversed) in state @enabled. */
 void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
+	patch->rolling_back = false;
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
 	if (enabled)	/* every task runs the new code (values.c) */

@@ -36,7 +36,9 @@
  * inside the patch, else task by task.  When that transition settles the
  * core logs "<patch>: rolled back: reverted N us after the <fault>".  If
  * another patch is in transition, the rollback waits for it (retried every
- * 10 ms).  If the rollback itself is reversed (timeout), it is tried again.
+ * 10 ms).  The rollback is never reversed (kp_rollback_patch()): on its
+ * timeout it reports the tasks still inside the patch and keeps kicking
+ * them; root may force it.  Were it reversed anyway, it is tried again.
  *
  * kp_probation_blame() runs in NMI-like contexts (die, #UD): it reads the
  * slots without a lock.  A slot's state is the one atomic they agree on:
@@ -324,7 +326,7 @@ static bool kp_pb_rollback(struct kp_probation *pb)
 	kp_pb_remember(pb);
 	/* ROLLING first: a disable that completes at once frees the slot. */
 	atomic_set(&pb->state, KP_PB_ROLLING);
-	ret = kp_disable_patch(patch);
+	ret = kp_rollback_patch(patch);
 	if (ret == -EBUSY || ret == -ENOMEM) {
 		atomic_set(&pb->state, KP_PB_FAULTED);
 		return false;

@@ -395,8 +395,13 @@ static void kp_transition_work_fn(struct work_struct *work)
 		       patch->name, kp_dir_name(kp_trans.to_patched),
 		       kp_pending_left(kp_trans.pending), timeout_s);
 		kp_report_blockers(patch, &ps->c.blocked);
-		if (!kp_reverse("timeout"))
+		if (patch->rolling_back) {	/* never reversed: core.c */
+			pr_warn("%s: a rollback is never reversed: kicking the tasks above until they leave (root may write 1 to its force)\n",
+				patch->name);
+			kp_trans.start_ns = ktime_get_ns();	/* report again */
+		} else if (!kp_reverse("timeout")) {
 			goto out;
+		}
 	}
 	kp_kick_pending(patch);
 again:
@@ -609,6 +614,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 		return enable ? 0 : kp_canary_abort(patch);
 	if (kp_trans.patch == patch)
 		return enable == kp_trans.to_patched ? 0 :
+			enable && patch->rolling_back ? -EBUSY :
 			kp_reverse("requested");
 	ret = kp_transition_busy(patch, enable);
 	if (ret)

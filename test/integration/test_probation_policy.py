@@ -19,7 +19,10 @@ for the VM runner):
                  rolled back, a fresh load works; after a second rollback root confirms
                  (kpctl confirm): the next load is refused by kpctl and by the core;
   warn_record    a patch whose kp_policy record asks for WARNs: rolled back on a WARN
-                 with no load option; kpctl info shows the record.
+                 with no load option; kpctl info shows the record;
+  rollback_held  (item 5) a rollback held by a kthread asleep in the new code outlives
+                 the 2 s transition timeout without reversing: it reports the kthread,
+                 refuses a re-enable, and completes once the kthread leaves.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from e2e import PROBATION_PRELUDE
 ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
 
 STEPS = ("warn_default", "stack_default", "stack_asked", "warn_nobody", "null_nobody",
-         "warn_record")
+         "warn_record", "rollback_held")
 
 GUEST_STEPS = PROBATION_PRELUDE + r"""
 echo 'root:x:0:0:root:/:/bin/sh' > /etc/passwd
@@ -160,12 +163,38 @@ step_warn_record() {
 	echo "STEP warn_record ok"
 }
 
+step_rollback_held() {
+	D=/sys/kernel/debug/kp_test_busy
+	B=$K/kp_test_busy_patch
+	insmod /kp/kp_test_busy.ko || fail "insmod kp_test_busy"
+	kpctl load --probation 60 --timeout 2 /kp/kp_test_busy_patch.ko || fail "load kp_test_busy_patch"
+	echo 1 > $D/start; sleep 1	# a kthread asleep in the new kp_busy_wait
+	echo "held rollback" > $B/rollback || fail "ask for the rollback"
+	sleep 6		# three timeouts
+	[ "$(cat $B/transition)" = disabling ] || fail "the rollback is $(cat $B/transition), enabled $(cat $B/enabled)"
+	[ "$(cat $B/enabled)" = 0 ] || fail "the rollback reversed"
+	dmesg | grep -q "kp_test_busy_patch: transition reversed" && fail "the rollback reversed: $(dmesg | grep kp_test_busy_patch)"
+	dmesg | grep -q "kp_test_busy_patch: a rollback is never reversed" || fail "no never-reversed line"
+	grep -q "kp_busy/0 kp_busy_wait_new+0x" $B/blocked || fail "blocked: $(cat $B/blocked)"
+	echo 1 > $B/enabled 2> /dev/null && fail "a rollback was turned back by writing 1 to enabled"
+	echo 1 > $D/release
+	i=0
+	until [ "$(cat $B/transition)" = idle ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "the rollback did not complete"; usleep 100000
+	done
+	[ "$(cat $B/enabled)" = 0 ] || fail "enabled after the rollback"
+	dmesg | grep -q "kp_test_busy_patch: rolled back: reverted [0-9]* us after the check" || fail "no 'reverted' line"
+	kpctl unload kp_test_busy_patch || fail "unload kp_test_busy_patch"
+	rmmod kp_test_busy || fail "rmmod kp_test_busy"
+	echo "STEP rollback_held ok"
+}
+
 [ "$(cat /proc/sys/kernel/panic_on_oops)" = 0 ] || fail "panic_on_oops is set"
 insmod /kp/kp_core.ko || fail "insmod kp_core"
 """
 
 MODULES = ("kp_core", "kp_test_pb_warn", "kp_test_pb_null", "kp_test_pb_stack",
-           "kp_test_pb_warnrec")
+           "kp_test_pb_warnrec", "kp_test_busy", "kp_test_busy_patch")
 
 
 def guest_script(steps=STEPS) -> str:
