@@ -54,11 +54,16 @@ static bool kp_in_core_ro(struct module *mod, __u64 p)
 	return strnlen((const char *)addr, room) < room;
 }
 
-/* An array of records from @first to @last, in the module's core. */
+/*
+ * An array of records from @first to @last, in the module's core; both 0:
+ * none of that kind (as lib/records reads them).
+ */
 static bool kp_in_core(struct module *mod, __u64 first, __u64 last)
 {
 	unsigned long base = (unsigned long)mod->core_layout.base;
 
+	if (!first && !last)
+		return true;
 	return first <= last && first >= base &&
 	       last - base <= mod->core_layout.size;
 }
