@@ -348,8 +348,10 @@ void Selector::run()
 			include_item(p);
 	// Callback records (kp_patch.h, kpatch-macros.h) are carried whole, with the
 	// functions they name; write.cpp fills in the object of those without one.
+	// Policy records (KPATCH_ROLLBACK_ON) are plain data, carried whole too.
 	for (const auto &sec : patched_.sections())
-		if (sec->name == KP_SEC_CALLBACKS && (sec->flags() & SHF_ALLOC))
+		if ((sec->name == KP_SEC_CALLBACKS || sec->name == KP_SEC_POLICY) &&
+		    (sec->flags() & SHF_ALLOC))
 			include_piece(sec.get());
 	select_values();
 	close();

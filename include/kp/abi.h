@@ -21,8 +21,9 @@
  * 2: kp_register_patch() takes the transition timeout.
  * 3: kp_callbacks, kp_states and kp_shadows records.
  * 4: kp_values records (opt-in transfer of a changed global's initial value).
+ * 5: kp_policy records (the faults that roll the patch back during probation).
  */
-#define KP_ABI_VERSION 4
+#define KP_ABI_VERSION 5
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
@@ -33,6 +34,7 @@
 #define KP_SEC_STATES	"kp_states"	/* struct kp_state_rec[] */
 #define KP_SEC_SHADOWS	"kp_shadows"	/* struct kp_shadow_rec[] */
 #define KP_SEC_VALUES	"kp_values"	/* struct kp_value_rec[] */
+#define KP_SEC_POLICY	"kp_policy"	/* struct kp_policy_rec[] */
 
 /* Object name of the kernel image; anything else is a module name. */
 #define KP_OBJ_VMLINUX	"vmlinux"
@@ -136,6 +138,25 @@ struct kp_value_rec {
 	__u64 new_value[KP_VALUE_MAX / 8];
 };
 
+/*
+ * What rolls the patch back during its probation besides the default, which
+ * is only evidence that the new code itself is broken: an Oops, BUG or
+ * general protection fault whose faulting IP is in the patch's code, a lockup
+ * or RCU stall with the patch's code at the top of the stuck stack (the IP or
+ * one of its two innermost callers).  The patch author sets more kinds with
+ * KP_ROLLBACK_ON() (kmod/patch/kp_patch.h) or KPATCH_ROLLBACK_ON()
+ * (kpatch-macros.h); the operator adds kinds for one load (kpctl load
+ * --rollback-on, /sys/kernel/kp/<patch>/rollback_on).  The records of a
+ * patch are ORed; an unknown bit refuses the patch.
+ */
+#define KP_ROLLBACK_WARN	0x1ULL	/* a WARN whose ud2 is in the patch's code */
+#define KP_ROLLBACK_STACK	0x2ULL	/* the patch's code anywhere on the stack */
+#define KP_ROLLBACK_ALL		(KP_ROLLBACK_WARN | KP_ROLLBACK_STACK)
+
+struct kp_policy_rec {
+	__u64 rollback_on;	/* KP_ROLLBACK_* */
+};
+
 #ifdef __KERNEL__
 struct module;
 
@@ -177,6 +198,8 @@ struct kp_patch_rec {
 	__u64 shadows_end;
 	__u64 values;		/* struct kp_value_rec * */
 	__u64 values_end;
+	__u64 policy;		/* struct kp_policy_rec * */
+	__u64 policy_end;
 };
 
 /*

@@ -30,6 +30,7 @@
 #include "module.h"
 #include "passes.h"
 #include "probation.h"
+#include "records.h"
 #include "redirect.h"
 #include "reloc.h"
 #include "shadow.h"
@@ -50,17 +51,6 @@ static const char *kp_str(__u64 p)
 static void *kp_ptr(__u64 p)
 {
 	return (void *)(unsigned long)p;
-}
-
-/*
- * Is @addr in @mod's core text?  Not in its init text, which is freed once
- * the init returned, nor in its data.
- */
-static bool kp_in_core_text(struct module *mod, unsigned long addr)
-{
-	unsigned long base = (unsigned long)mod->core_layout.base;
-
-	return addr >= base && addr - base < mod->core_layout.text_size;
 }
 
 /*
@@ -304,9 +294,28 @@ int kp_disable_patch(struct kp_patch *patch)
 	return ret;
 }
 
+/*
+ * Roll @patch back (probation.c, kp_mutex held): a disable that is never
+ * reversed (issue 25), as a canary abort: reversing would switch every task
+ * back to code judged broken.  On its timeout the transition reports its
+ * blockers and goes on kicking them (transition.c); root may force it.
+ * livepatch has no rollback; its disable reverses like any transition.
+ */
+int kp_rollback_patch(struct kp_patch *patch)
+{
+	int ret;
+
+	patch->rolling_back = true;
+	ret = kp_disable_patch(patch);
+	if (ret)
+		patch->rolling_back = false;
+	return ret;
+}
+
 /* A transition of @patch ended (completed or reversed) in state @enabled. */
 void kp_patch_settled(struct kp_patch *patch, bool enabled)
 {
+	patch->rolling_back = false;
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
 	if (enabled)	/* every task runs the new code (values.c) */
@@ -449,6 +458,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 		       mod->name, rec->abi_version, KP_ABI_VERSION);
 		return -EINVAL;
 	}
+	ret = kp_records_check(mod, rec);	/* issue 25: before any is read */
+	if (ret)
+		return ret;
 	name = rec->name ? kp_str(rec->name) : mod->name;
 
 	ret = kp_check_target(name, rec);
@@ -468,7 +480,9 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 	patch->timeout_s = timeout_s ? timeout_s : kp_timeout_s;
 	INIT_LIST_HEAD(&patch->node);
 
-	ret = kp_init_patch(patch);
+	ret = kp_probation_policy(patch);
+	if (!ret)
+		ret = kp_init_patch(patch);
 	if (ret) {
 		kp_free_patch(patch);
 		return ret;

@@ -97,7 +97,9 @@ struct kp_patch {
 	bool enabled;			/* the state it is in or heads for */
 	bool removing;
 	bool forced;			/* a transition was forced: never removed */
+	bool rolling_back;		/* probation's disable: never reversed */
 	unsigned int timeout_s;		/* transition timeout */
+	u64 rollback_on;		/* KP_ROLLBACK_*: records | the load's */
 	enum kp_transition_state transition;
 	struct kp_blockers *blocked;	/* who held the last reversed transition */
 	struct kobject kobj;
@@ -118,6 +120,7 @@ int kp_object_resolve(struct kp_object *obj);
 void kp_object_unresolve(struct kp_object *obj);
 int kp_enable_patch(struct kp_patch *patch);
 int kp_disable_patch(struct kp_patch *patch);
+int kp_rollback_patch(struct kp_patch *patch);
 void kp_patch_settled(struct kp_patch *patch, bool enabled);
 void kp_patch_free(struct kp_patch *patch);
 

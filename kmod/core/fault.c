@@ -14,15 +14,17 @@
  *     handle_bug -> report_bug finds a BUG entry -> do_error_trap -> die).
  *     DIE_GPF and DIE_TRAP come before a fixup may still handle the fault,
  *     so only DIE_OOPS is used.  The notifier blames the patch whose module
- *     text holds the faulting IP or any return address of the current stack
- *     (stack_trace_save(): the ORC unwinder goes through the exception frame
- *     into the faulting context).
+ *     text holds the faulting IP or, when the patch's policy asks for it
+ *     (KP_ROLLBACK_STACK, probation.c), any return address of the current
+ *     stack (stack_trace_save(): the ORC unwinder goes through the exception
+ *     frame into the faulting context).
  *   - WARN: on x86 a WARN is a ud2 with a __bug_table entry; handle_bug()
  *     -> report_bug() -> __warn(file, line, caller = the ud2's address,
  *     taint, regs, NULL), which prints "WARNING:" and returns, the task
  *     going on.  No notifier is called (DIE_TRAP only for BUG).  kp puts a
  *     kprobe on __warn() and blames the patch whose text holds "caller"
- *     (its third argument, %rdx).  WARNs through warn_slowpath_fmt (not
+ *     (its third argument, %rdx), when its policy asks for WARNs
+ *     (KP_ROLLBACK_WARN).  WARNs through warn_slowpath_fmt (not
  *     used for WARN on x86) pass their return address the same way.
  *   - Soft and hard lockups, RCU stalls: lockup.c.
  *
@@ -68,8 +70,8 @@ static int kp_die_notify(struct notifier_block *nb, unsigned long val,
 	if (val != DIE_OOPS || !args->regs || !kp_probation_watching())
 		return NOTIFY_DONE;
 	nr = stack_trace_save(kp_die_stack, ARRAY_SIZE(kp_die_stack), 0);
-	kp_probation_blame(kp_fault_type(args), args->regs->ip, kp_die_stack,
-			   nr);
+	kp_probation_blame(KP_FAULT_OOPS, kp_fault_type(args), args->regs->ip,
+			   kp_die_stack, nr);
 	return NOTIFY_DONE;
 }
 
@@ -82,7 +84,7 @@ static int kp_warn_pre(struct kprobe *p, struct pt_regs *regs)
 	unsigned long caller = regs->dx;	/* __warn()'s third argument */
 
 	if (kp_probation_watching())
-		kp_probation_blame("WARN", caller, NULL, 0);
+		kp_probation_blame(KP_FAULT_WARN, "WARN", caller, NULL, 0);
 	return 0;
 }
 

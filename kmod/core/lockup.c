@@ -37,7 +37,8 @@
  * reporting CPU's tick (an irq_work queued on it runs once its interrupts
  * are enabled again; the NMI backtraces complete inside the report: the
  * reporter waits for them).  The blame is the stuck context's IP, else a
- * return address of its stack (stack_trace_save_regs() from regs), in a
+ * return address of its stack (stack_trace_save_regs() from regs: the top
+ * three entries by default, all with KP_ROLLBACK_STACK; probation.c), in a
  * patch's text; the task is the stuck CPU's current.
  *
  * Not covered: expedited RCU stalls (their report runs in a task, where
@@ -150,7 +151,8 @@ static int kp_show_regs_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 	stack = kp_lockup_stack_buf();
 	nr = kp_stack_save_regs(stuck, stack, KP_LOCKUP_STACK);
-	kp_probation_blame(type, instruction_pointer(stuck), stack, nr);
+	kp_probation_blame(KP_FAULT_LOCKUP, type, instruction_pointer(stuck),
+			   stack, nr);
 	return 0;
 }
 

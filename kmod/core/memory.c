@@ -7,9 +7,17 @@
  * fix has another.  While kp_core is loaded, a module with a remembered
  * build ID is refused when it registers (-ECANCELED), whatever its name.
  * /sys/kernel/kp/rolled_back (sysfs.c) lists the memory, one "build_id name
- * why" line per patch; root forgives one by writing "forget <build_id>"
- * (kpctl load --force does) or all with "clear".  kpctl keeps its own copy on disk, so
- * that the refusal survives a reboot.
+ * confirmed|unconfirmed why" line per patch; root forgives one by writing
+ * "forget <build_id>" (kpctl load --force does) or all with "clear".  kpctl
+ * keeps its own copy of the confirmed ones on disk, so that the refusal
+ * survives a reboot.
+ *
+ * A rollback that a task other than root triggered (probation.c) is
+ * remembered unconfirmed: listed, but refusing nothing, in the core and in
+ * kpctl, until root writes "confirm <build_id>" (kpctl confirm).  Otherwise
+ * any user who can make a fix's new code fault during its probation could
+ * keep the fix out of the kernel for good.  Loading the module again
+ * forgets an unconfirmed rollback (kp_memory_check()).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -27,6 +35,7 @@ struct kp_memory {
 	char build_id[KP_BUILD_ID_HEX_MAX];
 	char name[MODULE_NAME_LEN];
 	char why[KP_WHY_MAX];
+	bool confirmed;			/* refuses the module */
 };
 
 static LIST_HEAD(kp_memories);
@@ -42,9 +51,14 @@ static struct kp_memory *kp_memory_find(const char *build_id)
 	return NULL;
 }
 
-/* Remember that the patch in @mod was rolled back, and @why. */
-int kp_memory_add(struct module *mod, const char *name, const char *why)
+/*
+ * Remember that the patch in @mod was rolled back, and @why; @confirmed: root
+ * triggered it, the module is refused from now on.
+ */
+int kp_memory_add(struct module *mod, const char *name, const char *why,
+		  bool confirmed)
 {
+	struct kp_memory *old;
 	struct kp_memory *m;
 	int ret;
 
@@ -60,8 +74,14 @@ int kp_memory_add(struct module *mod, const char *name, const char *why)
 	}
 	strscpy(m->name, name, sizeof(m->name));
 	strscpy(m->why, why, sizeof(m->why));
+	m->confirmed = confirmed;
 	mutex_lock(&kp_memory_mutex);
-	if (kp_memory_find(m->build_id)) {
+	old = kp_memory_find(m->build_id);
+	if (old) {
+		if (confirmed && !old->confirmed) {
+			memcpy(old->why, m->why, sizeof(old->why));
+			old->confirmed = true;
+		}
 		mutex_unlock(&kp_memory_mutex);
 		kfree(m);
 		return 0;
@@ -71,8 +91,11 @@ int kp_memory_add(struct module *mod, const char *name, const char *why)
 	return 0;
 }
 
-/* Was the patch in @mod rolled back?  Then copy why. */
-bool kp_memory_why(struct module *mod, char *why, size_t len)
+/*
+ * Was the patch in @mod rolled back?  Then copy why, and whether root
+ * confirmed it (@confirmed may be NULL: only confirmed ones count).
+ */
+bool kp_memory_why(struct module *mod, char *why, size_t len, bool *confirmed)
 {
 	char bid[KP_BUILD_ID_HEX_MAX];
 	struct kp_memory *m;
@@ -82,21 +105,35 @@ bool kp_memory_why(struct module *mod, char *why, size_t len)
 		return false;
 	mutex_lock(&kp_memory_mutex);
 	m = kp_memory_find(bid);
-	if (m) {
+	if (m && (confirmed || m->confirmed)) {
 		strscpy(why, m->why, len);
+		if (confirmed)
+			*confirmed = m->confirmed;
 		found = true;
 	}
 	mutex_unlock(&kp_memory_mutex);
 	return found;
 }
 
-/* Refuse a patch module that was rolled back before. */
+/*
+ * Refuse a patch module that was rolled back before, confirmed.  Loading one
+ * whose rollback is unconfirmed is root's answer to it: it is forgotten, so
+ * that this load's own probation starts clean.
+ */
 int kp_memory_check(struct module *mod, const char *name)
 {
-	char why[KP_WHY_MAX];
+	char why[KP_WHY_MAX], bid[KP_BUILD_ID_HEX_MAX];
+	bool confirmed;
 
-	if (!kp_memory_why(mod, why, sizeof(why)))
+	if (!kp_memory_why(mod, why, sizeof(why), &confirmed))
 		return 0;
+	if (!confirmed) {
+		pr_notice("%s: loaded again: its unconfirmed rollback is forgotten (%s)\n",
+			  name, why);
+		if (!kp_module_build_id(mod, bid, sizeof(bid)))
+			kp_memory_forget(bid);
+		return 0;
+	}
 	pr_err("%s: refused: this module was rolled back (%s); write \"forget <build_id>\" to /sys/kernel/kp/rolled_back (kpctl load --force) to load it anyway\n",
 	       name, why);
 	return -ECANCELED;
@@ -112,7 +149,7 @@ void kp_memory_walk(kp_memory_fn fn, void *data)
 
 	mutex_lock(&kp_memory_mutex);
 	list_for_each_entry(m, &kp_memories, node)
-		fn(m->build_id, m->name, m->why, data);
+		fn(m->build_id, m->name, m->why, m->confirmed, data);
 	mutex_unlock(&kp_memory_mutex);
 }
 
@@ -130,6 +167,26 @@ int kp_memory_forget(const char *build_id)
 			  m->build_id);
 		list_del(&m->node);
 		kfree(m);
+		ret = 0;
+	}
+	mutex_unlock(&kp_memory_mutex);
+	return ret;
+}
+
+/* Root confirms the rollback of the module with @build_id: refuse it. */
+int kp_memory_confirm(const char *build_id)
+{
+	struct kp_memory *m;
+	int ret = -ENOENT;
+
+	mutex_lock(&kp_memory_mutex);
+	list_for_each_entry(m, &kp_memories, node) {
+		if (strcasecmp(m->build_id, build_id))
+			continue;
+		if (!m->confirmed)
+			pr_notice("%s: rollback confirmed by root (build ID %s): the module is refused from now on\n",
+				  m->name, m->build_id);
+		m->confirmed = true;
 		ret = 0;
 	}
 	mutex_unlock(&kp_memory_mutex);

@@ -10,10 +10,25 @@
  * protection fault, bad page fault and WARN, lockup.c every soft or hard
  * lockup and RCU stall, to kp_probation_blame(), in whatever context the
  * kernel raised it (NMI included): the slot whose patch module text holds
- * the faulting IP (or, for an Oops, a lockup or a stall, any return address
- * on the faulting or stuck stack) records what happened, lock-free, and
- * queues an irq_work that queues the rollback work: nothing runs in the
+ * the evidence the patch's policy accepts records what happened, lock-free,
+ * and queues an irq_work that queues the rollback work: nothing runs in the
  * fault's context but a few stores.  The kernel handles the fault as always.
+ *
+ * The policy (issue 25; docs/architecture.md "Trust model").  A rollback
+ * reverts a fix, maybe a security fix, and whoever can raise the fault can
+ * ask for it: an unprivileged user reaches a fix's new WARN_ON(exploit
+ * condition) by design.  So by default only evidence that the new code
+ * itself is broken counts: an Oops, BUG or GPF whose faulting IP is in the
+ * patch's code, a lockup or RCU stall whose stuck IP or one of its two
+ * innermost callers is (a loop in the new code sampled inside the helper it
+ * calls, ktime_get() -> read_tsc()).  A WARN (KP_ROLLBACK_WARN) and the
+ * patch's code anywhere on the faulting or stuck stack (KP_ROLLBACK_STACK)
+ * count only when the patch's kp_policy records or the load
+ * (<patch>/rollback_on, kpctl load --rollback-on) ask for them.  The task
+ * the fault hit is recorded with its uid: a rollback that a task other than
+ * root (uid and euid 0) triggered is remembered unconfirmed, which refuses
+ * nothing until root confirms it (memory.c).  livepatch has no probation;
+ * this is kp's own.
  *
  * The work, under kp_mutex, remembers the patch as rolled back (memory.c:
  * sysfs, the log, refusal of the same module later) and disables it through
@@ -21,7 +36,9 @@
  * inside the patch, else task by task.  When that transition settles the
  * core logs "<patch>: rolled back: reverted N us after the <fault>".  If
  * another patch is in transition, the rollback waits for it (retried every
- * 10 ms).  If the rollback itself is reversed (timeout), it is tried again.
+ * 10 ms).  The rollback is never reversed (kp_rollback_patch()): on its
+ * timeout it reports the tasks still inside the patch and keeps kicking
+ * them; root may force it.  Were it reversed anyway, it is tried again.
  *
  * kp_probation_blame() runs in NMI-like contexts (die, #UD): it reads the
  * slots without a lock.  A slot's state is the one atomic they agree on:
@@ -35,6 +52,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/irq_work.h>
 #include <linux/kallsyms.h>
 #include <linux/ktime.h>
@@ -54,6 +72,8 @@ MODULE_PARM_DESC(probation, "seconds a patch stays on probation after it switche
 
 #define KP_PROBATION_SLOTS	16
 #define KP_RETRY_MS		10
+/* A lockup's "top of the stack": the stuck IP and its two innermost callers. */
+#define KP_LOCKUP_TOP		3
 
 enum {
 	KP_PB_FREE,
@@ -70,6 +90,8 @@ struct kp_fault {
 	unsigned long addr;		/* in the patch's text; 0 for a check */
 	bool on_stack;			/* a return address, not the IP */
 	pid_t pid;
+	uid_t uid;			/* the task's, in the initial namespace */
+	bool root;			/* uid and euid 0: root triggered it */
 	char comm[TASK_COMM_LEN];
 	u64 mono_ns;
 	u64 real_ns;
@@ -86,6 +108,7 @@ struct kp_probation {
 	u64 deadline_ns;
 	bool remembered;
 	bool canary;			/* opened by a canary: no end until promoted */
+	u64 rollback_on;		/* KP_ROLLBACK_*: what counts besides the default */
 	struct kp_fault fault;
 };
 
@@ -105,36 +128,69 @@ static bool kp_pb_holds(const struct kp_probation *pb, unsigned long addr)
 	return addr >= pb->text_start && addr < pb->text_end;
 }
 
+/*
+ * The evidence against @pb's patch that its policy accepts, 0 if none:
+ * @ip, else an entry of @stack (*@on_stack set).  For a lockup @stack starts
+ * with the stuck IP; by default only its top counts.
+ */
+static unsigned long kp_pb_evidence(const struct kp_probation *pb,
+				    enum kp_fault_kind kind, unsigned long ip,
+				    const unsigned long *stack, unsigned int nr,
+				    bool *on_stack)
+{
+	u64 policy = READ_ONCE(pb->rollback_on);
+	unsigned int i;
+
+	*on_stack = false;
+	if (kind == KP_FAULT_WARN && !(policy & KP_ROLLBACK_WARN))
+		return 0;
+	if (kp_pb_holds(pb, ip))
+		return ip;
+	if (!(policy & KP_ROLLBACK_STACK))
+		nr = kind == KP_FAULT_LOCKUP ? min(nr, KP_LOCKUP_TOP) : 0;
+	for (i = 0; i < nr; i++) {
+		if (kp_pb_holds(pb, stack[i])) {
+			*on_stack = stack[i] != ip;
+			return stack[i];
+		}
+	}
+	return 0;
+}
+
+/* Who is current, for the record: its uid, and whether it is root. */
+static void kp_pb_who(struct kp_fault *f)
+{
+	const struct cred *cred = current_cred();
+
+	f->pid = task_pid_nr(current);
+	f->uid = from_kuid(&init_user_ns, cred->uid);
+	f->root = uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
+		  uid_eq(cred->euid, GLOBAL_ROOT_UID);
+	memcpy(f->comm, current->comm, TASK_COMM_LEN);
+}
+
 /* Any context, no lock: record a fault in the slot of the patch it hit. */
-void kp_probation_blame(const char *type, unsigned long ip,
-			const unsigned long *stack, unsigned int nr)
+void kp_probation_blame(enum kp_fault_kind kind, const char *type,
+			unsigned long ip, const unsigned long *stack,
+			unsigned int nr)
 {
 	u64 now = ktime_get_mono_fast_ns();
 	struct kp_probation *pb;
 	unsigned long addr;
-	unsigned int i;
 	bool on_stack;
 
 	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
 		if (atomic_read_acquire(&pb->state) != KP_PB_ACTIVE ||
 		    now >= READ_ONCE(pb->deadline_ns))
 			continue;
-		addr = kp_pb_holds(pb, ip) ? ip : 0;
-		on_stack = false;
-		for (i = 0; !addr && i < nr; i++) {
-			if (kp_pb_holds(pb, stack[i])) {
-				addr = stack[i];
-				on_stack = true;
-			}
-		}
+		addr = kp_pb_evidence(pb, kind, ip, stack, nr, &on_stack);
 		if (!addr || atomic_cmpxchg(&pb->state, KP_PB_ACTIVE,
 					    KP_PB_CLAIMED) != KP_PB_ACTIVE)
 			continue;
 		pb->fault.type = type;
 		pb->fault.addr = addr;
 		pb->fault.on_stack = on_stack;
-		pb->fault.pid = task_pid_nr(current);
-		memcpy(pb->fault.comm, current->comm, TASK_COMM_LEN);
+		kp_pb_who(&pb->fault);
 		pb->fault.mono_ns = now;
 		pb->fault.real_ns = ktime_get_real_fast_ns();
 		pb->fault.detail[0] = '\0';
@@ -168,6 +224,7 @@ static struct kp_probation *kp_pb_alloc(struct kp_patch *patch)
 			pb->patch = patch;
 			pb->remembered = false;
 			pb->canary = false;
+			WRITE_ONCE(pb->rollback_on, patch->rollback_on);
 			atomic_set(&pb->state, KP_PB_ARMED);
 			return pb;
 		}
@@ -229,9 +286,10 @@ static void kp_pb_why(const struct kp_probation *pb, char *why, size_t len)
 
 	time64_to_tm(div_u64(f->real_ns, NSEC_PER_SEC), 0, &tm);
 	if (f->addr)
-		n = scnprintf(why, len, "%s at %pS%s, task %d %s", f->type,
-			      (void *)f->addr, f->on_stack ? " (on the stack)" : "",
-			      f->pid, f->comm);
+		n = scnprintf(why, len, "%s at %pS%s, task %d %s uid %u",
+			      f->type, (void *)f->addr,
+			      f->on_stack ? " (on the stack)" : "", f->pid, f->comm,
+			      f->uid);
 	else
 		n = scnprintf(why, len, "%s failed: %s", f->type, f->detail);
 	scnprintf(why + n, len - n,
@@ -250,7 +308,10 @@ static void kp_pb_remember(struct kp_probation *pb)
 	pb->remembered = true;
 	kp_pb_why(pb, why, sizeof(why));
 	pr_err("%s: rolling back: %s\n", pb->patch->name, why);
-	kp_memory_add(pb->patch->mod, pb->patch->name, why);
+	if (!pb->fault.root)
+		pr_warn("%s: the rollback was triggered by uid %u, not root: remembered unconfirmed, the module is not refused until root confirms it (\"confirm <build_id>\" in /sys/kernel/kp/rolled_back, kpctl confirm %s)\n",
+			pb->patch->name, pb->fault.uid, pb->patch->name);
+	kp_memory_add(pb->patch->mod, pb->patch->name, why, pb->fault.root);
 }
 
 /*
@@ -265,7 +326,7 @@ static bool kp_pb_rollback(struct kp_probation *pb)
 	kp_pb_remember(pb);
 	/* ROLLING first: a disable that completes at once frees the slot. */
 	atomic_set(&pb->state, KP_PB_ROLLING);
-	ret = kp_disable_patch(patch);
+	ret = kp_rollback_patch(patch);
 	if (ret == -EBUSY || ret == -ENOMEM) {
 		atomic_set(&pb->state, KP_PB_FAULTED);
 		return false;
@@ -453,8 +514,7 @@ int kp_probation_fail(struct kp_patch *patch, const char *reason)
 	atomic_set(&pb->state, KP_PB_CLAIMED);	/* the fault path keeps off */
 	pb->fault.type = "check";
 	pb->fault.addr = 0;
-	pb->fault.pid = task_pid_nr(current);
-	memcpy(pb->fault.comm, current->comm, TASK_COMM_LEN);
+	kp_pb_who(&pb->fault);
 	pb->fault.mono_ns = ktime_get_mono_fast_ns();
 	pb->fault.real_ns = ktime_get_real_fast_ns();
 	strscpy(pb->fault.detail, reason, sizeof(pb->fault.detail));
@@ -463,6 +523,40 @@ int kp_probation_fail(struct kp_patch *patch, const char *reason)
 	if (!kp_pb_rollback(pb))
 		mod_delayed_work(system_wq, &kp_pb_work,
 				 msecs_to_jiffies(KP_RETRY_MS));
+	return 0;
+}
+
+/*
+ * The kinds of fault the kp_policy records of @patch add to the default
+ * (at register, before the patch is enabled); an unknown kind refuses it.
+ */
+int kp_probation_policy(struct kp_patch *patch)
+{
+	const struct kp_policy_rec *p = (void *)(unsigned long)patch->rec->policy;
+	const struct kp_policy_rec *end =
+		(void *)(unsigned long)patch->rec->policy_end;
+
+	for (; p && p < end; p++) {
+		if (p->rollback_on & ~KP_ROLLBACK_ALL) {
+			pr_err("%s: kp_policy record with unknown rollback kinds %#llx\n",
+			       patch->name, p->rollback_on & ~KP_ROLLBACK_ALL);
+			return -EINVAL;
+		}
+		patch->rollback_on |= p->rollback_on;
+	}
+	return 0;
+}
+
+/* Add @kinds for this load (kp_mutex held; <patch>/rollback_on). */
+int kp_probation_rollback_on(struct kp_patch *patch, u64 kinds)
+{
+	struct kp_probation *pb = kp_pb_find(patch);
+
+	if (kinds & ~KP_ROLLBACK_ALL)
+		return -EINVAL;
+	patch->rollback_on |= kinds;
+	if (pb)
+		WRITE_ONCE(pb->rollback_on, patch->rollback_on);
 	return 0;
 }
 

@@ -3,13 +3,22 @@
  * shadow.c - shadow variables: data attached to an existing object, keyed by
  * <object pointer, id> (livepatch: kernel/livepatch/shadow.c).  Readers look
  * them up under RCU; writers take kp_shadow_lock with interrupts off, so
- * every function is usable where the kernel's klp_shadow_* are.
+ * every function is usable where the kernel's klp_shadow_* are.  As
+ * klp_shadow_get(), __kp_shadow_get() never takes kp_shadow_lock and never
+ * allocates: it runs in any context, NMI included, and inside a constructor
+ * or destructor, which run under the lock.
  *
  * Where kp differs: it knows who uses an id.  Each patch module that calls
  * the API with an id, or declares it (kp_shadows records), is a user of the
  * id until it is removed; when the last user goes, the variables of the id
  * still there are freed (with the dtor that user declared), so a patch that
- * forgets to free its shadow data on unpatch leaks nothing.
+ * forgets to free its shadow data on unpatch leaks nothing.  Allocating,
+ * freeing and declaring make a module a user (a kp_shadow_user, allocated,
+ * under the lock).  A get cannot: it records the id in a table its patch
+ * module got at registration (struct kp_shadow_mod: KP_SHADOW_GOT_MAX slots
+ * claimed with a cmpxchg), which keeps the id's variables alive as a user
+ * does.  A module that gets more ids than that without allocating or
+ * declaring them is told so once (declare them: KP_SHADOW_ID).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -38,8 +47,21 @@ struct kp_shadow_user {
 	bool declared;
 };
 
+#define KP_SHADOW_GOT_MAX	32
+
+/* A patch module, and the ids it only got (recorded lock-free). */
+struct kp_shadow_mod {
+	struct list_head node;
+	struct rcu_head rcu_head;
+	struct module *mod;
+	atomic_t nr_got;			/* slots claimed */
+	DECLARE_BITMAP(got_set, KP_SHADOW_GOT_MAX); /* slot's id written */
+	unsigned long got[KP_SHADOW_GOT_MAX];
+};
+
 static DEFINE_HASHTABLE(kp_shadow_hash, 12);
 static LIST_HEAD(kp_shadow_users);
+static LIST_HEAD(kp_shadow_mods);
 static DEFINE_SPINLOCK(kp_shadow_lock);
 
 static struct kp_shadow_user *kp_find_user(struct module *mod,
@@ -54,10 +76,60 @@ static struct kp_shadow_user *kp_find_user(struct module *mod,
 	return NULL;
 }
 
+/* Under RCU or kp_shadow_lock. */
+static struct kp_shadow_mod *kp_find_mod(struct module *mod)
+{
+	struct kp_shadow_mod *m;
+
+	list_for_each_entry_rcu(m, &kp_shadow_mods, node,
+				lockdep_is_held(&kp_shadow_lock))
+		if (m->mod == mod)
+			return m;
+	return NULL;
+}
+
+/* Did @m get @id?  Any context. */
+static bool kp_mod_got(struct kp_shadow_mod *m, unsigned long id)
+{
+	unsigned int i, nr = min(atomic_read(&m->nr_got), KP_SHADOW_GOT_MAX);
+
+	for (i = 0; i < nr; i++) {
+		if (!test_bit(i, m->got_set))
+			continue;
+		smp_rmb();	/* the id before its bit: kp_shadow_got() */
+		if (READ_ONCE(m->got[i]) == id)
+			return true;
+	}
+	return false;
+}
+
 /*
- * Make @mod a user of @id.  Allocates with @gfp when it is not one yet; a
- * lookup from NMI context never allocates (the variables of an id an NMI
- * handler only reads are kept alive by the user that allocated them).
+ * @mod got @id (RCU held): record it without a lock or an allocation.  A
+ * racing second record of the same id costs one slot, nothing else.
+ */
+static void kp_shadow_got(struct module *mod, unsigned long id)
+{
+	struct kp_shadow_mod *m = kp_find_mod(mod);
+	int nr;
+
+	if (!m || kp_find_user(mod, id) || kp_mod_got(m, id))
+		return;
+	do {
+		nr = atomic_read(&m->nr_got);
+		if (nr >= KP_SHADOW_GOT_MAX) {
+			pr_warn_once("%s: gets more than %d shadow variable ids it neither allocates nor declares: declare them (KP_SHADOW_ID) to keep their variables alive\n",
+				     mod->name, KP_SHADOW_GOT_MAX);
+			return;
+		}
+	} while (atomic_cmpxchg(&m->nr_got, nr, nr + 1) != nr);
+	WRITE_ONCE(m->got[nr], id);
+	smp_mb__before_atomic();	/* the id before its bit: kp_mod_got() */
+	set_bit(nr, m->got_set);
+}
+
+/*
+ * Make @mod a user of @id.  Allocates with @gfp when it is not one yet; never
+ * called from __kp_shadow_get(), so it may take kp_shadow_lock.
  */
 static void kp_shadow_use(struct module *mod, unsigned long id, gfp_t gfp)
 {
@@ -67,7 +139,7 @@ static void kp_shadow_use(struct module *mod, unsigned long id, gfp_t gfp)
 	rcu_read_lock();
 	found = kp_find_user(mod, id);
 	rcu_read_unlock();
-	if (found || in_nmi())
+	if (found)
 		return;
 	u = kmalloc(sizeof(*u), gfp | __GFP_NOWARN);
 	if (!u)
@@ -97,13 +169,14 @@ static struct kp_shadow *kp_shadow_find(void *obj, unsigned long id)
 	return NULL;
 }
 
+/* Lock-free and allocation-free, as klp_shadow_get(): any context. */
 void *__kp_shadow_get(struct module *self, void *obj, unsigned long id)
 {
 	struct kp_shadow *s;
 	void *data = NULL;
 
-	kp_shadow_use(self, id, GFP_ATOMIC);
 	rcu_read_lock();
+	kp_shadow_got(self, id);
 	s = kp_shadow_find(obj, id);
 	if (s)
 		data = s->data;
@@ -240,8 +313,16 @@ int kp_shadow_declare(struct module *mod, const struct kp_shadow_rec *first,
 {
 	const struct kp_shadow_rec *r;
 	struct kp_shadow_user *u;
+	struct kp_shadow_mod *m;
 	unsigned long flags;
 
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->mod = mod;
+	spin_lock_irqsave(&kp_shadow_lock, flags);
+	list_add_rcu(&m->node, &kp_shadow_mods);
+	spin_unlock_irqrestore(&kp_shadow_lock, flags);
 	for (r = first; r < last; r++) {
 		kp_shadow_use(mod, r->id, GFP_KERNEL);
 		spin_lock_irqsave(&kp_shadow_lock, flags);
@@ -257,14 +338,33 @@ int kp_shadow_declare(struct module *mod, const struct kp_shadow_rec *first,
 	return 0;
 }
 
+/* Does a module use @id, or did one get it (kp_shadow_lock held)? */
 static bool kp_id_has_user(unsigned long id)
 {
 	struct kp_shadow_user *u;
+	struct kp_shadow_mod *m;
 
 	list_for_each_entry(u, &kp_shadow_users, node)
 		if (u->id == id)
 			return true;
+	list_for_each_entry(m, &kp_shadow_mods, node)
+		if (kp_mod_got(m, id))
+			return true;
 	return false;
+}
+
+/* @id lost a user: free its variables if none is left (lock held). */
+static void kp_shadow_orphan(unsigned long id, kp_shadow_dtor_t dtor,
+			     const char *patch)
+{
+	unsigned int n;
+
+	if (kp_id_has_user(id))
+		return;
+	n = kp_shadow_drop_id(id, dtor);
+	if (n)
+		pr_info("%s: freed %u shadow variable(s) of id %lu left behind (no other patch uses the id)\n",
+			patch, n, id);
 }
 
 /*
@@ -276,23 +376,27 @@ static bool kp_id_has_user(unsigned long id)
 void kp_shadow_release(struct module *mod, const char *patch)
 {
 	struct kp_shadow_user *u, *tmp;
+	struct kp_shadow_mod *m;
 	unsigned long flags;
-	unsigned int n;
+	unsigned int i;
 
 	spin_lock_irqsave(&kp_shadow_lock, flags);
+	m = kp_find_mod(mod);
+	if (m)
+		list_del_rcu(&m->node);
 	list_for_each_entry_safe(u, tmp, &kp_shadow_users, node) {
 		if (u->mod != mod)
 			continue;
 		list_del_rcu(&u->node);
-		if (!kp_id_has_user(u->id)) {
-			n = kp_shadow_drop_id(u->id, u->dtor);
-			if (n)
-				pr_info("%s: freed %u shadow variable(s) of id %lu left behind (no other patch uses the id)\n",
-					patch, n, u->id);
-		}
+		kp_shadow_orphan(u->id, u->dtor, patch);
 		kfree_rcu(u, rcu_head);
 	}
+	for (i = 0; m && i < KP_SHADOW_GOT_MAX; i++)
+		if (test_bit(i, m->got_set))
+			kp_shadow_orphan(m->got[i], NULL, patch);
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	if (m)
+		kfree_rcu(m, rcu_head);
 }
 
 /*
@@ -302,12 +406,23 @@ void kp_shadow_release(struct module *mod, const char *patch)
 void kp_shadow_walk_ids(struct module *mod, kp_shadow_id_fn fn, void *data)
 {
 	struct kp_shadow_user *u;
+	struct kp_shadow_mod *m;
+	unsigned int i;
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(u, &kp_shadow_users, node) {
 		if (u->mod == mod && !fn(u->id, u->declared, data))
+			goto out;
+	}
+	m = kp_find_mod(mod);
+	for (i = 0; m && i < KP_SHADOW_GOT_MAX; i++) {
+		if (!test_bit(i, m->got_set) ||
+		    kp_find_user(mod, READ_ONCE(m->got[i])))
+			continue;
+		if (!fn(READ_ONCE(m->got[i]), false, data))
 			break;
 	}
+out:
 	rcu_read_unlock();
 }
 
@@ -341,6 +456,7 @@ unsigned int kp_shadow_count(unsigned long *ids, unsigned long *counts,
 /* kp_core goes: no patch module is left; drop what other modules left. */
 void kp_shadow_exit(void)
 {
+	struct kp_shadow_mod *m, *mtmp;
 	struct kp_shadow_user *u, *tmp;
 	struct hlist_node *htmp;
 	struct kp_shadow *s;
@@ -353,6 +469,10 @@ void kp_shadow_exit(void)
 	list_for_each_entry_safe(u, tmp, &kp_shadow_users, node) {
 		list_del(&u->node);
 		kfree(u);
+	}
+	list_for_each_entry_safe(m, mtmp, &kp_shadow_mods, node) {
+		list_del(&m->node);
+		kfree(m);
 	}
 	rcu_barrier();
 }

@@ -8,8 +8,9 @@
  *   /sys/kernel/kp/canary       rw  write "NAME PID..." to arm a canary,
  *                                   "NAME" to disarm; reads the armed one
  *                                   (canary.c)
- *   /sys/kernel/kp/rolled_back  rw  "<build_id> <name> <why>" per
- *                                   remembered patch; write "forget
+ *   /sys/kernel/kp/rolled_back  rw  "<build_id> <name> confirmed|unconfirmed
+ *                                   <why>" per remembered patch; write
+ *                                   "forget <build_id>", "confirm
  *                                   <build_id>" or "clear" (memory.c)
  *   /sys/kernel/kp/<patch>/<object>/<function>,<sympos>/{old_addr,new_addr}
  * The files of /sys/kernel/kp/<patch>/ are sysfs_patch.c's.
@@ -76,12 +77,13 @@ static ssize_t canary_show(struct kobject *kobj, struct kobj_attribute *attr,
 }
 
 static void kp_rolled_back_emit(const char *build_id, const char *name,
-				const char *why, void *data)
+				const char *why, bool confirmed, void *data)
 {
 	struct kp_sysfs_page *pg = data;
 
-	pg->len += sysfs_emit_at(pg->buf, pg->len, "%s %s %s\n", build_id,
-				 name, why);
+	pg->len += sysfs_emit_at(pg->buf, pg->len, "%s %s %s %s\n", build_id,
+				 name, confirmed ? "confirmed" : "unconfirmed",
+				 why);
 }
 
 static ssize_t rolled_back_show(struct kobject *kobj,
@@ -93,7 +95,7 @@ static ssize_t rolled_back_show(struct kobject *kobj,
 	return pg.len;
 }
 
-/* "forget <build_id>" or "clear". */
+/* "forget <build_id>", "confirm <build_id>" or "clear". */
 static ssize_t rolled_back_store(struct kobject *kobj,
 				 struct kobj_attribute *attr, const char *buf,
 				 size_t count)
@@ -103,6 +105,10 @@ static ssize_t rolled_back_store(struct kobject *kobj,
 
 	if (sysfs_streq(buf, "clear")) {
 		ret = kp_memory_forget(NULL);
+	} else if (!strncmp(buf, "confirm ", 8)) {
+		strscpy(bid, buf + 8, sizeof(bid));
+		strim(bid);
+		ret = kp_memory_confirm(bid);
 	} else {
 		if (strncmp(buf, "forget ", 7))
 			return -EINVAL;

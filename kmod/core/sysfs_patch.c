@@ -22,7 +22,10 @@
  *   probation      rw  seconds of probation left; write N to (re)start it,
  *                      0 to end it (probation.c)
  *   rollback       w   write a reason: roll the patch back now
- *   rolled_back    ro  why probation rolled the patch back (memory.c)
+ *   rolled_back    ro  why probation rolled the patch back (memory.c),
+ *                      ", unconfirmed" when a task other than root did it
+ *   rollback_on    rw  "warn,stack": what rolls the patch back besides the
+ *                      default; a write adds kinds for this load (probation.c)
  *   canary         rw  "pid comm" per live canary task; write "promote" or
  *                      "abort" (canary.c, transition.c)
  */
@@ -429,10 +432,49 @@ static ssize_t rolled_back_show(struct kobject *kobj,
 				struct kobj_attribute *attr, char *buf)
 {
 	char why[KP_WHY_MAX];
+	bool confirmed;
 
-	if (!kp_memory_why(to_patch(kobj)->mod, why, sizeof(why)))
+	if (!kp_memory_why(to_patch(kobj)->mod, why, sizeof(why), &confirmed))
 		return 0;
-	return sysfs_emit(buf, "%s\n", why);
+	return sysfs_emit(buf, "%s%s\n", why, confirmed ? "" : ", unconfirmed");
+}
+
+/* "warn,stack": what rolls the patch back besides the default (probation.c). */
+static ssize_t rollback_on_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	u64 kinds = READ_ONCE(to_patch(kobj)->rollback_on);
+
+	return sysfs_emit(buf, "%s%s%s\n",
+			  kinds & KP_ROLLBACK_WARN ? "warn" : "",
+			  kinds == KP_ROLLBACK_ALL ? "," : "",
+			  kinds & KP_ROLLBACK_STACK ? "stack" : "");
+}
+
+/* Write "warn", "stack" or both, comma-separated: added for this load. */
+static ssize_t rollback_on_store(struct kobject *kobj,
+				 struct kobj_attribute *attr, const char *buf,
+				 size_t count)
+{
+	char words[32], *s = words, *w;
+	u64 kinds = 0;
+	int ret;
+
+	if (strscpy(words, buf, sizeof(words)) < 0)
+		return -EINVAL;
+	while ((w = strsep(&s, ",")) != NULL) {
+		w = strim(w);
+		if (!strcmp(w, "warn"))
+			kinds |= KP_ROLLBACK_WARN;
+		else if (!strcmp(w, "stack"))
+			kinds |= KP_ROLLBACK_STACK;
+		else if (*w)
+			return -EINVAL;
+	}
+	mutex_lock(&kp_mutex);
+	ret = kp_probation_rollback_on(to_patch(kobj), kinds);
+	mutex_unlock(&kp_mutex);
+	return ret ? ret : count;
 }
 
 static bool kp_canary_task_emit(struct task_struct *task, void *data)
@@ -495,6 +537,7 @@ static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
 static struct kobj_attribute probation_attr = __ATTR_RW(probation);
 static struct kobj_attribute rollback_attr = __ATTR_WO(rollback);
 static struct kobj_attribute rolled_back_attr = __ATTR_RO(rolled_back);
+static struct kobj_attribute rollback_on_attr = __ATTR_RW(rollback_on);
 static struct kobj_attribute canary_attr = __ATTR_RW(canary);
 
 static struct attribute *kp_patch_attrs[] = {
@@ -514,6 +557,7 @@ static struct attribute *kp_patch_attrs[] = {
 	&probation_attr.attr,
 	&rollback_attr.attr,
 	&rolled_back_attr.attr,
+	&rollback_on_attr.attr,
 	&canary_attr.attr,
 	NULL
 };

@@ -25,30 +25,11 @@
 #include <linux/task_work.h>
 #include <linux/workqueue.h>
 #include "kallsyms.h"
+#include "params.h"
 #include "passes.h"
 #include "redirect.h"
 #include "stack.h"
 #include "transition.h"
-
-/* A parameter for which 0 means nothing sensible. */
-static int kp_param_set_nonzero(const char *val, const struct kernel_param *kp)
-{
-	unsigned int n;
-	int ret;
-
-	ret = kstrtouint(val, 0, &n);
-	if (ret)
-		return ret;
-	if (!n)
-		return -EINVAL;
-	*(unsigned int *)kp->arg = n;
-	return 0;
-}
-
-static const struct kernel_param_ops kp_param_nonzero = {
-	.set = kp_param_set_nonzero,
-	.get = param_get_uint,
-};
 
 unsigned int kp_timeout_s = 60;
 module_param_cb(transition_timeout, &kp_param_nonzero, &kp_timeout_s, 0644);
@@ -71,6 +52,7 @@ static struct {
 	bool aborted;			/* a canary being aborted */
 	const struct kp_canary_ops *canary_ops;
 	unsigned int gen;		/* bumped when the target or the tasks change */
+	unsigned int seq;		/* bumped when a transition starts or ends */
 	u64 start_ns;
 	u64 signal_ns;			/* when pending tasks were last kicked */
 	u64 pause_ns_max;
@@ -273,11 +255,17 @@ static void kp_complete(void)
 	kp_unmark_funcs(patch);
 	old = kp_pending_install(NULL);
 	ranges = kp_ranges_install(NULL);
+	if (WARN_ON_ONCE(kp_trans.canary)) {	/* never completes open */
+		kp_trans.canary_ops->close();
+		kp_trans.canary = false;
+	}
 	kp_trans.pending = NULL;
 	kp_trans.patch = NULL;
 	kp_trans.gen++;
-	cancel_delayed_work(&kp_trans.work);
+	kp_trans.seq++;
 	kp_synchronize();
+	/* After: a task work may queue it until no CPU runs one (issue 25). */
+	cancel_delayed_work(&kp_trans.work);
 	kp_pending_drop(old);
 	kfree(ranges);
 
@@ -366,17 +354,27 @@ static void kp_kick_pending(struct kp_patch *patch)
 		  patch->name, n);
 }
 
+/*
+ * The retry pass, kicks and timeout of the transition in progress.  An
+ * instance queued for a transition that ended while it waited for kp_mutex
+ * must not act on the next one (a canary, which has none of these): the
+ * sequence number read before the lock says which it was queued for.
+ * livepatch's klp_transition_work_fn() tries whatever transition is in
+ * progress, harmless there as its transitions are all alike.
+ */
 static void kp_transition_work_fn(struct work_struct *work)
 {
+	unsigned int seq = READ_ONCE(kp_trans.seq);
 	struct kp_patch *patch;
 	unsigned int timeout_s;
 	struct kp_pass *ps;
 	u64 elapsed;
 
 	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	kp_fault_inject_work_delay();
 	mutex_lock(&kp_mutex);
 	patch = kp_trans.patch;
-	if (!patch)
+	if (!patch || seq != kp_trans.seq || kp_trans.canary)
 		goto out;
 	if (!ps)
 		goto again;
@@ -395,8 +393,13 @@ static void kp_transition_work_fn(struct work_struct *work)
 		       patch->name, kp_dir_name(kp_trans.to_patched),
 		       kp_pending_left(kp_trans.pending), timeout_s);
 		kp_report_blockers(patch, &ps->c.blocked);
-		if (!kp_reverse("timeout"))
+		if (patch->rolling_back) {	/* never reversed: core.c */
+			pr_warn("%s: a rollback is never reversed: kicking the tasks above until they leave (root may write 1 to its force)\n",
+				patch->name);
+			kp_trans.start_ns = ktime_get_ns();	/* report again */
+		} else if (!kp_reverse("timeout")) {
 			goto out;
+		}
 	}
 	kp_kick_pending(patch);
 again:
@@ -410,6 +413,7 @@ out:
 /* A new transition (or a canary's promotion) starts its clock and counters. */
 static void kp_trans_reset(bool canary)
 {
+	kp_trans.seq++;
 	kp_trans.reversed = false;
 	kp_trans.canary = canary;
 	kp_trans.aborted = false;
@@ -609,6 +613,7 @@ int kp_transition(struct kp_patch *patch, bool enable)
 		return enable ? 0 : kp_canary_abort(patch);
 	if (kp_trans.patch == patch)
 		return enable == kp_trans.to_patched ? 0 :
+			enable && patch->rolling_back ? -EBUSY :
 			kp_reverse("requested");
 	ret = kp_transition_busy(patch, enable);
 	if (ret)

@@ -91,6 +91,18 @@ typedef void (*kp_callback_t)(struct kp_callback_object *obj);
 	__UNIQUE_ID(kp_state) = { .id = (sid), .version = (ver) }
 
 /*
+ * The faults that roll the patch back during its probation besides the
+ * default (KP_ROLLBACK_* in kp/abi.h, ORed; docs/architecture.md "Trust
+ * model"):
+ *
+ *   KP_ROLLBACK_ON(KP_ROLLBACK_WARN);
+ */
+#define KP_ROLLBACK_ON(kinds)						\
+	static const struct kp_policy_rec __used __aligned(8)		\
+	__section("kp_policy")						\
+	__UNIQUE_ID(kp_policy) = { .rollback_on = (kinds) }
+
+/*
  * The version of state @id that the loaded patches other than the caller
  * declare (the highest), or -ENOENT: in a pre-patch callback, says whether
  * an earlier patch created the state (take it over) or not (create it).
@@ -106,5 +118,6 @@ extern const struct kp_callback_rec __kp_callbacks_start[], __kp_callbacks_end[]
 extern const struct kp_state_rec __kp_states_start[], __kp_states_end[];
 extern const struct kp_shadow_rec __kp_shadows_start[], __kp_shadows_end[];
 extern const struct kp_value_rec __kp_values_start[], __kp_values_end[];
+extern const struct kp_policy_rec __kp_policy_start[], __kp_policy_end[];
 
 #endif /* KP_PATCH_H */

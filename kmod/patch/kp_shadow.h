@@ -31,6 +31,10 @@
  * calling the dtor the last user declared with KP_SHADOW_ID (else none), so
  * shadow data is never leaked.  A patch that takes over another's shadow
  * variables declares their id, so they survive the older patch's removal.
+ * kp_shadow_get() takes no lock and allocates nothing (as klp_shadow_get()):
+ * it may be called anywhere, in a constructor or destructor too; the ids a
+ * patch only gets are recorded in a table of 32 per patch module, beyond
+ * which they must be declared to keep their variables alive.
  */
 #ifndef KP_SHADOW_H
 #define KP_SHADOW_H

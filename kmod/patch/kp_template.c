@@ -37,6 +37,8 @@ static const struct kp_shadow_rec __kp_shadows_none[0] __used
 	__section(KP_SEC_SHADOWS);
 static const struct kp_value_rec __kp_values_none[0] __used
 	__section(KP_SEC_VALUES);
+static const struct kp_policy_rec __kp_policy_none[0] __used
+	__section(KP_SEC_POLICY);
 
 #define KP_PTR(p) ((__u64)(unsigned long)(p))
 
@@ -61,6 +63,8 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 	.shadows_end = KP_PTR(__kp_shadows_end),
 	.values = KP_PTR(__kp_values_start),
 	.values_end = KP_PTR(__kp_values_end),
+	.policy = KP_PTR(__kp_policy_start),
+	.policy_end = KP_PTR(__kp_policy_end),
 };
 
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)

@@ -1,5 +1,6 @@
 #include "records/patch_records.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <sstream>
@@ -164,11 +165,12 @@ private:
 	void read_relocs(const RecordRange &rs, PatchRecords &out) const;
 	void read_state_transfer(PatchRecords &out) const;
 	void read_values(PatchRecords &out) const;
+	void read_policy(PatchRecords &out) const;
 
 	const elf::Object &obj_;
 	SymbolIndex index_;
 	std::optional<Bounds> funcs_, syms_, relocs_; // from kp_patch, when it has one
-	std::optional<Bounds> callbacks_, states_, shadows_, values_;
+	std::optional<Bounds> callbacks_, states_, shadows_, values_, policy_;
 };
 
 // Where the records of one kind are: between the kp_patch record's bounds (what the core
@@ -241,6 +243,7 @@ void Reader::read_patch(const elf::Section &sec, PatchRecords &out)
 	states_ = bounds(offsetof(kp_patch_rec, states), offsetof(kp_patch_rec, states_end));
 	shadows_ = bounds(offsetof(kp_patch_rec, shadows), offsetof(kp_patch_rec, shadows_end));
 	values_ = bounds(offsetof(kp_patch_rec, values), offsetof(kp_patch_rec, values_end));
+	policy_ = bounds(offsetof(kp_patch_rec, policy), offsetof(kp_patch_rec, policy_end));
 	out.patch = std::move(r);
 }
 
@@ -345,6 +348,21 @@ void Reader::read_values(PatchRecords &out) const
 	}
 }
 
+// kp_policy: the faults that roll the patch back besides the default, ORed as the core
+// does; an unknown kind is refused, as the core refuses it.
+void Reader::read_policy(PatchRecords &out) const
+{
+	RecordRange ps = range(KP_SEC_POLICY, sizeof(kp_policy_rec), policy_);
+	for (size_t k = 0; k < ps.count; k++) {
+		uint64_t base = ps.begin + k * sizeof(kp_policy_rec);
+		uint64_t kinds = ps.fields->u64(base + offsetof(kp_policy_rec, rollback_on));
+		if (kinds & ~KP_ROLLBACK_ALL)
+			ps.fields->fail_at("kp_policy record has unknown rollback kinds " +
+			                   hex(kinds & ~KP_ROLLBACK_ALL));
+		out.rollback_on |= kinds;
+	}
+}
+
 PatchRecords Reader::run()
 {
 	PatchRecords out;
@@ -355,10 +373,45 @@ PatchRecords Reader::run()
 	read_relocs(range(KP_SEC_RELOCS, sizeof(kp_reloc_rec), relocs_), out);
 	read_state_transfer(out);
 	read_values(out);
+	read_policy(out);
 	return out;
 }
 
 } // namespace
+
+namespace {
+
+constexpr std::pair<uint64_t, const char *> rollback_kinds[] = {
+        {KP_ROLLBACK_WARN, "warn"},
+        {KP_ROLLBACK_STACK, "stack"},
+};
+
+} // namespace
+
+std::string rollback_kinds_text(uint64_t kinds)
+{
+	std::string s;
+	for (const auto &[bit, name] : rollback_kinds)
+		if (kinds & bit)
+			s += (s.empty() ? "" : ",") + std::string(name);
+	return s;
+}
+
+std::optional<uint64_t> parse_rollback_kinds(const std::string &text)
+{
+	uint64_t kinds = 0;
+	std::istringstream in(text);
+	for (std::string word; std::getline(in, word, ',');) {
+		if (word.empty())
+			continue;
+		auto it = std::find_if(std::begin(rollback_kinds), std::end(rollback_kinds),
+		                       [&](const auto &k) { return word == k.second; });
+		if (it == std::end(rollback_kinds))
+			return std::nullopt;
+		kinds |= it->first;
+	}
+	return kinds;
+}
 
 std::string value_text(const std::vector<uint8_t> &bytes)
 {

@@ -1,7 +1,7 @@
 // Typed views of the patch records of include/kp/abi.h (kp_patch, kp_funcs, kp_syms,
-// kp_relocs, kp_callbacks, kp_states, kp_shadows, kp_values) in a diffgen output object or a linked
-// patch module: each record's bytes with its pointer fields resolved by the section's relocations,
-// as the module loader would apply them.
+// kp_relocs, kp_callbacks, kp_states, kp_shadows, kp_values, kp_policy) in a diffgen output object
+// or a linked patch module: each record's bytes with its pointer fields resolved by the section's
+// relocations, as the module loader would apply them.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -89,7 +89,13 @@ struct PatchRecords {
 	std::vector<StateRecord> states;
 	std::vector<ShadowRecord> shadows;
 	std::vector<ValueRecord> values;
+	uint64_t rollback_on = 0; // kp_policy: KP_ROLLBACK_* of every record, ORed
 };
+
+// "warn,stack" for KP_ROLLBACK_* bits (empty for none), and back; nullopt for an unknown
+// kind.  kpctl's --rollback-on and the core's <patch>/rollback_on use these names.
+std::string rollback_kinds_text(uint64_t kinds);
+std::optional<uint64_t> parse_rollback_kinds(const std::string &text);
 
 // Reads every record @obj has: in a linked module those between the kp_patch record's
 // bounds (what the core reads), sections found as the module loader finds them.  Strings

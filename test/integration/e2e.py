@@ -52,6 +52,16 @@ kpctl() { /kp/kpctl "$@"; }
 faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
 faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
 oopses() { dmesg | grep -c "Oops: "; }
+# Polls every 50 ms until patch $1 is disabled and idle; fails after $2 polls.
+wait_reverted() {
+	i=0
+	until [ "$(cat $K/$1/enabled)" = 0 ] && [ "$(cat $K/$1/transition)" = idle ]; do
+		i=$((i + 1))
+		[ $i -gt $2 ] && fail "$1 not reverted after $2 polls of 50 ms"
+		usleep 50000
+	done
+	echo "reverted $1 after $i polls"
+}
 """
 
 # A guest shell function: run one check script, print "NAME STAGE pass|fail".

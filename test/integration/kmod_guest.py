@@ -51,8 +51,8 @@ def built_kmods() -> dict[str, Path]:
     mods = {"kp_core": KMOD / "core/kp_core.ko"}
     for ko in TARGETS.glob("*.ko"):
         mods[ko.stem] = ko
-    for ko in KMOD_OUT.glob("*/*.ko"):
-        mods[ko.stem] = ko
+    for ko in KMOD_OUT.glob("*/*.ko"):  # <name>/<name>.ko; core-fi/kp_core.ko (test build)
+        mods[ko.parent.name] = ko
     return mods
 
 

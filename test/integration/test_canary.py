@@ -151,3 +151,40 @@ def test_canary(vm, kmods, kpctl_bin):
     for step in ("canary", "busy", "abort", "promote"):
         assert f"STEP {step} ok" in r.output, r.describe()
     assert sum("Oops" in f for f in r.expected_faults) == 1, r.expected_faults
+
+
+# issue 25, item 3: a transition work that waited for kp_mutex while its transition
+# ended (forced here) must not act on the canary opened next.  The core's fault-injection
+# build (make -C kmod core-fi) makes the work sleep 3 s before it takes the mutex.
+STALE_WORK = PROBATION_PRELUDE + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+C=$K/kp_test_pb_ok
+insmod /kp/kp_core.ko fi_work_delay_ms=3000 || fail "insmod kp_core (fault injection)"
+insmod /kp/kp_test_busy.ko || fail "insmod kp_test_busy"
+echo 1 > $D/start; sleep 1	# a kthread asleep in the old kp_busy_wait
+insmod /kp/kp_test_busy_patch.ko || fail "insmod kp_test_busy_patch"
+[ "$(cat $B/transition)" = enabling ] || fail "no pending transition: $(cat $B/transition)"
+usleep 500000			# a retry work is asleep before kp_mutex now
+echo 1 > $B/force || fail "force"
+[ "$(cat $B/transition)" = idle ] || fail "forced: $(cat $B/transition)"
+kpctl load --canary pid:$$ /kp/kp_test_pb_ok.ko || fail "load the canary"
+[ "$(cat $C/transition)" = canary ] || fail "no canary: $(cat $C/transition)"
+sleep 5				# the stale work has run
+[ "$(cat $C/transition)" = canary ] || fail "the stale work ended the canary: $(cat $C/transition)"
+read -r self < /proc/cmdline
+[ "$self" = kp-probation-ok ] || fail "the canary shell reads '$self'"
+kpctl abort kp_test_pb_ok || fail "abort"
+echo 1 > $D/release
+echo "STALE OK"
+"""
+
+
+def test_stale_work_leaves_the_canary_alone(vm, kmods, kpctl_bin):
+    files = {"/kp/kp_core.ko": kmods["core-fi"],
+             "/kp/kp_test_busy.ko": kmods["kp_test_busy"],
+             "/kp/kp_test_busy_patch.ko": kmods["kp_test_busy_patch"],
+             "/kp/kp_test_pb_ok.ko": kmods["kp_test_pb_ok"],
+             "/kp/kpctl": kpctl_bin}
+    r = vm.run(STALE_WORK, files, timeout=120)
+    assert "STALE OK" in r.output, r.describe()

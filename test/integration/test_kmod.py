@@ -96,6 +96,18 @@ REFUSALS = [
      r"kp_test_orphanreloc: kp_relocs record of kp_test_target, an object the patch replaces no function in"),
     ("kp_test_initfn", "",
      r"kp_test_initfn: the replacement of cmdline_proc_show is not in the patch module's core text"),
+    # issue 25, item 9: a callback, a shadow destructor or a record string in an init
+    # section (freed once the init returned) is refused at register, naming the record.
+    ("kp_test_initcb", "",
+     r"kp_test_initcb: kp_callbacks record 0 \(vmlinux\): its pre_unpatch callback "
+     r"kp_init_cb\+0x0/0x\w+ \[kp_test_initcb\] is not in the patch module's core text"),
+    ("kp_test_initdtor", "",
+     r"kp_test_initdtor: kp_shadows record 0 \(id 7\): its destructor "
+     r"kp_init_dtor\+0x0/0x\w+ \[kp_test_initdtor\] is not in the patch module's core text"),
+    ("kp_test_initstr", "",
+     r"kp_test_initstr: kp_syms record 0: its name \(at kp_init_name\+0x0/0x\w+ "
+     r"\[kp_test_initstr\]\) is not a string in the patch "
+     r"module's core text or read-only data"),
     ("kp_test_cmdline", "echo 0 > /proc/sys/kernel/ftrace_enabled",
      r"cannot register the ftrace handler on cmdline_proc_show \(vmlinux\): -16"),
 ]

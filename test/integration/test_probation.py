@@ -7,7 +7,8 @@ and only between the kpvm.FAULTS_BEGIN / FAULTS_END lines it writes to the kerne
      is killed, the patch is reverted within a second, /proc/cmdline reads the original,
      no second fault follows, kpctl status/list show why, and the next load is refused by
      kpctl and by the core (insmod), unless forced (--force);
-  3. a patch that hits a WARN_ON: reverted, the reader goes on;
+  3. a patch that hits a WARN_ON, loaded with --rollback-on warn (WARNs are not evidence by
+     default: test_probation_policy.py): reverted, the reader goes on;
   4. `kpctl load --check CMD`: reverted once CMD starts failing;
   5. soft lockups (the detector turned on, threshold 2 s): one in code no patch replaces
      (kp_test_oops's /proc/kp_test_spin) rolls nothing back; a patched /proc/cmdline that
@@ -30,16 +31,6 @@ from e2e import PROBATION_PRELUDE
 ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
 
 GUEST = PROBATION_PRELUDE + r"""
-# Polls every 50 ms until patch $1 is disabled and idle; fails after $2 polls.
-wait_reverted() {
-	i=0
-	until [ "$(cat $K/$1/enabled)" = 0 ] && [ "$(cat $K/$1/transition)" = idle ]; do
-		i=$((i + 1))
-		[ $i -gt $2 ] && fail "$1 not reverted after $2 polls of 50 ms"
-		usleep 50000
-	done
-	echo "reverted $1 after $i polls"
-}
 [ "$(cat /proc/sys/kernel/panic_on_oops)" = 0 ] || fail "panic_on_oops is set"
 insmod /kp/kp_core.ko || fail "insmod kp_core"
 insmod /kp/kp_test_oops.ko || fail "insmod kp_test_oops"
@@ -72,7 +63,7 @@ for i in 1 2 3; do cat /proc/cmdline > /dev/null || fail "read $i after the roll
 [ "$(oopses)" = 2 ] || fail "$(oopses) Oopses, want 2 (no second fault)"
 why=$(cat $K/kp_test_pb_null/rolled_back)
 echo "rolled_back: $why"
-echo "$why" | grep -q "^page fault at kp_cmdline_proc_show+0x[0-9a-f]*/0x[0-9a-f]* \[kp_test_pb_null\], task [0-9]* cat, 20" \
+echo "$why" | grep -q "^page fault at kp_cmdline_proc_show+0x[0-9a-f]*/0x[0-9a-f]* \[kp_test_pb_null\], task [0-9]* cat uid 0, 20" \
 	|| fail "rolled_back: $why"
 dmesg | grep "kp_test_pb_null: rolled back: reverted [0-9]* us after the page fault" \
 	|| fail "no 'reverted' line"
@@ -101,7 +92,7 @@ kpctl unload kp_test_pb_null || fail "unload the forced kp_test_pb_null"
 echo "STEP null ok"
 
 echo "== 3. WARN_ON in the new code"
-kpctl load --probation 60 /kp/kp_test_pb_warn.ko || fail "load kp_test_pb_warn"
+kpctl load --probation 60 --rollback-on warn /kp/kp_test_pb_warn.ko || fail "load kp_test_pb_warn"
 faults_begin
 out=$(cat /proc/cmdline) || fail "the reader of a WARN died"
 wait_reverted kp_test_pb_warn 20
@@ -220,7 +211,7 @@ echo "ALL OK"
 
 # What rolled_back says about a lockup or stall (TYPE) in the spinning /proc/cmdline.
 WHY = (r"^TYPE at kp_cmdline_proc_show\+0x[0-9a-f]+/0x[0-9a-f]+ \[kp_test_pb_spin\]"
-       r"( \(on the stack\))?, task [0-9]+ cat, 20[0-9-]+T[0-9:]+Z, [0-9]+ ms into probation$")
+       r"( \(on the stack\))?, task [0-9]+ cat uid 0, 20[0-9-]+T[0-9:]+Z, [0-9]+ ms into probation$")
 
 
 def test_expected_faults_are_bracketed_and_opt_in():

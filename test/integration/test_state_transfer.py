@@ -253,3 +253,29 @@ def test_kpatch_style_patch_and_value_transfer(vm, kmods, kpatch_module, value_m
     st = json.loads(r.output.split("VALUE-STATUS", 1)[1].split("VALUE-STATUS-END", 1)[0])
     assert st["patches"][0]["values"] == [
         "vmlinux overflowuid,0 4 transferred 0xfffe -> 0xfffd"], st["patches"][0]
+
+
+# Shadow lookups take no lock and allocate nothing (issue 25, item 4): a constructor for
+# id 1, which runs under kp_shadow_lock with interrupts off, gets id 2; the destructor of
+# id 1 gets id 3.  Before the fix each get registered its caller as a user of the id
+# under that same lock: the CPU deadlocked with interrupts off.
+NEST_SCRIPT = r"""
+insmod /kp/kp_test_shadow_nest.ko || fail "insmod kp_test_shadow_nest"
+cmdline_is "kp-shadow-nest 42 0" "the constructor's work"
+[ "$(cat $K/shadow)" = "1 1" ] || fail "shadow: $(cat $K/shadow)"
+ids=$(cat $K/kp_test_shadow_nest/shadow_ids | tr '\n' ' ')
+echo "shadow_ids: $ids"
+[ "$ids" = "1 declared 2 " ] || fail "shadow_ids: $ids"
+echo 0 > $K/kp_test_shadow_nest/enabled || fail "disable"
+wait_for $K/kp_test_shadow_nest/transition idle 20
+rmmod kp_test_shadow_nest || fail "rmmod kp_test_shadow_nest"
+dmesg | grep -q "kp_test_shadow_nest: dtor: id 3 is absent" || fail "the destructor did not run"
+[ -z "$(cat $K/shadow)" ] || fail "shadow data left: $(cat $K/shadow)"
+cmdline_is "$ORIG" "after the unload"
+echo "NEST OK"
+"""
+
+
+def test_shadow_get_in_ctor_and_dtor(vm, kmods):
+    r = vm.run(PRELUDE + NEST_SCRIPT, files(kmods, "kp_test_shadow_nest"), timeout=120)
+    assert "NEST OK" in r.output, r.describe()

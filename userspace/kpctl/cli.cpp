@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "paths.h"
+#include "records/patch_records.h"
 
 namespace kp::ctl {
 
@@ -67,7 +68,23 @@ void CommandLine::add_load()
 	        ->check(CLI::PositiveNumber);
 	c->add_flag("--force", load_.force,
 	            "load a patch that was rolled back before (forget the rollback)");
+	c->add_option("--rollback-on", load_.rollback_on,
+	              "fault kinds that also roll the patch back during its probation, "
+	              "comma-separated: warn (a WARN in its code), stack (its code anywhere "
+	              "on the faulting or stuck stack); by default only a fault whose IP is "
+	              "in its code, or a lockup at the top of the stuck stack")
+	        ->type_name("KINDS")
+	        ->check([](const std::string &s) {
+		        return kp::records::parse_rollback_kinds(s)
+		                       ? std::string()
+		                       : "unknown fault kind in '" + s + "' (warn, stack)";
+	        });
 	c->footer(exit_codes_text());
+	auto *k = confirm_cmd_ = app_.add_subcommand(
+	        "confirm", "confirm a rollback that a task other than root triggered: refuse "
+	                   "the module from now on, also after a reboot");
+	k->add_option("TARGET", confirm_.target, "patch name or module build ID")->required();
+	k->footer(exit_codes_text());
 }
 
 void CommandLine::add_unload()
@@ -133,6 +150,8 @@ Exit CommandLine::run() const
 	};
 	if (load_cmd_->parsed())
 		return cmd_load(load_);
+	if (confirm_cmd_->parsed())
+		return cmd_confirm(confirm_);
 	if (unload_cmd_->parsed())
 		return cmd_unload(unload_);
 	if (promote_cmd_->parsed())

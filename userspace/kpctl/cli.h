@@ -31,13 +31,14 @@ private:
 
 	CLI::App app_;
 	LoadOptions load_;
+	ConfirmOptions confirm_;
 	UnloadOptions unload_;
 	CanaryOptions promote_, abort_;
 	std::string status_name_, list_dir_, info_file_;
 	bool status_json_ = false, list_json_ = false, info_json_ = false;
-	CLI::App *load_cmd_ = nullptr, *unload_cmd_ = nullptr, *promote_cmd_ = nullptr,
-	         *abort_cmd_ = nullptr, *status_cmd_ = nullptr, *list_cmd_ = nullptr,
-	         *info_cmd_ = nullptr;
+	CLI::App *load_cmd_ = nullptr, *confirm_cmd_ = nullptr, *unload_cmd_ = nullptr,
+	         *promote_cmd_ = nullptr, *abort_cmd_ = nullptr, *status_cmd_ = nullptr,
+	         *list_cmd_ = nullptr, *info_cmd_ = nullptr;
 };
 
 } // namespace kp::ctl

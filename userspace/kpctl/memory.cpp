@@ -19,8 +19,9 @@ namespace kp::ctl {
 
 namespace {
 
-// "build_id name why..." per line, as the core writes them and the disk keeps them.
-std::vector<RolledBack> parse(std::istream &in)
+// "build_id name why..." per line as the disk keeps them; the core writes "build_id name
+// confirmed|unconfirmed why..." (@with_state).
+std::vector<RolledBack> parse(std::istream &in, bool with_state)
 {
 	std::vector<RolledBack> out;
 	for (std::string line; std::getline(in, line);) {
@@ -28,6 +29,12 @@ std::vector<RolledBack> parse(std::istream &in)
 		RolledBack r;
 		if (!(l >> r.build_id >> r.name))
 			continue;
+		if (with_state) {
+			std::string state;
+			if (!(l >> state) || (state != "confirmed" && state != "unconfirmed"))
+				continue;
+			r.confirmed = state == "confirmed";
+		}
 		std::getline(l >> std::ws, r.why);
 		out.push_back(std::move(r));
 	}
@@ -37,13 +44,13 @@ std::vector<RolledBack> parse(std::istream &in)
 std::vector<RolledBack> read_core()
 {
 	std::ifstream in(paths::kp_sysfs() + "/rolled_back");
-	return in ? parse(in) : std::vector<RolledBack>{};
+	return in ? parse(in, true) : std::vector<RolledBack>{};
 }
 
 std::vector<RolledBack> read_disk()
 {
 	std::ifstream in(paths::rolled_back_file());
-	return in ? parse(in) : std::vector<RolledBack>{};
+	return in ? parse(in, false) : std::vector<RolledBack>{};
 }
 
 bool write_disk(const std::vector<RolledBack> &entries)
@@ -98,9 +105,37 @@ bool save_rolled_back()
 	auto disk = read_disk();
 	size_t before = disk.size();
 	for (auto &r : read_core())
-		if (!has(disk, r.build_id))
+		if (r.confirmed && !has(disk, r.build_id))
 			disk.push_back(std::move(r));
 	return disk.size() == before || write_disk(disk);
+}
+
+std::optional<RolledBack> confirm_rolled_back(const std::string &target)
+{
+	for (auto &r : read_core()) {
+		if (r.build_id != target && r.name != target)
+			continue;
+		std::ofstream core(paths::kp_sysfs() + "/rolled_back");
+		core << "confirm " << r.build_id << "\n";
+		core.close();
+		if (!core)
+			throw Error(Exit::internal, "cannot confirm the rollback of " + r.name +
+			                                    " in " + paths::kp_sysfs() +
+			                                    "/rolled_back");
+		r.confirmed = true;
+		auto disk = read_disk();
+		if (!has(disk, r.build_id)) {
+			disk.push_back(r);
+			if (!write_disk(disk))
+				throw Error(Exit::internal, "the core refuses " + r.name +
+				                                    " now, but " +
+				                                    paths::rolled_back_file() +
+				                                    " could not be written: the "
+				                                    "refusal ends at reboot");
+		}
+		return r;
+	}
+	return std::nullopt;
 }
 
 void forget_rolled_back(const std::string &build_id)

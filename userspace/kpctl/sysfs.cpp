@@ -93,6 +93,7 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.shadow_ids = lines(read_text(dir / "shadow_ids").value_or(""));
 	st.probation_left = static_cast<unsigned>(number("probation"));
 	st.rolled_back = read_text(dir / "rolled_back").value_or("");
+	st.rollback_on = read_text(dir / "rollback_on").value_or("");
 	st.canary = lines(read_text(dir / "canary").value_or(""));
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
@@ -166,6 +167,11 @@ int write_probation(const std::string &name, unsigned seconds)
 int write_rollback(const std::string &name, const std::string &reason)
 {
 	return write_attr(name, "rollback", reason + "\n");
+}
+
+int write_rollback_on(const std::string &name, const std::string &kinds)
+{
+	return write_attr(name, "rollback_on", kinds + "\n");
 }
 
 std::optional<std::string> patch_in_transition(const std::string &except)

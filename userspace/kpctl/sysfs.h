@@ -27,6 +27,7 @@ struct PatchState {
 	std::string build_id;
 	unsigned probation_left = 0;     // seconds of probation left (0: none)
 	std::string rolled_back;         // why probation rolled it back, empty if it did not
+	std::string rollback_on;         // "warn,stack": what rolls it back besides the default
 	std::vector<std::string> canary; // "pid comm" of each live canary task (issue 16)
 	std::vector<FuncState> funcs;    // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
@@ -51,6 +52,8 @@ int write_timeout(const std::string &name, unsigned seconds);
 int write_probation(const std::string &name, unsigned seconds);
 // Writes @reason to <patch>/rollback: the core rolls the patch back.
 int write_rollback(const std::string &name, const std::string &reason);
+// Writes @kinds ("warn,stack") to <patch>/rollback_on: added to the patch's policy.
+int write_rollback_on(const std::string &name, const std::string &kinds);
 
 // The loaded patch (other than @except) whose transition is in progress, if any.
 std::optional<std::string> patch_in_transition(const std::string &except = "");

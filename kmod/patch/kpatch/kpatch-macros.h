@@ -18,6 +18,10 @@
  * kpatch replaces fn without its consistency check; kp accepts the marker
  * but keeps the check (a transition that cannot finish reverses, and
  * /sys/kernel/kp/<patch>/force remains the explicit way out).
+ *
+ * KPATCH_ROLLBACK_ON(KP_ROLLBACK_WARN | KP_ROLLBACK_STACK) (kp only): the
+ * faults that roll the patch back during its probation besides the default
+ * (the faulting IP in the new code); diffgen carries the record whole.
  */
 #ifndef __KPATCH_MACROS_H_
 #define __KPATCH_MACROS_H_
@@ -49,6 +53,11 @@
 	__KPATCH_CALLBACK(pre_unpatch, fn, void (*)(patch_object *))
 #define KPATCH_POST_UNPATCH_CALLBACK(fn)				\
 	__KPATCH_CALLBACK(post_unpatch, fn, void (*)(patch_object *))
+
+#define KPATCH_ROLLBACK_ON(kinds)					\
+	static const struct kp_policy_rec __used __aligned(8)		\
+	__section("kp_policy")						\
+	__UNIQUE_ID(kpatch_policy) = { .rollback_on = (kinds) }
 
 /* Markers diffgen reads from the patched object and never carries. */
 #define KPATCH_IGNORE_SECTION(name)					\

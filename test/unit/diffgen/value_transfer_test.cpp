@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "kp/abi.h"
 #include "records/patch_records.h"
 
 namespace fs = std::filesystem;
@@ -193,4 +194,21 @@ TEST(DiffgenValues, MisplacedMarksAreRefused)
 	EXPECT_EQ(r.res.failure, kp::ErrorKind::unsupported);
 	EXPECT_NE(r.messages().find("not a variable defined in this object"), std::string::npos)
 	        << r.messages();
+}
+
+// A kp_policy record (KPATCH_ROLLBACK_ON, issue 25) is carried whole, as callbacks are,
+// and read back by lib/records: the rollback kinds the patch author asked for.
+TEST(DiffgenPolicy, PolicyRecordIsCarried)
+{
+	auto r = diff_fixture(
+	        "policy", std::string("int knob = 5;\n") + kReader,
+	        std::string("int knob = 5;\nint read_knob(void) { return knob + 2; }\n") +
+	                "static const struct kp_policy_rec pol __used __attribute__((aligned(8)))"
+	                " __section(\"kp_policy\") = { .rollback_on = KP_ROLLBACK_WARN };\n");
+	ASSERT_EQ(r.res.failure, std::nullopt) << r.messages();
+	auto obj = kp::test::load_object(r.out);
+	auto recs = kp::records::read_patch_records(*obj);
+	ASSERT_TRUE(recs.has_value()) << recs.error().message();
+	EXPECT_EQ(recs->rollback_on, KP_ROLLBACK_WARN);
+	EXPECT_EQ(recs->funcs.size(), 1u);
 }

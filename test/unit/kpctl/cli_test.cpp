@@ -123,7 +123,7 @@ TEST(Cli, InfoJsonShape)
 	          (std::set<std::string>{"file", "name", "kp_patch", "abi_version", "vermagic",
 	                                 "target", "matches_running_kernel", "sources", "functions",
 	                                 "symbols", "relocations", "callbacks", "states",
-	                                 "shadow_ids", "values", "undefined"}));
+	                                 "shadow_ids", "values", "rollback_on", "undefined"}));
 	EXPECT_EQ(j["name"], "kpctl_fixture");
 	EXPECT_EQ(j["target"]["release"], test_kernel_release());
 	EXPECT_EQ(j["target"]["build_id"], test_kernel_build_id());
@@ -267,8 +267,11 @@ TEST(Cli, StatusShowsRolledBack)
 	write_file(kp / "kp_a/probation", "12\n");
 	write_file(kp / "kp_b/rolled_back", "WARN at kp_f+0x10/0x20 [kp_b], task 7 cat, "
 	                                    "2026-11-30T07:00:00Z, 5 ms into probation\n");
-	write_file(kp / "rolled_back", "beef01 kp_b WARN at kp_f+0x10/0x20 [kp_b], task 7 cat, "
-	                               "2026-11-30T07:00:00Z, 5 ms into probation\n");
+	write_file(kp / "rolled_back",
+	           "beef01 kp_b confirmed WARN at kp_f+0x10/0x20 [kp_b], task 7 cat, "
+	           "2026-11-30T07:00:00Z, 5 ms into probation\n"
+	           "beef02 kp_c unconfirmed page fault at kp_g+0x1/0x20 [kp_c], task 8 cat uid "
+	           "65534, 2026-11-30T07:00:00Z, 5 ms into probation\n");
 	std::map<std::string, std::string> env{{"KPCTL_SYSFS", s.string()},
 	                                       {"KPCTL_STATE_DIR", state.string()}};
 	Result r = kpctl({"status", "--json"}, env);
@@ -278,10 +281,18 @@ TEST(Cli, StatusShowsRolledBack)
 	EXPECT_EQ(j["patches"][0]["rolled_back"], nullptr);
 	EXPECT_EQ(j["patches"][1]["rolled_back"].get<std::string>().rfind("WARN at kp_f+0x10", 0),
 	          0u);
-	ASSERT_EQ(j["rolled_back"].size(), 1u);
+	ASSERT_EQ(j["rolled_back"].size(), 2u);
 	EXPECT_EQ(j["rolled_back"][0]["module_build_id"], "beef01");
 	EXPECT_EQ(j["rolled_back"][0]["name"], "kp_b");
+	EXPECT_EQ(j["rolled_back"][0]["confirmed"], true);
+	EXPECT_EQ(j["rolled_back"][1]["name"], "kp_c");
+	EXPECT_EQ(j["rolled_back"][1]["confirmed"], false);
 	Result t = kpctl({"status"}, env);
+	EXPECT_NE(t.out.find("kp_c (module build ID beef02): page fault at kp_g+0x1/0x20 [kp_c], "
+	                     "task 8 cat uid 65534, 2026-11-30T07:00:00Z, 5 ms into probation "
+	                     "[unconfirmed: not refused until root runs kpctl confirm kp_c]"),
+	          std::string::npos)
+	        << t.out;
 	EXPECT_NE(t.out.find("  on probation: 12 s left\n"), std::string::npos) << t.out;
 	EXPECT_NE(t.out.find("  ROLLED BACK by probation: WARN at kp_f+0x10/0x20 [kp_b]"),
 	          std::string::npos)
@@ -290,13 +301,21 @@ TEST(Cli, StatusShowsRolledBack)
 	                     "build ID beef01): WARN at"),
 	          std::string::npos)
 	        << t.out;
-	// The core's memory is kept on disk, and listed from there once the core forgot it.
+	// The core's confirmed memory is kept on disk, and listed from there once the core
+	// forgot it; an unconfirmed rollback (issue 25) stays off the disk until confirmed.
 	EXPECT_EQ(read_file(state / "rolled-back").rfind("beef01 kp_b WARN at kp_f+0x10", 0), 0u);
+	EXPECT_EQ(read_file(state / "rolled-back").find("beef02"), std::string::npos);
+	Result c = kpctl({"confirm", "kp_c"}, env);
+	ASSERT_EQ(c.status, 0) << c.err;
+	EXPECT_EQ(read_file(kp / "rolled_back"), "confirm beef02\n");
+	EXPECT_NE(read_file(state / "rolled-back").find("beef02 kp_c page fault at kp_g"),
+	          std::string::npos);
+	EXPECT_EQ(kpctl({"confirm", "kp_none"}, env).status, 9);
 	write_file(kp / "rolled_back", "");
 	Result l = kpctl({"list", "--json", "--dir", state.string()}, env);
 	ASSERT_EQ(l.status, 0) << l.err;
 	json lj = json::parse(l.out);
-	ASSERT_EQ(lj["rolled_back"].size(), 1u);
+	ASSERT_EQ(lj["rolled_back"].size(), 2u);
 	EXPECT_EQ(lj["rolled_back"][0]["name"], "kp_b");
 	EXPECT_EQ(lj["loaded"][1]["rolled_back"].get<std::string>().rfind("WARN", 0), 0u);
 }

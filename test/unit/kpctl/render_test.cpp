@@ -103,7 +103,7 @@ TEST(RenderList, Json)
 	EXPECT_EQ(j["installed"][2]["matches_running_kernel"], nullptr);
 	EXPECT_EQ(j["installed"][2]["rolled_back"], true);
 	EXPECT_EQ(j["rolled_back"], (nlohmann::json::parse(R"([{"name": "kp_z",
-	          "module_build_id": "02", "why": "fault in foo+0x1"}])")));
+	          "module_build_id": "02", "why": "fault in foo+0x1", "confirmed": true}])")));
 }
 
 TEST(RenderStatus, NothingLoaded)

@@ -15,8 +15,13 @@ struct LoadOptions {
 	double timeout = 60;
 	std::string core; // --core PATH
 	ProbationOptions probation;
-	bool force = false;              // --force: load even if rolled back before
-	std::vector<std::string> canary; // --canary SELECTOR...: a canary of these processes
+	bool force = false;                     // --force: load even if rolled back before
+	std::vector<std::string> canary;        // --canary SELECTOR...: a canary of these processes
+	std::optional<std::string> rollback_on; // --rollback-on warn,stack: added to the policy
+};
+
+struct ConfirmOptions {
+	std::string target; // patch name or module build ID
 };
 
 struct CanaryOptions {
@@ -36,6 +41,7 @@ Exit cmd_abort(const CanaryOptions &o);
 Exit cmd_status(const std::optional<std::string> &name, bool json);
 Exit cmd_list(const std::optional<std::string> &dir, bool json);
 Exit cmd_info(const std::string &file, bool json);
+Exit cmd_confirm(const ConfirmOptions &o);
 
 // Throws Error(not_root) unless running as root.
 void require_root(const char *what);

@@ -46,9 +46,10 @@ InstalledPatch installed_patch(const std::string &file, const ListView &v)
 	i.loaded = std::any_of(v.loaded.begin(), v.loaded.end(),
 	                       [&](const PatchState &p) { return p.name == i.info->name; });
 	const std::string &id = i.info->build_id;
-	i.rolled_back =
-	        !id.empty() && std::any_of(v.rolled_back.begin(), v.rolled_back.end(),
-	                                   [&](const RolledBack &r) { return r.build_id == id; });
+	i.rolled_back = !id.empty() && std::any_of(v.rolled_back.begin(), v.rolled_back.end(),
+	                                           [&](const RolledBack &r) {
+		                                           return r.confirmed && r.build_id == id;
+	                                           });
 	return i;
 }
 

@@ -100,6 +100,13 @@ void refuse_rolled_back(const ModuleInfo &m, bool force)
 	auto r = find_rolled_back(m.build_id);
 	if (!r)
 		return;
+	if (!r->confirmed) {
+		progress("loading " + m.name + ": its rollback (" + r->why +
+		         ") was triggered by a task other than root and is not confirmed "
+		         "(kpctl confirm " +
+		         m.name + " would refuse it)");
+		return;
+	}
 	if (force) {
 		progress("loading " + m.name +
 		         " although it was rolled back before (--force): " + r->why);
@@ -148,6 +155,13 @@ Exit cmd_load(const LoadOptions &o)
 	CoreGuard core_guard(core_loaded_here);
 
 	insert(o, file, name, timeout_s, deadline, canary);
+	if (o.rollback_on) {
+		// Faults before this write are judged by the records' policy alone: stricter.
+		if (int err = write_rollback_on(name, *o.rollback_on); err != 0)
+			std::cerr << "kpctl: warning: "
+			          << errno_text("cannot set --rollback-on of patch " + name, err)
+			          << "; its probation rolls back on the default faults only\n";
+	}
 	auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
 	if (st && st->transition == "canary") {
 		core_guard.keep();

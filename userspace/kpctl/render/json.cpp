@@ -67,6 +67,7 @@ json module_json(const ModuleInfo &m, std::optional<bool> matches)
 		                       {"size", v.old_value.size()},
 		                       {"old", records::value_text(v.old_value)},
 		                       {"new", records::value_text(v.new_value)}});
+	j["rollback_on"] = records::rollback_kinds_text(m.rollback_on);
 	j["undefined"] = m.undefined;
 	return j;
 }
@@ -104,7 +105,10 @@ json rolled_back_json(const std::vector<RolledBack> &v)
 {
 	json j = json::array();
 	for (const auto &r : v)
-		j.push_back({{"name", r.name}, {"module_build_id", r.build_id}, {"why", r.why}});
+		j.push_back({{"name", r.name},
+		             {"module_build_id", r.build_id},
+		             {"why", r.why},
+		             {"confirmed", r.confirmed}});
 	return j;
 }
 

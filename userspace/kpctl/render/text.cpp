@@ -50,6 +50,8 @@ void print_patch(std::ostream &o, const PatchState &p, unsigned total_tasks)
 		o << "  ROLLED BACK by probation: " << p.rolled_back << "\n";
 	else if (p.probation_left)
 		o << "  on probation: " << p.probation_left << " s left\n";
+	if (!p.rollback_on.empty())
+		o << "  rolled back on: the fault in its code, and " << p.rollback_on << "\n";
 	o << "  build ID " << p.build_id << "\n";
 	o << "  functions (" << p.funcs.size() << "):\n";
 	for (const auto &f : p.funcs)
@@ -99,6 +101,9 @@ void print_module_state_transfer(std::ostream &o, const ModuleInfo &m)
 	o << "shadow variable ids declared (" << m.shadows.size() << "):\n";
 	for (const auto &s : m.shadows)
 		o << "  id " << s.id << "  dtor " << s.dtor.describe() << "\n";
+	std::string kinds = records::rollback_kinds_text(m.rollback_on);
+	o << "rolled back on: the fault in its code" << (kinds.empty() ? "" : ", and " + kinds)
+	  << "\n";
 	o << "transferred values (" << m.values.size() << "):\n";
 	for (const auto &v : m.values)
 		o << "  " << v.object << " " << v.variable << "," << v.sympos << "  "
@@ -107,6 +112,19 @@ void print_module_state_transfer(std::ostream &o, const ModuleInfo &m)
 }
 
 } // namespace
+
+// One remembered rollback (status, or list: @listed): why, and for one no root task
+// triggered, that it refuses nothing.
+void print_rolled_back(std::ostream &o, const RolledBack &r, bool listed)
+{
+	if (listed)
+		o << "  " << r.name << "  module build ID " << r.build_id << "  " << r.why;
+	else
+		o << "  " << r.name << " (module build ID " << r.build_id << "): " << r.why;
+	if (!r.confirmed)
+		o << " [unconfirmed: not refused until root runs kpctl confirm " << r.name << "]";
+	o << "\n";
+}
 
 void print_status(std::ostream &o, const StatusView &v)
 {
@@ -118,8 +136,7 @@ void print_status(std::ostream &o, const StatusView &v)
 	if (!v.one_patch && !v.rolled_back.empty()) {
 		o << "rolled back (refused unless loaded with --force):\n";
 		for (const auto &r : v.rolled_back)
-			o << "  " << r.name << " (module build ID " << r.build_id << "): " << r.why
-			  << "\n";
+			print_rolled_back(o, r, false);
 	}
 }
 
@@ -139,7 +156,7 @@ void print_list(std::ostream &o, const ListView &v)
 		print_installed(o, i);
 	o << "rolled back (" << v.rolled_back.size() << "):\n";
 	for (const auto &r : v.rolled_back)
-		o << "  " << r.name << "  module build ID " << r.build_id << "  " << r.why << "\n";
+		print_rolled_back(o, r, true);
 }
 
 void print_info(std::ostream &o, const InfoView &v)

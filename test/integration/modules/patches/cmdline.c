@@ -12,10 +12,14 @@
  *   KP_ORPHAN_SYM    a kp_syms record of an object it replaces nothing in
  *   KP_ORPHAN_RELOC  a kp_relocs record of an object it replaces nothing in
  *   KP_INIT_FN       the replacement lies in .init.text
+ *   KP_INIT_CB       a pre_unpatch callback in .init.text
+ *   KP_INIT_DTOR     a shadow destructor (KP_SHADOW_ID) in .init.text
+ *   KP_INIT_STR      a kp_syms record whose name is __initconst
  */
 #include <linux/elf.h>
 #include <linux/seq_file.h>
 #include "kp_patch.h"
+#include "kp_shadow.h"
 
 #ifndef KP_OLD_SIZE
 #error "KP_OLD_SIZE (size of cmdline_proc_show) is required"
@@ -53,8 +57,25 @@ KP_FUNC(KP_OBJ_VMLINUX, KP_FUNC_NAME, KP_SYMPOS, KP_OLD_SIZE + KP_SIZE_DELTA,
 /* The replacement calls seq_printf: check it is the symbol we linked to. */
 #ifdef KP_BAD_KSYM
 KP_SYM(KP_OBJ_VMLINUX, "seq_puts", 0, seq_printf);
+#elif defined(KP_INIT_STR)
+static const char kp_init_name[] __initconst = "seq_printf";
+KP_SYM(KP_OBJ_VMLINUX, kp_init_name, 0, seq_printf);
 #else
 KP_SYM(KP_OBJ_VMLINUX, "seq_printf", 0, seq_printf);
+#endif
+
+#ifdef KP_INIT_CB
+static void __init kp_init_cb(struct kp_callback_object *obj)
+{
+	pr_info("kp_test_initcb: pre_unpatch\n");
+}
+KP_CALLBACKS(KP_OBJ_VMLINUX, NULL, NULL, kp_init_cb, NULL);
+#endif
+#ifdef KP_INIT_DTOR
+static void __init kp_init_dtor(void *obj, void *data)
+{
+}
+KP_SHADOW_ID(7, kp_init_dtor);
 #endif
 
 #ifdef KP_ORPHAN_SYM

@@ -5,6 +5,10 @@
  *   KP_OLD_SIZE    size of cmdline_proc_show in the target vmlinux (required)
  *   KP_NULL_DEREF  the replacement dereferences NULL: the reader oopses
  *   KP_WARN        the replacement hits a WARN_ON and goes on
+ *   KP_WARN_REC    with KP_WARN: the patch's kp_policy record asks for a
+ *                  rollback on a WARN (KP_ROLLBACK_ON)
+ *   KP_STACK_FAULT the replacement passes NULL to seq_puts(): the Oops is in
+ *                  vmlinux (strlen), the new code only on the stack
  *   KP_SPIN        the replacement spins for the module parameter spin_ms
  *                  with preemption disabled (or interrupts, spin_irqs_off):
  *                  a soft lockup or an RCU stall in the new code
@@ -30,6 +34,14 @@ static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 	seq_printf(m, "kp-null-%d\n", READ_ONCE(*READ_ONCE(kp_null_ptr)));
 	return 0;
 }
+#elif defined(KP_STACK_FAULT)
+static const char *kp_null_str;	/* stays NULL */
+
+static int kp_cmdline_proc_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, READ_ONCE(kp_null_str));
+	return 0;
+}
 #elif defined(KP_WARN)
 static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 {
@@ -37,6 +49,10 @@ static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 	seq_puts(m, "kp-warned\n");
 	return 0;
 }
+
+#ifdef KP_WARN_REC
+KP_ROLLBACK_ON(KP_ROLLBACK_WARN);
+#endif
 #elif defined(KP_SPIN)
 static unsigned int spin_ms;
 module_param(spin_ms, uint, 0644);

@@ -146,6 +146,40 @@ TEST(PatchRecords, StatesAndValues)
 	EXPECT_EQ(kp::records::value_text({1, 2, 3}), "01 02 03");
 }
 
+// kp_policy records are ORed, as the core does; an unknown kind is refused.
+TEST(PatchRecords, PolicyRecordsAreOredAndUnknownKindsRefused)
+{
+	TempDir d;
+	Sample s;
+	std::vector<uint8_t> policy;
+	put_u64(policy, KP_ROLLBACK_WARN);
+	put_u64(policy, KP_ROLLBACK_STACK);
+	s.records(KP_SEC_POLICY, policy, {});
+	auto r = read(s, d);
+	ASSERT_TRUE(r) << r.error().message();
+	EXPECT_EQ(r->rollback_on, KP_ROLLBACK_WARN | KP_ROLLBACK_STACK);
+	EXPECT_EQ(kp::records::rollback_kinds_text(r->rollback_on), "warn,stack");
+
+	TempDir d2;
+	Sample bad;
+	std::vector<uint8_t> unknown;
+	put_u64(unknown, 0x4);
+	bad.records(KP_SEC_POLICY, unknown, {});
+	auto e = read(bad, d2);
+	ASSERT_FALSE(e);
+	EXPECT_NE(e.error().message().find("unknown rollback kinds 0x4"), std::string::npos)
+	        << e.error().message();
+}
+
+TEST(PatchRecords, RollbackKindNames)
+{
+	EXPECT_EQ(kp::records::parse_rollback_kinds("stack,warn"),
+	          KP_ROLLBACK_WARN | KP_ROLLBACK_STACK);
+	EXPECT_EQ(kp::records::parse_rollback_kinds(""), 0u);
+	EXPECT_EQ(kp::records::parse_rollback_kinds("warn,oops"), std::nullopt);
+	EXPECT_EQ(kp::records::rollback_kinds_text(0), "");
+}
+
 TEST(PatchRecordsErrors, ASectionNotAWholeNumberOfRecords)
 {
 	TempDir d;
