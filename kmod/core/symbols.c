@@ -21,7 +21,12 @@ bool kp_is_vmlinux(const char *objname)
 	return !strcmp(objname, KP_OBJ_VMLINUX);
 }
 
-#define KP_MAX_DUPS 64
+/*
+ * Instances of one name kp_lookup() can tell apart.  Debian's 6.1 vmlinux has
+ * 106 static _acpi_module_name (one per ACPICA file), so 64 refused real fixes
+ * there.  16 bytes each: the match is a vmalloc-able 16 KiB.
+ */
+#define KP_MAX_DUPS 1024
 
 struct kp_sym {
 	unsigned long addr;
@@ -95,7 +100,7 @@ int kp_lookup(const char *objname, struct module *mod, const char *name,
 	struct kp_match *m;
 	int ret = 0;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return -ENOMEM;
 	m->name = name;
@@ -128,7 +133,7 @@ int kp_lookup(const char *objname, struct module *mod, const char *name,
 		if (elf_size)
 			*elf_size = sym->size;
 	}
-	kfree(m);
+	kvfree(m);
 	return ret;
 }
 
@@ -139,7 +144,7 @@ int kp_module_has_symbol(struct module *mod, const char *name,
 	struct kp_match *m;
 	int ret = 0;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return 0;
 	m->name = name;
@@ -148,7 +153,7 @@ int kp_module_has_symbol(struct module *mod, const char *name,
 		*addr = m->syms[0].addr;
 		ret = 1;
 	}
-	kfree(m);
+	kvfree(m);
 	return ret;
 }
 
