@@ -98,7 +98,13 @@ void Selector::anchor(External &e, const std::string &user) const
 		throw Error(patched_.path() + ": " + user + " refers to " + e.name +
 		            ", an absolute symbol of " + target_->path() +
 		            "; it cannot be anchored to an exported symbol");
-	auto a = target_->anchor_for(*k);
+	// Not a name the patch defines: the loader would bind it to the patch's own copy.
+	auto a = target_->anchor_for(*k, [this](std::string_view name) {
+		for (const auto &own : patched_.symbols())
+			if (own->name == name && !own->is_undefined() && !own->is_local())
+				return false;
+		return true;
+	});
 	if (!a)
 		throw Error(a.error().context(patched_.path()));
 	e.anchor = a->name;

@@ -206,24 +206,31 @@ std::string SymbolTable::why_no_counterpart(const std::string &name) const
 	                  : " and it has no STT_FILE symbols to tell them apart");
 }
 
-Expected<Anchor> SymbolTable::anchor_for(const KernelSymbol &s) const
+Expected<Anchor> SymbolTable::anchor_for(const KernelSymbol &s,
+                                         const std::function<bool(std::string_view)> &usable) const
 {
 	const auto &list = s.percpu ? percpu_anchors_ : text_anchors_;
-	if (list.empty())
-		return Error(ErrorKind::lookup,
-		             std::string("no exported ") + (s.percpu ? "per-CPU " : "") +
-		                     "symbol in " + path() + " to anchor a reference to");
+	auto ok = [&](const KernelSymbol *a) { return !usable || usable(a->name()); };
+	// Outward from @s's place in address order: the nearest usable one on each side.
 	auto it = std::lower_bound(
 	        list.begin(), list.end(), s.addr,
 	        [](const KernelSymbol *a, uint64_t addr) { return a->addr < addr; });
-	const KernelSymbol *a;
-	if (it == list.end())
-		a = list.back();
-	else if (it == list.begin())
-		a = *it;
-	else
-		a = (s.addr - (*std::prev(it))->addr) <= ((*it)->addr - s.addr) ? *std::prev(it)
-		                                                                : *it;
+	const KernelSymbol *after = nullptr, *before = nullptr;
+	for (auto i = it; i != list.end() && !after; ++i)
+		if (ok(*i))
+			after = *i;
+	for (auto i = it; i != list.begin() && !before;)
+		if (ok(*--i))
+			before = *i;
+	const KernelSymbol *a = !before                                                   ? after
+	                        : !after || s.addr - before->addr <= after->addr - s.addr ? before
+	                                                                                  : after;
+	if (!a)
+		return Error(
+		        ErrorKind::lookup,
+		        std::string("no exported ") + (s.percpu ? "per-CPU " : "") + "symbol in " +
+		                path() + " to anchor a reference to" +
+		                (list.empty() ? "" : " that the patch does not define itself"));
 	return Anchor{std::string(a->name()), a->addr, static_cast<int64_t>(s.addr - a->addr)};
 }
 

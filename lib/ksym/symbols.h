@@ -7,6 +7,7 @@
 // the module loader gives it (layout.h); its symbol-table order does not count.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,8 +67,11 @@ public:
 
 	// Exported with EXPORT_SYMBOL*: the object has __ksymtab_<name>.
 	bool exported(std::string_view name) const { return exported_.count(name) != 0; }
-	// The nearest exported global of the same kind (text/data or per-CPU) to @s.
-	Expected<Anchor> anchor_for(const KernelSymbol &s) const;
+	// The nearest exported global of the same kind (text/data or per-CPU) to @s, of
+	// those @usable accepts (all when empty): a patch must not anchor on a name it
+	// defines itself, which the module loader would resolve to the patch's own copy.
+	Expected<Anchor> anchor_for(const KernelSymbol &s,
+	                            const std::function<bool(std::string_view)> &usable = {}) const;
 
 private:
 	SymbolTable() = default;

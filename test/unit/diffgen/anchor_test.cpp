@@ -135,6 +135,14 @@ TEST(DiffgenAnchor, KernelSymbolsLookupSymposAndAnchors)
 	EXPECT_NE(a->name, "pcpu_anchor");
 	EXPECT_EQ(a->addr + static_cast<uint64_t>(a->delta), (*hidden)->addr);
 	EXPECT_FALSE(k.syms->object().build_id().empty());
+	// A name the patch defines itself is never the anchor (the loader would bind the
+	// reference to the patch's own copy): the next nearest export serves instead.
+	auto other = k.syms->anchor_for(**hidden,
+	                                [&](std::string_view name) { return name != a->name; });
+	ASSERT_TRUE(other);
+	EXPECT_NE(other->name, a->name);
+	EXPECT_EQ(other->addr + static_cast<uint64_t>(other->delta), (*hidden)->addr);
+	EXPECT_FALSE(k.syms->anchor_for(**hidden, [](std::string_view) { return false; }));
 }
 
 TEST(DiffgenAnchor, AnchoredOutputLinksToTheHiddenAddresses)
