@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/utsname.h>
+#include "compat.h"
 #include "build_id.h"
 #include "callbacks.h"
 #include "canary.h"
@@ -58,9 +59,9 @@ static void *kp_ptr(__u64 p)
  */
 static bool kp_in_core_text(struct module *mod, unsigned long addr)
 {
-	unsigned long base = (unsigned long)mod->core_layout.base;
+	unsigned long base = kp_mod_text_start(mod);
 
-	return addr >= base && addr - base < mod->core_layout.text_size;
+	return addr >= base && addr - base < kp_mod_text_size(mod);
 }
 
 /*

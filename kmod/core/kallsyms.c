@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kallsyms.c - reach the kernel services kp needs that 6.1 does not export.
+ * kallsyms.c - reach the kernel services kp needs that 6.1 and 6.12 do not
+ * export.
  *
  * kallsyms_lookup_name() itself is not exported since 5.7; a kprobe registered
  * on it tells us its address, and from there every other service is found by
@@ -15,13 +16,21 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/stacktrace.h>
+#include "compat.h"
 #include "kallsyms.h"
 
 static unsigned long (*kp_kallsyms_lookup_name)(const char *name);
-static int (*kp_kallsyms_on_each_symbol_fn)(int (*fn)(void *, const char *,
-						   struct module *,
-						   unsigned long),
-					 void *data);
+/*
+ * kallsyms_on_each_symbol() walks vmlinux's symbols; up to 6.1 its callback
+ * also took a module, always NULL (6.2 dropped it).
+ */
+#ifdef KP_KALLSYMS_CB_NO_MODULE
+typedef int (*kp_each_symbol_cb)(void *, const char *, unsigned long);
+#else
+typedef int (*kp_each_symbol_cb)(void *, const char *, struct module *,
+				 unsigned long);
+#endif
+static int (*kp_kallsyms_on_each_symbol_fn)(kp_each_symbol_cb fn, void *data);
 static int (*kp_kallsyms_lookup_size_offset)(unsigned long addr,
 					     unsigned long *size,
 					     unsigned long *offset);
@@ -105,12 +114,34 @@ int kp_kallsyms_init(void)
 	return ret;
 }
 
-int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *,
-					 struct module *, unsigned long),
+#ifdef KP_KALLSYMS_CB_NO_MODULE
+int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned long),
 			       void *data)
 {
 	return kp_kallsyms_on_each_symbol_fn(fn, data);
 }
+#else
+struct kp_each_symbol {
+	int (*fn)(void *data, const char *name, unsigned long addr);
+	void *data;
+};
+
+static int kp_each_symbol_call(void *data, const char *name,
+			       struct module *mod, unsigned long addr)
+{
+	struct kp_each_symbol *each = data;
+
+	return mod ? 0 : each->fn(each->data, name, addr);
+}
+
+int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned long),
+			       void *data)
+{
+	struct kp_each_symbol each = { .fn = fn, .data = data };
+
+	return kp_kallsyms_on_each_symbol_fn(kp_each_symbol_call, &each);
+}
+#endif
 
 /* The address of vmlinux symbol @name, 0 when there is none (no message). */
 unsigned long kp_symbol_address(const char *name)

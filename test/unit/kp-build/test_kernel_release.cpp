@@ -44,6 +44,19 @@ TEST(KernelRelease, DebianReleaseNames)
 	EXPECT_FALSE(parse_debian_release("6.18.44-fc-v782"));       // not <series>.0-<abi>-
 	EXPECT_FALSE(parse_debian_release("5.14.0-427.el9.x86_64")); // RHEL
 	EXPECT_FALSE(parse_debian_release("6.1.0-57-cloud-amd64/../x"));
+	// 6.12's scheme: <series>.<sublevel>+deb<N>-<flavour>, no ABI number.
+	auto n = parse_debian_release("6.12.118+deb12-cloud-amd64");
+	ASSERT_TRUE(n);
+	EXPECT_EQ(n->series, "6.12");
+	EXPECT_EQ(n->abi, "");
+	EXPECT_EQ(n->flavour, "cloud-amd64");
+	EXPECT_EQ(parse_debian_release("6.12.43+deb13-rt-amd64")->flavour, "rt-amd64");
+	EXPECT_FALSE(parse_debian_release("6.12.118+deb12"));
+	EXPECT_FALSE(parse_debian_release("6.12.118+deb-cloud-amd64"));
+	EXPECT_FALSE(parse_debian_release("6.12.118+deb12-cloud-amd64/../x"));
+	auto v = parse_package_version("6.12.118-1~deb12u1");
+	EXPECT_EQ(v.upstream, "6.12.118");
+	EXPECT_EQ(v.revision, "1~deb12u1");
 }
 
 TEST(KernelRelease, PackageVersions)
