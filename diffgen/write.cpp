@@ -12,6 +12,33 @@ namespace kp::diffgen {
 
 namespace {
 
+// The NOP padding the compiler put before @func (-fpatchable-function-entry=N,N, as
+// CALL_PADDING builds every function): __patchable_function_entries records where it
+// starts, in @func's own section, before @func and after any other item; 0 when none.
+uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
+{
+	const elf::Section *pfe = obj.section("__patchable_function_entries");
+	if (!pfe)
+		return 0;
+	for (const auto &r : pfe->relocs) {
+		if (r.sym->sec != func.sec)
+			continue;
+		int64_t at = r.addend + static_cast<int64_t>(
+		                                r.sym->type == STT_SECTION ? 0 : r.sym->value);
+		if (at < 0 || static_cast<uint64_t>(at) >= func.value)
+			continue;
+		uint64_t pad = func.value - static_cast<uint64_t>(at);
+		if (pad > 64 || obj.item_at(func.sec, static_cast<uint64_t>(at)))
+			continue;
+		bool nops = true;
+		for (uint64_t i = static_cast<uint64_t>(at); i < func.value && nops; i++)
+			nops = func.sec->data[i] == 0x90;
+		if (nops)
+			return pad;
+	}
+	return 0;
+}
+
 class Emitter {
 public:
 	Emitter(const Selection &sel, const elf::Object &patched, const Options &opts)
@@ -23,21 +50,26 @@ public:
 		const Selection &s = sel_;
 		for (const elf::Symbol *item : s.items) {
 			const elf::Section *sec = item->sec;
-			bool whole = item->value == 0 && item->size == sec->size();
+			// A function keeps the padding the compiler put before it (CALL_PADDING):
+			// call-depth tracking writes its accounting there, objtool names it __pfx_.
+			uint64_t pad = item->is_func() ? padding_before(patched_, *item) : 0;
+			uint64_t start = item->value - pad;
+			bool whole = start == 0 && pad + item->size == sec->size();
 			std::string name = whole ? sec->name : sec->name + "." + item->name;
 			std::vector<uint8_t> bytes;
 			if (!sec->is_nobits())
-				bytes.assign(sec->data.begin() + item->value,
+				bytes.assign(sec->data.begin() + start,
 				             sec->data.begin() + item->value + item->size);
 			size_t idx = w_.add_section(
 			        name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
 			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes),
 			        sec->is_nobits() ? item->size : 0);
 			item_sec_[item] = idx;
-			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0,
+			item_pad_[item] = pad;
+			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, pad,
 			                                item->size, item->other);
 			for (const elf::Symbol *alias : item->aliases)
-				w_.add_symbol(alias->name, alias->type, alias->bind, idx, 0,
+				w_.add_symbol(alias->name, alias->type, alias->bind, idx, pad,
 				              alias->size, alias->other);
 		}
 		for (const elf::Section *sec : s.pieces) {
@@ -57,7 +89,8 @@ public:
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
 			for (; b != e; ++b)
-				reloc(item_sec_[item], b->offset - item->value, *b, item->name);
+				reloc(item_sec_[item], b->offset - item->value + item_pad_[item], *b,
+				      item->name);
 		}
 		for (const elf::Section *sec : s.pieces)
 			for (const auto &r : sec->relocs)
@@ -289,6 +322,7 @@ private:
 	size_t anchored_ = 0;
 	std::vector<PendingReloc> kp_relocs_;
 	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
+	std::unordered_map<const elf::Symbol *, uint64_t> item_pad_; // padding kept before it
 	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
 	std::unordered_map<const elf::Section *, size_t> piece_sec_;
 	std::vector<elf::Writer::SymId> ext_sym_;
