@@ -14,7 +14,8 @@ namespace {
 
 // The NOP padding the compiler put before @func (-fpatchable-function-entry=N,N, as
 // CALL_PADDING builds every function): __patchable_function_entries records where it
-// starts, in @func's own section, before @func and after any other item; 0 when none.
+// starts, in @func's own section, before @func and after any other item than its __pfx_
+// symbol; 0 when none.
 uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
 {
 	const elf::Section *pfe = obj.section("__patchable_function_entries");
@@ -28,7 +29,9 @@ uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
 		if (at < 0 || static_cast<uint64_t>(at) >= func.value)
 			continue;
 		uint64_t pad = func.value - static_cast<uint64_t>(at);
-		if (pad > 64 || obj.item_at(func.sec, static_cast<uint64_t>(at)))
+		// objtool (already run on a single-file module's object) names it __pfx_<func>.
+		const elf::Symbol *there = obj.item_at(func.sec, static_cast<uint64_t>(at));
+		if (pad > 64 || (there && there->name != "__pfx_" + func.name))
 			continue;
 		bool nops = true;
 		for (uint64_t i = static_cast<uint64_t>(at); i < func.value && nops; i++)
