@@ -31,7 +31,7 @@ Layout sample(const TempDir &d, const std::string &vermagic = "")
 {
 	Writer w;
 	if (!vermagic.empty()) {
-		std::string info = "license=GPL\0vermagic=" + vermagic + " SMP preempt\0"s;
+		std::string info = "license=GPL\0vermagic="s + vermagic + " SMP preempt\0"s;
 		w.add_section(".modinfo", SHT_PROGBITS, SHF_ALLOC, 1, 0,
 		              std::vector<uint8_t>(info.begin(), info.end()));
 	}
