@@ -57,7 +57,8 @@ std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const S
 		const elf::Section *sec = sp.get();
 		const SpecialKind *kind = special_kind(sec->name);
 		if (!kind || sec->name == ".orc_unwind" || sec->data.empty() ||
-		    std::find(regenerated.begin(), regenerated.end(), sec->name) != regenerated.end())
+		    std::find(regenerated.begin(), regenerated.end(), sec->name) !=
+		            regenerated.end())
 			continue;
 		uint64_t entsize = sec->shdr.sh_entsize;
 		if (!entsize) {

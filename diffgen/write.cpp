@@ -24,8 +24,8 @@ uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
 	for (const auto &r : pfe->relocs) {
 		if (r.sym->sec != func.sec)
 			continue;
-		int64_t at = r.addend + static_cast<int64_t>(
-		                                r.sym->type == STT_SECTION ? 0 : r.sym->value);
+		int64_t at = r.addend +
+		             static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value);
 		if (at < 0 || static_cast<uint64_t>(at) >= func.value)
 			continue;
 		uint64_t pad = func.value - static_cast<uint64_t>(at);
@@ -69,8 +69,8 @@ public:
 			        sec->is_nobits() ? item->size : 0);
 			item_sec_[item] = idx;
 			item_pad_[item] = pad;
-			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, pad,
-			                                item->size, item->other);
+			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx,
+			                                pad, item->size, item->other);
 			for (const elf::Symbol *alias : item->aliases)
 				w_.add_symbol(alias->name, alias->type, alias->bind, idx, pad,
 				              alias->size, alias->other);
@@ -92,8 +92,8 @@ public:
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
 			for (; b != e; ++b)
-				reloc(item_sec_[item], b->offset - item->value + item_pad_[item], *b,
-				      item->name);
+				reloc(item_sec_[item], b->offset - item->value + item_pad_[item],
+				      *b, item->name);
 		}
 		for (const elf::Section *sec : s.pieces)
 			for (const auto &r : sec->relocs)

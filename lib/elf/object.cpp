@@ -323,8 +323,7 @@ Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int f
 	}
 	// A compressed module (Debian 6.12's .ko.xz) is read as the ELF file it holds.
 	switch (support::compression_of(obj->bytes_)) {
-	case support::Compression::none:
-		break;
+	case support::Compression::none: break;
 	case support::Compression::xz: {
 		auto plain = support::xz_decompress(name, obj->bytes_);
 		if (!plain)
@@ -333,13 +332,13 @@ Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int f
 	}
 	case support::Compression::gzip:
 	case support::Compression::zstd:
-		return Error(ErrorKind::unsupported,
-		             name + ": compressed with " +
-		                     (support::compression_of(obj->bytes_) ==
-		                                      support::Compression::gzip
-		                              ? "gzip"
-		                              : "zstd") +
-		                     ": kp reads plain and xz-compressed ELF files only");
+		return Error(
+		        ErrorKind::unsupported,
+		        name + ": compressed with " +
+		                (support::compression_of(obj->bytes_) == support::Compression::gzip
+		                         ? "gzip"
+		                         : "zstd") +
+		                ": kp reads plain and xz-compressed ELF files only");
 	}
 	try {
 		Reader(*obj, opts).run();

@@ -45,8 +45,7 @@ ModuleMemory module_memory_of(const elf::Object &ko)
 	return ModuleMemory::one_core;
 }
 
-std::vector<std::optional<uint64_t>> module_core_layout(const elf::Object &ko,
-                                                        ModuleMemory memory)
+std::vector<std::optional<uint64_t>> module_core_layout(const elf::Object &ko, ModuleMemory memory)
 {
 	// {must have, must not have, kind (allocation order of mem[])} per pass; ARCH_SHF_SMALL
 	// is 0 on x86_64.

@@ -34,8 +34,7 @@ ModuleMemory module_memory_of(const elf::Object &ko);
 
 // Offset of each section in the module's core memory (index: section index); nullopt for
 // sections that are not in it (init, non-ALLOC, .data..percpu).
-std::vector<std::optional<uint64_t>> module_core_layout(const elf::Object &ko,
-                                                        ModuleMemory memory);
+std::vector<std::optional<uint64_t>> module_core_layout(const elf::Object &ko, ModuleMemory memory);
 // The same for the loader @ko was built for (module_memory_of).
 std::vector<std::optional<uint64_t>> module_core_layout(const elf::Object &ko);
 

@@ -1,9 +1,7 @@
 #include "support/compressed.h"
 
-#include <lzma.h>
-
 #include <algorithm>
-#include <cstring>
+#include <lzma.h>
 
 namespace kp::support {
 
@@ -27,19 +25,13 @@ namespace {
 const char *lzma_reason(lzma_ret r)
 {
 	switch (r) {
-	case LZMA_FORMAT_ERROR:
-		return "not an xz stream";
-	case LZMA_OPTIONS_ERROR:
-		return "unsupported xz options";
-	case LZMA_DATA_ERROR:
-		return "corrupt xz data";
-	case LZMA_BUF_ERROR:
-		return "truncated xz data";
+	case LZMA_FORMAT_ERROR: return "not an xz stream";
+	case LZMA_OPTIONS_ERROR: return "unsupported xz options";
+	case LZMA_DATA_ERROR: return "corrupt xz data";
+	case LZMA_BUF_ERROR: return "truncated xz data";
 	case LZMA_MEM_ERROR:
-	case LZMA_MEMLIMIT_ERROR:
-		return "out of memory";
-	default:
-		return "liblzma error";
+	case LZMA_MEMLIMIT_ERROR: return "out of memory";
+	default: return "liblzma error";
 	}
 }
 

@@ -119,8 +119,9 @@ std::string module_file(const TargetKernel &t, const std::string &name)
 	for (const char *z : {".zst", ".gz"})
 		if (fs::exists(t.modules + "/" + path + z))
 			throw Error(ErrorKind::unsupported,
-			            "module " + name + " of " + t.release + " is compressed (" + path +
-			                    z + "): kp reads plain and xz-compressed modules only");
+			            "module " + name + " of " + t.release + " is compressed (" +
+			                    path + z +
+			                    "): kp reads plain and xz-compressed modules only");
 	throw Error(order + " names " + path + " but " + t.modules + " has no such file");
 }
 

@@ -229,8 +229,8 @@ TEST(ElfObject, AnXzCompressedFileReadsAsTheObjectItHolds)
 	auto x = Object::open(d / "m.ko.xz");
 	ASSERT_TRUE(x) << x.error().message();
 	EXPECT_EQ((*x)->path(), d / "m.ko.xz");
-	EXPECT_TRUE(std::equal((*x)->bytes().begin(), (*x)->bytes().end(), plain.begin(),
-	                       plain.end()));
+	EXPECT_TRUE(
+	        std::equal((*x)->bytes().begin(), (*x)->bytes().end(), plain.begin(), plain.end()));
 	EXPECT_EQ((*x)->section(".text")->relocs.size(), 2u);
 
 	std::string xz = kp::kit::read_file(d / "m.ko.xz");

@@ -97,7 +97,8 @@ TEST(ModuleLayout, SinceSixFourEachKindIsItsOwnAllocation)
 	EXPECT_EQ(l.of(".data"), kKindStride);
 	// .modinfo comes first in header order; .rodata follows it, aligned to 8.
 	EXPECT_EQ(l.of(".modinfo"), 2 * kKindStride);
-	EXPECT_EQ(l.of(".rodata"), 2 * kKindStride + (l.ko->section(".modinfo")->size() + 7) / 8 * 8);
+	EXPECT_EQ(l.of(".rodata"),
+	          2 * kKindStride + (l.ko->section(".modinfo")->size() + 7) / 8 * 8);
 	EXPECT_EQ(l.of(".data..ro_after_init"), 3 * kKindStride);
 	EXPECT_EQ(l.of("__jump_table"), 3 * kKindStride + 8);
 	EXPECT_EQ(l.of(".init.text"), std::nullopt);
