@@ -1,7 +1,9 @@
 """Debian's own 6.12 cloud kernel patched live (issue 24): `kp-build --kernel RELEASE` with no
 --src builds the patch module from Debian's linux-source-6.12 of the release's version (its
 config, Module.symvers and -dbg vmlinux fetched into an empty kp-build cache), and in QEMU
-(TCG), on Debian's own 6.12 vmlinuz, the patch takes effect and goes away again with kpctl.
+(TCG), on Debian's own 6.12 vmlinuz, the patches take effect and go away again with kpctl:
+the demo fix and a static-key fix (vmlinux, one module), and a fix to binfmt_misc (a
+.ko.xz module target).
 
 The release is the newest 6.12 cloud image in the archive whose version is also a
 linux-source-6.12 version (vm-images/debian_kernel.py): no version, ABI or sublevel is
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from e2e import CHECK_FN, parse_checks
-from paths import HERE, file_lock, run_dir, tool
+from paths import HERE, PATCHES, file_lock, run_dir, tool
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "vm-images"))
@@ -32,6 +34,10 @@ import kpvm  # noqa: E402
 SERIES = "6.12"
 DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
+# A static key in the replaced function: its jmp is a NOP in 6.12's vmlinux (objtool's
+# jump-label hack), which run-pre must accept; built into the demo's module.
+STATIC_KEY_FIX = PATCHES / "jump-label-stat.patch"
+STATIC_KEY_TEST = PATCHES / "jump-label-stat.test"
 # A module target: 6.12's cloud flavour builds fuse in, so binfmt_misc (a .ko.xz).
 MODULE_FIX = HERE / "patches-612/module-binfmt-misc-status.patch"
 MODULE_TEST = HERE / "patches-612/module-binfmt-misc-status.test"
@@ -53,17 +59,18 @@ def debian612(tmp_path_factory) -> dk.VmKernel:
 
 @pytest.fixture(scope="module")
 def built612(debian612, kp_build_cache, tmp_path_factory) -> dict[str, Path]:
-    """The demo fix (vmlinux) and the binfmt_misc fix (a .ko.xz module) for Debian's 6.12
-    kernel, built with no --src in this run's (initially empty) kp-build cache; kept with
-    --keep-tmp so that the link's log can be read."""
+    """The demo and static-key fixes (vmlinux, one module) and the binfmt_misc fix (a .ko.xz
+    module) for Debian's 6.12 kernel, built with no --src in this run's (initially empty)
+    kp-build cache; kept with --keep-tmp so that the link's log can be read."""
     out = tmp_path_factory.mktemp("debian612-modules")
     rel = debian612.release
     kos = {}
-    for name, patch in (("demo", DEMO_FIX), ("binfmt", MODULE_FIX)):
+    for name, patches in (("demo", [DEMO_FIX, STATIC_KEY_FIX]), ("binfmt", [MODULE_FIX])):
         ko = out / f"kp_{name}612.ko"
         start = time.monotonic()
         r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
-                            "--kernel", rel.release, "--patch", str(patch), "-o", str(ko),
+                            "--kernel", rel.release,
+                            *[a for p in patches for a in ("--patch", str(p))], "-o", str(ko),
                             "-j2", "--keep-tmp"], capture_output=True, text=True,
                            timeout=1800)
         print(f"kp-build --kernel {rel.release} ({name}): {time.monotonic() - start:.1f} s")
@@ -97,7 +104,8 @@ def sections_and_symbols(ko: Path) -> tuple[set[str], set[str]]:
 def test_module_carries_what_objtool_gives_a_612_module(built612):
     """The loader applies return thunks, call thunks and ORC from these sections; each
     replacement function keeps its __pfx_ padding and starts with ENDBR."""
-    for name, func in (("demo", "__x64_sys_newuname"), ("binfmt", "bm_status_read")):
+    for name, func in (("demo", "__x64_sys_newuname"), ("demo", "show_stat"),
+                       ("binfmt", "bm_status_read")):
         ko = built612[name]
         secs, syms = sections_and_symbols(ko)
         for s in (".return_sites", ".call_sites", ".orc_unwind", ".orc_unwind_ip"):
@@ -113,22 +121,24 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     demo_test = tmp_path / "demo.test"
     demo_test.write_text(DEMO_TEST)
     files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/kp_core.ko": built612["demo"].parent /
-             "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST}
+             "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST,
+             "/kp/tests/static-key.test": STATIC_KEY_TEST}
     for name, ko in built612.items():
         files[f"/kp/{ko.name}"] = ko
     ko = {name: f"/kp/{path.name}" for name, path in built612.items()}
     names = ["demo", "binfmt"]
+    checks = names + ["static-key"]   # static-key: in the demo's module
     s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
          "modprobe binfmt_misc || echo NOMODULE"]
-    s += [f"kp_check {n} before /kp/tests/{n}.test" for n in names]
+    s += [f"kp_check {n} before /kp/tests/{n}.test" for n in checks]
     s += [f"kpctl load {ko[n]} --timeout 60 || echo 'LOADFAIL {n}'" for n in names]
-    s += [f"kp_check {n} loaded /kp/tests/{n}.test" for n in names]
+    s += [f"kp_check {n} loaded /kp/tests/{n}.test" for n in checks]
     # Keep the patched function hot on both CPUs while it is patched and unpatched.
     s += ["for i in 1 2; do (while :; do uname -m >/dev/null; "
           "cat /proc/sys/fs/binfmt_misc/status >/dev/null; done) & done",
           "sleep 2", "kp_check demo hot /kp/tests/demo.test"]
     s += [f"kpctl unload {ko[n]} --timeout 60 || echo 'UNLOADFAIL {n}'" for n in names]
-    s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in names]
+    s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in checks]
     s += ["kill $(jobs -p) 2>/dev/null; wait 2>/dev/null",
           "rmmod kp_core && echo CORE-REMOVED"]
     start = time.monotonic()
@@ -140,7 +150,7 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     assert f"Linux version {debian612.release.release}" in r.console
     assert "NOMODULE" not in out and "LOADFAIL" not in out and "UNLOADFAIL" not in out, out
     c = parse_checks(out)
-    for n in names:
+    for n in checks:
         assert (c.get((n, "before")), c.get((n, "loaded")), c.get((n, "unloaded"))) == \
             ("fail", "pass", "fail"), f"{n}:\n{out}"
     assert c.get(("demo", "hot")) == "pass", out
