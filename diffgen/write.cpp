@@ -112,12 +112,14 @@ public:
 			size_t idx = w_.add_section(
 			        sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
 			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes));
+			// objtool reads its annotations only against section symbols.
+			bool by_section = sec->name.rfind(".discard.", 0) == 0;
 			uint64_t out = 0;
 			for (uint64_t i : k.entries) {
 				auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
 				for (; b != e; ++b)
-					reloc(idx, out + (b->offset - i * k.entsize), *b,
-					      sec->name);
+					reloc(idx, out + (b->offset - i * k.entsize), *b, sec->name,
+					      by_section);
 				out += k.entsize;
 			}
 		}
@@ -259,13 +261,22 @@ public:
 	size_t anchored_relocations() const { return anchored_; }
 
 private:
-	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const std::string &user)
+	// @by_section: an item is referred to through its section's symbol, not its own.
+	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const std::string &user,
+	           bool by_section = false)
 	{
 		const Ref &ref = sel_.refs.at(&r);
 		elf::Writer::SymId sym;
 		int64_t addend = ref.addend;
 		switch (ref.kind) {
-		case Ref::Item: sym = item_sym_.at(ref.item); break;
+		case Ref::Item:
+			if (by_section) {
+				sym = w_.section_symbol(item_sec_.at(ref.item));
+				addend += static_cast<int64_t>(item_pad_.at(ref.item));
+			} else {
+				sym = item_sym_.at(ref.item);
+			}
+			break;
 		case Ref::Piece: sym = w_.section_symbol(piece_sec_.at(ref.piece)); break;
 		default:
 			const External &x = sel_.externals.at(ref.external);
