@@ -2,8 +2,8 @@
 --src builds the patch module from Debian's linux-source-6.12 of the release's version (its
 config, Module.symvers and -dbg vmlinux fetched into an empty kp-build cache), and in QEMU
 (TCG), on Debian's own 6.12 vmlinuz, the patches take effect and go away again with kpctl:
-the demo fix and a static-key fix (vmlinux, one module), and a fix to binfmt_misc (a
-.ko.xz module target).
+the demo fix with a static-key, a paravirt-call and a user-copy fix (vmlinux, one module),
+and a fix to binfmt_misc (a .ko.xz module target).
 
 The release is the newest 6.12 cloud image in the archive whose version is also a
 linux-source-6.12 version (vm-images/debian_kernel.py): no version, ABI or sublevel is
@@ -34,10 +34,12 @@ import kpvm  # noqa: E402
 SERIES = "6.12"
 DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
-# A static key in the replaced function: its jmp is a NOP in 6.12's vmlinux (objtool's
-# jump-label hack), which run-pre must accept; built into the demo's module.
-STATIC_KEY_FIX = PATCHES / "jump-label-stat.patch"
-STATIC_KEY_TEST = PATCHES / "jump-label-stat.test"
+# Built into the demo's module, each with a check that passes only while it is in force:
+# a static key (its jmp is a NOP in 6.12's vmlinux, objtool's jump-label hack, which
+# run-pre must accept), a paravirt call (an alternative call since 6.8, annotated for
+# objtool) and a user copy (__ex_table).
+VMLINUX_FIXES = {"static-key": "jump-label-stat", "paravirt": "paravirt-irqsave",
+                 "extable": "syscall-sethostname-extable"}
 # A module target: 6.12's cloud flavour builds fuse in, so binfmt_misc (a .ko.xz).
 MODULE_FIX = HERE / "patches-612/module-binfmt-misc-status.patch"
 MODULE_TEST = HERE / "patches-612/module-binfmt-misc-status.test"
@@ -59,13 +61,14 @@ def debian612(tmp_path_factory) -> dk.VmKernel:
 
 @pytest.fixture(scope="module")
 def built612(debian612, kp_build_cache, tmp_path_factory) -> dict[str, Path]:
-    """The demo and static-key fixes (vmlinux, one module) and the binfmt_misc fix (a .ko.xz
+    """The demo fix and VMLINUX_FIXES (vmlinux, one module) and the binfmt_misc fix (a .ko.xz
     module) for Debian's 6.12 kernel, built with no --src in this run's (initially empty)
     kp-build cache; kept with --keep-tmp so that the link's log can be read."""
     out = tmp_path_factory.mktemp("debian612-modules")
     rel = debian612.release
     kos = {}
-    for name, patches in (("demo", [DEMO_FIX, STATIC_KEY_FIX]), ("binfmt", [MODULE_FIX])):
+    vmlinux_fixes = [DEMO_FIX] + [PATCHES / f"{p}.patch" for p in VMLINUX_FIXES.values()]
+    for name, patches in (("demo", vmlinux_fixes), ("binfmt", [MODULE_FIX])):
         ko = out / f"kp_{name}612.ko"
         start = time.monotonic()
         r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
@@ -105,7 +108,7 @@ def test_module_carries_what_objtool_gives_a_612_module(built612):
     """The loader applies return thunks, call thunks and ORC from these sections; each
     replacement function keeps its __pfx_ padding and starts with ENDBR."""
     for name, func in (("demo", "__x64_sys_newuname"), ("demo", "show_stat"),
-                       ("binfmt", "bm_status_read")):
+                       ("demo", "show_console_dev"), ("binfmt", "bm_status_read")):
         ko = built612[name]
         secs, syms = sections_and_symbols(ko)
         for s in (".return_sites", ".call_sites", ".orc_unwind", ".orc_unwind_ip"):
@@ -121,13 +124,14 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     demo_test = tmp_path / "demo.test"
     demo_test.write_text(DEMO_TEST)
     files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/kp_core.ko": built612["demo"].parent /
-             "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST,
-             "/kp/tests/static-key.test": STATIC_KEY_TEST}
+             "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST}
+    for check, patch in VMLINUX_FIXES.items():
+        files[f"/kp/tests/{check}.test"] = PATCHES / f"{patch}.test"
     for name, ko in built612.items():
         files[f"/kp/{ko.name}"] = ko
     ko = {name: f"/kp/{path.name}" for name, path in built612.items()}
     names = ["demo", "binfmt"]
-    checks = names + ["static-key"]   # static-key: in the demo's module
+    checks = names + list(VMLINUX_FIXES)   # those: in the demo's module
     s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
          "modprobe binfmt_misc || echo NOMODULE"]
     s += [f"kp_check {n} before /kp/tests/{n}.test" for n in checks]
