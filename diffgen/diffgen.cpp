@@ -42,7 +42,8 @@ void select_special_entries(Selector &sel, const elf::Object &patched, const Opt
 	size_t items;
 	do {
 		items = sel.selection().items.size();
-		sel.include_special(filter_special_sections(patched, sel.selection(), sizes));
+		sel.include_special(
+		        filter_special_sections(patched, sel.selection(), sizes, opts.regenerated));
 	} while (sel.selection().items.size() != items);
 }
 

@@ -33,6 +33,19 @@ constexpr SpecialKind kinds[] = {
         {".ibt_endbr_seal", "int", false},
         {".printk_index", "long unsigned int", false},
         {"__mcount_loc", "long unsigned int", false},
+        // objtool's annotations (include/linux/objtool.h, asm/nospec-branch.h): read by
+        // objtool, discarded by the link.  Carried for a kernel that runs objtool on the
+        // linked patch module (IBT): without them it would warn about the annotated
+        // instructions (a paravirt call's "indirect call found in RETPOLINE build").
+        {".discard.retpoline_safe", "int", false},
+        {".discard.noendbr", "int", false},
+        {".discard.instr_begin", "int", false},
+        {".discard.instr_end", "int", false},
+        {".discard.reachable", "int", false},
+        {".discard.intra_function_calls", "int", false},
+        {".discard.validate_unret", "int", false},
+        {".discard.ignore_alts", "int", false},
+        {".discard.func_stack_frame_non_standard", "long unsigned int", false},
 };
 
 struct Fd {

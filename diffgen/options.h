@@ -20,6 +20,10 @@ struct Options {
 	// A symbol table already read (kp-build shares vmlinux's among its jobs); else
 	// @symbols is read.  Not owned.
 	const ksym::SymbolTable *symbol_table = nullptr;
+	// Special sections objtool makes again for the whole linked patch module (a kernel
+	// with X86_KERNEL_IBT runs it on a module's pre-link object): not carried over from
+	// the object, where objtool already ran on a single-file module's object.
+	std::vector<std::string> regenerated;
 };
 
 } // namespace kp::diffgen

@@ -1,5 +1,7 @@
 #include "special_sections.h"
 
+#include <algorithm>
+
 #include "errors.h"
 #include "kp/abi.h"
 #include "names.h"
@@ -47,13 +49,16 @@ std::optional<uint64_t> array_entry_size(const elf::Section &sec)
 } // namespace
 
 std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel,
-                                                 EntrySizes &sizes)
+                                                 EntrySizes &sizes,
+                                                 const std::vector<std::string> &regenerated)
 {
 	std::vector<KeptEntries> kept;
 	for (const auto &sp : obj.sections()) {
 		const elf::Section *sec = sp.get();
 		const SpecialKind *kind = special_kind(sec->name);
-		if (!kind || sec->name == ".orc_unwind" || sec->data.empty())
+		if (!kind || sec->name == ".orc_unwind" || sec->data.empty() ||
+		    std::find(regenerated.begin(), regenerated.end(), sec->name) !=
+		            regenerated.end())
 			continue;
 		uint64_t entsize = sec->shdr.sh_entsize;
 		if (!entsize) {

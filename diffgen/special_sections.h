@@ -11,8 +11,10 @@ namespace kp::diffgen {
 
 // Decides the kept entries of every special section of @obj (.orc_unwind follows
 // .orc_unwind_ip): those whose first field points into an item of @sel.  Reads the
-// selection only; Selector::include_special takes the result.
+// selection only; Selector::include_special takes the result.  Sections named in
+// @regenerated (objtool makes them again for the linked module) are left out.
 std::vector<KeptEntries> filter_special_sections(const elf::Object &obj, const Selection &sel,
-                                                 EntrySizes &sizes);
+                                                 EntrySizes &sizes,
+                                                 const std::vector<std::string> &regenerated = {});
 
 } // namespace kp::diffgen

@@ -12,6 +12,36 @@ namespace kp::diffgen {
 
 namespace {
 
+// The NOP padding the compiler put before @func (-fpatchable-function-entry=N,N, as
+// CALL_PADDING builds every function): __patchable_function_entries records where it
+// starts, in @func's own section, before @func and after any other item than its __pfx_
+// symbol; 0 when none.
+uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
+{
+	const elf::Section *pfe = obj.section("__patchable_function_entries");
+	if (!pfe)
+		return 0;
+	for (const auto &r : pfe->relocs) {
+		if (r.sym->sec != func.sec)
+			continue;
+		int64_t at = r.addend +
+		             static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value);
+		if (at < 0 || static_cast<uint64_t>(at) >= func.value)
+			continue;
+		uint64_t pad = func.value - static_cast<uint64_t>(at);
+		// objtool (already run on a single-file module's object) names it __pfx_<func>.
+		const elf::Symbol *there = obj.item_at(func.sec, static_cast<uint64_t>(at));
+		if (pad > 64 || (there && there->name != "__pfx_" + func.name))
+			continue;
+		bool nops = true;
+		for (uint64_t i = static_cast<uint64_t>(at); i < func.value && nops; i++)
+			nops = func.sec->data[i] == 0x90;
+		if (nops)
+			return pad;
+	}
+	return 0;
+}
+
 class Emitter {
 public:
 	Emitter(const Selection &sel, const elf::Object &patched, const Options &opts)
@@ -23,21 +53,26 @@ public:
 		const Selection &s = sel_;
 		for (const elf::Symbol *item : s.items) {
 			const elf::Section *sec = item->sec;
-			bool whole = item->value == 0 && item->size == sec->size();
+			// A function keeps the padding the compiler put before it (CALL_PADDING):
+			// call-depth tracking writes its accounting there, objtool names it __pfx_.
+			uint64_t pad = item->is_func() ? padding_before(patched_, *item) : 0;
+			uint64_t start = item->value - pad;
+			bool whole = start == 0 && pad + item->size == sec->size();
 			std::string name = whole ? sec->name : sec->name + "." + item->name;
 			std::vector<uint8_t> bytes;
 			if (!sec->is_nobits())
-				bytes.assign(sec->data.begin() + item->value,
+				bytes.assign(sec->data.begin() + start,
 				             sec->data.begin() + item->value + item->size);
 			size_t idx = w_.add_section(
 			        name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
 			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes),
 			        sec->is_nobits() ? item->size : 0);
 			item_sec_[item] = idx;
-			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx, 0,
-			                                item->size, item->other);
+			item_pad_[item] = pad;
+			item_sym_[item] = w_.add_symbol(item->name, item->type, item->bind, idx,
+			                                pad, item->size, item->other);
 			for (const elf::Symbol *alias : item->aliases)
-				w_.add_symbol(alias->name, alias->type, alias->bind, idx, 0,
+				w_.add_symbol(alias->name, alias->type, alias->bind, idx, pad,
 				              alias->size, alias->other);
 		}
 		for (const elf::Section *sec : s.pieces) {
@@ -57,7 +92,8 @@ public:
 		for (const elf::Symbol *item : s.items) {
 			auto [b, e] = item->sec->relocs_in(item->value, item->value + item->size);
 			for (; b != e; ++b)
-				reloc(item_sec_[item], b->offset - item->value, *b, item->name);
+				reloc(item_sec_[item], b->offset - item->value + item_pad_[item],
+				      *b, item->name);
 		}
 		for (const elf::Section *sec : s.pieces)
 			for (const auto &r : sec->relocs)
@@ -76,12 +112,14 @@ public:
 			size_t idx = w_.add_section(
 			        sec->name, sec->shdr.sh_type, sec->flags() & ~uint64_t(SHF_GROUP),
 			        sec->shdr.sh_addralign, sec->shdr.sh_entsize, std::move(bytes));
+			// objtool reads its annotations only against section symbols.
+			bool by_section = sec->name.rfind(".discard.", 0) == 0;
 			uint64_t out = 0;
 			for (uint64_t i : k.entries) {
 				auto [b, e] = sec->relocs_in(i * k.entsize, (i + 1) * k.entsize);
 				for (; b != e; ++b)
-					reloc(idx, out + (b->offset - i * k.entsize), *b,
-					      sec->name);
+					reloc(idx, out + (b->offset - i * k.entsize), *b, sec->name,
+					      by_section);
 				out += k.entsize;
 			}
 		}
@@ -223,13 +261,22 @@ public:
 	size_t anchored_relocations() const { return anchored_; }
 
 private:
-	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const std::string &user)
+	// @by_section: an item is referred to through its section's symbol, not its own.
+	void reloc(size_t out_sec, uint64_t offset, const elf::Reloc &r, const std::string &user,
+	           bool by_section = false)
 	{
 		const Ref &ref = sel_.refs.at(&r);
 		elf::Writer::SymId sym;
 		int64_t addend = ref.addend;
 		switch (ref.kind) {
-		case Ref::Item: sym = item_sym_.at(ref.item); break;
+		case Ref::Item:
+			if (by_section) {
+				sym = w_.section_symbol(item_sec_.at(ref.item));
+				addend += static_cast<int64_t>(item_pad_.at(ref.item));
+			} else {
+				sym = item_sym_.at(ref.item);
+			}
+			break;
 		case Ref::Piece: sym = w_.section_symbol(piece_sec_.at(ref.piece)); break;
 		default:
 			const External &x = sel_.externals.at(ref.external);
@@ -289,6 +336,7 @@ private:
 	size_t anchored_ = 0;
 	std::vector<PendingReloc> kp_relocs_;
 	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
+	std::unordered_map<const elf::Symbol *, uint64_t> item_pad_; // padding kept before it
 	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
 	std::unordered_map<const elf::Section *, size_t> piece_sec_;
 	std::vector<elf::Writer::SymId> ext_sym_;

@@ -186,14 +186,15 @@ std::vector<std::unique_ptr<Target>> open_targets(const Options &opt, Log &log, 
 }
 
 std::vector<DiffJob> diff_jobs(const std::vector<PatchObject> &objects,
-                               const std::vector<std::string> &dwarf, const std::string &work)
+                               const std::vector<std::string> &dwarf, const std::string &work,
+                               const std::vector<std::string> &regenerated)
 {
 	std::vector<DiffJob> jobs;
 	for (const auto &o : objects)
 		jobs.push_back({o.object, o.original, o.patched,
 		                work + "/diff/" + flat_name(o.object),
 		                o.module.empty() ? std::string(KP_OBJ_VMLINUX) : o.module, o.image,
-		                dwarf});
+		                dwarf, regenerated});
 	return jobs;
 }
 
@@ -269,9 +270,12 @@ private:
 	{
 		Stage stage(progress_, "diff");
 		auto vmlinux = take(kp::ksym::SymbolTable::open(target_.vmlinux()));
-		auto results =
-		        run_diffs(diff_jobs(objects, target_.entry_type_dwarf(ctx_), work_.path()),
-		                  *vmlinux, opt_.explain, ctx_.jobs, log_);
+		LinkTree tree = target_.link_tree(ctx_);
+		auto regenerated = objtool_module_sections(
+		        take(kp::support::read_text_file(tree.kdir + "/.config")));
+		auto results = run_diffs(diff_jobs(objects, target_.entry_type_dwarf(ctx_),
+		                                   work_.path(), regenerated),
+		                         *vmlinux, opt_.explain, ctx_.jobs, log_);
 		DiffSummary s = collect_diffs(results, opt_.explain);
 		for (const auto &a : s.anchored)
 			progress_.verbose(a);

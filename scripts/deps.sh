@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential cmake pkg-config git python3 python3-pytest python3-pytest-xdist
-	libelf-dev libdw-dev libcapstone-dev libcli11-dev nlohmann-json3-dev libgtest-dev
+	libelf-dev libdw-dev liblzma-dev libcapstone-dev libcli11-dev nlohmann-json3-dev libgtest-dev
 	qemu-system-x86 busybox-static cpio kmod util-linux
 	bison flex bc libssl-dev dwarves xz-utils rsync
 	linux-source-6.1

@@ -10,9 +10,12 @@ from what a user has.
 No version, ABI number or release is written here: they are derived from the archive.
 `cloud_release()` picks the newest `linux-image-<R>-unsigned` of the flavour whose package
 version is also a version of `linux-source-<series>` in the archive (so the source that
-built it can be fetched too).
+built it can be fetched too). The series is the test kernel's (the installed linux-source
+tarball) unless one is asked for (`--series 6.12`). Release names follow 6.1's scheme
+(`6.1.0-57-cloud-amd64`: series, ABI, flavour) or 6.12's (`6.12.118+deb12-cloud-amd64`:
+series and sublevel, Debian release, flavour).
 
-    vm-images/debian_kernel.py release [--flavour cloud-amd64]   # prints R and its version
+    vm-images/debian_kernel.py release [--flavour cloud-amd64] [--series 6.12]  # R, version
     vm-images/debian_kernel.py source [--flavour F] DIR  # extracts the release's source into
                                                          # DIR the Debian way; prints the tree
 """
@@ -90,7 +93,7 @@ def pick_release(series: str, flavour: str, source_versions: list[str],
                  images: dict[str, list[str]]) -> Release:
     """The newest image (by package version) whose version is a source version too.
     images: package name -> versions. Pure: the unit of the derivation."""
-    pat = re.compile(rf"^linux-image-({re.escape(series)}\.[0-9]+-[0-9]+-"
+    pat = re.compile(rf"^linux-image-({re.escape(series)}\.[0-9]+(?:-[0-9]+|\+deb[0-9]+)-"
                      rf"{re.escape(flavour)})-unsigned$")
     best: Release | None = None
     for pkg, versions in images.items():
@@ -107,8 +110,8 @@ def pick_release(series: str, flavour: str, source_versions: list[str],
     return best
 
 
-def _archive_lists(flavour: str) -> tuple[str, list[str], list[str]]:
-    series = source_series()
+def _archive_lists(flavour: str, series: str | None) -> tuple[str, list[str], list[str]]:
+    series = series or source_series()
     sources = madison(SOURCE_PACKAGE_PREFIX + series)[SOURCE_PACKAGE_PREFIX + series]
     pkgs = search_names(rf"^linux-image-{re.escape(series)}\..*-{re.escape(flavour)}-unsigned$")
     if not sources or not pkgs:
@@ -118,15 +121,17 @@ def _archive_lists(flavour: str) -> tuple[str, list[str], list[str]]:
 
 
 @functools.lru_cache(maxsize=None)
-def cloud_release(flavour: str = "cloud-amd64") -> Release:
+def cloud_release(flavour: str = "cloud-amd64", series: str | None = None) -> Release:
     """Derive the release to test on from the archive (see the module docstring), remembered
-    in the cache until apt's package lists change."""
-    memo = cache_dir() / "releases" / f"{flavour}-{archive.apt_lists_key()}"
+    in the cache until apt's package lists change. series: "6.12" for example; None, the
+    test kernel's."""
+    memos = cache_dir() / "releases" / series if series else cache_dir() / "releases"
+    memo = memos / f"{flavour}-{archive.apt_lists_key()}"
     if memo.exists():
         parts = memo.read_text().split()
         if len(parts) == 3:
             return Release(*parts)
-    rel = _derive_release(flavour)
+    rel = _derive_release(flavour, series)
     memo.parent.mkdir(parents=True, exist_ok=True)
     for old in memo.parent.glob(f"{flavour}-*"):
         old.unlink(missing_ok=True)
@@ -136,14 +141,14 @@ def cloud_release(flavour: str = "cloud-amd64") -> Release:
     return rel
 
 
-def _derive_release(flavour: str) -> Release:
+def _derive_release(flavour: str, series: str | None) -> Release:
     """When apt-cache knows nothing yet, runs `apt-get update` once (as root) and retries."""
     try:
-        series, sources, pkgs = _archive_lists(flavour)
+        series, sources, pkgs = _archive_lists(flavour, series)
     except DebianKernelError:
         if not archive.updated_once():
             raise
-        series, sources, pkgs = _archive_lists(flavour)
+        series, sources, pkgs = _archive_lists(flavour, series)
     images = madison(*pkgs)
     return pick_release(series, flavour, sources, images)
 
@@ -190,8 +195,8 @@ class VmKernel:
         return self.root / "lib" / "modules" / self.release.release
 
 
-def vm_kernel(flavour: str = "cloud-amd64", log=None) -> VmKernel:
-    rel = cloud_release(flavour)
+def vm_kernel(flavour: str = "cloud-amd64", log=None, series: str | None = None) -> VmKernel:
+    rel = cloud_release(flavour, series)
     root = fetch(rel.image_package, rel.version, log=log)
     k = VmKernel(rel, root)
     if not k.vmlinuz.exists():
@@ -318,17 +323,19 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("release", help="print the derived release and its package version")
     r.add_argument("--flavour", default="cloud-amd64")
+    r.add_argument("--series", help="e.g. 6.12 (default: the test kernel's)")
     t = sub.add_parser("source", help="extract the derived release's source into DIR, print "
                                       "the tree")
     t.add_argument("--flavour", default="cloud-amd64")
+    t.add_argument("--series", help="e.g. 6.12 (default: the test kernel's)")
     t.add_argument("dir")
     args = ap.parse_args()
     try:
         if args.cmd == "source":
-            print(source_tree(cloud_release(args.flavour), Path(args.dir).resolve(),
+            print(source_tree(cloud_release(args.flavour, args.series), Path(args.dir).resolve(),
                               log=lambda m: print(m, file=sys.stderr)))
         else:
-            rel = cloud_release(args.flavour)
+            rel = cloud_release(args.flavour, args.series)
             print(rel.release, rel.version)
     except DebianKernelError as e:
         print(f"debian_kernel: {e}", file=sys.stderr)

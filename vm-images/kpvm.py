@@ -213,16 +213,20 @@ def run(script: str, files: dict[str, str | Path] | None = None, timeout: float 
         memory: str = "512M", log_dir: Path | None = None,
         modules: list[str] | None = None, expect_faults: bool = False) -> VmResult:
     """Boot the VM, run `script`, return what happened. Never leaves QEMU running.
-    kernel: a bzImage path, or "debian-FLAVOUR" (Debian's own kernel, see debian_kernel.py);
+    kernel: a bzImage path, or "debian-FLAVOUR" (Debian's own kernel, see debian_kernel.py),
+    or a debian_kernel.VmKernel (vm_kernel(series="6.12"));
     modules: that Debian kernel's modules to put in the guest (with their dependencies);
     expect_faults: failure markers between FAULTS_BEGIN and FAULTS_END are expected."""
     files = dict(files or {})
     debian = None
     if isinstance(kernel, str) and kernel.startswith(DEBIAN_PREFIX):
         debian = debian_kernel(kernel)
-        kernel = debian.vmlinuz
+    elif hasattr(kernel, "vmlinuz"):   # a debian_kernel.VmKernel (another series, 6.12)
+        debian = kernel
     elif modules:
         raise ValueError("kpvm: modules= needs a Debian kernel (kernel='debian-FLAVOUR')")
+    if debian:
+        kernel = debian.vmlinuz
     kernel = kernel or KERNEL_TREE / "arch/x86/boot/bzImage"
     if not Path(kernel).exists():
         raise FileNotFoundError(f"kpvm: kernel image {kernel} not found (run 'make kernel')")

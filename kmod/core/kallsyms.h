@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kallsyms.h - the kernel services kp needs that Linux 6.1 does not export to
- * modules, found by name through kallsyms (kallsyms.c).
+ * kallsyms.h - the kernel services kp needs that Linux 6.1 and 6.12 do not
+ * export to modules, found by name through kallsyms (kallsyms.c).
  */
 #ifndef KP_KALLSYMS_H
 #define KP_KALLSYMS_H
@@ -12,8 +12,7 @@
 struct pt_regs;
 
 int kp_kallsyms_init(void);
-int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *,
-					 struct module *, unsigned long),
+int kp_kallsyms_on_each_symbol(int (*fn)(void *, const char *, unsigned long),
 			       void *data);
 unsigned long kp_symbol_address(const char *name);
 bool kp_symbol_size(unsigned long addr, unsigned long *size,

@@ -62,6 +62,7 @@
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
+#include "compat.h"
 #include "memory.h"
 #include "probation.h"
 #include "transition.h"
@@ -259,8 +260,8 @@ static void kp_pb_start(struct kp_probation *pb, unsigned int seconds)
 {
 	struct module *mod = pb->patch->mod;
 
-	pb->text_start = (unsigned long)mod->core_layout.base;
-	pb->text_end = pb->text_start + mod->core_layout.text_size;
+	pb->text_start = kp_mod_text_start(mod);
+	pb->text_end = pb->text_start + kp_mod_text_size(mod);
 	pb->seconds = seconds;
 	pb->start_ns = ktime_get_mono_fast_ns();
 	WRITE_ONCE(pb->deadline_ns, pb->start_ns + (u64)seconds * NSEC_PER_SEC);

@@ -27,6 +27,7 @@
 
 #include <linux/kallsyms.h>
 #include <linux/string.h>
+#include "compat.h"
 #include "records.h"
 
 /*
@@ -35,37 +36,37 @@
  */
 bool kp_in_core_text(struct module *mod, unsigned long addr)
 {
-	unsigned long base = (unsigned long)mod->core_layout.base;
+	unsigned long base = kp_mod_text_start(mod);
 
-	return addr >= base && addr - base < mod->core_layout.text_size;
+	return addr >= base && addr - base < kp_mod_text_size(mod);
 }
 
 /* Is the string at @p, NUL included, in @mod's core text or rodata? */
 static bool kp_in_core_ro(struct module *mod, __u64 p)
 {
-	unsigned long base = (unsigned long)mod->core_layout.base;
 	unsigned long addr = (unsigned long)p;
-	unsigned long room;
+	unsigned long room = kp_mod_core_room(mod, addr, true);
 
-	if (addr < base || addr - base >= mod->core_layout.ro_size)
+	if (!room)
 		return false;
-	room = min_t(unsigned long, base + mod->core_layout.ro_size - addr,
-		     KSYM_NAME_LEN);
+	room = min_t(unsigned long, room, KSYM_NAME_LEN);
 	return strnlen((const char *)addr, room) < room;
 }
 
 /*
- * An array of records from @first to @last, in the module's core; both 0:
- * none of that kind (as lib/records reads them).
+ * An array of records from @first to @last, in one core region of the module;
+ * first == last (both 0 as lib/records reads them): none of that kind.
  */
 static bool kp_in_core(struct module *mod, __u64 first, __u64 last)
 {
-	unsigned long base = (unsigned long)mod->core_layout.base;
+	unsigned long room;
 
-	if (!first && !last)
-		return true;
-	return first <= last && first >= base &&
-	       last - base <= mod->core_layout.size;
+	if (first == last)
+		return true;	/* none: nothing is read through them */
+	if (first > last)
+		return false;
+	room = kp_mod_core_room(mod, (unsigned long)first, false);
+	return room && last - first <= room;
 }
 
 #define KP_REC(type, rec, field) \

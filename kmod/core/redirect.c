@@ -18,6 +18,7 @@
 #include <linux/ftrace.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
+#include "compat.h"
 #include "redirect.h"
 
 /* The pending tasks of the transition in progress, NULL when none. */
@@ -88,7 +89,7 @@ static noinline void notrace kp_transition_redirect(struct kp_ops *ops,
 		func = list_next_or_null_rcu(&ops->func_stack, &func->stack_node,
 					     struct kp_func, stack_node);
 	if (func)
-		ftrace_instruction_pointer_set(fregs, func->new_addr);
+		kp_ftrace_set_ip(fregs, func->new_addr);
 	ftrace_test_recursion_unlock(bit);
 }
 
@@ -115,7 +116,7 @@ static void notrace kp_ftrace_handler(unsigned long ip, unsigned long parent_ip,
 		return;
 	}
 	if (func)
-		ftrace_instruction_pointer_set(fregs, func->new_addr);
+		kp_ftrace_set_ip(fregs, func->new_addr);
 	ftrace_test_recursion_unlock(bit);
 }
 

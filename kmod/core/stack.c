@@ -15,6 +15,7 @@
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include "compat.h"
 #include "kallsyms.h"
 #include "redirect.h"
 #include "stack.h"
@@ -61,8 +62,8 @@ struct kp_ranges *kp_collect_ranges(struct kp_patch *patch, bool to_patched)
 	if (!r)
 		return NULL;
 	if (!to_patched)
-		kp_add_range(r, (unsigned long)patch->mod->core_layout.base,
-			     patch->mod->core_layout.text_size);
+		kp_add_range(r, kp_mod_text_start(patch->mod),
+			     kp_mod_text_size(patch->mod));
 
 	kp_for_each_object(patch, obj) {
 		kp_for_each_func(obj, func) {

@@ -49,12 +49,11 @@ static void kp_match_add(struct kp_match *m, unsigned long addr,
 	m->count++;
 }
 
-static int kp_vmlinux_cb(void *data, const char *name, struct module *mod,
-			 unsigned long addr)
+static int kp_vmlinux_cb(void *data, const char *name, unsigned long addr)
 {
 	struct kp_match *m = data;
 
-	if (!mod && !strcmp(name, m->name))
+	if (!strcmp(name, m->name))
 		kp_match_add(m, addr, 0);
 	return 0;
 }

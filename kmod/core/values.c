@@ -28,6 +28,7 @@
 
 #include <linux/slab.h>
 #include <linux/stop_machine.h>
+#include "compat.h"
 #include "kallsyms.h"
 #include "symbols.h"
 #include "values.h"
@@ -108,10 +109,7 @@ static bool kp_value_writable(struct kp_object *obj, unsigned long addr,
 	unsigned int i;
 
 	if (obj->mod) {
-		const struct module_layout *l = &obj->mod->core_layout;
-
-		s = (unsigned long)l->base + l->ro_after_init_size;
-		e = (unsigned long)l->base + l->size;
+		kp_mod_rw_data(obj->mod, &s, &e);
 		return addr >= s && addr + size <= e;
 	}
 	for (i = 0; i < ARRAY_SIZE(bounds); i++) {

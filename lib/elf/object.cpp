@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "support/compressed.h"
 #include "support/fd.h"
 
 namespace kp::elf {
@@ -319,6 +320,25 @@ Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int f
 		obj->map_ = m;
 		obj->map_size_ = static_cast<size_t>(st.st_size);
 		obj->bytes_ = {static_cast<const uint8_t *>(m), obj->map_size_};
+	}
+	// A compressed module (Debian 6.12's .ko.xz) is read as the ELF file it holds.
+	switch (support::compression_of(obj->bytes_)) {
+	case support::Compression::none: break;
+	case support::Compression::xz: {
+		auto plain = support::xz_decompress(name, obj->bytes_);
+		if (!plain)
+			return plain.error();
+		return from_bytes(name, std::move(*plain), opts);
+	}
+	case support::Compression::gzip:
+	case support::Compression::zstd:
+		return Error(
+		        ErrorKind::unsupported,
+		        name + ": compressed with " +
+		                (support::compression_of(obj->bytes_) == support::Compression::gzip
+		                         ? "gzip"
+		                         : "zstd") +
+		                ": kp reads plain and xz-compressed ELF files only");
 	}
 	try {
 		Reader(*obj, opts).run();

@@ -5,6 +5,8 @@
 // It serves relocatable objects (diffgen's inputs and output, a linked .ko) and linked
 // images (vmlinux: symbols, notes, .comment; ReadOptions{.relocations = false} skips its
 // --emit-relocs sections).  The file is mapped, not copied: Section::data views the mapping.
+// An xz-compressed file (a .ko.xz module) is read as the ELF file it holds, decompressed
+// into memory; one that does not decompress is a format error naming the file.
 #pragma once
 #include <gelf.h>
 

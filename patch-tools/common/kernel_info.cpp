@@ -63,14 +63,7 @@ KernelTree inspect_tree(const std::string &src, const std::string &vmlinux, Log 
 	while (!t.release.empty() && (t.release.back() == '\n' || t.release.back() == ' '))
 		t.release.pop_back();
 
-	std::istringstream cfg(t.config_text);
-	std::string line;
-	while (std::getline(cfg, line)) {
-		const std::string key = "CONFIG_CC_VERSION_TEXT=\"";
-		if (line.rfind(key, 0) == 0 && line.size() > key.size()) {
-			t.config_compiler = line.substr(key.size(), line.size() - key.size() - 1);
-		}
-	}
+	t.config_compiler = config_value(t.config_text, "CONFIG_CC_VERSION_TEXT");
 
 	t.vmlinux = vmlinux.empty() ? t.src + "/vmlinux" : vmlinux;
 	if (!std::filesystem::exists(t.vmlinux))
@@ -119,6 +112,33 @@ void check_compiler(const KernelTree &t)
 		            "has '" +
 		                    t.config_compiler + "', this machine's compiler is '" +
 		                    t.host_compiler + "'");
+}
+
+std::string config_value(const std::string &config_text, const std::string &name)
+{
+	std::istringstream in(config_text);
+	std::string line, key = name + "=";
+	while (std::getline(in, line))
+		if (line.rfind(key, 0) == 0) {
+			std::string v = line.substr(key.size());
+			if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+				v = v.substr(1, v.size() - 2);
+			return v;
+		}
+	return {};
+}
+
+std::vector<std::string> objtool_module_sections(const std::string &config_text)
+{
+	auto on = [&](const char *name) { return config_value(config_text, name) == "y"; };
+	if (!on("CONFIG_OBJTOOL") || !(on("CONFIG_X86_KERNEL_IBT") || on("CONFIG_LTO_CLANG")))
+		return {};
+	std::vector<std::string> s{".orc_unwind",        ".orc_unwind_ip", ".retpoline_sites",
+	                           ".return_sites",      ".call_sites",    ".ibt_endbr_seal",
+	                           ".static_call_sites", ".cfi_sites"};
+	if (on("CONFIG_FTRACE_MCOUNT_USE_OBJTOOL"))
+		s.push_back("__mcount_loc");
+	return s;
 }
 
 } // namespace kp::build

@@ -2,6 +2,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace kp::elf {
 class Object;
@@ -32,6 +33,16 @@ std::unique_ptr<kp::elf::Object> open_image(const std::string &path);
 // The image's GNU build ID, hex: what a patch module is bound to (kp_target_build_id).
 // Throws Error when it has none.
 std::string image_build_id(const kp::elf::Object &image);
+
+// The value of option @name ("CONFIG_X") in a .config, quotes removed; "" when unset.
+std::string config_value(const std::string &config_text, const std::string &name);
+
+// The special sections Kbuild's objtool run makes for a whole module when it runs on the
+// module's pre-link object (delay-objtool: X86_KERNEL_IBT or LTO_CLANG in @config_text,
+// scripts/Makefile.lib): return/call/retpoline sites, the ENDBR seal list, static call
+// sites, ORC, and __mcount_loc when objtool makes it (FTRACE_MCOUNT_USE_OBJTOOL).  Empty
+// when objtool runs per object (6.1's configs): then each object carries its own.
+std::vector<std::string> objtool_module_sections(const std::string &config_text);
 
 // Refuses when this machine's gcc is not the compiler that built vmlinux.
 void check_compiler(const KernelTree &tree);

@@ -14,11 +14,16 @@ namespace fs = std::filesystem;
 
 std::optional<DebianRelease> parse_debian_release(const std::string &release)
 {
-	static const std::regex re(R"(^([0-9]+\.[0-9]+)\.0-([0-9]+)-([a-z0-9][a-z0-9-]*)$)");
+	// 6.1's scheme: <series>.0-<abi>-<flavour>; 6.12's: <series>.<sublevel>+deb<N>-<flavour>.
+	static const std::regex abi(R"(^([0-9]+\.[0-9]+)\.0-([0-9]+)-([a-z0-9][a-z0-9-]*)$)");
+	static const std::regex sublevel(
+	        R"(^([0-9]+\.[0-9]+)\.[0-9]+\+deb[0-9]+-([a-z0-9][a-z0-9-]*)$)");
 	std::smatch m;
-	if (!std::regex_match(release, m, re))
-		return std::nullopt;
-	return DebianRelease{m[1], m[2], m[3]};
+	if (std::regex_match(release, m, abi))
+		return DebianRelease{m[1], m[2], m[3]};
+	if (std::regex_match(release, m, sublevel))
+		return DebianRelease{m[1], "", m[2]};
+	return std::nullopt;
 }
 
 PackageVersion parse_package_version(const std::string &version)

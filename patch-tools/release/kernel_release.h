@@ -7,11 +7,12 @@
 
 namespace kp::build {
 
-// "6.1.0-57-cloud-amd64" -> {"6.1", "57", "cloud-amd64"}; nullopt for a release that does not
-// follow Debian's scheme (<series>.0-<abi>-<flavour>).
+// "6.1.0-57-cloud-amd64" -> {"6.1", "57", "cloud-amd64"}; "6.12.118+deb12-cloud-amd64" ->
+// {"6.12", "", "cloud-amd64"}; nullopt for a release that follows neither of Debian's schemes
+// (<series>.0-<abi>-<flavour>, <series>.<sublevel>+deb<N>-<flavour>).
 struct DebianRelease {
 	std::string series;
-	std::string abi;
+	std::string abi; // empty in the +deb<N> scheme (the sublevel plays its part)
 	std::string flavour;
 };
 std::optional<DebianRelease> parse_debian_release(const std::string &release);

@@ -99,7 +99,8 @@ std::string object_module(const std::string &tree, const std::string &obj)
 // The release's file of module `name`, from modules.order (Kbuild's list of the modules it
 // built, shipped in the image package; modules.dep is made by the package's postinst, so an
 // unpacked package has none). modules.order names each file relative to the modules
-// directory; a file name's '-' is '_' in the module's name.
+// directory (name.ko, installed as name.ko.xz when the kernel compresses its modules); a file
+// name's '-' is '_' in the module's name.
 std::string module_file(const TargetKernel &t, const std::string &name)
 {
 	if (t.modules.empty())
@@ -112,10 +113,15 @@ std::string module_file(const TargetKernel &t, const std::string &name)
 		            " does not build it");
 	if (fs::exists(t.modules + "/" + path))
 		return t.modules + "/" + path;
-	for (const char *z : {".xz", ".zst", ".gz"})
+	// Debian's 6.12 compresses every module (.ko.xz): lib/elf reads it decompressed.
+	if (fs::exists(t.modules + "/" + path + ".xz"))
+		return t.modules + "/" + path + ".xz";
+	for (const char *z : {".zst", ".gz"})
 		if (fs::exists(t.modules + "/" + path + z))
-			throw Error("module " + name + " of " + t.release + " is compressed (" +
-			            path + z + "): compressed modules are not supported yet");
+			throw Error(ErrorKind::unsupported,
+			            "module " + name + " of " + t.release + " is compressed (" +
+			                    path + z +
+			                    "): kp reads plain and xz-compressed modules only");
 	throw Error(order + " names " + path + " but " + t.modules + " has no such file");
 }
 

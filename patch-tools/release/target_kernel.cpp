@@ -255,7 +255,8 @@ TargetKernel resolve_target(const TargetRequest &q, DebianArchive *archive)
 	if (!debian)
 		throw Error(
 		        "kernel " + t.release + " is not a Debian release (<series>.0-<abi>-" +
-		        "<flavour>) and its " + list(missing(t, q.need_vmlinux)) +
+		        "<flavour> or <series>.<sublevel>+deb<N>-<flavour>) and its " +
+		        list(missing(t, q.need_vmlinux)) +
 		        " are not installed: give --config, --symvers, --vmlinux and --modules");
 	if (!archive)
 		throw Error("kernel " + t.release + ": " + list(missing(t, q.need_vmlinux)) +

@@ -32,20 +32,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string config_value(const std::string &config_text, const std::string &name)
-{
-	std::istringstream in(config_text);
-	std::string line, key = name + "=";
-	while (std::getline(in, line))
-		if (line.rfind(key, 0) == 0) {
-			std::string v = line.substr(key.size());
-			if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
-				v = v.substr(1, v.size() - 2);
-			return v;
-		}
-	return {};
-}
-
 std::string tail(const std::string &text, int lines)
 {
 	size_t pos = text.size();

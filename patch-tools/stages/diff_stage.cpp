@@ -22,6 +22,7 @@ DiffResult diff_one(const DiffJob &j, const kp::ksym::SymbolTable &vmlinux, bool
 	opts.symbols = j.symbols;
 	opts.explain = explain;
 	opts.dwarf = j.dwarf;
+	opts.regenerated = j.regenerated;
 	if (j.target == KP_OBJ_VMLINUX) {
 		opts.symbol_table = &vmlinux;
 		opts.anchor = true;

@@ -22,6 +22,7 @@ struct DiffJob {
 	std::string target;             // "vmlinux" or a module name
 	std::string symbols;            // vmlinux or the module's .ko of the running kernel
 	std::vector<std::string> dwarf; // DWARF for entry sizes; empty: symbols, then the object
+	std::vector<std::string> regenerated; // sections objtool makes for the linked module
 };
 
 struct DiffResult {

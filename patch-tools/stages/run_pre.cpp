@@ -117,10 +117,19 @@ size_t index_of(const std::vector<Insn> &v, int64_t offset)
 	                                                                   : SIZE_MAX;
 }
 
+bool is_nop(const Insn &i)
+{
+	return i.mnemonic.rfind("nop", 0) == 0;
+}
+
 bool same_instruction(const std::vector<Insn> &a, const std::vector<Insn> &b, size_t i,
                       const FunctionCode &compiled)
 {
 	const Insn &x = a[i], &y = b[i];
+	if (x.size == y.size &&
+	    ((x.mnemonic == "jmp" && is_nop(y)) || (is_nop(x) && y.mnemonic == "jmp")) &&
+	    std::binary_search(compiled.jump_labels.begin(), compiled.jump_labels.end(), x.offset))
+		return true;
 	// A relocated instruction first: its placeholder bytes may look like an inside branch.
 	if (overlaps(compiled.relocated, x.offset, x.offset + x.size))
 		return x.mnemonic == y.mnemonic &&
@@ -132,9 +141,31 @@ bool same_instruction(const std::vector<Insn> &a, const std::vector<Insn> &b, si
 
 } // namespace
 
+// Where each jump-label site of @obj is: {section, offset}.  A jump_entry starts with the
+// site as a 32-bit PC-relative field (arch/x86/include/asm/jump_label.h: .long 1b - .).
+std::vector<std::pair<const kp::elf::Section *, uint64_t>>
+jump_label_sites(const kp::elf::Object &obj)
+{
+	std::vector<std::pair<const kp::elf::Section *, uint64_t>> out;
+	const kp::elf::Section *jt = obj.section("__jump_table");
+	if (!jt)
+		return out;
+	// Entries are {s32 code, s32 target, long key}: the code fields are every 16 bytes.
+	for (const auto &r : jt->relocs) {
+		if (r.offset % 16 != 0 || r.type != R_X86_64_PC32 || !r.sym->sec)
+			continue;
+		int64_t at = r.addend +
+		             static_cast<int64_t>(r.sym->type == STT_SECTION ? 0 : r.sym->value);
+		if (at >= 0)
+			out.push_back({r.sym->sec, static_cast<uint64_t>(at)});
+	}
+	return out;
+}
+
 std::vector<FunctionCode> object_functions(const std::string &path)
 {
 	auto f = open_elf(path, {});
+	auto sites = jump_label_sites(*f);
 	std::map<const kp::elf::Section *, std::vector<std::pair<uint64_t, uint64_t>>> ranges;
 	std::vector<FunctionCode> out;
 	for (const auto &s : f->symbols()) {
@@ -153,6 +184,10 @@ std::vector<FunctionCode> object_functions(const std::string &path)
 		for (const auto &r : ranges[&sec])
 			if (r.first >= s->value && r.first < s->value + s->size)
 				fc.relocated.push_back({r.first - s->value, r.second - s->value});
+		for (const auto &[in, at] : sites)
+			if (in == &sec && at >= s->value && at < s->value + s->size)
+				fc.jump_labels.push_back(at - s->value);
+		std::sort(fc.jump_labels.begin(), fc.jump_labels.end());
 		out.push_back(std::move(fc));
 	}
 	return out;

@@ -24,6 +24,10 @@ struct FunctionCode {
 	bool weak = false;    // a __weak definition (another object may override it)
 	std::vector<uint8_t> bytes;
 	std::vector<std::pair<uint64_t, uint64_t>> relocated;
+	// Offsets of its jump-label sites (__jump_table): objtool turns a site's jmp into a
+	// NOP of the same length when it links the kernel (6.12's --hacks=jump_label), so the
+	// image may have a NOP where the object has the jmp; the kernel patches both alike.
+	std::vector<uint64_t> jump_labels;
 };
 
 // Every defined STT_FUNC of a relocatable object (a -ffunction-sections build) with the

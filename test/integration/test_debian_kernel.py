@@ -43,6 +43,23 @@ def test_pick_release_takes_the_newest_image_with_a_source_version():
     assert rel.release == "6.1.0-1-cloud-amd64"
 
 
+def test_pick_release_knows_the_612_release_names():
+    """6.12's images are named 6.12.N+debV-FLAVOUR; 6.1's scheme in the same list is not
+    6.12's, nor is 6.12's in 6.1's."""
+    images = {
+        "linux-image-6.12.117+deb12-cloud-amd64-unsigned": ["6.12.117-1~deb12u1"],
+        "linux-image-6.12.118+deb12-cloud-amd64-unsigned": ["6.12.118-1~deb12u1"],
+        "linux-image-6.12.118+deb12-amd64-unsigned": ["6.12.118-1~deb12u1"],
+        "linux-image-6.1.0-57-cloud-amd64-unsigned": ["6.1.192-3"],
+    }
+    rel = dk.pick_release("6.12", "cloud-amd64", ["6.12.117-1~deb12u1", "6.12.118-1~deb12u1"],
+                          images)
+    assert (rel.release, rel.version, rel.series) == \
+        ("6.12.118+deb12-cloud-amd64", "6.12.118-1~deb12u1", "6.12")
+    assert dk.pick_release("6.1", "cloud-amd64", ["6.1.192-3"], images).release == \
+        "6.1.0-57-cloud-amd64"
+
+
 def test_pick_release_refuses_when_no_image_matches_a_source():
     with pytest.raises(dk.DebianKernelError, match=r"no linux-image-6\.1\.\*-cloud-amd64-unsigned"
                        r".*6\.1\.20-1"):

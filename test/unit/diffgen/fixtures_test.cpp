@@ -84,6 +84,34 @@ int other(int v) { return v + 1; }
 	EXPECT_EQ(o.section_sizes["__mcount_loc"], 8u);
 }
 
+// CALL_PADDING (6.12): the compiler puts 16 NOPs before each function
+// (-fpatchable-function-entry=16,16, here by attribute) and records them in
+// __patchable_function_entries; the replacement keeps them, 16 bytes into its section, so
+// objtool names them __pfx_show and call-depth tracking finds NOPs there.
+TEST(DiffgenFixtures, ReplacementKeepsTheCompilersPadding)
+{
+	auto body = [](const char *text) {
+		return std::string("__attribute__((patchable_function_entry(16, 16)))\n"
+		                   "int show(int v) { _printk(\"") +
+		       text + "\", v); return v + 1; }\n";
+	};
+	auto p = make_pair_objects("padding", src(body("cmdline %d\\n")),
+	                           src(body("kp patched %d\\n")));
+	auto r = diff(p);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	auto o = read_output(p.out);
+	const kp::elf::Symbol *show = nullptr;
+	for (const auto &sym : o.obj->symbols())
+		if (sym->name == "show")
+			show = sym.get();
+	ASSERT_TRUE(show && show->sec);
+	EXPECT_EQ(show->value, 16u);
+	EXPECT_EQ(show->size, kp::test::symbol_size(p.patched, "show"));
+	ASSERT_EQ(show->sec->size(), 16u + show->size);
+	for (size_t i = 0; i < 16; i++)
+		EXPECT_EQ(show->sec->data[i], 0x90) << "byte " << i << " of the padding";
+}
+
 TEST(DiffgenFixtures, IdenticalObjectsAreNoChange)
 {
 	auto s = R"(int show(int v) { _printk("x %d\n", v); return v; })";

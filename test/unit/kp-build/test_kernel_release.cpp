@@ -1,6 +1,8 @@
 // Version logic of --kernel: Debian release names, package versions, SRC's version.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "error.h"
 #include "kernel_release.h"
 #include "kit/kit.h"
@@ -34,16 +36,32 @@ std::string error_of(const std::function<void()> &f)
 
 TEST(KernelRelease, DebianReleaseNames)
 {
-	auto r = parse_debian_release("6.1.0-57-cloud-amd64");
-	ASSERT_TRUE(r);
-	EXPECT_EQ(r->series, "6.1");
-	EXPECT_EQ(r->abi, "57");
-	EXPECT_EQ(r->flavour, "cloud-amd64");
-	EXPECT_EQ(parse_debian_release("6.1.0-9-rt-amd64")->flavour, "rt-amd64");
-	EXPECT_FALSE(parse_debian_release("6.1.192"));               // kp's test kernel
-	EXPECT_FALSE(parse_debian_release("6.18.44-fc-v782"));       // not <series>.0-<abi>-
-	EXPECT_FALSE(parse_debian_release("5.14.0-427.el9.x86_64")); // RHEL
-	EXPECT_FALSE(parse_debian_release("6.1.0-57-cloud-amd64/../x"));
+	// {release, series, abi, flavour}: 6.1's scheme <series>.0-<abi>-<flavour>, 6.12's
+	// <series>.<sublevel>+deb<N>-<flavour> (no ABI number).
+	const std::array<std::array<const char *, 4>, 4> good{{
+	        {"6.1.0-57-cloud-amd64", "6.1", "57", "cloud-amd64"},
+	        {"6.1.0-9-rt-amd64", "6.1", "9", "rt-amd64"},
+	        {"6.12.118+deb12-cloud-amd64", "6.12", "", "cloud-amd64"},
+	        {"6.12.43+deb13-rt-amd64", "6.12", "", "rt-amd64"},
+	}};
+	for (const auto &[name, series, abi, flavour] : good) {
+		auto r = parse_debian_release(name);
+		ASSERT_TRUE(r) << name;
+		EXPECT_EQ(r->series, series) << name;
+		EXPECT_EQ(r->abi, abi) << name;
+		EXPECT_EQ(r->flavour, flavour) << name;
+	}
+	for (const char *bad : {"6.1.192",                          // kp's test kernel
+	                        "6.18.44-fc-v782",                  // neither scheme
+	                        "5.14.0-427.el9.x86_64",            // RHEL
+	                        "6.1.0-57-cloud-amd64/../x",        // not a name
+	                        "6.12.118+deb12",                   // no flavour
+	                        "6.12.118+deb-cloud-amd64",         // no Debian release number
+	                        "6.12.118+deb12-cloud-amd64/../x"}) // not a name
+		EXPECT_FALSE(parse_debian_release(bad)) << bad;
+	auto v = parse_package_version("6.12.118-1~deb12u1");
+	EXPECT_EQ(v.upstream, "6.12.118");
+	EXPECT_EQ(v.revision, "1~deb12u1");
 }
 
 TEST(KernelRelease, PackageVersions)

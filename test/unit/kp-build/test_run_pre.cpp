@@ -120,3 +120,19 @@ TEST(RunPre, AFunctionTheImageLacksIsAnError)
 		        << e.what();
 	}
 }
+
+// 6.12 (objtool --hacks=jump_label on vmlinux.o): a jump-label site's jmp in the object is a
+// NOP of the same length in the image.  Equal there, and only there.
+TEST(RunPre, AJumpLabelSiteMayBeANopInTheImage)
+{
+	FunctionCode compiled{"f", 0, false, {0xe9, 0x01, 0, 0, 0, 0x90, 0xc3}, {}, {0}};
+	FunctionCode image{"f", 0, false, {0x0f, 0x1f, 0x44, 0, 0, 0x90, 0xc3}, {}, {}};
+	EXPECT_TRUE(compare_code(compiled, image).match);
+	compiled.jump_labels.clear(); // not a jump-label site: a real difference
+	RunPreResult r = compare_code(compiled, image);
+	EXPECT_FALSE(r.match);
+	EXPECT_EQ(r.offset, 0u);
+	// A short jmp against a 5-byte NOP is not the same site.
+	FunctionCode short_jmp{"f", 0, false, {0xeb, 0x04, 0x90, 0x90, 0x90, 0x90, 0xc3}, {}, {0}};
+	EXPECT_FALSE(compare_code(short_jmp, image).match);
+}

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "elf/object.h"
 #include "elf/writer.h"
@@ -213,6 +214,41 @@ TEST(ElfObject, TheSameBytesReadFromMemory)
 		EXPECT_EQ((*m)->sections()[i]->name, o->sections()[i]->name);
 	EXPECT_EQ((*m)->symbols().size(), o->symbols().size());
 	EXPECT_EQ((*m)->section(".text")->relocs.size(), 2u);
+}
+
+// A module as Debian's 6.12 ships it (.ko.xz, compressed by the xz tool) reads as the ELF
+// file it holds; one cut short is one format error naming the file; gzip is refused.
+TEST(ElfObject, AnXzCompressedFileReadsAsTheObjectItHolds)
+{
+	TempDir d;
+	auto o = write_and_read(sample(), d);
+	ASSERT_TRUE(o);
+	std::vector<uint8_t> plain(o->bytes().begin(), o->bytes().end());
+	kp::kit::write_file(d / "m.ko", std::string(plain.begin(), plain.end()));
+	ASSERT_EQ(std::system(("xz --check=crc32 -k -- " + d / "m.ko").c_str()), 0);
+	auto x = Object::open(d / "m.ko.xz");
+	ASSERT_TRUE(x) << x.error().message();
+	EXPECT_EQ((*x)->path(), d / "m.ko.xz");
+	EXPECT_TRUE(
+	        std::equal((*x)->bytes().begin(), (*x)->bytes().end(), plain.begin(), plain.end()));
+	EXPECT_EQ((*x)->section(".text")->relocs.size(), 2u);
+
+	std::string xz = kp::kit::read_file(d / "m.ko.xz");
+	kp::kit::write_file(d / "cut.ko.xz", xz.substr(0, xz.size() / 2));
+	auto cut = Object::open(d / "cut.ko.xz");
+	ASSERT_FALSE(cut);
+	EXPECT_EQ(cut.error().kind(), ErrorKind::format);
+	EXPECT_EQ(cut.error().message().rfind(d / "cut.ko.xz" + ": does not decompress as xz: ", 0),
+	          0u)
+	        << cut.error().message();
+	EXPECT_EQ(cut.error().message().find('\n'), std::string::npos);
+
+	ASSERT_EQ(std::system(("gzip -k -- " + d / "m.ko").c_str()), 0);
+	auto gz = Object::open(d / "m.ko.gz");
+	ASSERT_FALSE(gz);
+	EXPECT_EQ(gz.error().kind(), ErrorKind::unsupported);
+	EXPECT_NE(gz.error().message().find("compressed with gzip"), std::string::npos)
+	        << gz.error().message();
 }
 
 TEST(ElfObjectErrors, MissingFileIsAnIoError)

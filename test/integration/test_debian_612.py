@@ -1,0 +1,163 @@
+"""Debian's own 6.12 cloud kernel patched live (issue 24): `kp-build --kernel RELEASE` with no
+--src builds the patch module from Debian's linux-source-6.12 of the release's version (its
+config, Module.symvers and -dbg vmlinux fetched into an empty kp-build cache), and in QEMU
+(TCG), on Debian's own 6.12 vmlinuz, the patches take effect and go away again with kpctl:
+the demo fix with a static-key, a paravirt-call and a user-copy fix (vmlinux, one module),
+and a fix to binfmt_misc (a .ko.xz module target).
+
+The release is the newest 6.12 cloud image in the archive whose version is also a
+linux-source-6.12 version (vm-images/debian_kernel.py): no version, ABI or sublevel is
+written here. 6.12's cloud kernel has IBT, call padding (PREFIX_SYMBOLS), call-depth
+tracking and return thunks on, and ships its modules xz-compressed: the module must carry
+objtool's module sections (return/call sites, ORC, ENDBR seal list), keep the 16-byte
+padding before each replacement function, and the kernel must log none of the complaints
+those features make when a module lacks them.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e import CHECK_FN, parse_checks
+from paths import HERE, PATCHES, file_lock, run_dir, tool
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "vm-images"))
+import debian_kernel as dk  # noqa: E402
+import kpvm  # noqa: E402
+
+SERIES = "6.12"
+DEMO_FIX = REPO / "docs/examples/fix-uname-machine.patch"
+DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
+# Built into the demo's module, each with a check that passes only while it is in force:
+# a static key (its jmp is a NOP in 6.12's vmlinux, objtool's jump-label hack, which
+# run-pre must accept), a paravirt call (an alternative call since 6.8, annotated for
+# objtool) and a user copy (__ex_table).
+VMLINUX_FIXES = {"static-key": "jump-label-stat", "paravirt": "paravirt-irqsave",
+                 "extable": "syscall-sethostname-extable"}
+# A module target: 6.12's cloud flavour builds fuse in, so binfmt_misc (a .ko.xz).
+MODULE_FIX = HERE / "patches-612/module-binfmt-misc-status.patch"
+MODULE_TEST = HERE / "patches-612/module-binfmt-misc-status.test"
+# What 6.12's IBT, call-thunk, return-thunk and padding code says when a module lacks what
+# objtool gives it, or when a replacement lost its ENDBR or padding.
+COMPLAINTS = ["Unpatched return thunk", "Invalid padding area", "Missing ENDBR",
+              "control protection", "#CP", "WARNING:", "Oops", "BUG:"]
+
+
+@pytest.fixture(scope="module")
+def debian612(tmp_path_factory) -> dk.VmKernel:
+    """Debian's 6.12 cloud image of the derived release, unpacked in the VM side's cache."""
+    try:
+        with file_lock(run_dir(tmp_path_factory) / "debian.lock"):
+            return dk.vm_kernel("cloud-amd64", log=print, series=SERIES)
+    except dk.DebianKernelError as e:
+        pytest.fail(f"Debian's {SERIES} cloud kernel is not available: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def built612(debian612, kp_build_cache, tmp_path_factory) -> dict[str, Path]:
+    """The demo fix and VMLINUX_FIXES (vmlinux, one module) and the binfmt_misc fix (a .ko.xz
+    module) for Debian's 6.12 kernel, built with no --src in this run's (initially empty)
+    kp-build cache; kept with --keep-tmp so that the link's log can be read."""
+    out = tmp_path_factory.mktemp("debian612-modules")
+    rel = debian612.release
+    kos = {}
+    vmlinux_fixes = [DEMO_FIX] + [PATCHES / f"{p}.patch" for p in VMLINUX_FIXES.values()]
+    for name, patches in (("demo", vmlinux_fixes), ("binfmt", [MODULE_FIX])):
+        ko = out / f"kp_{name}612.ko"
+        start = time.monotonic()
+        r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
+                            "--kernel", rel.release,
+                            *[a for p in patches for a in ("--patch", str(p))], "-o", str(ko),
+                            "-j2", "--keep-tmp"], capture_output=True, text=True,
+                           timeout=1800)
+        print(f"kp-build --kernel {rel.release} ({name}): {time.monotonic() - start:.1f} s")
+        assert r.returncode == 0, f"kp-build --kernel {rel.release} failed ({name}):\n{r.stderr}"
+        assert re.search(r"kernel \S+: .*source \S+/sources/linux-source-" + re.escape(SERIES)
+                         + "_" + re.escape(rel.version), r.stderr), r.stderr
+        assert re.search(r"module check: .*vermagic '" + re.escape(rel.release) +
+                         r" SMP .*modversions.*, \d+ symbol CRC\(s\) equal to the kernel's",
+                         r.stderr), r.stderr
+        assert re.search(r"run-pre: the [1-9]\d* function\(s\) the patch changes are the "
+                         r"kernel's code", r.stderr), r.stderr
+        # Kbuild's objtool ran on the linked module and found nothing to say: no section
+        # it makes was already there, no relocation to a place without ENDBR.
+        log = Path(re.search(r"work dir (\S+)", r.stderr).group(1)) / "kp-build.log"
+        warnings = [line for line in log.read_text().splitlines() if "objtool:" in line]
+        assert not warnings, "\n".join(warnings)
+        kos[name] = ko
+    assert (out / "kp_core.ko").exists(), "kp-build did not put kp_core.ko beside the modules"
+    return kos
+
+
+def sections_and_symbols(ko: Path) -> tuple[set[str], set[str]]:
+    secs = subprocess.run(["readelf", "-SW", str(ko)], capture_output=True, text=True,
+                          check=True).stdout
+    syms = subprocess.run(["readelf", "-sW", str(ko)], capture_output=True, text=True,
+                          check=True).stdout
+    return ({m.group(1) for m in re.finditer(r"\]\s+(\S+)\s+", secs)},
+            {line.split()[-1] for line in syms.splitlines() if len(line.split()) >= 8})
+
+
+def test_module_carries_what_objtool_gives_a_612_module(built612):
+    """The loader applies return thunks, call thunks and ORC from these sections; each
+    replacement function keeps its __pfx_ padding and starts with ENDBR."""
+    for name, func in (("demo", "__x64_sys_newuname"), ("demo", "show_stat"),
+                       ("demo", "show_console_dev"), ("binfmt", "bm_status_read")):
+        ko = built612[name]
+        secs, syms = sections_and_symbols(ko)
+        for s in (".return_sites", ".call_sites", ".orc_unwind", ".orc_unwind_ip"):
+            assert s in secs, f"{ko} has no {s}: {sorted(secs)}"
+        assert f"__pfx_{func}" in syms, f"{ko}: no __pfx_{func}: {sorted(syms)}"
+        dis = subprocess.run(["objdump", "-d", f"--disassemble={func}", str(ko)],
+                             capture_output=True, text=True, check=True).stdout
+        first = re.search(rf"<{re.escape(func)}>:\n\s*\S+:\s+((?:[0-9a-f]{{2}} )+)", dis)
+        assert first and first.group(1).startswith("f3 0f 1e fa"), f"{func}: no ENDBR:\n{dis}"
+
+
+def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
+    demo_test = tmp_path / "demo.test"
+    demo_test.write_text(DEMO_TEST)
+    files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/kp_core.ko": built612["demo"].parent /
+             "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST}
+    for check, patch in VMLINUX_FIXES.items():
+        files[f"/kp/tests/{check}.test"] = PATCHES / f"{patch}.test"
+    for name, ko in built612.items():
+        files[f"/kp/{ko.name}"] = ko
+    ko = {name: f"/kp/{path.name}" for name, path in built612.items()}
+    names = ["demo", "binfmt"]
+    checks = names + list(VMLINUX_FIXES)   # those: in the demo's module
+    s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
+         "modprobe binfmt_misc || echo NOMODULE"]
+    s += [f"kp_check {n} before /kp/tests/{n}.test" for n in checks]
+    s += [f"kpctl load {ko[n]} --timeout 60 || echo 'LOADFAIL {n}'" for n in names]
+    s += [f"kp_check {n} loaded /kp/tests/{n}.test" for n in checks]
+    # Keep the patched function hot on both CPUs while it is patched and unpatched.
+    s += ["for i in 1 2; do (while :; do uname -m >/dev/null; "
+          "cat /proc/sys/fs/binfmt_misc/status >/dev/null; done) & done",
+          "sleep 2", "kp_check demo hot /kp/tests/demo.test"]
+    s += [f"kpctl unload {ko[n]} --timeout 60 || echo 'UNLOADFAIL {n}'" for n in names]
+    s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in checks]
+    s += ["kill $(jobs -p) 2>/dev/null; wait 2>/dev/null",
+          "rmmod kp_core && echo CORE-REMOVED"]
+    start = time.monotonic()
+    r = kpvm.run("\n".join(s) + "\n", files, timeout=420, kernel=debian612, modules=["binfmt_misc"],
+                 log_dir=kpvm.BUILD / "test-logs" / "debian612_patches")
+    print(f"QEMU run: {time.monotonic() - start:.1f} s")
+    assert r.ok, r.describe()
+    out = r.output
+    assert f"Linux version {debian612.release.release}" in r.console
+    assert "NOMODULE" not in out and "LOADFAIL" not in out and "UNLOADFAIL" not in out, out
+    c = parse_checks(out)
+    for n in checks:
+        assert (c.get((n, "before")), c.get((n, "loaded")), c.get((n, "unloaded"))) == \
+            ("fail", "pass", "fail"), f"{n}:\n{out}"
+    assert c.get(("demo", "hot")) == "pass", out
+    assert "CORE-REMOVED" in out, out
+    for word in COMPLAINTS:
+        assert word not in r.console, f"the kernel said {word!r}:\n{r.console}"
