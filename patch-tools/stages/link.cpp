@@ -98,10 +98,12 @@ CoreModule ensure_core_module(const std::string &src, const std::string &kdir,
 			            " (set KP_SOURCE_DIR)");
 		for (const auto &e : fs::directory_iterator(dir)) {
 			std::string n = e.path().filename().string();
-			bool wanted = std::string(d) == "kmod/core"
-			                      ? (n == "Kbuild" || e.path().extension() == ".c" ||
-			                         e.path().extension() == ".h")
-			                      : e.path().extension() == ".h";
+			// Not modpost's kp_core.mod.c, which an in-tree `make -C kmod` leaves.
+			bool wanted =
+			        std::string(d) == "kmod/core"
+			                ? (n == "Kbuild" || e.path().extension() == ".h" ||
+			                   (e.path().extension() == ".c" && !n.ends_with(".mod.c")))
+			                : e.path().extension() == ".h";
 			if (e.is_regular_file() && wanted)
 				files.push_back(e.path());
 		}
