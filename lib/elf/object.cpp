@@ -322,7 +322,7 @@ Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int f
 		obj->bytes_ = {static_cast<const uint8_t *>(m), obj->map_size_};
 	}
 	// A compressed module (Debian 6.12's .ko.xz) is read as the ELF file it holds.
-	switch (support::compression_of(obj->bytes_)) {
+	switch (auto kind = support::compression_of(obj->bytes_); kind) {
 	case support::Compression::none: break;
 	case support::Compression::xz: {
 		auto plain = support::xz_decompress(name, obj->bytes_);
@@ -332,13 +332,10 @@ Expected<std::unique_ptr<Object>> Object::from_fd(const std::string &name, int f
 	}
 	case support::Compression::gzip:
 	case support::Compression::zstd:
-		return Error(
-		        ErrorKind::unsupported,
-		        name + ": compressed with " +
-		                (support::compression_of(obj->bytes_) == support::Compression::gzip
-		                         ? "gzip"
-		                         : "zstd") +
-		                ": kp reads plain and xz-compressed ELF files only");
+		return Error(ErrorKind::unsupported,
+		             name + ": compressed with " +
+		                     (kind == support::Compression::gzip ? "gzip" : "zstd") +
+		                     ": kp reads plain and xz-compressed ELF files only");
 	}
 	try {
 		Reader(*obj, opts).run();
