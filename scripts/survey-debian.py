@@ -310,6 +310,11 @@ def summary(results: list[dict], counts: dict) -> str:
     return "\n".join(lines)
 
 
+def not_in_config(rel_path: str) -> dict:
+    return {"file": rel_path, "status": "not in config",
+            "reason": "not compiled by the release's config (Kbuild dry run)"}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("old", nargs="?")
@@ -355,16 +360,14 @@ def main() -> int:
         if rel_path in done:
             r = done[rel_path]
             if compiled is not None and rel_path not in compiled and r["status"] != "built":
-                r = {"file": rel_path, "status": "not in config",
-                     "reason": "not compiled by the release's config (Kbuild dry run)"}
+                r = not_in_config(rel_path)
             results.append(r)
             continue
         if args.build_budget and time.monotonic() - t0 > args.build_budget:
             left += 1
             continue
         if compiled is not None and rel_path not in compiled:
-            r = {"file": rel_path, "status": "not in config",
-                 "reason": "not compiled by the release's config (Kbuild dry run)"}
+            r = not_in_config(rel_path)
         else:
             patch = patches / (rel_path.replace("/", "__") + ".diff")
             lines = write_patch(old_tree, new_tree, rel_path, patch)
