@@ -24,7 +24,11 @@ std::optional<uint64_t> target_sympos(const ksym::SymbolTable &t, const std::str
 Selector::Selector(const elf::Object &orig, const elf::Object &patched, const Correlation &corr,
                    const Comparison &cmp, const ksym::SymbolTable *target, const Options &opts)
     : orig_(orig), patched_(patched), corr_(corr), cmp_(cmp), target_(target), opts_(opts)
-{}
+{
+	for (const auto &s : patched_.symbols())
+		if (!s->is_undefined() && !s->is_local() && !s->name.empty())
+			own_globals_.insert(s->name);
+}
 
 void Selector::include_item(const elf::Symbol *item)
 {
@@ -98,13 +102,8 @@ void Selector::anchor(External &e, const std::string &user) const
 		throw Error(patched_.path() + ": " + user + " refers to " + e.name +
 		            ", an absolute symbol of " + target_->path() +
 		            "; it cannot be anchored to an exported symbol");
-	// Not a name the patch defines: the loader would bind it to the patch's own copy.
-	auto a = target_->anchor_for(*k, [this](std::string_view name) {
-		for (const auto &own : patched_.symbols())
-			if (own->name == name && !own->is_undefined() && !own->is_local())
-				return false;
-		return true;
-	});
+	auto a = target_->anchor_for(
+	        *k, [this](std::string_view name) { return !own_globals_.count(name); });
 	if (!a)
 		throw Error(a.error().context(patched_.path()));
 	e.anchor = a->name;

@@ -4,6 +4,7 @@
 #pragma once
 #include <deque>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -115,6 +116,9 @@ private:
 	const Comparison &cmp_;
 	const ksym::SymbolTable *target_;
 	const Options &opts_;
+	// Global names the patched object defines: never anchors (the loader would bind a
+	// reference to the patch module's own copy).
+	std::unordered_set<std::string_view> own_globals_;
 	Selection sel_;
 	std::deque<const elf::Symbol *> todo_items_;
 	std::deque<const elf::Section *> todo_pieces_;

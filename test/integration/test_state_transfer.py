@@ -134,12 +134,17 @@ sleep 1000 &
 pid=$!
 grep -q "^newpid:	$pid$" /proc/$pid/status || fail "no newpid line for $pid: $(tail -3 /proc/$pid/status)"
 grep -q "^newpid:" /proc/1/status && fail "init (forked before the patch) has a newpid"
-# Freed at exit: 20 short-lived children leave no shadow variable behind.
+# Freed at exit: 30 short-lived children leave no shadow variable behind. Any task the
+# kernel forks meanwhile (a kworker) gets one too and may still live, so a few are allowed:
+# a patch that frees nothing leaves 30.
 before=$(shadow_of $ID)
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0 & wait $!; done
+i=0; while [ $i -lt 30 ]; do sleep 0 & wait $!; i=$((i + 1)); done
 after=$(shadow_of $ID)
 echo "SHADOW before=$before after=$after"
-[ "$after" -le "$before" ] || fail "shadow variables of exited tasks not freed: $before -> $after"
+if [ $((after - before)) -gt 3 ]; then
+	grep -l "^newpid:" /proc/[0-9]*/status
+	fail "shadow variables of exited tasks not freed: $before -> $after"
+fi
 # kpatch-syscall.h
 umask 0123; [ "$(umask)" = 0321 ] || fail "umask patch not in force: $(umask)"
 umask 022
