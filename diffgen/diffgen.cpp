@@ -6,6 +6,7 @@
 #include "compare.h"
 #include "correlate.h"
 #include "elf/object.h"
+#include "endbr.h"
 #include "entry_sizes.h"
 #include "errors.h"
 #include "explain.h"
@@ -82,6 +83,12 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	std::vector<std::string> refusals = cmp.refusals;
 	refusals.insert(refusals.end(), sel.selection().refusals.begin(),
 	                sel.selection().refusals.end());
+	if (const ksym::SymbolTable *target = sel.target()) {
+		auto sealed = sealed_endbr_refusals(
+		        addresses_taken(sel.selection(), *orig, *target), sel.selection(),
+		        *patched, *target);
+		refusals.insert(refusals.end(), sealed.begin(), sealed.end());
+	}
 	if (!refusals.empty()) {
 		res.failure = ErrorKind::unsupported;
 		res.messages.insert(res.messages.end(), refusals.begin(), refusals.end());

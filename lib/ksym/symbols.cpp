@@ -29,6 +29,7 @@ Expected<std::unique_ptr<SymbolTable>> SymbolTable::from(std::unique_ptr<elf::Ob
 	t->obj_ = std::move(obj);
 	t->index();
 	t->index_anchors();
+	t->index_seals();
 	return t;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,10 +74,23 @@ public:
 	Expected<Anchor> anchor_for(const KernelSymbol &s,
 	                            const std::function<bool(std::string_view)> &usable = {}) const;
 
+	// IBT (CONFIG_X86_KERNEL_IBT, endbr.cpp): what an indirect call to the function @s
+	// lands on in the running kernel.
+	enum class Endbr {
+		unknown, // the object shows no IBT (no seal list, no ENDBR at @s)
+		present, // ENDBR64 at the entry, and objtool did not list it for sealing
+		sealed,  // in objtool's .ibt_endbr_seal: poisoned at boot (vmlinux) or load
+		missing, // no ENDBR64 at the entry of an object built with IBT (__noendbr, asm)
+	};
+	Endbr endbr(const KernelSymbol &s) const;
+	// The object carries objtool's seal list (.ibt_endbr_seal).
+	bool has_seal_list() const { return has_seal_list_; }
+
 private:
 	SymbolTable() = default;
 	void index();
 	void index_anchors();
+	void index_seals();
 	size_t best_block(const elf::Object &obj) const;
 
 	std::unique_ptr<elf::Object> obj_;
@@ -86,6 +100,9 @@ private:
 	std::unordered_set<std::string_view> exported_;
 	std::vector<std::string_view> block_files_;
 	std::vector<const KernelSymbol *> text_anchors_, percpu_anchors_; // address order
+	bool has_seal_list_ = false;
+	// Each sealed ENDBR as (section index, offset in the section).
+	std::set<std::pair<size_t, uint64_t>> sealed_;
 	mutable std::mutex block_mutex_; // counterpart() may be called from several threads
 	mutable std::unordered_map<const elf::Object *, size_t> block_cache_;
 };

@@ -3,7 +3,8 @@
 config, Module.symvers and -dbg vmlinux fetched into an empty kp-build cache), and in QEMU
 (TCG), on Debian's own 6.12 vmlinuz, the patches take effect and go away again with kpctl:
 the demo fix with a static-key, a paravirt-call and a user-copy fix (vmlinux, one module),
-and a fix to binfmt_misc (a .ko.xz module target).
+and a fix to binfmt_misc (a .ko.xz module target); an IBT fix with a new indirect call
+works, and one that takes the address of a sealed function is refused at build.
 
 The release is the newest 6.12 cloud image in the archive whose version is also a
 linux-source-6.12 version (vm-images/debian_kernel.py): no version, ABI or sublevel is
@@ -40,6 +41,10 @@ DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
 # objtool) and a user copy (__ex_table).
 VMLINUX_FIXES = {"static-key": "jump-label-stat", "paravirt": "paravirt-irqsave",
                  "extable": "syscall-sethostname-extable"}
+# IBT: a new indirect call to a function whose address vmlinux takes (so objtool left its
+# ENDBR alone) works; taking the address of one vmlinux never takes (sealed) is refused.
+IBT_FIXES = {"ibt-indirect": HERE / "patches-612/ibt-indirect-call"}
+SEALED_FIX = HERE / "patches-612/ibt-sealed-address.patch"
 # A module target: 6.12's cloud flavour builds fuse in, so binfmt_misc (a .ko.xz).
 MODULE_FIX = HERE / "patches-612/module-binfmt-misc-status.patch"
 MODULE_TEST = HERE / "patches-612/module-binfmt-misc-status.test"
@@ -67,7 +72,8 @@ def built612(debian612, kp_build_cache, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("debian612-modules")
     rel = debian612.release
     kos = {}
-    vmlinux_fixes = [DEMO_FIX] + [PATCHES / f"{p}.patch" for p in VMLINUX_FIXES.values()]
+    vmlinux_fixes = [DEMO_FIX] + [PATCHES / f"{p}.patch" for p in VMLINUX_FIXES.values()] + \
+        [Path(f"{p}.patch") for p in IBT_FIXES.values()]
     for name, patches in (("demo", vmlinux_fixes), ("binfmt", [MODULE_FIX])):
         ko = out / f"kp_{name}612.ko"
         start = time.monotonic()
@@ -127,11 +133,13 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
              "kp_core.ko", "/kp/tests/demo.test": demo_test, "/kp/tests/binfmt.test": MODULE_TEST}
     for check, patch in VMLINUX_FIXES.items():
         files[f"/kp/tests/{check}.test"] = PATCHES / f"{patch}.test"
+    for check, patch in IBT_FIXES.items():
+        files[f"/kp/tests/{check}.test"] = Path(f"{patch}.test")
     for name, ko in built612.items():
         files[f"/kp/{ko.name}"] = ko
     ko = {name: f"/kp/{path.name}" for name, path in built612.items()}
     names = ["demo", "binfmt"]
-    checks = names + list(VMLINUX_FIXES)   # those: in the demo's module
+    checks = names + list(VMLINUX_FIXES) + list(IBT_FIXES)   # those: in the demo's module
     s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
          "modprobe binfmt_misc || echo NOMODULE"]
     s += [f"kp_check {n} before /kp/tests/{n}.test" for n in checks]
@@ -161,3 +169,21 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     assert "CORE-REMOVED" in out, out
     for word in COMPLAINTS:
         assert word not in r.console, f"the kernel said {word!r}:\n{r.console}"
+
+
+def test_address_of_a_sealed_function_is_refused(debian612, built612, kp_build_cache, tmp_path):
+    """The sealed-ENDBR gate: the fix takes the address of ksys_sync, whose ENDBR objtool
+    listed in 6.12's .ibt_endbr_seal (vmlinux only calls it directly) and the kernel poisons
+    at boot; an indirect call through it would fault with #CP. kp-build refuses it at
+    build time (an unsupported change, exit 2), naming both functions, and writes no
+    module. (built612: the release's cache is warm, so this costs one object's build.)"""
+    rel = debian612.release
+    ko = tmp_path / "sealed.ko"
+    r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
+                        "--kernel", rel.release, "--patch", str(SEALED_FIX), "-o", str(ko),
+                        "-j2"], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 2, f"rc {r.returncode}:\n{r.stderr}"
+    assert re.search(r"__do_sys_newuname takes the address of ksys_sync, whose ENDBR \S*vmlinux"
+                     r"\S* seals", r.stderr), r.stderr
+    assert "#CP" in r.stderr, r.stderr
+    assert not ko.exists() and not list(tmp_path.glob("*.ko")), list(tmp_path.iterdir())
