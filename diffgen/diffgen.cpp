@@ -83,10 +83,10 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	std::vector<std::string> refusals = cmp.refusals;
 	refusals.insert(refusals.end(), sel.selection().refusals.begin(),
 	                sel.selection().refusals.end());
+	std::vector<AddressTaken> addrs;
 	if (const ksym::SymbolTable *target = sel.target()) {
-		auto sealed = sealed_endbr_refusals(
-		        addresses_taken(sel.selection(), *orig, *target), sel.selection(),
-		        *patched, *target);
+		addrs = addresses_taken(sel.selection(), *orig, *target);
+		auto sealed = sealed_endbr_refusals(addrs, sel.selection(), *patched, *target);
 		refusals.insert(refusals.end(), sealed.begin(), sealed.end());
 	}
 	if (!refusals.empty()) {
@@ -101,8 +101,8 @@ Result run_stages(const std::string &orig_path, const std::string &patched_path,
 	for (const SelectedValue &v : sel.selection().values)
 		res.transferred.push_back(v.value->orig->name);
 	report_anchors(sel.selection(), res);
-	res.anchored_relocations =
-	        write_patch_object(sel.selection(), *patched, opts, out).anchored_relocations;
+	res.anchored_relocations = write_patch_object(sel.selection(), addrs, *patched, opts, out)
+	                                   .anchored_relocations;
 	res.failure.reset();
 	return res;
 }

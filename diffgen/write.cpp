@@ -44,9 +44,15 @@ uint64_t padding_before(const elf::Object &obj, const elf::Symbol &func)
 
 class Emitter {
 public:
-	Emitter(const Selection &sel, const elf::Object &patched, const Options &opts)
+	Emitter(const Selection &sel, const std::vector<AddressTaken> &addrs,
+	        const elf::Object &patched, const Options &opts)
 	    : sel_(sel), patched_(patched), opts_(opts)
-	{}
+	{
+		// The core re-checks, in the running kernel, the ENDBR the target had.
+		for (const AddressTaken &a : addrs)
+			if (a.endbr == ksym::SymbolTable::Endbr::present)
+				addrs_.push_back(&a);
+	}
 
 	void emit_items()
 	{
@@ -138,7 +144,7 @@ public:
 			if (sec->name == KP_SEC_CALLBACKS)
 				callbacks.push_back(sec);
 		if (s.funcs.empty() && recs.empty() && kp_relocs_.empty() && callbacks.empty() &&
-		    s.values.empty())
+		    s.values.empty() && addrs_.empty())
 			return;
 		strings_ = w_.add_section(".rodata.kp", SHT_PROGBITS, SHF_ALLOC, 1, 0, {});
 		strsym_ = w_.section_symbol(strings_);
@@ -182,6 +188,7 @@ public:
 		}
 
 		emit_values(objname);
+		emit_addrs(objname);
 		if (!kp_relocs_.empty()) {
 			size_t sec = w_.add_section(
 			        KP_SEC_RELOCS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8,
@@ -215,6 +222,26 @@ public:
 				string_ptr(sec, base + offsetof(kp_reloc_rec, objname), objname);
 				string_ptr(sec, base + offsetof(kp_reloc_rec, name), x.name);
 			}
+		}
+	}
+
+	// One kp_addrs record per target function whose address the patch takes.
+	void emit_addrs(const std::string &objname)
+	{
+		if (addrs_.empty())
+			return;
+		size_t sec = w_.add_section(
+		        KP_SEC_ADDRS, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8, sizeof(kp_addr_rec),
+		        std::vector<uint8_t>(addrs_.size() * sizeof(kp_addr_rec), 0));
+		for (size_t i = 0; i < addrs_.size(); i++) {
+			const External &x = sel_.externals.at(addrs_[i]->external);
+			kp_addr_rec rec{};
+			rec.sympos = x.sympos;
+			uint64_t base = i * sizeof rec;
+			std::memcpy(w_.data(sec).data() + base, &rec, sizeof rec);
+			string_ptr(sec, base + offsetof(kp_addr_rec, objname), objname);
+			string_ptr(sec, base + offsetof(kp_addr_rec, name), x.name);
+			string_ptr(sec, base + offsetof(kp_addr_rec, user), addrs_[i]->user);
 		}
 	}
 
@@ -335,6 +362,7 @@ private:
 	std::unordered_map<std::string, elf::Writer::SymId> undefined_;
 	size_t anchored_ = 0;
 	std::vector<PendingReloc> kp_relocs_;
+	std::vector<const AddressTaken *> addrs_; // the kp_addrs records
 	std::unordered_map<const elf::Symbol *, size_t> item_sec_;
 	std::unordered_map<const elf::Symbol *, uint64_t> item_pad_; // padding kept before it
 	std::unordered_map<const elf::Symbol *, elf::Writer::SymId> item_sym_;
@@ -347,10 +375,11 @@ private:
 
 } // namespace
 
-WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched,
-                                const Options &opts, const std::string &path)
+WriteSummary write_patch_object(const Selection &sel, const std::vector<AddressTaken> &addrs,
+                                const elf::Object &patched, const Options &opts,
+                                const std::string &path)
 {
-	Emitter em(sel, patched, opts);
+	Emitter em(sel, addrs, patched, opts);
 	em.emit_items();
 	em.emit_special();
 	em.emit_records();

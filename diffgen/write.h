@@ -1,10 +1,12 @@
 // Stage 6: the output object.  Included items (one section each), pieces, filtered
 // special sections, undefined symbols for the running kernel, and the kp_funcs /
-// kp_syms records of include/kp/abi.h with their strings in .rodata.kp.
+// kp_syms / kp_relocs / kp_values / kp_addrs records of include/kp/abi.h with their
+// strings in .rodata.kp.
 #pragma once
 #include <string>
 #include <vector>
 
+#include "endbr.h"
 #include "select.h"
 
 namespace kp::diffgen {
@@ -14,8 +16,10 @@ struct WriteSummary {
 };
 
 // Writes the finished selection @sel of @patched to @path (atomically: a temporary file
-// renamed into place).  Selects nothing: every relocation's target is in Selection::refs.
-WriteSummary write_patch_object(const Selection &sel, const elf::Object &patched,
-                                const Options &opts, const std::string &path);
+// renamed into place).  Selects nothing: every relocation's target is in Selection::refs;
+// @addrs (the sealed-ENDBR gate's) become kp_addrs records where the target has ENDBR.
+WriteSummary write_patch_object(const Selection &sel, const std::vector<AddressTaken> &addrs,
+                                const elf::Object &patched, const Options &opts,
+                                const std::string &path);
 
 } // namespace kp::diffgen

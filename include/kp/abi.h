@@ -22,8 +22,9 @@
  * 3: kp_callbacks, kp_states and kp_shadows records.
  * 4: kp_values records (opt-in transfer of a changed global's initial value).
  * 5: kp_policy records (the faults that roll the patch back during probation).
+ * 6: kp_addrs records (target functions whose address the patch takes: IBT).
  */
-#define KP_ABI_VERSION 5
+#define KP_ABI_VERSION 6
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
@@ -35,6 +36,7 @@
 #define KP_SEC_SHADOWS	"kp_shadows"	/* struct kp_shadow_rec[] */
 #define KP_SEC_VALUES	"kp_values"	/* struct kp_value_rec[] */
 #define KP_SEC_POLICY	"kp_policy"	/* struct kp_policy_rec[] */
+#define KP_SEC_ADDRS	"kp_addrs"	/* struct kp_addr_rec[] */
 
 /* Object name of the kernel image; anything else is a module name. */
 #define KP_OBJ_VMLINUX	"vmlinux"
@@ -157,6 +159,24 @@ struct kp_policy_rec {
 	__u64 rollback_on;	/* KP_ROLLBACK_* */
 };
 
+/*
+ * A function of the target whose address the patch takes (a value an indirect
+ * call may use), written by diffgen when the target it was built against has
+ * ENDBR64 there (an IBT kernel, CONFIG_X86_KERNEL_IBT).  The core refuses the
+ * patch unless the running function still starts with ENDBR64: objtool sealed
+ * the ENDBR of every function whose address the kernel never takes, and the
+ * kernel poisons it at boot (or at module load); an indirect call to a poisoned
+ * or missing ENDBR faults with #CP on a CPU that enforces IBT.  kp-build
+ * refuses such a patch from the target's .ibt_endbr_seal already; this is the
+ * check of what the running kernel has.
+ */
+struct kp_addr_rec {
+	__u64 objname;		/* const char * */
+	__u64 name;		/* const char * */
+	__u64 sympos;
+	__u64 user;		/* const char *: the patch's function (or section) */
+};
+
 #ifdef __KERNEL__
 struct module;
 
@@ -200,6 +220,8 @@ struct kp_patch_rec {
 	__u64 values_end;
 	__u64 policy;		/* struct kp_policy_rec * */
 	__u64 policy_end;
+	__u64 addrs;		/* struct kp_addr_rec * */
+	__u64 addrs_end;
 };
 
 /*

@@ -32,6 +32,7 @@
 #include "probation.h"
 #include "records.h"
 #include "redirect.h"
+#include "ibt.h"
 #include "reloc.h"
 #include "shadow.h"
 #include "state.h"
@@ -153,6 +154,9 @@ int kp_object_resolve(struct kp_object *obj)
 	}
 
 	ret = kp_verify_syms(patch, obj);
+	if (ret)
+		goto fail;
+	ret = kp_verify_addrs(patch, obj);
 	if (ret)
 		goto fail;
 	ret = kp_apply_relocs(patch, obj);
@@ -410,7 +414,9 @@ static int kp_init_patch(struct kp_patch *patch)
 	}
 	i = kp_callbacks_init(patch);
 	i = i ?: kp_values_init(patch);
-	return i ? i : kp_check_records(patch);
+	if (i)
+		return i;
+	return kp_check_records(patch) ?: kp_check_addr_records(patch);
 }
 
 /* The end of a patch's life: with its last sysfs reference, if it had any. */

@@ -99,7 +99,7 @@ static int kp_check_strings(struct module *mod, const char *what,
 #define KP_CHECK_STRINGS(mod, what, type, rec, field, ...)		\
 ({									\
 	static const size_t offs[] = { __VA_ARGS__ };			\
-	static const char *const names[] = { "object name", "name" };	\
+	static const char *const names[] = { "object name", "name", "user" }; \
 	kp_check_strings(mod, what, KP_REC(type, rec, field),		\
 			 KP_REC(type, rec, field##_end), sizeof(type),	\
 			 offs, names, ARRAY_SIZE(offs));		\
@@ -158,7 +158,7 @@ static int kp_check_shadows(struct module *mod, const struct kp_patch_rec *rec)
 static int kp_check_bounds(struct module *mod, const struct kp_patch_rec *rec)
 {
 	const __u64 *b = &rec->funcs;
-	const __u64 *end = &rec->policy_end;
+	const __u64 *end = &rec->addrs_end;
 
 	for (; b < end; b += 2) {
 		if (kp_in_core(mod, b[0], b[1]))
@@ -208,6 +208,12 @@ int kp_records_check(struct module *mod, const struct kp_patch_rec *rec)
 				       rec, values,
 				       offsetof(struct kp_value_rec, objname),
 				       offsetof(struct kp_value_rec, name));
+	if (!ret)
+		ret = KP_CHECK_STRINGS(mod, "kp_addrs", struct kp_addr_rec,
+				       rec, addrs,
+				       offsetof(struct kp_addr_rec, objname),
+				       offsetof(struct kp_addr_rec, name),
+				       offsetof(struct kp_addr_rec, user));
 	if (!ret)
 		ret = KP_CHECK_STRINGS(mod, "kp_callbacks",
 				       struct kp_callback_rec, rec, callbacks,

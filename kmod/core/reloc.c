@@ -36,7 +36,7 @@ static const struct kp_reloc_rec *kp_relocs_end(struct kp_patch *patch)
 		patch->rec->relocs_end;
 }
 
-static bool kp_has_object(struct kp_patch *patch, const char *objname)
+bool kp_patch_has_object(struct kp_patch *patch, const char *objname)
 {
 	struct kp_object *obj;
 
@@ -58,7 +58,7 @@ int kp_check_records(struct kp_patch *patch)
 
 	KP_FOR_EACH_REC(s, kp_syms_begin(patch), kp_syms_end(patch)) {
 		objname = (const char *)(unsigned long)s->objname;
-		if (!objname || !s->name || !kp_has_object(patch, objname)) {
+		if (!objname || !s->name || !kp_patch_has_object(patch, objname)) {
 			pr_err("%s: kp_syms record of %s, an object the patch replaces no function in\n",
 			       patch->name, objname ? objname : "(null)");
 			return -EINVAL;
@@ -66,7 +66,7 @@ int kp_check_records(struct kp_patch *patch)
 	}
 	KP_FOR_EACH_REC(r, kp_relocs_begin(patch), kp_relocs_end(patch)) {
 		objname = (const char *)(unsigned long)r->objname;
-		if (!objname || !r->name || !kp_has_object(patch, objname)) {
+		if (!objname || !r->name || !kp_patch_has_object(patch, objname)) {
 			pr_err("%s: kp_relocs record of %s, an object the patch replaces no function in\n",
 			       patch->name, objname ? objname : "(null)");
 			return -EINVAL;

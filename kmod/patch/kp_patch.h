@@ -58,6 +58,21 @@ void kp_unregister_patch(struct module *mod, const struct kp_patch_rec *rec);
 	}
 
 /*
+ * @user (a string naming the patch's code) takes the address of function
+ * @fname of @obj: the core refuses the patch unless it starts with ENDBR64 in
+ * the running kernel (struct kp_addr_rec).
+ */
+#define KP_ADDR(obj, fname, pos, userstr)				\
+	static const struct kp_addr_rec __used __aligned(8)		\
+	__section("kp_addrs")						\
+	__UNIQUE_ID(kp_addr) = {					\
+		.objname = (__u64)(unsigned long)(obj),			\
+		.name = (__u64)(unsigned long)(fname),			\
+		.sympos = (pos),					\
+		.user = (__u64)(unsigned long)(userstr),		\
+	}
+
+/*
  * State transfer (issue 15): callbacks, states and shadow variable ids.  The
  * shadow variable API itself is in kp_shadow.h.
  *
@@ -119,5 +134,6 @@ extern const struct kp_state_rec __kp_states_start[], __kp_states_end[];
 extern const struct kp_shadow_rec __kp_shadows_start[], __kp_shadows_end[];
 extern const struct kp_value_rec __kp_values_start[], __kp_values_end[];
 extern const struct kp_policy_rec __kp_policy_start[], __kp_policy_end[];
+extern const struct kp_addr_rec __kp_addrs_start[], __kp_addrs_end[];
 
 #endif /* KP_PATCH_H */

@@ -39,6 +39,8 @@ static const struct kp_value_rec __kp_values_none[0] __used
 	__section(KP_SEC_VALUES);
 static const struct kp_policy_rec __kp_policy_none[0] __used
 	__section(KP_SEC_POLICY);
+static const struct kp_addr_rec __kp_addrs_none[0] __used
+	__section(KP_SEC_ADDRS);
 
 #define KP_PTR(p) ((__u64)(unsigned long)(p))
 
@@ -65,6 +67,8 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 	.values_end = KP_PTR(__kp_values_end),
 	.policy = KP_PTR(__kp_policy_start),
 	.policy_end = KP_PTR(__kp_policy_end),
+	.addrs = KP_PTR(__kp_addrs_start),
+	.addrs_end = KP_PTR(__kp_addrs_end),
 };
 
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)

@@ -108,6 +108,11 @@ REFUSALS = [
      r"kp_test_initstr: kp_syms record 0: its name \(at kp_init_name\+0x0/0x\w+ "
      r"\[kp_test_initstr\]\) is not a string in the patch "
      r"module's core text or read-only data"),
+    # issue 24, item 2: the core's check of the sealed-ENDBR gate: a function whose
+    # address the patch takes must start with ENDBR64 in the running kernel.
+    ("kp_test_noendbr", "",
+     r"kp_test_noendbr: kp_cmdline_proc_show takes the address of seq_printf\+0x0/0x\w+, "
+     r"which starts with [0-9a-f ]{11}, not ENDBR64, in the running kernel .*#CP: refused"),
     ("kp_test_cmdline", "echo 0 > /proc/sys/kernel/ftrace_enabled",
      r"cannot register the ftrace handler on cmdline_proc_show \(vmlinux\): -16"),
 ]

@@ -4,9 +4,12 @@
 // them and take the address of the open one; taking the address of the sealed one or of
 // the ENDBR-less one, from code or from data, is refused, naming the user and the
 // function, and no output is written.
+#include <cstddef>
 #include <filesystem>
+#include <map>
 
 #include "helpers.h"
+#include "kp/abi.h"
 #include "ksym/symbols.h"
 
 namespace {
@@ -92,7 +95,18 @@ TEST(SealedEndbr, CallsAndOpenAddressesPass)
 {
 	Kernel k = fake_ibt_kernel("endbr-pass");
 	auto r = patch(k, "calls", "sealed_fn(); bare_fn(); hook = open_fn;");
-	EXPECT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	// One kp_addrs record, for open_fn (user): the core checks its live ENDBR.
+	auto out = kp::test::load_object((k.dir / "calls" / "out.o").string());
+	const kp::elf::Section *addrs = out->section(KP_SEC_ADDRS);
+	ASSERT_NE(addrs, nullptr);
+	ASSERT_EQ(addrs->size(), sizeof(kp_addr_rec));
+	std::map<uint64_t, std::string> strings; // field offset -> string
+	for (const auto &rel : addrs->relocs)
+		if (auto s = rel.sym->sec->string_at(static_cast<uint64_t>(rel.addend)))
+			strings[rel.offset] = std::string(*s);
+	EXPECT_EQ(strings[offsetof(kp_addr_rec, name)], "open_fn");
+	EXPECT_EQ(strings[offsetof(kp_addr_rec, user)], "user");
 }
 
 TEST(SealedEndbr, AddressOfSealedFunctionIsRefused)

@@ -15,6 +15,9 @@
  *   KP_INIT_CB       a pre_unpatch callback in .init.text
  *   KP_INIT_DTOR     a shadow destructor (KP_SHADOW_ID) in .init.text
  *   KP_INIT_STR      a kp_syms record whose name is __initconst
+ *   KP_ADDR_NO_ENDBR a kp_addrs record: the replacement takes the address of
+ *                    seq_printf, built as if for an IBT kernel (where it would
+ *                    start with ENDBR64); the test kernel has no IBT
  */
 #include <linux/elf.h>
 #include <linux/seq_file.h>
@@ -78,6 +81,9 @@ static void __init kp_init_dtor(void *obj, void *data)
 KP_SHADOW_ID(7, kp_init_dtor);
 #endif
 
+#ifdef KP_ADDR_NO_ENDBR
+KP_ADDR(KP_OBJ_VMLINUX, "seq_printf", 0, "kp_cmdline_proc_show");
+#endif
 #ifdef KP_ORPHAN_SYM
 KP_SYM("kp_test_target", "kp_target_secret", 0, seq_printf);
 #endif
