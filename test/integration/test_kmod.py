@@ -113,6 +113,8 @@ REFUSALS = [
     ("kp_test_noendbr", "",
      r"kp_test_noendbr: kp_cmdline_proc_show takes the address of seq_printf\+0x0/0x\w+, "
      r"which starts with [0-9a-f ]{11}, not ENDBR64, in the running kernel .*#CP: refused"),
+    ("kp_test_orphanaddr", "",
+     r"kp_test_orphanaddr: kp_addrs record of kp_test_target, an object the patch replaces no function in"),
     ("kp_test_cmdline", "echo 0 > /proc/sys/kernel/ftrace_enabled",
      r"cannot register the ftrace handler on cmdline_proc_show \(vmlinux\): -16"),
 ]

@@ -18,6 +18,7 @@
  *   KP_ADDR_NO_ENDBR a kp_addrs record: the replacement takes the address of
  *                    seq_printf, built as if for an IBT kernel (where it would
  *                    start with ENDBR64); the test kernel has no IBT
+ *   KP_ORPHAN_ADDR   a kp_addrs record of an object it replaces nothing in
  */
 #include <linux/elf.h>
 #include <linux/seq_file.h>
@@ -83,6 +84,9 @@ KP_SHADOW_ID(7, kp_init_dtor);
 
 #ifdef KP_ADDR_NO_ENDBR
 KP_ADDR(KP_OBJ_VMLINUX, "seq_printf", 0, "kp_cmdline_proc_show");
+#endif
+#ifdef KP_ORPHAN_ADDR
+KP_ADDR("kp_test_target", "kp_target_value", 0, "kp_cmdline_proc_show");
 #endif
 #ifdef KP_ORPHAN_SYM
 KP_SYM("kp_test_target", "kp_target_secret", 0, seq_printf);
