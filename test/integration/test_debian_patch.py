@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from e2e import CHECK_FN, parse_checks
-from paths import PATCHES, tool
+from paths import HERE, PATCHES, tool
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "vm-images"))
@@ -40,6 +40,8 @@ FEATURES = {
     "fuse": (PATCHES / "module-fuse-param.patch", PATCHES / "module-fuse-param.test"),
     "stack-a": (PATCHES / "stacking/stack-a.patch", PATCHES / "stacking/stack-a.test"),
     "stack-b": (PATCHES / "stacking/stack-b.patch", PATCHES / "stacking/stack-b.test"),
+    # Calls fat's exports: depends=fat, loaded by kpctl as modprobe would (issue 23).
+    "vfat": (HERE / "patches-debian/module-vfat-depends.patch", None),
 }
 DEMO_TEST = "#!/bin/sh\ntest \"$(uname -m)\" = kp-demo-fixed\n"
 
@@ -117,9 +119,17 @@ def test_patches_work_on_debians_own_kernel(debian, built, tmp_path):
     s += [f"kpctl unload {ko[n]} --timeout 30 || echo 'UNLOADFAIL {n}'"
           for n in reversed(singles + ["fuse"])]
     s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in singles + ["fuse"]]
+    # A patch whose code calls another module's exports (depends=fat): kpctl loads fat
+    # first; the patch waits for its target, vfat, which is not loaded.
+    s += ["grep -q '^fat ' /proc/modules && echo FAT-ALREADY",
+          f"kpctl load {ko['vfat']} --timeout 30 || echo 'LOADFAIL vfat'",
+          "grep -q '^fat ' /proc/modules && echo FAT-LOADED",
+          "modprobe vfat && grep -q '^vfat ' /proc/modules && echo VFAT-LOADED",
+          "kpctl status --json",
+          f"kpctl unload {ko['vfat']} --timeout 30 || echo 'UNLOADFAIL vfat'"]
     s += ["kpctl list", "rmmod kp_core && echo CORE-REMOVED"]
     r = kpvm.run("\n".join(s) + "\n", guest_files(built, tmp_path), timeout=400,
-                 kernel="debian-cloud", modules=["fuse"],
+                 kernel="debian-cloud", modules=["fuse", "vfat"],
                  log_dir=kpvm.BUILD / "test-logs" / "debian_patches")
     assert r.ok, r.describe()
     out = r.output
@@ -136,6 +146,8 @@ def test_patches_work_on_debians_own_kernel(debian, built, tmp_path):
     assert c.get(("stack-a", "b-unloaded")) == "pass", out
     assert c.get(("stack-a", "all-unloaded")) == "fail", out
     assert "CORE-REMOVED" in out, out
+    assert "FAT-ALREADY" not in out and "FAT-LOADED" in out and "VFAT-LOADED" in out, out
+    assert re.search(r"loaded module fat, which patch kp_vfat needs", out), out
     taint = int(re.search(r"^TAINT (\d+)$", out, re.M).group(1))
     assert taint & (1 << 15), f"TAINT_LIVEPATCH not set while patched: {taint:#x}"
 

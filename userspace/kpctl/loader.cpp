@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "module_fd.h"
 #include "module_file.h"
 #include "paths.h"
+#include "support/process.h"
 #include "sysfs.h"
 
 namespace fs = std::filesystem;
@@ -51,6 +53,67 @@ std::vector<std::string> core_candidates(const std::string &cli, const std::stri
 	c.push_back((fs::path(patch_path).parent_path() / "kp_core.ko").string());
 	c.push_back(paths::installed_core(running_release()));
 	return c;
+}
+
+namespace {
+
+// modprobe's own words, on one line.
+std::string one_line(std::string s)
+{
+	while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+		s.pop_back();
+	for (char &c : s)
+		if (c == '\n')
+			c = ' ';
+	return s;
+}
+
+} // namespace
+
+std::vector<std::string> load_dependencies(const ModuleInfo &m)
+{
+	std::vector<std::string> loaded;
+	for (const std::string &list : m.modinfo.values("depends")) {
+		for (size_t b = 0; b <= list.size();) {
+			size_t e = std::min(list.find(',', b), list.size());
+			std::string dep = list.substr(b, e - b);
+			b = e + 1;
+			if (dep.empty() || dep == core_module_name || module_loaded(dep))
+				continue;
+			auto r = support::run_process({"modprobe", dep}, {}, {}, 60);
+			if (r && r->status == 0 && module_loaded(dep)) {
+				loaded.push_back(dep);
+				continue;
+			}
+			remove_dependencies(loaded);
+			std::string why =
+			        !r ? r.error().message()
+			           : (r->timed_out
+			                      ? "timed out after 60 s"
+			                      : "exit status " + std::to_string(r->status) +
+			                                (r->output.empty()
+			                                         ? ""
+			                                         : ": " + one_line(r->output)));
+			throw Error(Exit::load_failed,
+			            "patch " + m.name + " needs module " + dep +
+			                    " (its depends=), which modprobe " + dep +
+			                    " could not load (" + why +
+			                    "); nothing was loaded; install the kernel's modules "
+			                    "package, or load " +
+			                    dep + " first");
+		}
+	}
+	return loaded;
+}
+
+bool remove_dependencies(const std::vector<std::string> &names)
+{
+	bool ok = true;
+	for (auto it = names.rbegin(); it != names.rend(); ++it) {
+		auto r = support::run_process({"modprobe", "-r", *it}, {}, {}, 60);
+		ok &= r && r->status == 0;
+	}
+	return ok;
 }
 
 bool ensure_core(const std::string &cli, const std::string &patch_path)

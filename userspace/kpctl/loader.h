@@ -25,6 +25,18 @@ int remove_module(const std::string &name);
 // beside @patch_path, paths::installed_core (/lib/modules/$(uname -r)/extra/kp_core.ko).
 std::vector<std::string> core_candidates(const std::string &cli, const std::string &patch_path);
 
+struct ModuleInfo;
+
+// The modules @m needs besides kp_core (its .modinfo depends=: modules whose exports it
+// calls) that are not loaded, loaded as modprobe(8) does, by `modprobe NAME` (which finds
+// them, and what they need, among the running kernel's modules).  Returns the ones this
+// call loaded, in order.  Throws Error(load_failed) naming the module and modprobe's
+// words when one cannot be loaded, after removing those it loaded.
+std::vector<std::string> load_dependencies(const ModuleInfo &m);
+// `modprobe -r` of @names, last first (those load_dependencies loaded); false if one
+// could not be removed.
+bool remove_dependencies(const std::vector<std::string> &names);
+
 // Loads the core module if it is not loaded.  Returns true if this call loaded it.
 // The first candidate that exists is opened with ModuleFd::open_trusted.  Throws
 // Error(core_missing) if no candidate exists, Error(untrusted_module) if the one found

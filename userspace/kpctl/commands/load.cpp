@@ -46,6 +46,26 @@ private:
 	bool keep_ = false;
 };
 
+// Removes the dependencies this command loaded if the patch did not make it in.
+class DependencyGuard {
+public:
+	explicit DependencyGuard(std::vector<std::string> names) : names_(std::move(names)) {}
+	~DependencyGuard()
+	{
+		if (!keep_ && !remove_dependencies(names_))
+			std::cerr << "kpctl: note: could not remove every module loaded for this "
+			             "attempt\n";
+	}
+	DependencyGuard(const DependencyGuard &) = delete;
+	DependencyGuard &operator=(const DependencyGuard &) = delete;
+	const std::vector<std::string> &names() const { return names_; }
+	void keep() { keep_ = true; }
+
+private:
+	std::vector<std::string> names_;
+	bool keep_ = false;
+};
+
 // Loads the module, waiting while another patch is in transition.  A refusal
 // quotes the core's log lines of that attempt.
 void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name, unsigned timeout_s,
@@ -154,7 +174,13 @@ Exit cmd_load(const LoadOptions &o)
 		progress("loaded the core module kp_core");
 	CoreGuard core_guard(core_loaded_here);
 
+	// The modules whose exports the patch calls, as modprobe would load them.
+	DependencyGuard deps(load_dependencies(m));
+	for (const auto &d : deps.names())
+		progress("loaded module " + d + ", which patch " + name + " needs (depends=)");
+
 	insert(o, file, name, timeout_s, deadline, canary);
+	deps.keep();
 	if (o.rollback_on) {
 		// Faults before this write are judged by the records' policy alone: stricter.
 		if (int err = write_rollback_on(name, *o.rollback_on); err != 0)
