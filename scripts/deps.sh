@@ -8,6 +8,8 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod util-linux
 	bison flex bc libssl-dev dwarves xz-utils rsync
 	linux-source-6.1
+	# make install and its test (issue 26): the man pages, systemd-analyze verify.
+	lowdown help2man systemd
 )
 
 missing=()
