@@ -11,6 +11,7 @@
 #   make bench    benchmarks (docs/benchmarks.md)
 #   make install  the tools, kp_core.ko, the man pages and the boot unit under
 #                 $(DESTDIR)$(PREFIX) (PREFIX=/usr/local; docs/kpctl.md, "Installing")
+#   make deb      kp itself as a Debian package, build/deb/kp_VERSION_amd64.deb
 
 BUILD     := $(CURDIR)/build
 KDIR      ?= $(BUILD)/linux
@@ -22,7 +23,7 @@ PYTEST    ?= /usr/bin/python3 -m pytest
 TEST_WORKERS ?= 2
 
 .PHONY: deps all kernel modules fs-tree check unit integration demo demo-debian bench clean \
-	install install-tools install-core
+	install install-tools install-core deb
 
 # Where `make install` puts things (as a distribution package would, under DESTDIR).
 # kpctl's state folder and module root are fixed when kpctl is built (CMake cache
@@ -38,7 +39,7 @@ STATEDIR ?= /var/lib/kp
 # kp has no release numbers yet: 0~gitDATE.COMMIT sorts by commit date.
 KP_VERSION ?= $(shell git log -1 --date=format:%Y%m%d --format='0~git%cd.%h' 2>/dev/null || echo 0~local)
 # The tools' man pages (section 1) are their --help (help2man); kpctl's is docs/kpctl.md.
-MAN1     := kp-build diffgen kp-run-pre
+MAN1     := kp-build diffgen kp-run-pre kp-package
 # kp-build's own files at run time (source_dir.h): found in $(DATADIR) beside bin/.
 KP_DATA  := $(shell find kmod/core kmod/patch include/kp -type f \
               \( -name '*.[ch]' -o -name '*.lds' -o -name Kbuild -o -name Makefile \) \
@@ -80,14 +81,14 @@ demo-debian: all
 bench: all kernel modules
 	@bash scripts/bench.sh
 
-# The tools (kp-build, diffgen, kp-run-pre in BINDIR; kpctl in SBINDIR),
+# The tools (kp-build, diffgen, kp-run-pre, kp-package in BINDIR; kpctl in SBINDIR),
 # kp-build's files (DATADIR), the man pages and kp.service.  `make all` first.
 install-tools:
 	@test -x $(BUILD)/bin/kpctl || { echo "install: nothing built; run make all" >&2; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/bin/kp-build $(BUILD)/bin/diffgen $(BUILD)/bin/kp-run-pre \
-		$(DESTDIR)$(BINDIR)/
+		patch-tools/kp-package $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/bin/kpctl $(DESTDIR)$(SBINDIR)/
 	for f in $(KP_DATA); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 	install -d $(DESTDIR)$(MANDIR)/man1
@@ -111,6 +112,11 @@ install-core:
 		$(DESTDIR)$(MODROOT)/$$(cat $(KDIR)/include/config/kernel.release)/extra/kp_core.ko
 
 install: install-tools install-core
+
+# kp itself as a .deb (dist/deb/build-kp-deb.sh): the tools, kp-build's files, kpctl(8) and
+# kp.service enabled, from what `make all` built; lintian checks it.
+deb:
+	@KP_VERSION='$(KP_VERSION)' bash dist/deb/build-kp-deb.sh $(BUILD)
 
 # Works on a clone that built nothing: kmod/'s clean needs no kernel tree.
 clean:

@@ -1,15 +1,25 @@
-"""Patches survive reboots (issue 26).
+"""Patches survive reboots and ship as Debian packages (issue 26).
 
 Host only (no guest):
   - `make install` lays out the tools, kp-build's files, kpctl(8) and kp.service under
     DESTDIR/PREFIX; `systemd-analyze verify` finds the unit clean in that root;
+  - kp-package makes one package per release (name, version, Depends, payload, maintainer
+    scripts) and writes nothing when an input is refused;
+  - `dpkg --root` on a scratch root runs its maintainer scripts there (chrootless,
+    $DPKG_ROOT) and puts the patch where kp.service's `kpctl load --all` finds it; removing
+    it takes it out again;
+  - an apt sandbox (its own Dir options) over a repository made with dpkg-scanpackages sees
+    the package, its Phased-Update-Percentage and the version that supersedes it, and
+    refuses a package whose kernel is not installed.
 Two boots of the test kernel (test_boot_persistence):
   1. booted with kp.enable=0: `kpctl install` of three patches (kp_test_cmdline2, then
      kp_test_cmdline, then kp_test_pb_ok); kp_test_pb_ok is loaded once and rolled back
      (--check false); kp.service's ExecStart (read from the installed unit) loads nothing;
      the state folder is passed back to the host;
   2. booted with that state folder: ExecStart loads both patches in their order (the last
-     loaded wins /proc/cmdline: kp_test_cmdline's v1) and leaves the rolled-back one out.
+     loaded wins /proc/cmdline: kp_test_cmdline's v1) and leaves the rolled-back one out;
+     then a kp-patch package's postinst (payload and scripts from the .deb) loads its patch
+     on top and its prerm unloads and uninstalls it.
 """
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ import io
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -37,7 +48,7 @@ def release() -> str:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """`make install-tools` into a scratch DESTDIR with Debian's paths."""
+    """`make install-tools` into a scratch DESTDIR with Debian's paths (as make deb does)."""
     tool("kpctl")
     dest = tmp_path_factory.mktemp("destdir")
     subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "install-tools",
@@ -52,9 +63,28 @@ def exec_start(unit: Path) -> list[str]:
     return shlex.split(lines[0][len("ExecStart="):])
 
 
+def kp_package(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, KPCTL=str(tool("kpctl")))
+    proc = subprocess.run([str(REPO / "patch-tools/kp-package"),
+                           "--maintainer", "kp tests <kp-tests@example.org>", *args], env=env,
+                          capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def patch_dir(kmods, name: str, tmp: Path) -> Path:
+    """NAME.ko with its kp_core.ko beside it, as kp-build writes them."""
+    d = tmp / name
+    d.mkdir()
+    shutil.copy(kmods[name], d / f"{name}.ko")
+    shutil.copy(kmods["kp_core"], d / "kp_core.ko")
+    return d / f"{name}.ko"
+
+
 def test_make_install_layout(installed):
     for f in ("usr/bin/kp-build", "usr/bin/diffgen", "usr/bin/kp-run-pre",
-              "usr/sbin/kpctl"):
+              "usr/bin/kp-package", "usr/sbin/kpctl"):
         assert os.access(installed / f, os.X_OK), f
     for f in ("usr/share/kp/kmod/core/Kbuild", "usr/share/kp/kmod/core/core.c",
               "usr/share/kp/kmod/patch/kp_patch.h", "usr/share/kp/include/kp/abi.h",
@@ -68,7 +98,7 @@ def test_make_install_layout(installed):
     proc = subprocess.run(["lexgrog", str(installed / "usr/share/man/man8/kpctl.8.gz")],
                           capture_output=True, text=True)
     assert "kpctl - load, unload and inspect kp live patches" in proc.stdout, proc.stdout
-    for t in ("kp-build", "diffgen", "kp-run-pre"):
+    for t in ("kp-build", "diffgen", "kp-run-pre", "kp-package"):
         page = gzip.decompress((installed / f"usr/share/man/man1/{t}.1.gz").read_bytes())
         assert b".SH OPTIONS" in page or b".SH DESCRIPTION" in page, t
     unit = installed / "lib/systemd/system/kp.service"
@@ -95,6 +125,150 @@ def test_make_install_layout(installed):
         assert proc.returncode != 0 and "kpctl" in proc.stderr, proc.stderr
     finally:
         (installed / "usr/sbin/kpctl.moved").rename(installed / "usr/sbin/kpctl")
+
+
+def deb_field(deb: Path, field: str) -> str:
+    return subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_kp_package_and_dpkg_root(kmods, tmp_path):
+    rel = release()
+    ko = patch_dir(kmods, "kp_test_state_none", tmp_path)
+    out = tmp_path / "debs"
+    debs = [Path(p) for p in kp_package("--version", "1", "-o", str(out), str(ko))
+            .stdout.split()]
+    pkg = f"kp-patch-kp-test-state-none-{rel}"
+    assert [d.name for d in debs] == [f"{pkg}_1_amd64.deb"]
+    deb = debs[0]
+    assert deb_field(deb, "Package") == pkg
+    assert deb_field(deb, "Depends") == f"linux-image-{rel}, kp"
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
+                             check=True).stdout
+    for f in (f"./usr/lib/kp/patches/{rel}/kp_test_state_none/kp_test_state_none.ko",
+              f"./usr/lib/kp/patches/{rel}/kp_test_state_none/kp_core.ko"):
+        assert re.search(rf"^-rw-r--r-- root/root .* {re.escape(f)}$", listing, re.M), listing
+
+    # A refused input: nothing written.
+    bad = tmp_path / "bad"
+    proc = kp_package("-o", str(bad), str(ko), str(kmods["kp_core"]), check=False)
+    assert proc.returncode == 1 and "nothing was written" in proc.stderr, proc.stderr
+    assert str(kmods["kp_core"]) in proc.stderr
+    assert not bad.exists()
+
+    # dpkg --root: the maintainer scripts run for that root ($DPKG_ROOT), never loading.
+    root = tmp_path / "root"
+    for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"):
+        (root / d).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text("")
+    env = dict(os.environ, PATH=f"{tool('kpctl').parent}:{os.environ['PATH']}")
+    dpkg = ["dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends",
+            "--log=/dev/null"]
+    proc = subprocess.run(dpkg + ["-i", str(deb)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    state = root / "var/lib/kp" / rel
+    assert (state / "kp_test_state_none/kp_test_state_none.ko").read_bytes() == \
+        (tmp_path / "kp_test_state_none/kp_test_state_none.ko").read_bytes()
+    listed = subprocess.run([str(tool("kpctl")), "list", "--installed", "--release", rel],
+                            env=dict(env, KPCTL_STATE_DIR=str(root / "var/lib/kp")),
+                            capture_output=True, text=True, check=True).stdout
+    assert "1. kp_test_state_none (module build ID" in listed, listed
+    assert "PROBLEM" not in listed, listed
+    proc = subprocess.run(dpkg + ["-r", pkg], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (state / "kp_test_state_none").exists()
+    assert "kp_test_state_none" not in (state / "order").read_text()
+
+
+def test_lintian(kmods, tmp_path):
+    """kp's own package (make deb) and a patch package: lintian clean at warning level,
+    without overrides."""
+    proc = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "deb"],
+                          env=dict(os.environ, KP_DEB_LINTIAN="0",
+                                   KP_MAINTAINER="kp tests <kp-tests@example.org>"),
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    kp_deb = Path(proc.stdout.strip().splitlines()[-1])
+    assert kp_deb.name.startswith("kp_") and kp_deb.is_file(), proc.stdout
+    listing = subprocess.run(["dpkg-deb", "-c", str(kp_deb)], capture_output=True, text=True,
+                             check=True).stdout
+    for f in ("./usr/sbin/kpctl", "./usr/bin/kp-build", "./usr/bin/kp-package",
+              "./usr/share/man/man1/kp-build.1.gz", "./usr/share/man/man1/kp-package.1.gz",
+              "./lib/systemd/system/kp.service", "./usr/share/man/man8/kpctl.8.gz",
+              "./usr/share/kp/kmod/core/core.c"):
+        assert re.search(rf" {re.escape(f)}$", listing, re.M), f
+    ko = patch_dir(kmods, "kp_test_cmdline", tmp_path)
+    patch_deb = Path(kp_package("-o", str(tmp_path), str(ko)).stdout.split()[0])
+    proc = subprocess.run(["lintian", "--fail-on", "error,warning", str(kp_deb),
+                           str(patch_deb)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_apt_repository_phasing_and_superseding(kmods, tmp_path):
+    """The fleet recipe of docs/kpctl.md ("Debian packages"), in an apt sandbox."""
+    rel = release()
+    ko = patch_dir(kmods, "kp_test_state_none", tmp_path)
+    repo = tmp_path / "repo"
+    kp_package("--version", "1", "-o", str(repo), str(ko))
+    kp_package("--version", "2", "-o", str(repo), str(ko))
+    pkg = f"kp-patch-kp-test-state-none-{rel}"
+    # Version 2 goes to 0 % of the fleet first.
+    (tmp_path / "extra").write_text(f"{pkg} Phased-Update-Percentage 0\n")
+    packages = subprocess.run(["dpkg-scanpackages", "-m", "-e", str(tmp_path / "extra"), "."],
+                              cwd=repo, capture_output=True, text=True, check=True).stdout
+    (repo / "Packages").write_text(packages)
+    sandbox = tmp_path / "apt"
+    for d in ("state/lists/partial", "cache/archives/partial", "etc/apt.conf.d",
+              "etc/preferences.d", "etc/sources.list.d"):
+        (sandbox / d).mkdir(parents=True)
+    (sandbox / "etc/sources.list").write_text(f"deb [trusted=yes] file:{repo} ./\n")
+
+    def status(*stanzas: tuple[str, str]) -> str:
+        return "".join(f"Package: {p}\nStatus: install ok installed\nPriority: optional\n"
+                       f"Section: misc\nMaintainer: x <x@x>\nArchitecture: amd64\n"
+                       f"Version: {v}\nDescription: x\n\n" for p, v in stanzas)
+    (sandbox / "status").write_text(status((f"linux-image-{rel}", "1"), ("kp", "1"),
+                                           (pkg, "1")))
+    conf = sandbox / "apt.conf"
+    conf.write_text(f'Dir "{sandbox}/";\nDir::State "state/";\n'
+                    f'Dir::State::status "{sandbox}/status";\nDir::Cache "cache/";\n'
+                    f'Dir::Etc "etc/";\nDir::Log "log/";\nDebug::NoLocking "true";\n'
+                    'APT::Architecture "amd64";\n'
+                    'APT::Machine-ID "5bd4cba9a5e1f8f2a3fb5ba1a1a5f8d2";\n')
+    env = dict(os.environ, APT_CONFIG=str(conf), LC_ALL="C")
+
+    def apt(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(list(args), env=env, capture_output=True, text=True)
+        if check:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    apt("apt-get", "update", "-q")
+    policy = apt("apt-cache", "policy", pkg).stdout
+    assert re.search(r"Installed: 1\n\s+Candidate: 2", policy), policy
+    assert "phased 0%" in policy, policy
+    upgrade = apt("apt-get", "-s", "upgrade").stdout
+    # APT 2.6 says "kept back" (later versions: "deferred due to phasing"); the same
+    # repository at 100 % (below) upgrades it, so phasing alone held it.
+    assert re.search(rf"(kept back|deferred due to phasing):\n\s+{re.escape(pkg)}\n", upgrade), \
+        upgrade
+    assert f"Inst {pkg}" not in upgrade, upgrade
+
+    # The next wave: 100 %.
+    (tmp_path / "extra").write_text(f"{pkg} Phased-Update-Percentage 100\n")
+    packages = subprocess.run(["dpkg-scanpackages", "-m", "-e", str(tmp_path / "extra"), "."],
+                              cwd=repo, capture_output=True, text=True, check=True).stdout
+    (repo / "Packages").write_text(packages)
+    apt("apt-get", "update", "-q")
+    upgrade = apt("apt-get", "-s", "upgrade").stdout
+    assert re.search(rf"^Inst {re.escape(pkg)} \[1\] \(2 ", upgrade, re.M), upgrade
+
+    # A machine without that kernel: apt refuses the package by its dependency.
+    (sandbox / "status").write_text(status(("kp", "1")))
+    proc = apt("apt-get", "-s", "install", pkg, check=False)
+    assert proc.returncode != 0, proc.stdout
+    assert f"Depends: linux-image-{rel} but it is not installable" in proc.stdout, proc.stdout
 
 
 GUEST_PRELUDE = r"""
@@ -151,6 +325,19 @@ $EXEC_START > /tmp/again.out 2>&1 || fail "a second ExecStart failed: $(cat /tmp
 grep -q "kp_test_cmdline is loaded already" /tmp/again.out || fail "second run: $(cat /tmp/again.out)"
 echo "STEP persistence ok"
 
+echo "== package maintainer scripts"
+sh /kp/deb/postinst configure || fail "postinst"
+case "$(cat /proc/cmdline)" in
+kp-state-v3*) ;; # kp_test_state_none's line
+*) fail "postinst: /proc/cmdline is $(cat /proc/cmdline)" ;;
+esac
+kpctl list --installed | grep -q "4. kp_test_state_none " || fail "postinst did not install"
+sh /kp/deb/prerm remove || fail "prerm"
+[ -d $K/kp_test_state_none ] && fail "prerm left the patch loaded"
+[ "$(cat /proc/cmdline)" = kp-patched-v1 ] || fail "prerm: /proc/cmdline is $(cat /proc/cmdline)"
+kpctl list --installed | grep -q kp_test_state_none && fail "prerm did not uninstall"
+[ -d $S/kp_test_state_none ] && fail "prerm left the patch folder"
+echo "STEP package ok"
 """
 
 
@@ -173,8 +360,16 @@ def test_boot_persistence(vm, kmods, installed, tmp_path):
         # The guest's own tar of its state folder (data_filter where Python has it).
         t.extractall(state, **({"filter": "tar"} if hasattr(tarfile, "data_filter") else {}))
 
-    files["/var/lib/kp"] = state
-    for k in mods:
+    # The package of a fourth patch: payload and maintainer scripts from the .deb.
+    ko = patch_dir(kmods, "kp_test_state_none", tmp_path)
+    deb = Path(kp_package("-o", str(tmp_path / "debs"), str(ko)).stdout.split()[0])
+    payload, scripts = tmp_path / "payload", tmp_path / "scripts"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(payload)], check=True)
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(scripts)], check=True)
+    files.update({"/var/lib/kp": state, "/usr/lib/kp": payload / "usr/lib/kp",
+                  "/kp/deb/postinst": scripts / "postinst", "/kp/deb/prerm": scripts / "prerm"})
+    for k in list(mods):
         del files[k]
     second = vm.run(env + BOOT2, files, timeout=240)
-    assert "STEP persistence ok" in second.output, second.describe()
+    assert "STEP persistence ok" in second.output and "STEP package ok" in second.output, \
+        second.describe()
