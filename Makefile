@@ -120,5 +120,5 @@ deb:
 
 # Works on a clone that built nothing: kmod/'s clean needs no kernel tree.
 clean:
-	rm -rf $(USERSPACE) $(BUILD)/bin
+	rm -rf $(USERSPACE) $(BUILD)/bin $(BUILD)/deb
 	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR) clean; fi
