@@ -57,7 +57,7 @@ Architecture: amd64
 Maintainer: $MAINTAINER
 Installed-Size: $size
 Depends: $shlibs, kmod
-Recommends: python3, make, gcc, linux-kbuild-6.1 | linux-kbuild-6.12
+Recommends: python3, make, gcc
 Section: kernel
 Priority: optional
 Description: live patching for Linux long-term kernels
