@@ -105,6 +105,15 @@ int main(int argc, char **argv)
 	           "tree entries kept in the cache, least recently used removed first; 0: no limit "
 	           "(default $KP_BUILD_CACHE_MAX, else 3)")
 	        ->check(CLI::Range(0, 1000000));
+	auto *sign_key = app.add_option("--sign-key", opt.sign_key,
+	                                "sign the patch module and kp_core.ko with this private "
+	                                "key (PEM, or a PKCS#11 URI), by the kernel's "
+	                                "scripts/sign-file");
+	auto *sign_cert = app.add_option("--sign-cert", opt.sign_cert,
+	                                 "the X.509 certificate of --sign-key (the one the "
+	                                 "machines trust: built in, or enrolled with mokutil)");
+	sign_key->needs(sign_cert);
+	sign_cert->needs(sign_key);
 	app.add_flag("--explain", opt.explain, "print diffgen's report for each changed object");
 	app.add_flag("--keep-tmp", opt.keep_tmp, "keep the work directory");
 	app.add_flag("-v,--verbose", opt.verbose, "more detail");

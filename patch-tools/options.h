@@ -27,6 +27,8 @@ struct Options {
 	bool resolve_only = false; // print what was found for --kernel and stop
 	bool check_only = false;   // stop after run-pre (no module written)
 	bool cache_only = false;   // build the original tree into the cache, print its path
+	std::string sign_key;      // --sign-key: sign the module and kp_core.ko (stages/sign.h)
+	std::string sign_cert;     // --sign-cert
 };
 
 // "fix" -> "kp-fix"; names already starting with "kp" are kept.

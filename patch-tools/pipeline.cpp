@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "release_target.h"
 #include "run_pre.h"
+#include "sign.h"
 #include "source_dir.h"
 #include "support/files.h"
 #include "target.h"
@@ -235,6 +236,8 @@ public:
 		work_.remove_tree_async();
 		BuiltModule m = link(patches, link_objects);
 		module_check(m);
+		if (!opt_.sign_key.empty())
+			m = sign(m);
 		return m;
 	}
 
@@ -332,6 +335,18 @@ private:
 		           std::to_string(facts.syms) + " symbol record(s), vermagic '" +
 		           facts.vermagic + "', " + std::to_string(versions) +
 		           " symbol CRC(s) equal to the kernel's");
+	}
+
+	// --sign-key: signed copies of the module and of kp_core.ko (the cached core is never
+	// changed), installed instead of them.
+	BuiltModule sign(const BuiltModule &m)
+	{
+		Stage stage(progress_, "sign");
+		SignRequest req{tree_.kdir, opt_.sign_key, opt_.sign_cert, work_.path() + "/sign"};
+		auto signed_files = sign_modules(req, {m.ko, m.core}, log_);
+		stage.done("module and kp_core.ko signed (" + module_sig_hash(tree_.kdir) + ", " +
+		           fs::path(opt_.sign_cert).filename().string() + ")");
+		return {signed_files[0], signed_files[1], m.output};
 	}
 
 	const Options &opt_;

@@ -8,6 +8,11 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod util-linux
 	bison flex bc libssl-dev dwarves xz-utils rsync
 	linux-source-6.1
+	# make install / make deb / kp-package and their tests (issue 26): the man page,
+	# dpkg-deb, dpkg-shlibdeps and dpkg-scanpackages, lintian, systemd-analyze verify.
+	lowdown help2man dpkg-dev lintian systemd
+	# kp-build --sign-key and its test: sign-file is built with libssl-dev, checked by openssl.
+	openssl
 )
 
 missing=()

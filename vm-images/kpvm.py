@@ -178,7 +178,7 @@ def build_test_archive(workdir: Path, script: str, files: dict[str, str | Path])
         if not host.exists():
             raise FileNotFoundError(f"kpvm: file for guest path {guest} not found: {host}")
         wanted[guest] = host
-        for lib in shared_libraries(host):
+        for lib in [] if host.is_dir() else shared_libraries(host):  # a folder: copied whole
             wanted.setdefault(str(lib), lib)
     for guest, host in wanted.items():
         dest = root / guest.lstrip("/")

@@ -5,7 +5,8 @@
 
 namespace kp::build {
 
-// The repository holding kmod/, include/ and vm-images/: $KP_SOURCE_DIR, else the one
+// The repository holding kmod/, include/ and vm-images/: $KP_SOURCE_DIR, else
+// <executable's folder>/../share/kp when installed there (make install), else the one
 // kp-build was built from.
 std::string kp_source_dir();
 

@@ -14,7 +14,7 @@ std::string exit_codes_text()
 {
 	std::ostringstream s;
 	s << "Exit status:\n";
-	for (int c = 0; c <= static_cast<int>(Exit::rolled_back); c++)
+	for (int c = 0; c <= static_cast<int>(last_exit); c++)
 		s << "  " << (c < 10 ? " " : "") << c << "  " << exit_name(static_cast<Exit>(c))
 		  << "\n";
 	return s.str();
@@ -39,13 +39,22 @@ CommandLine::CommandLine()
 	add_unload();
 	add_canary();
 	add_reports();
+	add_install();
 }
 
 void CommandLine::add_load()
 {
 	auto *c = load_cmd_ =
 	        app_.add_subcommand("load", "load a patch module and wait until it is in force");
-	c->add_option("FILE", load_.file, "patch module (.ko)")->required();
+	auto *file = c->add_option("FILE", load_.file, "patch module (.ko)");
+	auto *all = c->add_flag("--all", load_all_,
+	                        "load every patch installed for the running kernel (kpctl "
+	                        "install), in their order, skipping those rolled back before");
+	file->excludes(all);
+	c->add_flag("--boot", load_all_opts_.boot,
+	            "with --all: the boot unit's run, which kp.enable=0 on the kernel command "
+	            "line turns off")
+	        ->needs(all);
 	add_timeout(c, load_.timeout, transition_timeout_help);
 	c->add_option("--core", load_.core, "kp_core.ko to load if the core is not loaded");
 	c->add_option("--probation", load_.probation.seconds,
@@ -87,6 +96,27 @@ void CommandLine::add_load()
 	k->footer(exit_codes_text());
 }
 
+void CommandLine::add_install()
+{
+	auto *c = install_cmd_ = app_.add_subcommand(
+	        "install", "keep a patch module (and its kp_core.ko) for its kernel release, "
+	                   "for kpctl load --all at boot");
+	c->add_option("FILE", install_.file, "patch module (.ko)")->required();
+	c->add_option("--core", install_.core,
+	              "the kp_core.ko it was built with (default: $KP_CORE, else kp_core.ko "
+	              "beside FILE)");
+	c->add_option("--release", install_.release,
+	              "kernel release to install it for (default: the running kernel's)");
+	c->footer(exit_codes_text());
+	auto *u = uninstall_cmd_ =
+	        app_.add_subcommand("uninstall", "forget an installed patch (loads nothing, "
+	                                         "unloads nothing)");
+	u->add_option("NAME", uninstall_name_, "patch name")->required();
+	u->add_option("--release", uninstall_release_,
+	              "kernel release (default: the running kernel's)");
+	u->footer(exit_codes_text());
+}
+
 void CommandLine::add_unload()
 {
 	auto *c = unload_cmd_ =
@@ -122,6 +152,11 @@ void CommandLine::add_reports()
 	              std::string("folder of installed patches (default ") +
 	                      paths::installed_patches("$(uname -r)") + ")");
 	l->add_flag("--json", list_json_, "JSON output");
+	auto *inst = l->add_flag("--installed", list_installed_,
+	                         "the patches kpctl install keeps for a release, in load order");
+	l->add_option("--release", list_release_,
+	              "with --installed: kernel release (default: the running kernel's)")
+	        ->needs(inst);
 	auto *i = info_cmd_ =
 	        app_.add_subcommand("info", "what a patch module contains, read from the file");
 	i->add_option("FILE", info_file_, "patch module (.ko)")->required();
@@ -148,8 +183,23 @@ Exit CommandLine::run() const
 	auto given = [](const CLI::App *cmd, const char *opt, const std::string &value) {
 		return cmd->count(opt) ? std::optional(value) : std::nullopt;
 	};
-	if (load_cmd_->parsed())
+	if (load_cmd_->parsed() && load_all_) {
+		LoadAllOptions o = load_all_opts_;
+		o.timeout = load_.timeout;
+		return cmd_load_all(o);
+	}
+	if (load_cmd_->parsed()) {
+		if (load_.file.empty())
+			throw Error(Exit::usage,
+			            "load needs FILE.ko or --all; see kpctl load --help");
 		return cmd_load(load_);
+	}
+	if (install_cmd_->parsed())
+		return cmd_install(install_);
+	if (uninstall_cmd_->parsed())
+		return cmd_uninstall(uninstall_name_, uninstall_release_);
+	if (list_cmd_->parsed() && list_installed_)
+		return cmd_list_installed(list_release_, list_json_);
 	if (confirm_cmd_->parsed())
 		return cmd_confirm(confirm_);
 	if (unload_cmd_->parsed())

@@ -28,9 +28,15 @@ private:
 	void add_unload();
 	void add_canary();
 	void add_reports();
+	void add_install();
 
 	CLI::App app_;
 	LoadOptions load_;
+	bool load_all_ = false;
+	LoadAllOptions load_all_opts_;
+	InstallOptions install_;
+	std::string uninstall_name_, uninstall_release_, list_release_;
+	bool list_installed_ = false;
 	ConfirmOptions confirm_;
 	UnloadOptions unload_;
 	CanaryOptions promote_, abort_;
@@ -38,7 +44,8 @@ private:
 	bool status_json_ = false, list_json_ = false, info_json_ = false;
 	CLI::App *load_cmd_ = nullptr, *confirm_cmd_ = nullptr, *unload_cmd_ = nullptr,
 	         *promote_cmd_ = nullptr, *abort_cmd_ = nullptr, *status_cmd_ = nullptr,
-	         *list_cmd_ = nullptr, *info_cmd_ = nullptr;
+	         *list_cmd_ = nullptr, *info_cmd_ = nullptr, *install_cmd_ = nullptr,
+	         *uninstall_cmd_ = nullptr;
 };
 
 } // namespace kp::ctl

@@ -24,6 +24,7 @@ const char *exit_name(Exit e)
 	case Exit::unload_failed: return "patch unload failed";
 	case Exit::untrusted_module: return "module file not root-only";
 	case Exit::rolled_back: return "patch rolled back";
+	case Exit::bad_state: return "installed patches damaged";
 	}
 	return "?";
 }

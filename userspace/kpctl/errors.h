@@ -26,7 +26,11 @@ enum class Exit : int {
 	untrusted_module = 15, // load: a module someone other than root could change
 	rolled_back = 16,      // load: rolled back during probation, or refused as rolled back
 	                       // before
+	bad_state = 17,        // install, load --all: kpctl's state folder is damaged
 };
+
+// The highest exit code (--help lists them all).
+inline constexpr Exit last_exit = Exit::bad_state;
 
 const char *exit_name(Exit e);
 

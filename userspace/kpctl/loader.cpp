@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "errors.h"
@@ -33,6 +36,50 @@ int sys_finit_module(int fd, const char *params)
 int load_module(const ModuleFd &file, const std::string &params, FinitFn finit)
 {
 	return finit(file.fd(), params.c_str());
+}
+
+namespace {
+
+// The lockdown mode in force ("integrity", "confidentiality"), or "" when none or unknown.
+std::string lockdown_mode()
+{
+	std::ifstream in(paths::sysfs() + "/kernel/security/lockdown");
+	std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+	auto b = all.find('['), e = all.find(']');
+	if (b == std::string::npos || e == std::string::npos || e < b)
+		return "";
+	std::string mode = all.substr(b + 1, e - b - 1);
+	return mode == "none" ? "" : mode;
+}
+
+constexpr const char *sign_hint =
+        "; sign it and its kp_core.ko with a key the kernel trusts (kp-build --sign-key KEY "
+        "--sign-cert CERT) and enroll that certificate (mokutil --import CERT, then reboot "
+        "to confirm it in the firmware)";
+
+} // namespace
+
+std::optional<std::string> signature_refusal(const std::string &file, int err)
+{
+	switch (err) {
+	case EKEYREJECTED:
+		return "the kernel requires signed modules and rejected " + file +
+		       " (unsigned, or its signature does not verify with the kernel's keys)" +
+		       sign_hint;
+	case ENOKEY:
+		return "the kernel does not have the key " + file + " is signed with" + sign_hint;
+	case EBADMSG:
+	case EMSGSIZE:
+	case ENOPKG:
+		return "the kernel cannot check the signature of " + file + " (" +
+		       std::strerror(err) + ")" + sign_hint;
+	case EPERM:
+		if (std::string mode = lockdown_mode(); !mode.empty())
+			return "kernel lockdown (" + mode + ") refuses " + file +
+			       ", a module without a valid signature" + sign_hint;
+		return std::nullopt;
+	default: return std::nullopt;
+	}
 }
 
 int remove_module(const std::string &name)
@@ -158,6 +205,8 @@ bool ensure_core(const std::string &cli, const std::string &patch_path)
 	if (err == EEXIST)
 		return false; // loaded concurrently
 	if (err) {
+		if (auto sig = signature_refusal(found, err))
+			throw Error(Exit::core_failed, *sig + "; nothing was loaded");
 		std::string why;
 		for (const auto &m : core_messages(log.read_new()))
 			why += " [" + m + "]";

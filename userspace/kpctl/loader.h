@@ -18,6 +18,12 @@ using FinitFn = int (*)(int fd, const char *params);
 // path again).  @finit is the system call; tests pass one that records the descriptor.
 int load_module(const ModuleFd &file, const std::string &params = "",
                 FinitFn finit = sys_finit_module);
+// When finit_module(2) refused @file with @err because of module signatures (the kernel
+// enforces them: module.sig_enforce=1 or CONFIG_MODULE_SIG_FORCE, or lockdown is on), the
+// one line that says so and what to do; nullopt for any other refusal.  The lockdown mode
+// is read from <sysfs>/kernel/security/lockdown.
+std::optional<std::string> signature_refusal(const std::string &file, int err);
+
 // delete_module(@name, O_NONBLOCK).  Returns 0 or errno.
 int remove_module(const std::string &name);
 

@@ -56,6 +56,11 @@ std::string proc()
 	return "/proc";
 }
 
+std::string kernel_cmdline()
+{
+	return env_or("KPCTL_CMDLINE", proc() + "/cmdline");
+}
+
 std::string kmsg()
 {
 	return "/dev/kmsg";
@@ -69,6 +74,11 @@ std::string state_dir()
 std::string rolled_back_file()
 {
 	return state_dir() + "/rolled-back";
+}
+
+std::string installed_dir(const std::string &release)
+{
+	return state_dir() + "/" + release;
 }
 
 std::string installed_patches(const std::string &release)

@@ -25,6 +25,9 @@ std::string sysfs_module(const std::string &name);
 
 // "/proc": the tasks of the system.
 std::string proc();
+// The kernel command line `kpctl load --all --boot` reads: /proc/cmdline, or
+// $KPCTL_CMDLINE (a file; for tests).
+std::string kernel_cmdline();
 // "/dev/kmsg": the kernel log.
 std::string kmsg();
 
@@ -32,6 +35,10 @@ std::string kmsg();
 std::string state_dir();
 // <state dir>/rolled-back: the patches rolled back on this machine.
 std::string rolled_back_file();
+
+// <state dir>/RELEASE: the patches `kpctl install` keeps for that kernel release and
+// `kpctl load --all` loads (installed.h).
+std::string installed_dir(const std::string &release);
 
 // <modules root>/RELEASE/kp: the installed patch modules (`kpctl list`).
 std::string installed_patches(const std::string &release);

@@ -34,7 +34,24 @@ struct UnloadOptions {
 	double timeout = 60;
 };
 
+struct InstallOptions {
+	std::string file;    // the patch module
+	std::string core;    // --core PATH; else $KP_CORE, else kp_core.ko beside file
+	std::string release; // --release; else the running kernel's
+};
+
+struct LoadAllOptions {
+	bool boot = false; // --boot: the boot unit's run, off with kp.enable=0
+	double timeout = 60;
+};
+
 Exit cmd_load(const LoadOptions &o);
+Exit cmd_install(const InstallOptions &o);
+Exit cmd_uninstall(const std::string &name, const std::string &release);
+Exit cmd_list_installed(const std::string &release, bool json);
+Exit cmd_load_all(const LoadAllOptions &o);
+// Whether the kernel command line @cmdline turns `load --all --boot` off (kp.enable=0).
+bool boot_disabled(const std::string &cmdline);
 Exit cmd_unload(const UnloadOptions &o);
 Exit cmd_promote(const CanaryOptions &o);
 Exit cmd_abort(const CanaryOptions &o);

@@ -104,6 +104,8 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 			                    "; load it anyway with --force");
 		if (err == EBUSY && patch_in_transition(name) && Clock::now() < deadline)
 			continue; // another transition started meanwhile
+		if (auto sig = signature_refusal(file.path(), err))
+			throw Error(Exit::load_failed, *sig + "; nothing was patched");
 		std::string why = core.empty() ? "" : " (core: " + joined(core) + ")";
 		throw Error(
 		        Exit::load_failed,
