@@ -278,13 +278,13 @@ fail:
  * disabling then only change version stacks, without patching call sites or
  * creating and freeing ftrace trampolines while the functions are called.
  *
- * Nothing is left half-done (issue 25, item 8): the CPUs are asked to answer
- * (cpus.c) before the pre-unpatch callbacks run, and when the transition
- * cannot start after them (out of memory, tasks forking faster than the
- * table grows, a CPU that stopped answering) the patch stays enabled as it
- * was: the values go back and the post-patch callbacks run again.  livepatch
- * cannot fail there (__klp_disable_patch() allocates nothing after its
- * callbacks); kp's first pass allocates and stops the machine.
+ * Nothing is left half-done (issue 25, item 8): when the transition cannot
+ * start after the pre-unpatch callbacks (out of memory, tasks forking faster
+ * than the table grows, a CPU that does not answer: cpus.c) the patch stays
+ * enabled as it was: the values go back (none was restored if no CPU
+ * answered) and the post-patch callbacks run again.  livepatch cannot fail
+ * there (__klp_disable_patch() allocates nothing after its callbacks); kp's
+ * first pass allocates and stops the machine.
  */
 int kp_disable_patch(struct kp_patch *patch)
 {
@@ -293,12 +293,6 @@ int kp_disable_patch(struct kp_patch *patch)
 	lockdep_assert_held(&kp_mutex);
 	if (kp_in_transition(patch) || kp_transition_other(patch))
 		return kp_transition(patch, false);	/* reverses, or -EBUSY */
-	ret = kp_cpus_answer(NULL);
-	if (ret) {
-		pr_err("%s: cannot disable now: a CPU does not answer\n",
-		       patch->name);
-		return ret;
-	}
 	kp_pre_unpatch_callbacks(patch);
 	/* Before any task can run the old code again (values.c). */
 	ret = kp_values_restore(patch);

@@ -8,11 +8,12 @@
  * preemption or interrupts off) then freezes the machine: every other CPU
  * spins in its stopper, kp_mutex stays held, and every module load blocks in
  * kp's module notifier.  That is exactly when probation rolls a patch back
- * (issue 25, item 1).  So before each stop_machine kp asks every online CPU
- * to run a no-op on its stopper (stop_one_cpu_nowait()) and waits for the
- * answers up to cpu_answer_ms: a CPU that did not answer is stuck, and the
- * caller stops nothing (passes.c, values.c, the disable in core.c;
- * probation.c asks before it takes kp_mutex, and defers the rollback).
+ * (issue 25, item 1).  So before each stop_machine kp asks every other
+ * online CPU (the one it runs on schedules) to run a no-op on its stopper
+ * (stop_one_cpu_nowait()) and waits for the answers up to cpu_answer_ms: a CPU that did not answer is stuck, and the
+ * caller stops nothing (passes.c, values.c; a disable that cannot start is
+ * undone, core.c; probation.c asks before it takes kp_mutex, and defers the
+ * rollback).
  *
  * A stopper work cannot be taken back: the no-op queued on a stuck CPU stays
  * queued, in a static per-CPU buffer, until the CPU schedules.  The next
@@ -96,12 +97,13 @@ static void kp_cpu_queue(int cpu, u64 now)
 	}
 }
 
-static bool kp_cpus_answered(void)
+static bool kp_cpus_answered(int self)
 {
 	int cpu;
 
 	for_each_online_cpu(cpu)
-		if (atomic_read(&per_cpu_ptr(&kp_cpu_probes, cpu)->queued))
+		if (cpu != self &&
+		    atomic_read(&per_cpu_ptr(&kp_cpu_probes, cpu)->queued))
 			return false;
 	return true;
 }
@@ -117,25 +119,31 @@ int kp_cpus_answer(struct kp_cpus_stuck *stuck)
 	u64 limit = (u64)READ_ONCE(kp_answer_ms) * NSEC_PER_MSEC;
 	u64 now = ktime_get_ns();
 	bool overdue = false, stuck_seen = false;
-	int cpu, ret = 0;
+	int cpu, self, ret = 0;
 
 	mutex_lock(&kp_cpus_mutex);
 	cpus_read_lock();
+	/* This task runs: its CPU schedules (the probe only sleeps on it). */
+	self = raw_smp_processor_id();
 	for_each_online_cpu(cpu) {
 		struct kp_cpu_probe *p = per_cpu_ptr(&kp_cpu_probes, cpu);
 
+		if (cpu == self)
+			continue;
 		kp_cpu_queue(cpu, now);
 		if (atomic_read(&p->queued) && now - p->since_ns >= limit)
 			overdue = true;
 	}
 	if (!overdue)
-		wait_event_timeout(kp_cpus_wq, kp_cpus_answered(),
+		wait_event_timeout(kp_cpus_wq, kp_cpus_answered(self),
 				   nsecs_to_jiffies(limit) + 1);
 	now = ktime_get_ns();
 	for_each_online_cpu(cpu) {
 		struct kp_cpu_probe *p = per_cpu_ptr(&kp_cpu_probes, cpu);
 		u64 ms = div_u64(now - p->since_ns, NSEC_PER_MSEC);
 
+		if (cpu == self)
+			continue;
 		if (!atomic_read_acquire(&p->queued)) {
 			if (p->reported)
 				pr_info("CPU %d answers again\n", cpu);

@@ -370,7 +370,7 @@ static void kp_pb_defer(struct kp_probation *pb, int ret,
 		return;
 	pb->reported_ns = now;
 	if (stuck)
-		pr_err("%s: cannot roll back now: CPU %d has not answered for %llu ms, and stop_machine would hold every other CPU until it does; the patch stays enabled, tried again every %u s at most; root may end what holds that CPU, or reboot\n",
+		pr_err("%s: cannot roll back now: CPU %d has not answered for %llu ms, and stop_machine would hold every other CPU until it does; the patch stays enabled, tried again at least every %u s; root may end what holds that CPU, or reboot\n",
 		       name, stuck->cpu, stuck->ms, KP_RETRY_MAX_MS / 1000);
 	else
 		pr_err("%s: cannot roll back now (%d%s): the patch stays enabled, tried again in %u ms, then less often\n",
