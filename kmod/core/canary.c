@@ -44,8 +44,20 @@
 #include "transition.h"
 
 static unsigned int kp_canary_room = 1024;
-module_param_named(canary_room, kp_canary_room, uint, 0644);
-MODULE_PARM_DESC(canary_room, "tasks the canary tasks may create while a canary is open and still have them follow (default 1024)");
+
+/* Bounded: the table is sized tasks + CPUs + room (no wrap, no huge kvcalloc). */
+static int kp_canary_room_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, 65536);
+}
+
+static const struct kernel_param_ops kp_canary_room_ops = {
+	.set = kp_canary_room_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(canary_room, &kp_canary_room_ops, &kp_canary_room, 0644);
+MODULE_PARM_DESC(canary_room, "tasks the canary tasks may create while a canary is open and still have them follow (0 to 65536, default 1024)");
 
 /* Both under kp_mutex; kp_canary_now also read inside stop_machine. */
 static struct kp_canary_set *kp_canary_armed;

@@ -22,6 +22,7 @@
 #include "callbacks.h"
 #include "canary.h"
 #include "core.h"
+#include "cpus.h"
 #include "fault.h"
 #include "kallsyms.h"
 #include "kp_patch.h"
@@ -280,21 +281,34 @@ fail:
  * nothing for this patch) until the patch module goes: enabling and
  * disabling then only change version stacks, without patching call sites or
  * creating and freeing ftrace trampolines while the functions are called.
+ *
+ * Nothing is left half-done (issue 25, item 8): when the transition cannot
+ * start after the pre-unpatch callbacks (out of memory, tasks forking faster
+ * than the table grows, a CPU that does not answer: cpus.c) the patch stays
+ * enabled as it was: the values go back (none was restored if no CPU
+ * answered) and the post-patch callbacks run again.  livepatch cannot fail
+ * there (__klp_disable_patch() allocates nothing after its callbacks); kp's
+ * first pass allocates and stops the machine.
  */
 int kp_disable_patch(struct kp_patch *patch)
 {
-	bool starting = !kp_in_transition(patch) && !kp_transition_other(patch);
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
-	if (starting) {
-		kp_pre_unpatch_callbacks(patch);
-		/* Before any task can run the old code again (values.c). */
-		kp_values_restore(patch);
+	if (kp_in_transition(patch) || kp_transition_other(patch))
+		return kp_transition(patch, false);	/* reverses, or -EBUSY */
+	kp_pre_unpatch_callbacks(patch);
+	/* Before any task can run the old code again (values.c). */
+	ret = kp_values_restore(patch);
+	if (!ret)
+		ret = kp_transition(patch, false);
+	if (ret) {
+		/* Still enabled: undo what the start did. */
+		if (kp_values_transfer(patch, NULL))
+			pr_crit("%s: enabled with its values restored: a CPU does not answer\n",
+				patch->name);
+		kp_post_callbacks(patch, true);
 	}
-	ret = kp_transition(patch, false);
-	if (ret && starting)
-		kp_values_transfer(patch, NULL);	/* still enabled */
 	return ret;
 }
 
@@ -613,6 +627,7 @@ static void __exit kp_core_exit(void)
 	kp_module_exit();
 	kp_canary_exit();
 	kp_transition_exit();
+	kp_cpus_exit();
 	kp_redirect_cleanup();
 	kp_shadow_exit();
 }

@@ -7,7 +7,7 @@
  * on it tells us its address, and from there every other service is found by
  * name.  Each service has one thin wrapper here; what kp does with it lives
  * elsewhere (symbols.c, build_id.c, stack.c, passes.c, transition.c,
- * reloc.c).
+ * reloc.c, cpus.c).
  *
  * Each service is reached through a static call, i.e. a direct call patched
  * to its address, never through a function pointer: with IBT, objtool seals
@@ -25,6 +25,7 @@
 #include <linux/sched.h>
 #include <linux/stacktrace.h>
 #include <linux/static_call.h>
+#include <linux/stop_machine.h>
 #include <linux/task_work.h>
 #include <asm/text-patching.h>
 #include "compat.h"
@@ -47,6 +48,7 @@ DEFINE_STATIC_CALL_NULL(kp_sc_find_module, find_module);
 DEFINE_STATIC_CALL_NULL(kp_sc_ftrace_location, ftrace_location);
 DEFINE_STATIC_CALL_NULL(kp_sc_text_poke, text_poke);
 DEFINE_STATIC_CALL_NULL(kp_sc_text_poke_sync, text_poke_sync);
+DEFINE_STATIC_CALL_NULL(kp_sc_stop_one_cpu_nowait, stop_one_cpu_nowait);
 static struct mutex *kp_text_mutex;
 static struct mutex *kp_module_mutex;
 static const char *kp_notes_start;
@@ -121,6 +123,7 @@ int kp_kallsyms_init(void)
 	      kp_need_call(ftrace_location, kp_sc_ftrace_location) ?:
 	      kp_need_call(text_poke, kp_sc_text_poke) ?:
 	      kp_need_call(text_poke_sync, kp_sc_text_poke_sync) ?:
+	      kp_need_call(stop_one_cpu_nowait, kp_sc_stop_one_cpu_nowait) ?:
 	      kp_need("text_mutex", &kp_text_mutex) ?:
 	      kp_need("module_mutex", &kp_module_mutex) ?:
 	      kp_need("__start_notes", &kp_notes_start) ?:
@@ -237,4 +240,11 @@ void kp_text_poke(void *addr, const void *opcode, size_t len)
 void kp_text_poke_sync(void)
 {
 	static_call(kp_sc_text_poke_sync)();
+}
+
+/* Queue @fn on @cpu's stopper; false when the stopper is off (CPU going). */
+bool kp_stop_one_cpu_nowait(unsigned int cpu, cpu_stop_fn_t fn, void *arg,
+			    struct cpu_stop_work *work)
+{
+	return static_call(kp_sc_stop_one_cpu_nowait)(cpu, fn, arg, work);
 }

@@ -8,6 +8,7 @@
 
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/stop_machine.h>
 
 struct pt_regs;
 
@@ -33,5 +34,7 @@ int kp_wake_up_state(struct task_struct *task, unsigned int state);
 unsigned long kp_ftrace_location(unsigned long addr);
 void kp_text_poke(void *addr, const void *opcode, size_t len);
 void kp_text_poke_sync(void);
+bool kp_stop_one_cpu_nowait(unsigned int cpu, cpu_stop_fn_t fn, void *arg,
+			    struct cpu_stop_work *work);
 
 #endif /* KP_KALLSYMS_H */

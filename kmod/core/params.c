@@ -38,4 +38,14 @@ void kp_fault_inject_work_delay(void)
 	if (ms)
 		msleep(ms);
 }
+
+static atomic_t fi_overflow = ATOMIC_INIT(0);
+module_param_cb(fi_overflow, &param_ops_int, &fi_overflow.counter, 0644);
+MODULE_PARM_DESC(fi_overflow, "test build: the next N full passes find their table too small");
+
+/* Inside stop_machine: should this full pass overflow? */
+bool kp_fault_inject_overflow(void)
+{
+	return atomic_dec_if_positive(&fi_overflow) >= 0;
+}
 #endif

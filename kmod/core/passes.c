@@ -11,7 +11,9 @@
  *   retry pass   switches the pending tasks whose stacks are clean now.
  *   canary pass  takes the tasks a canary selects into a table of their own.
  * and kp_synchronize(), the wait for every handler, NMI and task work that
- * may still see what was unpublished.
+ * may still see what was unpublished.  Before each pass every online CPU
+ * must answer (cpus.c): a CPU that cannot reach its stopper would hold every
+ * other CPU in stop_machine forever; the pass then fails with -ETIMEDOUT.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -22,7 +24,9 @@
 #include <linux/sched/signal.h>
 #include <linux/stop_machine.h>
 #include <linux/workqueue.h>
+#include "cpus.h"
 #include "kallsyms.h"
+#include "params.h"
 #include "passes.h"
 #include "redirect.h"
 
@@ -174,6 +178,8 @@ static bool kp_full_pass_scan(struct kp_pass *ps)
 	struct task_struct *g, *task;
 	int cpu;
 
+	if (kp_fault_inject_overflow())
+		ps->overflow = true;
 	for_each_process_thread(g, task) {
 		/*
 		 * Running: this stopper or another CPU's, in kp_pass_follow().
@@ -247,9 +253,14 @@ out:
  * Run a full pass: on return (0) ps->build is the table in force, with
  * ps->c.ranges the ranges installed, unless ps->done after a first pass:
  * flipped at once, nothing installed.  ps->overflow: the table was too small.
+ * -ETIMEDOUT: a CPU did not answer, nothing was done.
  */
 int kp_pass_full(struct kp_pass *ps)
 {
+	int ret = kp_cpus_answer(NULL);
+
+	if (ret)
+		return ret;
 	ps->overflow = false;
 	ps->step = KP_STEP_SCAN;
 	return stop_machine(kp_full_pass_fn, ps, cpu_online_mask);
@@ -281,7 +292,7 @@ static int kp_retry_pass_fn(void *data)
 
 int kp_pass_retry(struct kp_pass *ps)
 {
-	return stop_machine(kp_retry_pass_fn, ps, NULL);
+	return kp_cpus_answer(NULL) ?: stop_machine(kp_retry_pass_fn, ps, NULL);
 }
 
 /*
@@ -324,6 +335,10 @@ out:
 /* On return (0) with ps->done, ps->build is the table in force. */
 int kp_pass_canary(struct kp_pass *ps)
 {
+	int ret = kp_cpus_answer(NULL);
+
+	if (ret)
+		return ret;
 	ps->blocked = false;
 	ps->overflow = false;
 	return stop_machine(kp_canary_pass_fn, ps, NULL);

@@ -11,8 +11,11 @@
  * lockup and RCU stall, to kp_probation_blame(), in whatever context the
  * kernel raised it (NMI included): the slot whose patch module text holds
  * the evidence the patch's policy accepts records what happened, lock-free,
- * and queues an irq_work that queues the rollback work: nothing runs in the
- * fault's context but a few stores.  The kernel handles the fault as always.
+ * and queues its CPU's irq_work, which queues the rollback work: nothing runs
+ * in the fault's context but a few stores.  The kernel handles the fault as
+ * always.  The irq_work is per CPU: a CPU that stays with interrupts off (a
+ * hard lockup reported from its own NMI) pins only its own, and the work
+ * also looks at the slots every second while a patch is on probation.
  *
  * The policy (issue 25; docs/architecture.md "Trust model").  A rollback
  * reverts a fix, maybe a security fix, and whoever can raise the fault can
@@ -34,11 +37,21 @@
  * sysfs, the log, refusal of the same module later) and disables it through
  * the normal consistency model (kp_disable_patch()): at once when no task is
  * inside the patch, else task by task.  When that transition settles the
- * core logs "<patch>: rolled back: reverted N us after the <fault>".  If
- * another patch is in transition, the rollback waits for it (retried every
- * 10 ms).  The rollback is never reversed (kp_rollback_patch()): on its
- * timeout it reports the tasks still inside the patch and keeps kicking
- * them; root may force it.  Were it reversed anyway, it is tried again.
+ * core logs "<patch>: rolled back: reverted N us after the <fault>".  The
+ * rollback is never reversed (kp_rollback_patch()): on its timeout it
+ * reports the tasks still inside the patch and keeps kicking them; root may
+ * force it.  Were it reversed anyway, it is tried again.
+ *
+ * A rollback that cannot start now is tried again, whatever the reason
+ * (another patch in transition, out of memory, tasks forking faster than the
+ * table grows), after 10 ms, then twice as long each time up to 5 s, and at
+ * once when a transition settles.  One reason is checked before kp_mutex is
+ * taken (issue 25, item 1): a CPU that does not answer (cpus.c).  The fault
+ * that probation sees is often what keeps a CPU from scheduling (an Oops
+ * that left a spinlock held, a lockup), and the disable's stop_machine would
+ * then spin every other CPU until it comes: the machine would freeze.  The
+ * patch then stays enabled, the log says why it cannot be rolled back, and
+ * the work asks again; root may end what holds the CPU, or reboot.
  *
  * kp_probation_blame() runs in NMI-like contexts (die, #UD): it reads the
  * slots without a lock.  A slot's state is the one atomic they agree on:
@@ -57,22 +70,40 @@
 #include <linux/kallsyms.h>
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 #include "compat.h"
+#include "cpus.h"
 #include "memory.h"
 #include "probation.h"
 #include "transition.h"
 
-unsigned int kp_probation_s = 30;
-module_param_named(probation, kp_probation_s, uint, 0644);
-MODULE_PARM_DESC(probation, "seconds a patch stays on probation after it switched on, rolled back by a fault pinned on it (default for every patch; 0: none)");
-
 #define KP_PROBATION_SLOTS	16
-#define KP_RETRY_MS		10
+#define KP_RETRY_MS		10	/* the first retry of a rollback */
+#define KP_RETRY_MAX_MS		5000	/* the back-off's ceiling */
+#define KP_POLL_MS		1000	/* a look at the slots during probation */
+#define KP_REPORT_S		30	/* "cannot roll back now" at most this often */
+#define KP_PROBATION_MAX	86400	/* seconds: a longer watch is a canary */
+
+unsigned int kp_probation_s = 30;
+
+static int kp_probation_s_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, KP_PROBATION_MAX);
+}
+
+static const struct kernel_param_ops kp_probation_s_ops = {
+	.set = kp_probation_s_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(probation, &kp_probation_s_ops, &kp_probation_s, 0644);
+MODULE_PARM_DESC(probation, "seconds a patch stays on probation after it switched on, rolled back by a fault pinned on it (default for every patch; 0: none; at most 86400)");
+
 /* A lockup's "top of the stack": the stuck IP and its two innermost callers. */
 #define KP_LOCKUP_TOP		3
 
@@ -110,13 +141,16 @@ struct kp_probation {
 	bool remembered;
 	bool canary;			/* opened by a canary: no end until promoted */
 	u64 rollback_on;		/* KP_ROLLBACK_*: what counts besides the default */
+	unsigned int backoff_ms;	/* FAULTED: the rollback waits that long */
+	u64 retry_ns;			/* FAULTED: not tried again before */
+	u64 reported_ns;		/* "cannot roll back now" last logged */
 	struct kp_fault fault;
 };
 
 static struct kp_probation kp_pb[KP_PROBATION_SLOTS];
 static atomic_t kp_pb_open = ATOMIC_INIT(0);	/* slots ACTIVE or later */
 static struct delayed_work kp_pb_work;
-static struct irq_work kp_pb_irq_work;
+static DEFINE_PER_CPU(struct irq_work, kp_pb_irq_work);
 
 /* Is any patch on probation?  The fault hooks return at once when not. */
 bool kp_probation_watching(void)
@@ -196,7 +230,7 @@ void kp_probation_blame(enum kp_fault_kind kind, const char *type,
 		pb->fault.real_ns = ktime_get_real_fast_ns();
 		pb->fault.detail[0] = '\0';
 		atomic_set_release(&pb->state, KP_PB_FAULTED);
-		irq_work_queue(&kp_pb_irq_work);
+		irq_work_queue(this_cpu_ptr(&kp_pb_irq_work));
 	}
 }
 
@@ -225,6 +259,9 @@ static struct kp_probation *kp_pb_alloc(struct kp_patch *patch)
 			pb->patch = patch;
 			pb->remembered = false;
 			pb->canary = false;
+			pb->backoff_ms = 0;
+			pb->retry_ns = 0;
+			pb->reported_ns = 0;
 			WRITE_ONCE(pb->rollback_on, patch->rollback_on);
 			atomic_set(&pb->state, KP_PB_ARMED);
 			return pb;
@@ -316,44 +353,97 @@ static void kp_pb_remember(struct kp_probation *pb)
 }
 
 /*
+ * A rollback that cannot start now (@ret; @stuck when a CPU did not answer):
+ * @pb stays FAULTED, with the patch enabled, and is tried again later.
+ */
+static void kp_pb_defer(struct kp_probation *pb, int ret,
+			const struct kp_cpus_stuck *stuck, u64 now)
+{
+	const char *name = pb->patch->name;
+
+	atomic_set(&pb->state, KP_PB_FAULTED);
+	pb->backoff_ms = clamp_t(unsigned int, pb->backoff_ms * 2, KP_RETRY_MS,
+				 KP_RETRY_MAX_MS);
+	pb->retry_ns = now + (u64)pb->backoff_ms * NSEC_PER_MSEC;
+	if (pb->reported_ns &&
+	    now - pb->reported_ns < (u64)KP_REPORT_S * NSEC_PER_SEC)
+		return;
+	pb->reported_ns = now;
+	if (stuck)
+		pr_err("%s: cannot roll back now: CPU %d has not answered for %llu ms, and stop_machine would hold every other CPU until it does; the patch stays enabled, tried again at least every %u s; root may end what holds that CPU, or reboot\n",
+		       name, stuck->cpu, stuck->ms, KP_RETRY_MAX_MS / 1000);
+	else
+		pr_err("%s: cannot roll back now (%d%s): the patch stays enabled, tried again in %u ms, then less often\n",
+		       name, ret, ret == -EBUSY ? ": another patch is in transition" :
+		       ret == -ENOMEM ? ": out of memory" :
+		       ret == -ETIMEDOUT ? ": a CPU does not answer" : "",
+		       pb->backoff_ms);
+}
+
+/*
  * Roll the patch of the FAULTED @pb back (kp_mutex held).  False when it
- * must be tried again later: another patch is in transition.
+ * must be tried again later.
  */
 static bool kp_pb_rollback(struct kp_probation *pb)
 {
-	struct kp_patch *patch = pb->patch;
 	int ret;
 
 	kp_pb_remember(pb);
 	/* ROLLING first: a disable that completes at once frees the slot. */
 	atomic_set(&pb->state, KP_PB_ROLLING);
-	ret = kp_rollback_patch(patch);
-	if (ret == -EBUSY || ret == -ENOMEM) {
-		atomic_set(&pb->state, KP_PB_FAULTED);
+	ret = kp_rollback_patch(pb->patch);
+	if (ret) {
+		kp_pb_defer(pb, ret, NULL, ktime_get_mono_fast_ns());
 		return false;
 	}
-	if (ret)
-		pr_err("%s: cannot roll back: %d\n", patch->name, ret);
 	return true;
+}
+
+/*
+ * Is a rollback due (no lock: the work checks again under kp_mutex)?  The
+ * CPUs are then asked to answer before kp_mutex is taken.
+ */
+static bool kp_pb_rollback_due(u64 now)
+{
+	struct kp_probation *pb;
+
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++)
+		if (atomic_read(&pb->state) == KP_PB_FAULTED &&
+		    now >= READ_ONCE(pb->retry_ns))
+			return true;
+	return false;
 }
 
 static void kp_pb_work_fn(struct work_struct *work)
 {
-	u64 now, next = U64_MAX;
+	u64 now = ktime_get_mono_fast_ns(), next = U64_MAX;
+	struct kp_cpus_stuck stuck;
 	struct kp_probation *pb;
-	bool retry = false;
+	bool answered = true;
 
+	if (kp_pb_rollback_due(now))
+		answered = !kp_cpus_answer(&stuck);	/* waits: no kp_mutex */
 	mutex_lock(&kp_mutex);
 	now = ktime_get_mono_fast_ns();
 	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
 		int st = atomic_read(&pb->state);
 
-		if (st == KP_PB_FAULTED && !kp_pb_rollback(pb))
-			retry = true;
+		if (st == KP_PB_FAULTED && now >= pb->retry_ns) {
+			if (!answered) {
+				kp_pb_remember(pb);
+				kp_pb_defer(pb, -ETIMEDOUT, &stuck, now);
+			} else {
+				kp_pb_rollback(pb);
+			}
+		}
+		if (atomic_read(&pb->state) == KP_PB_FAULTED)
+			next = min(next, pb->retry_ns);
 		if (st != KP_PB_ACTIVE)
 			continue;
 		if (now < pb->deadline_ns) {
-			next = min(next, pb->deadline_ns);
+			/* Also a look now and then: an irq_work may be pinned. */
+			next = min3(next, pb->deadline_ns,
+				    now + (u64)KP_POLL_MS * NSEC_PER_MSEC);
 		} else if (atomic_cmpxchg(&pb->state, KP_PB_ACTIVE,
 					  KP_PB_FREE) == KP_PB_ACTIVE) {
 			atomic_dec(&kp_pb_open);
@@ -361,16 +451,29 @@ static void kp_pb_work_fn(struct work_struct *work)
 				pb->patch->name, pb->seconds);
 			pb->patch = NULL;
 		} else {
-			retry = true;	/* a fault came in meanwhile */
+			next = now;	/* a fault came in meanwhile */
 		}
 	}
 	mutex_unlock(&kp_mutex);
-	if (retry)
+	if (next != U64_MAX)
 		mod_delayed_work(system_wq, &kp_pb_work,
-				 msecs_to_jiffies(KP_RETRY_MS));
-	else if (next != U64_MAX)
-		queue_delayed_work(system_wq, &kp_pb_work,
-				   nsecs_to_jiffies(next - now) + 1);
+				 next > now ? nsecs_to_jiffies(next - now) + 1 : 0);
+}
+
+/* A transition settled: a rollback that waited for it goes now. */
+static void kp_pb_kick_faulted(void)
+{
+	struct kp_probation *pb;
+	bool any = false;
+
+	for (pb = kp_pb; pb < kp_pb + KP_PROBATION_SLOTS; pb++) {
+		if (atomic_read(&pb->state) == KP_PB_FAULTED) {
+			pb->retry_ns = 0;
+			any = true;
+		}
+	}
+	if (any)
+		mod_delayed_work(system_wq, &kp_pb_work, 0);
 }
 
 /* A transition of @patch settled in state @enabled (kp_mutex held). */
@@ -379,6 +482,7 @@ void kp_probation_settled(struct kp_patch *patch, bool enabled)
 	struct kp_probation *pb = kp_pb_find(patch);
 	unsigned int seconds;
 
+	kp_pb_kick_faulted();
 	if (!enabled) {
 		if (!pb)
 			return;
@@ -469,7 +573,7 @@ int kp_probation_set(struct kp_patch *patch, unsigned int seconds)
 	struct kp_probation *pb = kp_pb_find(patch);
 	int st = pb ? atomic_read(&pb->state) : KP_PB_FREE;
 
-	if (patch->removing || !patch->enabled)
+	if (patch->removing || !patch->enabled || seconds > KP_PROBATION_MAX)
 		return -EINVAL;
 	if (st >= KP_PB_CLAIMED)
 		return -EBUSY;		/* being rolled back */
@@ -523,7 +627,7 @@ int kp_probation_fail(struct kp_patch *patch, const char *reason)
 	atomic_set(&pb->state, KP_PB_FAULTED);
 	if (!kp_pb_rollback(pb))
 		mod_delayed_work(system_wq, &kp_pb_work,
-				 msecs_to_jiffies(KP_RETRY_MS));
+				 msecs_to_jiffies(pb->backoff_ms));
 	return 0;
 }
 
@@ -564,8 +668,12 @@ int kp_probation_rollback_on(struct kp_patch *patch, u64 kinds)
 /* Before the fault hooks that report to it (core.c). */
 void kp_probation_init(void)
 {
+	int cpu;
+
 	INIT_DELAYED_WORK(&kp_pb_work, kp_pb_work_fn);
-	init_irq_work(&kp_pb_irq_work, kp_pb_irq_work_fn);
+	for_each_possible_cpu(cpu)
+		init_irq_work(per_cpu_ptr(&kp_pb_irq_work, cpu),
+			      kp_pb_irq_work_fn);
 }
 
 /*
@@ -574,6 +682,9 @@ void kp_probation_init(void)
  */
 void kp_probation_exit(void)
 {
-	irq_work_sync(&kp_pb_irq_work);
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		irq_work_sync(per_cpu_ptr(&kp_pb_irq_work, cpu));
 	cancel_delayed_work_sync(&kp_pb_work);
 }

@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/stop_machine.h>
 #include "compat.h"
+#include "cpus.h"
 #include "kallsyms.h"
 #include "symbols.h"
 #include "values.h"
@@ -206,18 +207,32 @@ static int kp_values_fn(void *data)
 	return 0;
 }
 
-static void kp_values_run(struct kp_patch *patch, struct kp_object *only,
-			  bool transfer)
+/*
+ * Check and write the values of @patch (of @only, when not NULL) that a
+ * transfer (or a restore) has to look at: none, and no stop_machine runs (a
+ * restore when nothing was transferred).  -ETIMEDOUT when a CPU does not
+ * answer (cpus.c): nothing was written.
+ */
+static int kp_values_run(struct kp_patch *patch, struct kp_object *only,
+			 bool transfer)
 {
 	struct kp_values_pass p = { patch, only, transfer };
 	struct kp_value *v;
 	bool any = false;
+	int ret;
 
 	lockdep_assert_held(&kp_mutex);
 	kp_for_each_value(patch, v)
-		any |= v->addr && (!only || v->obj == only);
+		any |= v->addr && (!only || v->obj == only) &&
+		       transfer != (v->state == KP_VALUE_TRANSFERRED);
 	if (!any)
-		return;
+		return 0;
+	ret = kp_cpus_answer(NULL);
+	if (ret) {
+		pr_err("%s: values not %s: a CPU does not answer\n",
+		       patch->name, transfer ? "transferred" : "restored");
+		return ret;
+	}
 	stop_machine(kp_values_fn, &p, NULL);
 	kp_for_each_value(patch, v) {
 		if (!v->changed)
@@ -235,20 +250,21 @@ static void kp_values_run(struct kp_patch *patch, struct kp_object *only,
 				transfer ? "new" : "old",
 				transfer ? "transferred" : "restored");
 	}
+	return 0;
 }
 
 /*
  * The transition to @patch completed (or @only, a target module, was just
  * patched while the patch is in force): write the new values.
  */
-void kp_values_transfer(struct kp_patch *patch, struct kp_object *only)
+int kp_values_transfer(struct kp_patch *patch, struct kp_object *only)
 {
-	kp_values_run(patch, only, true);
+	return kp_values_run(patch, only, true);
 }
 
 /* A disable of @patch starts: put the old values back. */
-void kp_values_restore(struct kp_patch *patch)
+int kp_values_restore(struct kp_patch *patch)
 {
-	kp_values_run(patch, NULL, false);
+	return kp_values_run(patch, NULL, false);
 }
 

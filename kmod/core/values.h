@@ -33,7 +33,7 @@ int kp_values_init(struct kp_patch *patch);
 void kp_values_free(struct kp_patch *patch);
 int kp_values_resolve(struct kp_object *obj);
 void kp_values_unresolve(struct kp_object *obj);
-void kp_values_transfer(struct kp_patch *patch, struct kp_object *only);
-void kp_values_restore(struct kp_patch *patch);
+int kp_values_transfer(struct kp_patch *patch, struct kp_object *only);
+int kp_values_restore(struct kp_patch *patch);
 
 #endif /* KP_VALUES_H */
