@@ -272,14 +272,11 @@ grep "show_regs" /sys/kernel/debug/kprobes/list | grep -q OPTIMIZED && fail "the
 echo 3 > /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
 kpctl load --probation 120 /kp/kp_test_pb_spin.ko || fail "load kp_test_pb_spin"
 echo 6000 > /sys/module/kp_test_pb_spin/parameters/spin_ms
+# One CPU: no grace period can start during the spin (its kthread cannot run), so the
+# new code waits until one is under way before it spins.
+echo 1 > /sys/module/kp_test_pb_spin/parameters/spin_in_gp
 faults_begin
-# One CPU: the grace period must be under way when the spin starts (its kthread cannot
-# run during it), so exiting tasks keep queueing callbacks while the spin starts.
-(usleep 300000; exec cat /proc/cmdline > /tmp/spun) &
-pid=$!
-i=0
-while [ $i -lt 2000 ] && kill -0 $pid 2> /dev/null; do /bin/true; i=$((i + 1)); done
-wait $pid || fail "the reader of the RCU stall died"
+cat /proc/cmdline > /tmp/spun || fail "the reader of the RCU stall died"
 wait_reverted kp_test_pb_spin 40
 faults_end
 dmesg | grep -Eq "rcu_preempt (self-)?detected stall" || fail "no RCU stall"

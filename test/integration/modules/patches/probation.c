@@ -11,7 +11,8 @@
  *                  vmlinux (strlen), the new code only on the stack
  *   KP_SPIN        the replacement spins for the module parameter spin_ms
  *                  with preemption disabled (or interrupts, spin_irqs_off):
- *                  a soft lockup or an RCU stall in the new code
+ *                  a soft lockup or an RCU stall in the new code; with
+ *                  spin_in_gp it first waits for a grace period (one CPU)
  *   (neither)      the replacement prints "kp-probation-ok"
  */
 #include <linux/bug.h>
@@ -19,8 +20,11 @@
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include "kp_patch.h"
+#include "kp_rcu_gp.h"
 
 #ifndef KP_OLD_SIZE
 #error "KP_OLD_SIZE (size of cmdline_proc_show) is required"
@@ -60,17 +64,43 @@ MODULE_PARM_DESC(spin_ms, "milliseconds each read of /proc/cmdline spins");
 static bool spin_irqs_off;
 module_param(spin_irqs_off, bool, 0644);
 MODULE_PARM_DESC(spin_irqs_off, "spin with interrupts disabled, not only preemption");
+static bool spin_in_gp;
+module_param(spin_in_gp, bool, 0644);
+MODULE_PARM_DESC(spin_in_gp, "start the spin (preemption off) inside an RCU grace period");
+
+/*
+ * Disable preemption inside a grace period.  On one CPU none can start
+ * during the spin, as the grace-period kthread cannot run; one under way
+ * when preemption goes off cannot end either: it stalls.
+ */
+static void kp_preempt_disable_in_gp(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		start_poll_synchronize_rcu();
+		preempt_disable();
+		if (rcu_get_gp_seq() & KP_RCU_SEQ_STATE_MASK)
+			return;
+		preempt_enable();
+		schedule_timeout_uninterruptible(1);
+	}
+	preempt_disable();
+}
 
 static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 {
-	u64 end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
 	bool irqs_off = READ_ONCE(spin_irqs_off);
 	unsigned long flags = 0;
+	u64 end;
 
 	if (irqs_off)
 		local_irq_save(flags);
+	else if (READ_ONCE(spin_in_gp))
+		kp_preempt_disable_in_gp();
 	else
 		preempt_disable();
+	end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
 	while (ktime_get_ns() < end)
 		cpu_relax();
 	if (irqs_off)
