@@ -99,6 +99,7 @@ as_nobody "id -u" | grep -qx 65534 || fail "cannot run as nobody"
 insmod /kp/kp_test_busy.ko || fail "insmod busy"
 echo 1 > $D/start; sleep 1
 insmod /kp/kp_test_busy_patch.ko transition_timeout=3 || fail "load"
+echo reverse > $B/on_timeout || fail "on_timeout"	# settles (reversed) at the timeout
 grep -q "kp_busy/0 kp_busy_wait+0x" $B/pending_tasks || fail "root cannot read pending_tasks: $(cat $B/pending_tasks)"
 as_nobody "cat $B/pending" | grep -qx 1 || fail "nobody cannot read the pending count"
 as_nobody "cat $B/pending_tasks" 2>/dev/null && fail "nobody read pending_tasks"
