@@ -22,7 +22,8 @@
  * 3: kp_callbacks, kp_states and kp_shadows records.
  * 4: kp_values records (opt-in transfer of a changed global's initial value).
  * 5: kp_policy records (the faults that roll the patch back during probation).
- * 6: kp_addrs records (target functions whose address the patch takes: IBT).
+ * 6: kp_addrs records (target functions whose address the patch takes: IBT);
+ *    kp_policy records carry on_timeout (what an enable does past its timeout).
  */
 #define KP_ABI_VERSION 6
 
@@ -155,8 +156,20 @@ struct kp_value_rec {
 #define KP_ROLLBACK_STACK	0x2ULL	/* the patch's code anywhere on the stack */
 #define KP_ROLLBACK_ALL		(KP_ROLLBACK_WARN | KP_ROLLBACK_STACK)
 
+/*
+ * What an enable still waiting for tasks at its timeout does (issue 25;
+ * docs/architecture.md "Who may hold a fix back"): stay pending, the new
+ * code live for every task already switched (the default: one task must not
+ * veto a fix for everyone), or reverse.  0 in a record: it does not say.
+ * Set with KP_ON_TIMEOUT() / KPATCH_ON_TIMEOUT(); records that say must
+ * agree; kpctl load --on-timeout overrides them for one load.
+ */
+#define KP_ON_TIMEOUT_PENDING	1
+#define KP_ON_TIMEOUT_REVERSE	2
+
 struct kp_policy_rec {
 	__u64 rollback_on;	/* KP_ROLLBACK_* */
+	__u64 on_timeout;	/* KP_ON_TIMEOUT_*, 0: not said */
 };
 
 /*

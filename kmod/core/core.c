@@ -31,6 +31,7 @@
 #include "module.h"
 #include "passes.h"
 #include "probation.h"
+#include "stragglers.h"
 #include "records.h"
 #include "redirect.h"
 #include "ibt.h"
@@ -501,6 +502,8 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 	INIT_LIST_HEAD(&patch->node);
 
 	ret = kp_probation_policy(patch);
+	if (!ret)
+		ret = kp_stragglers_policy(patch);
 	if (!ret)
 		ret = kp_init_patch(patch);
 	if (ret) {

@@ -100,6 +100,7 @@ struct kp_patch {
 	bool rolling_back;		/* probation's disable: never reversed */
 	unsigned int timeout_s;		/* transition timeout */
 	u64 rollback_on;		/* KP_ROLLBACK_*: records | the load's */
+	unsigned int on_timeout;	/* KP_ON_TIMEOUT_*: stragglers.c */
 	enum kp_transition_state transition;
 	struct kp_blockers *blocked;	/* who held the last reversed transition */
 	struct kobject kobj;

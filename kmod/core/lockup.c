@@ -28,8 +28,13 @@
  * on the stack: watchdog_timer_fn, watchdog_overflow_callback or
  * nmi_cpu_backtrace, with their .cold parts) says which report it is.
  * dump_cpu_task() tail-calls show_regs() (in the test kernel and in
- * Debian's), so its own-CPU dump is known instead by where it runs: on the
- * reporting CPU, in its tick, with regs == get_irq_regs().  Both RCU cases
+ * Debian's), so its own-CPU dump is known instead by what it dumps: on the
+ * reporting CPU, the regs its tick interrupted (get_irq_regs()).  Not by
+ * the handler's context: a kprobe that is not optimized (an int3: with
+ * debug.kprobes-optimization=0, on a kernel without OPTPROBES, or before
+ * the optimizer ran) runs its handler from exc_int3(), in NMI context
+ * (irqentry_nmi_enter()) whatever it interrupted, so in_nmi() and
+ * in_hardirq() there say nothing of the caller (issue 25).  Both RCU cases
  * count only while an RCU stall report is open: nmi_cpu_backtrace also
  * serves sysrq-l, hung-task and all-CPU lockup backtraces, which blame
  * nothing.  The report opens with the rcu_stall_warning tracepoint (which
@@ -82,8 +87,12 @@ static struct kp_reporter kp_reporters[] = {
 	{ .name = "nmi_cpu_backtrace", .type = "RCU stall", .rcu_gated = true },
 };
 
-/* One stack buffer per CPU and context (task, hardirq, NMI): no nesting. */
-static DEFINE_PER_CPU(unsigned long [3][KP_LOCKUP_STACK], kp_lockup_stack);
+/*
+ * One stack buffer per CPU: the handler never nests on a CPU (a kprobe hit
+ * while a kprobe handler runs there, an NMI's included, only counts as
+ * missed: kprobes' reenter_kprobe() and optimized_callback()).
+ */
+static DEFINE_PER_CPU(unsigned long [KP_LOCKUP_STACK], kp_lockup_stack);
 
 /* The CPU reporting an RCU stall, -1 when none. */
 static atomic_t kp_rcu_stall_cpu = ATOMIC_INIT(-1);
@@ -104,18 +113,15 @@ static const struct kp_reporter *kp_reporter_of(unsigned long caller)
 	return NULL;
 }
 
-static unsigned long *kp_lockup_stack_buf(void)
-{
-	int ctx = in_nmi() ? 2 : in_hardirq() ? 1 : 0;
-
-	return (*this_cpu_ptr(&kp_lockup_stack))[ctx];
-}
-
 /*
  * Is show_regs(@stuck), called from @r (NULL: none of the reporters), a
  * stalled CPU's dump in an open RCU stall report?  Another CPU's comes
  * through nmi_cpu_backtrace(), the reporting CPU's own from dump_cpu_task()
- * in its tick.
+ * in its tick: the regs that tick interrupted.  The report is open on that
+ * CPU from its tick's tracepoint to the irq_work whose self-IPI (a high
+ * vector) is taken as soon as interrupts are enabled again: no other
+ * interrupt's show_regs() comes in between, and an NMI's is a reporter's
+ * or shows its own regs.
  */
 static bool kp_rcu_stall_dump(const struct kp_reporter *r,
 			      struct pt_regs *stuck)
@@ -126,8 +132,7 @@ static bool kp_rcu_stall_dump(const struct kp_reporter *r,
 		return false;
 	if (r)
 		return r->rcu_gated;
-	return cpu == smp_processor_id() && in_hardirq() && !in_nmi() &&
-	       stuck == get_irq_regs();
+	return cpu == smp_processor_id() && stuck == get_irq_regs();
 }
 
 /* show_regs(regs): any context, the NMI one included. */
@@ -149,7 +154,7 @@ static int kp_show_regs_pre(struct kprobe *p, struct pt_regs *regs)
 		type = "RCU stall";
 	else
 		return 0;
-	stack = kp_lockup_stack_buf();
+	stack = *this_cpu_ptr(&kp_lockup_stack);
 	nr = kp_stack_save_regs(stuck, stack, KP_LOCKUP_STACK);
 	kp_probation_blame(KP_FAULT_LOCKUP, type, instruction_pointer(stuck),
 			   stack, nr);

@@ -9,7 +9,12 @@
  *   transition_ms  ro  elapsed time of the transition in progress
  *   pending        ro  number of tasks not switched yet
  *   pending_tasks  ro  "pid comm function+off/size" of each of them
- *   timeout        rw  seconds before a transition reverses
+ *   timeout        rw  seconds before a transition reverses, or an enable
+ *                      stays pending (on_timeout)
+ *   on_timeout     rw  pending | reverse: what an enable still waiting for
+ *                      tasks at its timeout does (stragglers.c); "reverse"
+ *                      reverses one pending past it at the next retry
+ *   stalled        ro  1 while the transition is past its timeout, pending
  *   force          rw  write 1: switch every pending task now (unsafe; the
  *                      patch module can no longer be removed); reads 0/1
  *   blocked        ro  tasks that held the last transition that timed out
@@ -43,6 +48,7 @@
 #include "probation.h"
 #include "shadow.h"
 #include "state.h"
+#include "stragglers.h"
 #include "sysfs.h"
 #include "transition.h"
 #include "values.h"
@@ -212,6 +218,34 @@ static ssize_t timeout_store(struct kobject *kobj, struct kobj_attribute *attr,
 		return -EINVAL;
 	WRITE_ONCE(to_patch(kobj)->timeout_s, val);
 	return count;
+}
+
+static ssize_t on_timeout_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  kp_stragglers_name(READ_ONCE(to_patch(kobj)->on_timeout)));
+}
+
+/* "pending" or "reverse"; the work of a pending transition reads it. */
+static ssize_t on_timeout_store(struct kobject *kobj,
+				struct kobj_attribute *attr, const char *buf,
+				size_t count)
+{
+	unsigned int val;
+	int ret;
+
+	ret = kp_stragglers_parse(buf, &val);
+	if (ret)
+		return ret;
+	WRITE_ONCE(to_patch(kobj)->on_timeout, val);
+	return count;
+}
+
+static ssize_t stalled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", kp_transition_stalled(to_patch(kobj)));
 }
 
 static ssize_t force_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -531,6 +565,8 @@ static struct kobj_attribute pending_attr = __ATTR_RO(pending);
 static struct kobj_attribute pending_tasks_attr = __ATTR(pending_tasks, 0400,
 							 pending_tasks_show, NULL);
 static struct kobj_attribute timeout_attr = __ATTR_RW(timeout);
+static struct kobj_attribute on_timeout_attr = __ATTR_RW(on_timeout);
+static struct kobj_attribute stalled_attr = __ATTR_RO(stalled);
 static struct kobj_attribute force_attr = __ATTR_RW(force);
 static struct kobj_attribute blocked_attr = __ATTR(blocked, 0400, blocked_show, NULL);
 static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
@@ -547,6 +583,8 @@ static struct attribute *kp_patch_attrs[] = {
 	&pending_attr.attr,
 	&pending_tasks_attr.attr,
 	&timeout_attr.attr,
+	&on_timeout_attr.attr,
+	&stalled_attr.attr,
 	&force_attr.attr,
 	&blocked_attr.attr,
 	&build_id_attr.attr,

@@ -8,10 +8,12 @@
  * ran before and every other task to the target.  Pending tasks switch
  * themselves on their way back to user space (a task work checks their own
  * stack), or in a retry pass every retry_interval_ms; when none is left the
- * transition completes.  After the patch's timeout, or when "enabled" gets
- * the other value, it reverses: the target flips and a new full pass decides
- * who is pending the other way.  "force" switches every pending task without
- * a check.  A canary (canary.c, its kp_canary_ops) is a disabling transition
+ * transition completes.  The tasks that stay are stragglers.c's: fake
+ * signals, and what the patch's timeout does (an enable stays pending by
+ * default, as livepatch's does; else it reverses).  When "enabled" gets the
+ * other value, it reverses: the target flips and a new full pass decides who
+ * is pending the other way.  "force" switches every pending task without a
+ * check.  A canary (canary.c, its kp_canary_ops) is a disabling transition
  * held open, promoted or aborted here.  One transition at a time, under
  * kp_mutex.
  */
@@ -29,15 +31,12 @@
 #include "passes.h"
 #include "redirect.h"
 #include "stack.h"
+#include "stragglers.h"
 #include "transition.h"
 
 unsigned int kp_timeout_s = 60;
 module_param_cb(transition_timeout, &kp_param_nonzero, &kp_timeout_s, 0644);
-MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses (default; a patch may set its own)");
-
-static unsigned int kp_signal_s = 15;
-module_param_named(signal_after, kp_signal_s, uint, 0644);
-MODULE_PARM_DESC(signal_after, "seconds into a transition before pending tasks are kicked out of their sleeps (fake signal), and again every as many (0: never)");
+MODULE_PARM_DESC(transition_timeout, "seconds a transition may take before it reverses or stays pending (the patch's on_timeout; default; a patch may set its own)");
 
 static unsigned int kp_retry_ms = 100;
 module_param_cb(retry_interval_ms, &kp_param_nonzero, &kp_retry_ms, 0644);
@@ -50,10 +49,12 @@ static struct {
 	bool reversed;
 	bool canary;			/* a canary held open (canary.c) */
 	bool aborted;			/* a canary being aborted */
+	bool stalled;			/* past its timeout, pending (stragglers.c) */
 	const struct kp_canary_ops *canary_ops;
 	unsigned int gen;		/* bumped when the target or the tasks change */
 	unsigned int seq;		/* bumped when a transition starts or ends */
 	u64 start_ns;
+	u64 timeout_ns;			/* the timeout counts from here */
 	u64 signal_ns;			/* when pending tasks were last kicked */
 	u64 pause_ns_max;
 	unsigned int passes;
@@ -130,22 +131,6 @@ static void kp_pending_drop(struct kp_pending *p)
 		}
 	}
 	kp_pending_free(p);
-}
-
-/*
- * Make a task that sleeps interruptibly leave its sleep: a kthread is woken
- * (its wait loop re-checks and sleeps again, possibly elsewhere); a user task
- * gets a fake signal (TIF_NOTIFY_SIGNAL, as set_notify_signal() does): its
- * system call returns to user space and restarts, running its task works on
- * the way.  What livepatch does in klp_send_signals().
- */
-static void kp_kick_task(struct task_struct *task)
-{
-	if (task->flags & PF_KTHREAD)
-		kp_wake_up_state(task, TASK_INTERRUPTIBLE);
-	else if (!test_and_set_tsk_thread_flag(task, TIF_NOTIFY_SIGNAL) &&
-		 !kp_wake_up_state(task, TASK_INTERRUPTIBLE))
-		kick_process(task);
 }
 
 /* A pass of the transition in progress, on its table and ranges. */
@@ -259,6 +244,7 @@ static void kp_complete(void)
 		kp_trans.canary_ops->close();
 		kp_trans.canary = false;
 	}
+	kp_trans.stalled = false;
 	kp_trans.pending = NULL;
 	kp_trans.patch = NULL;
 	kp_trans.gen++;
@@ -287,14 +273,21 @@ static void kp_complete(void)
 	kp_patch_settled(patch, enabled);
 }
 
+/* The next retry pass: every second once stalled (livepatch's interval). */
+static void kp_retry_later(void)
+{
+	mod_delayed_work(system_wq, &kp_trans.work,
+			 msecs_to_jiffies(kp_trans.stalled ? KP_STALLED_RETRY_MS :
+					  kp_retry_ms));
+}
+
 /* After a full pass that did not start a transition: end it, or retry. */
 static void kp_complete_or_retry(bool done)
 {
 	if (done)
 		kp_complete();
 	else
-		mod_delayed_work(system_wq, &kp_trans.work,
-				 msecs_to_jiffies(kp_retry_ms));
+		kp_retry_later();
 }
 
 /* Flip the target of the transition in progress (kp_mutex held). */
@@ -318,7 +311,9 @@ static int kp_reverse(const char *why)
 	}
 	kp_trans.reversed = !kp_trans.reversed;
 	kp_trans.aborted = false;	/* an aborted canary is enabling again */
+	kp_trans.stalled = false;
 	kp_trans.start_ns = ktime_get_ns();	/* a reversed reversal gets a full timeout */
+	kp_trans.timeout_ns = kp_trans.start_ns;
 	kp_trans.signal_ns = kp_trans.start_ns;
 	patch->enabled = kp_trans.to_patched;
 	patch->transition = kp_trans.to_patched ? KP_ENABLING : KP_DISABLING;
@@ -329,29 +324,20 @@ out:
 }
 
 /*
- * Every signal_after seconds, kick the pending tasks out of interruptible
- * sleeps: a user task asleep in a replaced function then returns to user
- * space (its system call restarts) and switches there.
+ * Is it time for the timeout's decision: the timeout (counted again after
+ * each while it stays pending) expired, or root wants a pending transition
+ * to reverse now (on_timeout written)?  A reversed transition has none.
  */
-static void kp_kick_pending(struct kp_patch *patch)
+static bool kp_timeout_due(struct kp_patch *patch)
 {
-	struct kp_pending *p = kp_trans.pending;
-	u64 now = ktime_get_ns(), every = (u64)READ_ONCE(kp_signal_s) * NSEC_PER_SEC;
-	unsigned int i, n = 0;
+	u64 timeout = (u64)READ_ONCE(patch->timeout_s) * NSEC_PER_SEC;
 
-	if (!every || now - kp_trans.signal_ns < every)
-		return;
-	kp_trans.signal_ns = now;
-	for (i = 0; i < kp_pending_nr(p); i++) {
-		struct task_struct *task = kp_pending_task(p, i, NULL);
-
-		if (task) {
-			kp_kick_task(task);
-			n++;
-		}
-	}
-	pr_notice("%s: kicked %u pending task(s) out of their sleeps\n",
-		  patch->name, n);
+	if (kp_trans.reversed)
+		return false;
+	if (kp_trans.stalled &&
+	    !kp_stragglers_stay(patch, kp_trans.to_patched))
+		return true;
+	return ktime_get_ns() - kp_trans.timeout_ns >= timeout;
 }
 
 /*
@@ -366,9 +352,7 @@ static void kp_transition_work_fn(struct work_struct *work)
 {
 	unsigned int seq = READ_ONCE(kp_trans.seq);
 	struct kp_patch *patch;
-	unsigned int timeout_s;
 	struct kp_pass *ps;
-	u64 elapsed;
 
 	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
 	kp_fault_inject_work_delay();
@@ -386,25 +370,19 @@ static void kp_transition_work_fn(struct work_struct *work)
 		kp_complete();
 		goto out;
 	}
-	elapsed = ktime_get_ns() - kp_trans.start_ns;
-	timeout_s = READ_ONCE(patch->timeout_s);
-	if (!kp_trans.reversed && elapsed >= (u64)timeout_s * NSEC_PER_SEC) {
-		pr_err("%s: cannot %s: %u task(s) still inside the code being replaced after %u s\n",
-		       patch->name, kp_dir_name(kp_trans.to_patched),
-		       kp_pending_left(kp_trans.pending), timeout_s);
-		kp_report_blockers(patch, &ps->c.blocked);
-		if (patch->rolling_back) {	/* never reversed: core.c */
-			pr_warn("%s: a rollback is never reversed: kicking the tasks above until they leave (root may write 1 to its force)\n",
-				patch->name);
-			kp_trans.start_ns = ktime_get_ns();	/* report again */
+	if (kp_timeout_due(patch)) {
+		if (kp_stragglers_timeout(patch, kp_trans.to_patched,
+					  kp_pending_left(kp_trans.pending),
+					  &ps->c.blocked)) {
+			kp_trans.stalled = true;
+			kp_trans.timeout_ns = ktime_get_ns();	/* report again */
 		} else if (!kp_reverse("timeout")) {
 			goto out;
 		}
 	}
-	kp_kick_pending(patch);
+	kp_stragglers_kick(patch, kp_trans.pending, &kp_trans.signal_ns);
 again:
-	mod_delayed_work(system_wq, &kp_trans.work,
-			 msecs_to_jiffies(kp_retry_ms));
+	kp_retry_later();
 out:
 	mutex_unlock(&kp_mutex);
 	kfree(ps);
@@ -417,7 +395,9 @@ static void kp_trans_reset(bool canary)
 	kp_trans.reversed = false;
 	kp_trans.canary = canary;
 	kp_trans.aborted = false;
+	kp_trans.stalled = false;
 	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.timeout_ns = kp_trans.start_ns;
 	kp_trans.signal_ns = kp_trans.start_ns;
 	kp_trans.passes = 0;
 	kp_trans.pause_ns_max = 0;
@@ -566,6 +546,7 @@ static int kp_canary_abort(struct kp_patch *patch)
 	kp_trans.reversed = true;	/* no timeout */
 	kp_trans.aborted = true;
 	kp_trans.start_ns = ktime_get_ns();
+	kp_trans.timeout_ns = kp_trans.start_ns;
 	kp_trans.signal_ns = kp_trans.start_ns;
 	old = kp_ranges_install(r);
 	kp_trans.gen++;
@@ -752,6 +733,12 @@ u64 kp_transition_elapsed_ms(struct kp_patch *patch)
 	if (kp_trans.patch != patch)
 		return 0;
 	return div_u64(ktime_get_ns() - kp_trans.start_ns, NSEC_PER_MSEC);
+}
+
+/* sysfs: is @patch's transition past its timeout and pending? */
+bool kp_transition_stalled(struct kp_patch *patch)
+{
+	return kp_trans.patch == patch && READ_ONCE(kp_trans.stalled);
 }
 
 /* The pending tasks of @patch's transition, NULL if none (kp_mutex held). */

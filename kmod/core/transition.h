@@ -37,6 +37,7 @@ struct kp_patch *kp_transition_other(struct kp_patch *patch);
 int kp_transition_busy(struct kp_patch *patch, bool enable);
 bool kp_in_transition(struct kp_patch *patch);
 u64 kp_transition_elapsed_ms(struct kp_patch *patch);
+bool kp_transition_stalled(struct kp_patch *patch);
 struct kp_pending *kp_transition_pending(struct kp_patch *patch);
 
 #endif /* KP_TRANSITION_H */

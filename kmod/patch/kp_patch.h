@@ -118,6 +118,17 @@ typedef void (*kp_callback_t)(struct kp_callback_object *obj);
 	__UNIQUE_ID(kp_policy) = { .rollback_on = (kinds) }
 
 /*
+ * What the enable does when tasks stay inside the replaced functions past
+ * its timeout (KP_ON_TIMEOUT_* in kp/abi.h; default pending):
+ *
+ *   KP_ON_TIMEOUT(KP_ON_TIMEOUT_REVERSE);
+ */
+#define KP_ON_TIMEOUT(mode)						\
+	static const struct kp_policy_rec __used __aligned(8)		\
+	__section("kp_policy")						\
+	__UNIQUE_ID(kp_policy) = { .on_timeout = (mode) }
+
+/*
  * The version of state @id that the loaded patches other than the caller
  * declare (the highest), or -ENOENT: in a pre-patch callback, says whether
  * an earlier patch created the state (take it over) or not (create it).

@@ -76,7 +76,7 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 
 static unsigned int transition_timeout;
 module_param(transition_timeout, uint, 0400);
-MODULE_PARM_DESC(transition_timeout, "seconds the switch may take before it reverses (0: kp_core's default)");
+MODULE_PARM_DESC(transition_timeout, "seconds the switch may take before it reverses or stays pending (on_timeout; 0: kp_core's default)");
 
 static int __init kp_patch_init(void)
 {

@@ -360,6 +360,16 @@ void Reader::read_policy(PatchRecords &out) const
 			ps.fields->fail_at("kp_policy record has unknown rollback kinds " +
 			                   hex(kinds & ~KP_ROLLBACK_ALL));
 		out.rollback_on |= kinds;
+		uint64_t mode = ps.fields->u64(base + offsetof(kp_policy_rec, on_timeout));
+		if (mode && on_timeout_text(mode).empty())
+			ps.fields->fail_at("kp_policy record has unknown on_timeout " +
+			                   std::to_string(mode));
+		if (mode && out.on_timeout && mode != out.on_timeout)
+			ps.fields->fail_at("kp_policy records ask for both on_timeout " +
+			                   on_timeout_text(out.on_timeout) + " and " +
+			                   on_timeout_text(mode));
+		if (mode)
+			out.on_timeout = mode;
 	}
 }
 
@@ -395,6 +405,15 @@ std::string rollback_kinds_text(uint64_t kinds)
 		if (kinds & bit)
 			s += (s.empty() ? "" : ",") + std::string(name);
 	return s;
+}
+
+std::string on_timeout_text(uint64_t on_timeout)
+{
+	switch (on_timeout) {
+	case KP_ON_TIMEOUT_PENDING: return "pending";
+	case KP_ON_TIMEOUT_REVERSE: return "reverse";
+	default: return "";
+	}
 }
 
 std::optional<uint64_t> parse_rollback_kinds(const std::string &text)

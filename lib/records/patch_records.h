@@ -90,12 +90,17 @@ struct PatchRecords {
 	std::vector<ShadowRecord> shadows;
 	std::vector<ValueRecord> values;
 	uint64_t rollback_on = 0; // kp_policy: KP_ROLLBACK_* of every record, ORed
+	uint64_t on_timeout = 0;  // kp_policy: KP_ON_TIMEOUT_* the records agree on (0: none)
 };
 
 // "warn,stack" for KP_ROLLBACK_* bits (empty for none), and back; nullopt for an unknown
 // kind.  kpctl's --rollback-on and the core's <patch>/rollback_on use these names.
 std::string rollback_kinds_text(uint64_t kinds);
 std::optional<uint64_t> parse_rollback_kinds(const std::string &text);
+
+// "pending" or "reverse" for KP_ON_TIMEOUT_* (kpctl's --on-timeout and the core's
+// <patch>/on_timeout use these names); empty for another value.
+std::string on_timeout_text(uint64_t on_timeout);
 
 // Reads every record @obj has: in a linked module those between the kp_patch record's
 // bounds (what the core reads), sections found as the module loader finds them.  Strings

@@ -3,7 +3,8 @@
 A patch switches in one stop_machine pass when every stack is clean; otherwise
 the tasks inside the code being replaced stay on the old version and switch one
 by one (retry passes, or on their way back to user space), the patch completes
-by itself, and a transition that does not finish in time reverses.  Modules:
+by itself, and a transition that does not finish in time reverses when its
+on_timeout says so (pending by default: test_veto.py).  Modules:
 kmod_guest.py; the kthreads live in test/integration/modules/targets.
 """
 from __future__ import annotations
@@ -98,6 +99,7 @@ as_nobody "id -u" | grep -qx 65534 || fail "cannot run as nobody"
 insmod /kp/kp_test_busy.ko || fail "insmod busy"
 echo 1 > $D/start; sleep 1
 insmod /kp/kp_test_busy_patch.ko transition_timeout=3 || fail "load"
+echo reverse > $B/on_timeout || fail "on_timeout"	# settles (reversed) at the timeout
 grep -q "kp_busy/0 kp_busy_wait+0x" $B/pending_tasks || fail "root cannot read pending_tasks: $(cat $B/pending_tasks)"
 as_nobody "cat $B/pending" | grep -qx 1 || fail "nobody cannot read the pending count"
 as_nobody "cat $B/pending_tasks" 2>/dev/null && fail "nobody read pending_tasks"
@@ -201,13 +203,15 @@ echo OK
 
 
 def test_timeout_reverses_and_names_the_blocker(vm, kmods):
-    """A kthread that never leaves the old A: the transition times out, reverses
-    cleanly, names the kthread, and nothing stays patched."""
+    """A kthread that never leaves the old A: the transition (on_timeout reverse)
+    times out, reverses cleanly, names the kthread, and nothing stays patched."""
     r = run(vm, kmods, WAIT + r"""
 insmod /kp/kp_test_mix.ko || fail "insmod mix"
 echo a > $M/cmd; wait_for $M/state in-a 5
 dmesg -c > /dev/null
 insmod /kp/kp_test_mix_patch.ko transition_timeout=3 || fail "load"
+[ "$(cat $P/on_timeout)" = pending ] || fail "default on_timeout $(cat $P/on_timeout)"
+echo reverse > $P/on_timeout || fail "write on_timeout"
 [ "$(cat $P/timeout)" = 3 ] || fail "timeout is $(cat $P/timeout)"
 [ "$(cat $P/transition)" = enabling ] || fail "transition is $(cat $P/transition)"
 wait_for $P/transition idle 15

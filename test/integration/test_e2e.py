@@ -198,7 +198,8 @@ kp_check a all-unloaded /kp/tests/stack-a.test
 
 def test_task_asleep_in_patched_function_holds_the_switch(vm, modules, guest_files):
     """A reader blocked in pipe_read() holds the switch of the pipe-read patch: with a
-    short --timeout the transition reverses and kpctl names the reader; with a long
+    short --timeout and --on-timeout reverse the transition reverses and kpctl names
+    the reader; with a long
     one, other tasks run the new pipe_read at once and the reader switches by itself
     on its way back to user space, which completes the load; a reader that stays
     asleep is kicked out of its sleep (fake signal) and switches."""
@@ -215,7 +216,7 @@ reader=$!
 sleep 1
 echo "reader-pid=$reader"
 grep -q pipe_read /proc/$reader/stack 2>/dev/null && echo reader-in-pipe_read
-if kpctl load /kp/{ko.name} --timeout 3 > /tmp/load1.out 2>&1; then echo LOAD1 ok; else echo LOAD1 refused; fi
+if kpctl load /kp/{ko.name} --timeout 3 --on-timeout reverse > /tmp/load1.out 2>&1; then echo LOAD1 ok; else echo LOAD1 refused; fi
 cat /tmp/load1.out
 echo "LOAD1 end"
 kp_check pipe while-blocked /kp/tests/pipe-read.test

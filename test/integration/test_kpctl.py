@@ -231,14 +231,15 @@ echo "after-unload-plain: plain=$(loaded kpctl_plain)"
 
 def test_busy_transition_names_the_blocking_task(vm, kpctl_bin, kp_modules):
     """A kthread asleep inside kp_busy_wait holds the switch: with a short --timeout
-    the core reverses it, kpctl names the kthread and leaves nothing patched; the
+    and --on-timeout reverse (the default, pending, is test_veto.py's) the core
+    reverses it, kpctl names the kthread and leaves nothing patched; the
     same for disabling; with a long one the load completes once the kthread leaves."""
     r = vm.run(GUEST_LIB + """
 insmod /kp/t/kp_test_busy.ko
 D=/sys/kernel/debug/kp_test_busy
 echo 1 > $D/start
 sleep 1
-step busy_load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 4
+step busy_load kpctl load /kp/p/kp_test_busy_patch.ko --timeout 4 --on-timeout reverse
 echo "after-busy-load: core=$(loaded kp_core) patch=$(loaded kp_test_busy_patch)"
 echo 1 > $D/release
 sleep 1
@@ -294,8 +295,8 @@ echo "last2=$(cat $D/last)"
     p = s["pending_status"]
     # The first line leads with the transition, never "enabled" (issue 17).
     assert re.search(r"^kp_test_busy_patch: enabling, 1 of \d+ tasks not switched yet "
-                     r"\(kp_busy/2 \d+ in kp_busy_wait\), reverses in 5[0-9] s\n"
-                     r"  enabling for \d+ ms, reverses after 60 s; not switched yet:\n"
+                     r"\(kp_busy/2 \d+ in kp_busy_wait\), stays pending in 5[0-9] s\n"
+                     r"  enabling for \d+ ms, stays pending after 60 s; not switched yet:\n"
                      r"    \d+ kp_busy/2 kp_busy_wait\+0x", p.out), p.out
     assert "bg-rc=0" in r.output, r.output
     assert "kpctl: patch kp_test_busy_patch enabled" in r.output

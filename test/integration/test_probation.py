@@ -17,6 +17,10 @@ and only between the kpvm.FAULTS_BEGIN / FAULTS_END lines it writes to the kerne
      reports itself, as a rule), then with interrupts disabled (CPU 0 reports it and
      reads CPU 1's stack through an NMI): reverted both times;
   7. `kpctl load --check CMD --check-timeout 2` with a CMD that hangs: reverted after 2 s.
+A second boot (test_rcu_stall_int3_one_cpu, issue 25 item 7): one vCPU, kprobes not
+optimized (debug.kprobes-optimization=0, so lockup.c's show_regs probe is an int3, whose
+handler runs in NMI context), an RCU stall in the new code, which the only CPU reports
+and dumps itself (dump_cpu_task() -> show_regs(get_irq_regs()) in its tick): reverted.
 Modules come from `make -C kmod` (test/integration/modules/patches/probation.c,
 modules/targets/kp_test_oops.c); kpctl is build/bin/kpctl or $KPCTL_BIN.
 """
@@ -256,3 +260,41 @@ def test_probation_rollbacks(vm, kmods, kpctl_bin):
     # null, WARN, check, soft lockup, two RCU stalls, hung check
     assert len(reverted) == 7, r.console
     assert max(reverted[:2]) < 1_000_000, reverted  # the faults: within a second
+
+
+INT3_GUEST = PROBATION_PRELUDE + r"""
+[ "$(grep -c ^processor /proc/cpuinfo)" = 1 ] || fail "want one vCPU"
+echo 0 > /proc/sys/debug/kprobes-optimization || fail "cannot turn kprobe optimization off"
+insmod /kp/kp_core.ko || fail "insmod kp_core"
+mount -t debugfs none /sys/kernel/debug 2> /dev/null
+grep "show_regs" /sys/kernel/debug/kprobes/list || fail "no kprobe on show_regs"
+grep "show_regs" /sys/kernel/debug/kprobes/list | grep -q OPTIMIZED && fail "the probe is optimized"
+echo 3 > /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
+kpctl load --probation 120 /kp/kp_test_pb_spin.ko || fail "load kp_test_pb_spin"
+echo 6000 > /sys/module/kp_test_pb_spin/parameters/spin_ms
+# One CPU: no grace period can start during the spin (its kthread cannot run), so the
+# new code waits until one is under way before it spins.
+echo 1 > /sys/module/kp_test_pb_spin/parameters/spin_in_gp
+faults_begin
+cat /proc/cmdline > /tmp/spun || fail "the reader of the RCU stall died"
+wait_reverted kp_test_pb_spin 40
+faults_end
+dmesg | grep -Eq "rcu_preempt (self-)?detected stall" || fail "no RCU stall"
+why=$(cat $K/kp_test_pb_spin/rolled_back)
+echo "rolled_back: $why"
+echo "$why" | grep -Eq "@WHY_RCU@" || fail "rolled_back: $why"
+echo "ALL OK"
+"""
+
+
+def test_rcu_stall_int3_one_cpu(vm, kmods, kpctl_bin):
+    """An RCU stall the stuck CPU reports itself is pinned on the patch when lockup.c's
+    kprobe is an int3 (its handler then runs in NMI context: issue 25 item 7)."""
+    script = (INT3_GUEST.replace("@FAULTS_BEGIN@", kpvm.FAULTS_BEGIN)
+              .replace("@FAULTS_END@", kpvm.FAULTS_END)
+              .replace("@WHY_RCU@", WHY.replace("TYPE", "RCU stall")))
+    files = {f"/kp/{n}.ko": kmods[n] for n in ("kp_core", "kp_test_pb_spin")}
+    files["/kp/kpctl"] = kpctl_bin
+    r = vm.run(script, files, timeout=240, expect_faults=True, smp=1)
+    assert "ALL OK" in r.output, r.describe()
+    assert any("detected stall" in f for f in r.expected_faults), r.expected_faults

@@ -88,6 +88,14 @@ void CommandLine::add_load()
 		                       ? std::string()
 		                       : "unknown fault kind in '" + s + "' (warn, stack)";
 	        });
+	c->add_option("--on-timeout", load_.on_timeout,
+	              "what the enable does when tasks stay inside the replaced functions "
+	              "past --timeout: pending (the new code stays live for every other "
+	              "task, the stragglers get fake signals and switch when they leave) "
+	              "or reverse (back to the old code for every task; kpctl removes the "
+	              "module); default the patch's record, else pending")
+	        ->type_name("MODE")
+	        ->check(CLI::IsMember({"pending", "reverse"}));
 	c->footer(exit_codes_text());
 	auto *k = confirm_cmd_ = app_.add_subcommand(
 	        "confirm", "confirm a rollback that a task other than root triggered: refuse "

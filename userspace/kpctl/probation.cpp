@@ -20,7 +20,7 @@ Exit report_rollback(const std::string &name)
 	std::string why = st ? st->rolled_back : "";
 	std::cerr << "kpctl: patch " << name << " was rolled back"
 	          << (why.empty() ? "" : ": " + why) << "\n";
-	if (st && st->enabled)
+	if (st && (st->enabled || st->transition != "idle"))
 		std::cerr << "kpctl: the rollback has not completed yet; see kpctl status " << name
 		          << "\n";
 	return Exit::rolled_back;

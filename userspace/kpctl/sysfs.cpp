@@ -94,6 +94,8 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.probation_left = static_cast<unsigned>(number("probation"));
 	st.rolled_back = read_text(dir / "rolled_back").value_or("");
 	st.rollback_on = read_text(dir / "rollback_on").value_or("");
+	st.on_timeout = read_text(dir / "on_timeout").value_or("");
+	st.stalled = number("stalled") != 0;
 	st.canary = lines(read_text(dir / "canary").value_or(""));
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
@@ -172,6 +174,11 @@ int write_rollback(const std::string &name, const std::string &reason)
 int write_rollback_on(const std::string &name, const std::string &kinds)
 {
 	return write_attr(name, "rollback_on", kinds + "\n");
+}
+
+int write_on_timeout(const std::string &name, const std::string &mode)
+{
+	return write_attr(name, "on_timeout", mode + "\n");
 }
 
 std::optional<std::string> patch_in_transition(const std::string &except)

@@ -28,6 +28,8 @@ struct PatchState {
 	unsigned probation_left = 0;     // seconds of probation left (0: none)
 	std::string rolled_back;         // why probation rolled it back, empty if it did not
 	std::string rollback_on;         // "warn,stack": what rolls it back besides the default
+	std::string on_timeout;          // pending | reverse: an enable past its timeout
+	bool stalled = false;            // past its timeout, pending: stragglers hold it
 	std::vector<std::string> canary; // "pid comm" of each live canary task (issue 16)
 	std::vector<FuncState> funcs;    // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
@@ -54,6 +56,8 @@ int write_probation(const std::string &name, unsigned seconds);
 int write_rollback(const std::string &name, const std::string &reason);
 // Writes @kinds ("warn,stack") to <patch>/rollback_on: added to the patch's policy.
 int write_rollback_on(const std::string &name, const std::string &kinds);
+// Writes @mode (pending, reverse) to <patch>/on_timeout.
+int write_on_timeout(const std::string &name, const std::string &mode);
 
 // The loaded patch (other than @except) whose transition is in progress, if any.
 std::optional<std::string> patch_in_transition(const std::string &except = "");

@@ -16,12 +16,14 @@
  * KPATCH_IGNORE_FUNCTION(fn) and KPATCH_IGNORE_SECTION(name): changes to that
  * function or section are not part of the patch.  KPATCH_FORCE_UNSAFE(fn):
  * kpatch replaces fn without its consistency check; kp accepts the marker
- * but keeps the check (a transition that cannot finish reverses, and
- * /sys/kernel/kp/<patch>/force remains the explicit way out).
+ * but keeps the check (a transition that cannot finish stays pending or
+ * reverses, and /sys/kernel/kp/<patch>/force remains the explicit way out).
  *
  * KPATCH_ROLLBACK_ON(KP_ROLLBACK_WARN | KP_ROLLBACK_STACK) (kp only): the
  * faults that roll the patch back during its probation besides the default
  * (the faulting IP in the new code); diffgen carries the record whole.
+ * KPATCH_ON_TIMEOUT(KP_ON_TIMEOUT_REVERSE) (kp only): an enable that tasks
+ * hold past its timeout reverses instead of staying pending.
  */
 #ifndef __KPATCH_MACROS_H_
 #define __KPATCH_MACROS_H_
@@ -58,6 +60,11 @@
 	static const struct kp_policy_rec __used __aligned(8)		\
 	__section("kp_policy")						\
 	__UNIQUE_ID(kpatch_policy) = { .rollback_on = (kinds) }
+
+#define KPATCH_ON_TIMEOUT(mode)						\
+	static const struct kp_policy_rec __used __aligned(8)		\
+	__section("kp_policy")						\
+	__UNIQUE_ID(kpatch_policy) = { .on_timeout = (mode) }
 
 /* Markers diffgen reads from the patched object and never carries. */
 #define KPATCH_IGNORE_SECTION(name)					\

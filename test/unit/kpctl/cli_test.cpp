@@ -62,6 +62,8 @@ fs::path fake_sysfs()
 	write_file(kp / "kp_t/pending", "1\n");
 	write_file(kp / "kp_t/pending_tasks", "81 cat pipe_read+0x1d2/0x4a0\n");
 	write_file(kp / "kp_t/timeout", "60\n");
+	write_file(kp / "kp_t/on_timeout", "pending\n");
+	write_file(kp / "kp_t/stalled", "0\n");
 	write_file(kp / "kp_t/force", "0\n");
 	write_file(kp / "kp_t/blocked", "");
 	write_file(kp / "kp_t/build_id", "136bea46\n");
@@ -119,11 +121,11 @@ TEST(Cli, InfoJsonShape)
 	Result r = kpctl({"info", "--json", fixtures().patch_ko.string()});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
-	EXPECT_EQ(keys(j),
-	          (std::set<std::string>{"file", "name", "kp_patch", "abi_version", "vermagic",
-	                                 "target", "matches_running_kernel", "sources", "functions",
-	                                 "symbols", "relocations", "callbacks", "states",
-	                                 "shadow_ids", "values", "rollback_on", "undefined"}));
+	EXPECT_EQ(keys(j), (std::set<std::string>{"file", "name", "kp_patch", "abi_version",
+	                                          "vermagic", "target", "matches_running_kernel",
+	                                          "sources", "functions", "symbols", "relocations",
+	                                          "callbacks", "states", "shadow_ids", "values",
+	                                          "rollback_on", "on_timeout", "undefined"}));
 	EXPECT_EQ(j["name"], "kpctl_fixture");
 	EXPECT_EQ(j["target"]["release"], test_kernel_release());
 	EXPECT_EQ(j["target"]["build_id"], test_kernel_build_id());
@@ -216,11 +218,11 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(j["core_loaded"], true);
 	ASSERT_EQ(j["patches"].size(), 3u);
 	const json &a = j["patches"][0];
-	EXPECT_EQ(keys(a),
-	          (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
-	                                 "pending", "timeout", "forced", "blocked", "build_id",
-	                                 "probation_left", "rolled_back", "functions", "callbacks",
-	                                 "states", "shadow_ids", "canary", "values"}));
+	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
+	                                          "pending", "timeout", "forced", "blocked",
+	                                          "build_id", "probation_left", "rolled_back",
+	                                          "functions", "callbacks", "states", "shadow_ids",
+	                                          "canary", "values", "on_timeout", "stalled"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["values"], json::array({"vmlinux overflowuid,0 4 kept 0xfffe -> 0xfffd"}));
 	EXPECT_EQ(a["enabled"], true);
@@ -236,6 +238,8 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(t["transition_ms"], 1520);
 	EXPECT_EQ(t["pending"], json::array({"81 cat pipe_read+0x1d2/0x4a0"}));
 	EXPECT_EQ(t["timeout"], 60);
+	EXPECT_EQ(t["on_timeout"], "pending");
+	EXPECT_EQ(t["stalled"], false);
 	EXPECT_EQ(t["forced"], false);
 
 	Result tr = kpctl({"status", "kp_t"}, {{"KPCTL_SYSFS", s.string()}});
@@ -244,8 +248,8 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_TRUE(std::regex_search(
 	        tr.out,
 	        std::regex("^kp_t: enabling, 1 of [0-9]+ tasks not switched yet \\(cat 81 in "
-	                   "pipe_read\\), reverses in 59 s\n"
-	                   "  enabling for 1520 ms, reverses after 60 s; not switched yet:\n"
+	                   "pipe_read\\), stays pending in 59 s\n"
+	                   "  enabling for 1520 ms, stays pending after 60 s; not switched yet:\n"
 	                   "    81 cat pipe_read\\+0x1d2/0x4a0\n")))
 	        << tr.out;
 

@@ -69,6 +69,30 @@ TEST(StatusText, UnknownTotalAndTimeoutPassed)
 	          "in 60 s");
 }
 
+// An enable whose on_timeout is pending (the core's default) stays pending at its
+// timeout: the headline says so before, and once stalled that it is live for the others.
+TEST(StatusText, PendingEnableSaysItStaysPending)
+{
+	auto p = in_transition("enabling", 2400, {"149 cat kp_veto_value+0x1b/0x30 [kp_t]"});
+	p.on_timeout = "pending";
+	EXPECT_EQ(kp::ctl::status_headline(p, 537),
+	          "kp_x: enabling, 1 of 537 tasks not switched yet (cat 149 in kp_veto_value), "
+	          "stays pending in 58 s");
+	p.transition_ms = 60000;
+	EXPECT_EQ(kp::ctl::status_headline(p, 537).substr(p.name.size()),
+	          ": enabling, 1 of 537 tasks not switched yet (cat 149 in kp_veto_value), "
+	          "pending now");
+	p.stalled = true;
+	p.transition_ms = 90000;
+	EXPECT_EQ(kp::ctl::status_headline(p, 537),
+	          "kp_x: enabling, 1 of 537 tasks not switched yet (cat 149 in kp_veto_value), "
+	          "pending past its 60 s timeout: live for every other task");
+	// A disable reverses whatever on_timeout says.
+	auto d = in_transition("disabling", 2400, {"1 a f+0/1"});
+	d.on_timeout = "pending";
+	EXPECT_EQ(kp::ctl::timeout_outcome(d), "reverses");
+}
+
 TEST(StatusText, EveryTaskSwitched)
 {
 	auto p = in_transition("enabling", 500, {});

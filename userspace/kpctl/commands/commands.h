@@ -18,6 +18,7 @@ struct LoadOptions {
 	bool force = false;                     // --force: load even if rolled back before
 	std::vector<std::string> canary;        // --canary SELECTOR...: a canary of these processes
 	std::optional<std::string> rollback_on; // --rollback-on warn,stack: added to the policy
+	std::optional<std::string> on_timeout;  // --on-timeout pending|reverse: this load's
 };
 
 struct ConfirmOptions {

@@ -114,6 +114,19 @@ void insert(const LoadOptions &o, const ModuleFd &file, const std::string &name,
 	}
 }
 
+// The enable outlived its timeout and stays pending (the core's on_timeout): the new
+// code is live for every task already switched; say who has not switched.
+void report_pending(const std::string &name, const PatchState &st, unsigned timeout_s)
+{
+	std::cout << "kpctl: patch " << name << " enabled for every task but " << st.pending_count
+	          << ", which stayed inside functions it replaces past the " << timeout_s
+	          << " s timeout: the transition stays pending (on timeout: pending); they "
+	             "are sent fake signals and switch when they leave; see kpctl status "
+	          << name << ", or kpctl unload " << name << " to give it up\n";
+	for (const auto &t : st.pending)
+		std::cout << "  " << t << "\n";
+}
+
 // A patch whose module was rolled back before is refused unless forced (issue 16).
 void refuse_rolled_back(const ModuleInfo &m, bool force)
 {
@@ -190,6 +203,14 @@ Exit cmd_load(const LoadOptions &o)
 			          << errno_text("cannot set --rollback-on of patch " + name, err)
 			          << "; its probation rolls back on the default faults only\n";
 	}
+	if (o.on_timeout) {
+		// Before the timeout can expire (1 s at least); a later write still takes
+		// effect: "reverse" reverses a transition pending past its timeout.
+		if (int err = write_on_timeout(name, *o.on_timeout); err != 0)
+			std::cerr << "kpctl: warning: "
+			          << errno_text("cannot set --on-timeout of patch " + name, err)
+			          << "; the patch's own policy applies\n";
+	}
 	auto st = follow_transition(name, deadline_after(timeout_s + 30.0));
 	if (st && st->transition == "canary") {
 		core_guard.keep();
@@ -206,6 +227,17 @@ Exit cmd_load(const LoadOptions &o)
 		          << " function(s))\n";
 		core_guard.keep();
 		return run_probation(name, o.probation);
+	}
+	if (st && st->stalled) {
+		core_guard.keep();
+		report_pending(name, *st, timeout_s);
+		ProbationOptions probation = o.probation;
+		if (!probation.check.empty()) {
+			progress("--check not run: the probation starts when the transition "
+			         "completes; run the check yourself then");
+			probation.check.clear();
+		}
+		return run_probation(name, probation);
 	}
 	if (st && st->transition != "idle") {
 		core_guard.keep();

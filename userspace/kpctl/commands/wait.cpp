@@ -4,6 +4,8 @@
 #include <iostream>
 #include <thread>
 
+#include "render/status_text.h"
+
 namespace kp::ctl {
 
 Clock::time_point deadline_after(double seconds)
@@ -37,6 +39,14 @@ std::optional<std::string> wait_no_transition(const std::string &except, Clock::
 			                    "may change meanwhile; nothing was done; end the "
 			                    "canary first with kpctl promote " +
 			                    *busy + " or kpctl abort " + *busy);
+		if (auto st = read_patch(*busy); st && st->stalled)
+			throw Error(
+			        Exit::busy,
+			        "patch " + *busy + "'s transition is pending past its timeout, " +
+			                std::to_string(st->pending_count) +
+			                " task(s) not switched yet, and no other patch may "
+			                "change meanwhile; nothing was done; see kpctl status " +
+			                *busy + " (kpctl unload " + *busy + " gives it up)");
 		if (*busy != said)
 			progress("waiting for the transition of patch " + *busy +
 			         " to end (one transition at a time)");
@@ -52,7 +62,7 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 	auto last_print = Clock::now();
 	for (;;) {
 		auto st = read_patch(name);
-		if (!st || st->transition == "idle" || st->transition == "canary" ||
+		if (!st || st->transition == "idle" || st->transition == "canary" || st->stalled ||
 		    Clock::now() >= deadline)
 			return st;
 		std::string now = st->transition + ": " + std::to_string(st->pending_count) +
@@ -64,9 +74,12 @@ std::optional<PatchState> follow_transition(const std::string &name, Clock::time
 		if (now != said || Clock::now() - last_print > std::chrono::seconds(5)) {
 			progress("transition " + now + "; " +
 			         std::to_string(st->transition_ms / 1000) + " s" +
-			         (reverses ? " of " + std::to_string(st->timeout) +
-			                             " s before it reverses"
-			                   : " (an abort never reverses)"));
+			         (reverses
+			                  ? " of " + std::to_string(st->timeout) + " s before it " +
+			                            (timeout_outcome(*st) == "reverses"
+			                                     ? "reverses"
+			                                     : "stays pending")
+			                  : " (an abort never reverses)"));
 			said = now;
 			last_print = Clock::now();
 		}

@@ -21,11 +21,13 @@ void nap(Clock::time_point deadline, int ms);
 
 // Waits until no patch but @except is in transition (one transition at a time).
 // Returns the name of the one still in transition at the deadline, if any.  Throws
-// Error(busy) at once when that patch is in canary: a canary ends only when told.
+// Error(busy) at once when that patch is in canary: a canary ends only when told; or
+// stalled: its transition waits for stragglers past its timeout, for as long as they stay.
 std::optional<std::string> wait_no_transition(const std::string &except,
                                               Clock::time_point deadline);
 
-// Follows the transition of patch @name until it is idle or the deadline,
+// Follows the transition of patch @name until it is idle, in canary, stalled (past its
+// timeout and pending: the core's on_timeout pending) or the deadline,
 // printing progress (direction, elapsed time, tasks not switched yet) when it
 // changes.  Returns the last state read (nullopt if the patch vanished).
 // @reverses: false for a transition the core never reverses (a canary's abort).

@@ -68,6 +68,8 @@ json module_json(const ModuleInfo &m, std::optional<bool> matches)
 		                       {"old", records::value_text(v.old_value)},
 		                       {"new", records::value_text(v.new_value)}});
 	j["rollback_on"] = records::rollback_kinds_text(m.rollback_on);
+	j["on_timeout"] =
+	        m.on_timeout ? json(records::on_timeout_text(m.on_timeout)) : json(nullptr);
 	j["undefined"] = m.undefined;
 	return j;
 }
@@ -81,6 +83,8 @@ json patch_json(const PatchState &p)
 	j["transition_ms"] = p.transition_ms;
 	j["pending"] = p.pending;
 	j["timeout"] = p.timeout;
+	j["on_timeout"] = p.on_timeout;
+	j["stalled"] = p.stalled;
 	j["forced"] = p.forced;
 	j["blocked"] = p.blocked;
 	j["build_id"] = p.build_id;

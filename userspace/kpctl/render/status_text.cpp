@@ -18,11 +18,15 @@ std::string plural(unsigned long long n, const char *one, const char *many)
 
 std::string reverses_in(const PatchState &p)
 {
+	if (p.stalled)
+		return "pending past its " + std::to_string(p.timeout) +
+		       " s timeout: live for every other task";
+	std::string outcome = timeout_outcome(p);
 	unsigned long long limit_ms = 1000ULL * p.timeout;
 	if (p.transition_ms >= limit_ms)
-		return "reversing now";
+		return outcome == "reverses" ? "reversing now" : "pending now";
 	unsigned long long left_s = (limit_ms - p.transition_ms + 999) / 1000;
-	return "reverses in " + std::to_string(left_s) + " s";
+	return outcome + " in " + std::to_string(left_s) + " s";
 }
 
 std::string named_tasks(const PatchState &p)
@@ -80,6 +84,12 @@ std::string describe_pending_task(const std::string &line)
 	if (where == "unreliable-stack")
 		return comm + " " + words[0] + ", stack unreadable";
 	return comm + " " + words[0] + " in " + where.substr(0, where.find('+'));
+}
+
+std::string timeout_outcome(const PatchState &p)
+{
+	return p.transition == "enabling" && p.on_timeout == "pending" ? "stays pending"
+	                                                               : "reverses";
 }
 
 std::string status_headline(const PatchState &p, unsigned total_tasks)

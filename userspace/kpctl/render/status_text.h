@@ -17,4 +17,9 @@ std::string status_headline(const PatchState &p, unsigned total_tasks);
 // it: "cat 149 in pipe_read"; the line itself when it has another shape.
 std::string describe_pending_task(const std::string &line);
 
+// What the transition of @p does when its timeout expires: "reverses", or "stays pending"
+// (an enable whose on_timeout is pending: the core keeps the new code live for every
+// task already switched and waits for the stragglers).
+std::string timeout_outcome(const PatchState &p);
+
 } // namespace kp::ctl

@@ -38,8 +38,10 @@ void print_patch(std::ostream &o, const PatchState &p, unsigned total_tasks)
 	bool moving = p.transition != "idle" && p.transition != "canary";
 	o << status_headline(p, moving ? total_tasks : 0) << "\n";
 	if (moving) {
-		o << "  " << p.transition << " for " << p.transition_ms << " ms, reverses after "
-		  << p.timeout << " s" << (p.pending.empty() ? "\n" : "; not switched yet:\n");
+		o << "  " << p.transition << " for " << p.transition_ms << " ms, "
+		  << (p.stalled ? "pending past its " : timeout_outcome(p) + " after ") << p.timeout
+		  << " s" << (p.stalled ? " timeout" : "")
+		  << (p.pending.empty() ? "\n" : "; not switched yet:\n");
 		print_lines(o, "    ", p.pending);
 	}
 	if (p.transition == "canary") {
@@ -52,6 +54,8 @@ void print_patch(std::ostream &o, const PatchState &p, unsigned total_tasks)
 		o << "  on probation: " << p.probation_left << " s left\n";
 	if (!p.rollback_on.empty())
 		o << "  rolled back on: the fault in its code, and " << p.rollback_on << "\n";
+	if (!p.on_timeout.empty())
+		o << "  on timeout: " << p.on_timeout << "\n";
 	o << "  build ID " << p.build_id << "\n";
 	o << "  functions (" << p.funcs.size() << "):\n";
 	for (const auto &f : p.funcs)
@@ -103,6 +107,9 @@ void print_module_state_transfer(std::ostream &o, const ModuleInfo &m)
 		o << "  id " << s.id << "  dtor " << s.dtor.describe() << "\n";
 	std::string kinds = records::rollback_kinds_text(m.rollback_on);
 	o << "rolled back on: the fault in its code" << (kinds.empty() ? "" : ", and " + kinds)
+	  << "\n";
+	o << "on timeout: "
+	  << (m.on_timeout ? records::on_timeout_text(m.on_timeout) : "pending (the default)")
 	  << "\n";
 	o << "transferred values (" << m.values.size() << "):\n";
 	for (const auto &v : m.values)

@@ -14,7 +14,8 @@
  *   KP_SPIN        the replacement spins for the module parameter spin_ms
  *                  with preemption disabled (or interrupts, spin_irqs_off):
  *                  a soft lockup or an RCU stall in the new code; with
- *                  spin_warn, a WARN first (interrupts already off)
+ *                  spin_warn, a WARN first (interrupts already off); with
+ *                  spin_in_gp it first waits for a grace period (one CPU)
  *   (neither)      the replacement prints "kp-probation-ok"
  */
 #include <linux/bug.h>
@@ -22,9 +23,12 @@
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include "kp_patch.h"
+#include "kp_rcu_gp.h"
 
 #ifndef KP_OLD_SIZE
 #error "KP_OLD_SIZE (size of cmdline_proc_show) is required"
@@ -78,18 +82,44 @@ MODULE_PARM_DESC(spin_irqs_off, "spin with interrupts disabled, not only preempt
 static bool spin_warn;
 module_param(spin_warn, bool, 0644);
 MODULE_PARM_DESC(spin_warn, "WARN before the spin, once preemption or interrupts are off");
+static bool spin_in_gp;
+module_param(spin_in_gp, bool, 0644);
+MODULE_PARM_DESC(spin_in_gp, "start the spin (preemption off) inside an RCU grace period");
+
+/*
+ * Disable preemption inside a grace period.  On one CPU none can start
+ * during the spin, as the grace-period kthread cannot run; one under way
+ * when preemption goes off cannot end either: it stalls.
+ */
+static void kp_preempt_disable_in_gp(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		start_poll_synchronize_rcu();
+		preempt_disable();
+		if (rcu_get_gp_seq() & KP_RCU_SEQ_STATE_MASK)
+			return;
+		preempt_enable();
+		schedule_timeout_uninterruptible(1);
+	}
+	preempt_disable();
+}
 
 static int kp_cmdline_proc_show(struct seq_file *m, void *v)
 {
-	u64 end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
 	bool irqs_off = READ_ONCE(spin_irqs_off);
 	unsigned long flags = 0;
+	u64 end;
 
 	if (irqs_off)
 		local_irq_save(flags);
+	else if (READ_ONCE(spin_in_gp))
+		kp_preempt_disable_in_gp();
 	else
 		preempt_disable();
 	WARN_ON(READ_ONCE(spin_warn));
+	end = ktime_get_ns() + (u64)READ_ONCE(spin_ms) * NSEC_PER_MSEC;
 	while (ktime_get_ns() < end)
 		cpu_relax();
 	if (irqs_off)

@@ -153,22 +153,65 @@ TEST(PatchRecords, PolicyRecordsAreOredAndUnknownKindsRefused)
 	Sample s;
 	std::vector<uint8_t> policy;
 	put_u64(policy, KP_ROLLBACK_WARN);
+	put_u64(policy, 0);
 	put_u64(policy, KP_ROLLBACK_STACK);
+	put_u64(policy, 0);
 	s.records(KP_SEC_POLICY, policy, {});
 	auto r = read(s, d);
 	ASSERT_TRUE(r) << r.error().message();
 	EXPECT_EQ(r->rollback_on, KP_ROLLBACK_WARN | KP_ROLLBACK_STACK);
 	EXPECT_EQ(kp::records::rollback_kinds_text(r->rollback_on), "warn,stack");
+	EXPECT_EQ(r->on_timeout, 0u);
 
 	TempDir d2;
 	Sample bad;
 	std::vector<uint8_t> unknown;
 	put_u64(unknown, 0x4);
+	put_u64(unknown, 0);
 	bad.records(KP_SEC_POLICY, unknown, {});
 	auto e = read(bad, d2);
 	ASSERT_FALSE(e);
 	EXPECT_NE(e.error().message().find("unknown rollback kinds 0x4"), std::string::npos)
 	        << e.error().message();
+}
+
+// on_timeout (issue 25): the records that set one must agree, as the core requires; an
+// unknown mode is refused.
+TEST(PatchRecords, PolicyOnTimeoutAgreesOrIsRefused)
+{
+	auto with = [](std::initializer_list<uint64_t> modes) {
+		std::vector<uint8_t> policy;
+		for (uint64_t m : modes) {
+			put_u64(policy, 0);
+			put_u64(policy, m);
+		}
+		return policy;
+	};
+	TempDir d;
+	Sample s;
+	s.records(KP_SEC_POLICY, with({0, KP_ON_TIMEOUT_REVERSE, KP_ON_TIMEOUT_REVERSE}), {});
+	auto r = read(s, d);
+	ASSERT_TRUE(r) << r.error().message();
+	EXPECT_EQ(r->on_timeout, static_cast<uint64_t>(KP_ON_TIMEOUT_REVERSE));
+	EXPECT_EQ(kp::records::on_timeout_text(r->on_timeout), "reverse");
+	EXPECT_EQ(kp::records::on_timeout_text(KP_ON_TIMEOUT_PENDING), "pending");
+
+	TempDir d2;
+	Sample both;
+	both.records(KP_SEC_POLICY, with({KP_ON_TIMEOUT_PENDING, KP_ON_TIMEOUT_REVERSE}), {});
+	auto e = read(both, d2);
+	ASSERT_FALSE(e);
+	EXPECT_NE(e.error().message().find("both on_timeout pending and reverse"),
+	          std::string::npos)
+	        << e.error().message();
+
+	TempDir d3;
+	Sample unknown;
+	unknown.records(KP_SEC_POLICY, with({3}), {});
+	auto u = read(unknown, d3);
+	ASSERT_FALSE(u);
+	EXPECT_NE(u.error().message().find("unknown on_timeout 3"), std::string::npos)
+	        << u.error().message();
 }
 
 TEST(PatchRecords, RollbackKindNames)
