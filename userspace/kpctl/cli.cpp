@@ -70,7 +70,10 @@ void CommandLine::add_load()
 	              "start as a canary: only these processes (and the tasks they create) "
 	              "run the new code until kpctl promote or abort; SELECTOR is pid:PID "
 	              "or cgroup:PATH (its processes now), several separated by commas")
-	        ->type_name("SELECTOR");
+	        ->type_name("SELECTOR")
+	        // One value per --canary: FILE, optional since --all, must not be taken
+	        // as a second selector.
+	        ->allow_extra_args(false);
 	c->add_option("--check-timeout", load_.probation.check_timeout,
 	              "seconds one run of the --check command may take; a run still going "
 	              "then is killed and counts as failed (default 10)")

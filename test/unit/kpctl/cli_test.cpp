@@ -166,6 +166,9 @@ TEST(Cli, LoadRefusesBadFilesBeforeTouchingTheKernel)
 	fs::path d = scratch_dir("load-bad");
 	write_file(d / "text.ko", "not ELF");
 	expect_error(kpctl({"load", (d / "missing.ko").string()}), 4);
+	// FILE after a --canary selector is the file, not a second selector.
+	expect_error(kpctl({"load", "--canary", "pid:1", (d / "missing.ko").string()}), 4,
+	             "missing.ko");
 	expect_error(kpctl({"load", (d / "text.ko").string()}), 5);
 	expect_error(kpctl({"load", fixtures().patch_o.string()}), 5);
 	expect_error(kpctl({"load", fixtures().plain_ko.string()}), 6);
