@@ -69,14 +69,6 @@ kp::diffgen::Result patch(const Kernel &k, const std::string &tag, const std::st
 	return kp::diffgen::run(orig, patched, (k.dir / tag / "out.o").string(), opts);
 }
 
-std::string joined(const kp::diffgen::Result &r)
-{
-	std::string s;
-	for (const auto &m : r.messages)
-		s += m + "\n";
-	return s;
-}
-
 } // namespace
 
 TEST(SealedEndbr, TheImageTellsSealedPresentAndMissing)
@@ -95,7 +87,7 @@ TEST(SealedEndbr, CallsAndOpenAddressesPass)
 {
 	Kernel k = fake_ibt_kernel("endbr-pass");
 	auto r = patch(k, "calls", "sealed_fn(); bare_fn(); hook = open_fn;");
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	// One kp_addrs record, for open_fn (user): the core checks its live ENDBR.
 	auto out = kp::test::load_object((k.dir / "calls" / "out.o").string());
 	const kp::elf::Section *addrs = out->section(KP_SEC_ADDRS);
@@ -113,11 +105,11 @@ TEST(SealedEndbr, AddressOfSealedFunctionIsRefused)
 {
 	Kernel k = fake_ibt_kernel("endbr-sealed");
 	auto r = patch(k, "sealed", "hook = sealed_fn;");
-	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("user takes the address of sealed_fn, whose ENDBR"),
+	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("user takes the address of sealed_fn, whose ENDBR"),
 	          std::string::npos)
-	        << joined(r);
-	EXPECT_NE(joined(r).find("#CP"), std::string::npos) << joined(r);
+	        << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("#CP"), std::string::npos) << kp::test::joined(r);
 	EXPECT_FALSE(std::filesystem::exists(k.dir / "sealed" / "out.o"));
 }
 
@@ -125,10 +117,10 @@ TEST(SealedEndbr, AddressOfFunctionWithoutEndbrIsRefused)
 {
 	Kernel k = fake_ibt_kernel("endbr-bare");
 	auto r = patch(k, "bare", "hook = bare_fn;");
-	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("user takes the address of bare_fn, which has no ENDBR"),
+	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("user takes the address of bare_fn, which has no ENDBR"),
 	          std::string::npos)
-	        << joined(r);
+	        << kp::test::joined(r);
 }
 
 TEST(SealedEndbr, SealedFunctionInNewDataIsRefused)
@@ -136,6 +128,7 @@ TEST(SealedEndbr, SealedFunctionInNewDataIsRefused)
 	Kernel k = fake_ibt_kernel("endbr-data");
 	auto r = patch(k, "data", "table[0]();",
 	               "extern void sealed_fn(void);\nvoid (*table[])(void) = { sealed_fn };\n");
-	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("takes the address of sealed_fn"), std::string::npos) << joined(r);
+	ASSERT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("takes the address of sealed_fn"), std::string::npos)
+	        << kp::test::joined(r);
 }

@@ -34,14 +34,6 @@ kp::diffgen::Result diff(const kp::test::Pair &p, Options opts = {})
 	return kp::diffgen::run(p.orig, p.patched, p.out, opts);
 }
 
-std::string joined(const kp::diffgen::Result &r)
-{
-	std::string s;
-	for (const auto &m : r.messages)
-		s += m + "\n";
-	return s;
-}
-
 std::set<std::string> func_rec_names(const kp::test::Output &o)
 {
 	std::set<std::string> s;
@@ -66,7 +58,7 @@ int other(int v) { return v + 1; }
 )";
 	auto p = make_pair_objects("changed", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -98,7 +90,7 @@ TEST(DiffgenFixtures, ReplacementKeepsTheCompilersPadding)
 	auto p = make_pair_objects("padding", src(body("cmdline %d\\n")),
 	                           src(body("kp patched %d\\n")));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	const kp::elf::Symbol *show = nullptr;
 	for (const auto &sym : o.obj->symbols())
@@ -118,7 +110,7 @@ TEST(DiffgenFixtures, IdenticalObjectsAreNoChange)
 	auto p = make_pair_objects("nochange", src(s), src(s));
 	std::ofstream(p.out) << "stale";
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << kp::test::joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -133,7 +125,7 @@ int show(int v) { return new_helper(v) + 1; }
 )";
 	auto p = make_pair_objects("newfunc", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"show", "new_helper"}));
 	EXPECT_EQ(func_rec_names(o), Set({"show"}));
@@ -150,7 +142,7 @@ int count_calls(void) { static int calls; calls += 2; return calls; }
 )";
 	auto p = make_pair_objects("staticlocal", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"count_calls"}));
 	EXPECT_TRUE(o.defined_objects.empty()) << "static local must not be a fresh copy";
@@ -182,7 +174,7 @@ int b_fn(void) { static int count; return count += 6; }
 )";
 	auto p = make_pair_objects("renumbered", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"b_fn", "z_fn"}));
 	EXPECT_EQ(func_rec_names(o), Set({"b_fn"}));
@@ -221,7 +213,7 @@ int warn_once(int v) {
 )";
 	auto p = make_pair_objects("specialstatic", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"warn_once"}));
 	bool once = false, func = false;
@@ -250,7 +242,7 @@ int other(int v) { return v; }
 )";
 	auto p = make_pair_objects("clone", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	std::string clone;
 	for (const auto &f : o.defined_funcs)
@@ -282,7 +274,7 @@ int sleeper(int v) {
 )";
 	auto p = make_pair_objects("lineonly", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << kp::test::joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -296,7 +288,7 @@ int caller(int v) { return exported_thing(11) + v; }
 )";
 	auto p = make_pair_objects("immediate", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"caller"}));
 }
 
@@ -313,7 +305,7 @@ int b_fn(int v) { _printk("beta %d\n", v); return v; }
 )";
 	auto p = make_pair_objects("strings", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"a_fn"}));
 	bool found = false;
@@ -338,7 +330,7 @@ const char *b_fn(void) { return "second"; }
 )";
 	auto p = make_pair_objects("stroffsets", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	EXPECT_EQ(read_output(p.out).defined_funcs, Set({"n_fn"}));
 }
 
@@ -353,7 +345,7 @@ int reader(void) { return kp_new_table[2]; }
 )";
 	auto p = make_pair_objects("newdata", src(base), src(patched));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"reader"}));
 	EXPECT_EQ(o.defined_objects, Set({"kp_new_table"}));
@@ -372,9 +364,10 @@ int reader(int i) { return table[i]; }
 )";
 	auto p = make_pair_objects("changeddata", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("table"), std::string::npos) << joined(r);
-	EXPECT_NE(joined(r).find(".data.table"), std::string::npos) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("table"), std::string::npos) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find(".data.table"), std::string::npos)
+	        << kp::test::joined(r);
 	EXPECT_FALSE(std::filesystem::exists(p.out));
 }
 
@@ -390,9 +383,10 @@ int user(void) { return 3; }
 )";
 	auto p = make_pair_objects("initcode", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("__init"), std::string::npos) << joined(r);
-	EXPECT_NE(joined(r).find("setup_thing"), std::string::npos) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("__init"), std::string::npos) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("setup_thing"), std::string::npos)
+	        << kp::test::joined(r);
 }
 
 TEST(DiffgenFixtures, NotraceFunctionIsRefused)
@@ -405,9 +399,9 @@ notrace int hot(int v) { return exported_thing(v + 1); }
 )";
 	auto p = make_pair_objects("notrace", src(base), src(patched));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("hot"), std::string::npos);
-	EXPECT_NE(joined(r).find("ftrace"), std::string::npos);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("hot"), std::string::npos);
+	EXPECT_NE(kp::test::joined(r).find("ftrace"), std::string::npos);
 }
 
 TEST(DiffgenFixtures, NotraceStaticFunctionIsReplacedThroughItsCallers)
@@ -425,7 +419,7 @@ int unrelated(int v) { return v; }
 	};
 	auto p = make_pair_objects("notrace-static", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing", "sys_other"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing", "sys_other"}));
@@ -444,8 +438,8 @@ long sys_thing(int v) { return do_thing(v); }
 	};
 	auto p = make_pair_objects("notrace-addr", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("thing_ops"), std::string::npos) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("thing_ops"), std::string::npos) << kp::test::joined(r);
 }
 
 TEST(DiffgenFixtures, BugTableFilteredToIncludedFunctions)
@@ -463,7 +457,7 @@ int f_two(int v) { if (v > 200) BUG_HERE(); return v * 2; }
 	};
 	auto p = make_pair_objects("bugtable", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"f_one"}));
 	const auto *bt = o.obj->section("__bug_table");
@@ -482,7 +476,7 @@ TEST(DiffgenFixtures, AliasesShareOneReplacement)
 	};
 	auto p = make_pair_objects("alias", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(o.defined_funcs, Set({"do_thing", "sys_thing"}));
 	EXPECT_EQ(func_rec_names(o), Set({"sys_thing"}))
@@ -511,8 +505,9 @@ int changed(int v) { return v * )" +
 	        "1\\n.previous\");\n";
 	auto p = make_pair_objects("group", src(body(1)), src(changed_src));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("kp_group_sig"), std::string::npos) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("kp_group_sig"), std::string::npos)
+	        << kp::test::joined(r);
 }
 
 TEST(DiffgenFixtures, ChangedInitDataIsRefused)
@@ -523,9 +518,10 @@ TEST(DiffgenFixtures, ChangedInitDataIsRefused)
 	};
 	auto p = make_pair_objects("initdata", src(body(1)), src(body(2)));
 	auto r = diff(p);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("__init data"), std::string::npos) << joined(r);
-	EXPECT_NE(joined(r).find("boot_value"), std::string::npos) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("__init data"), std::string::npos)
+	        << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("boot_value"), std::string::npos) << kp::test::joined(r);
 }
 
 TEST(DiffgenFixtures, OpsTableWithLineNumberedBtfIdIsUnchanged)
@@ -563,7 +559,7 @@ const struct map_ops stab_ops = {
 	};
 	auto p = make_pair_objects("btfid-line", src(body("")), src(body("\t    n > 100 ||\n")));
 	auto r = diff(p);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = read_output(p.out);
 	EXPECT_EQ(func_rec_names(o), Set({"stab_alloc"}));
 	EXPECT_EQ(o.defined_objects, Set()) << "the table and the BTF ID are the running ones";

@@ -72,4 +72,12 @@ uint64_t symbol_size(const std::string &obj, const std::string &name)
 	return 0;
 }
 
+std::string joined(const diffgen::Result &r)
+{
+	std::string s;
+	for (const auto &m : r.messages)
+		s += m + "\n";
+	return s;
+}
+
 } // namespace kp::test

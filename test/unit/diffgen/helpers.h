@@ -76,4 +76,7 @@ void read_relocs(const elf::Object &o, std::vector<RelocRec> &relocs);
 
 uint64_t symbol_size(const std::string &obj, const std::string &name);
 
+// A diffgen result's messages, one per line (for assertion output and searches).
+std::string joined(const diffgen::Result &r);
+
 } // namespace kp::test

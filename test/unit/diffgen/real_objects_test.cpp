@@ -123,14 +123,6 @@ kp::diffgen::Result diff_real(const std::string &rel, const std::string &patched
 	return kp::diffgen::run((tree() / (rel + ".o")).string(), patched, out, opts);
 }
 
-std::string joined(const kp::diffgen::Result &r)
-{
-	std::string s;
-	for (const auto &m : r.messages)
-		s += m + "\n";
-	return s;
-}
-
 } // namespace
 
 TEST(DiffgenReal, CmdlineProcShow)
@@ -141,7 +133,7 @@ TEST(DiffgenReal, CmdlineProcShow)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/cmdline", patched, out);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"cmdline_proc_show"}));
 	ASSERT_EQ(o.funcs.size(), 1u);
@@ -166,14 +158,14 @@ TEST(DiffgenReal, KernelSysGetppid)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::no_change) << kp::test::joined(r);
 
 	patched = build_patched("kernel/sys", "SYSCALL_DEFINE0(getppid)\n{\n\tint pid;",
 	                        "SYSCALL_DEFINE0(getppid)\n{\n\tint pid = 0;\n\tif (current->pid "
 	                        "== 424242) return -1;");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_TRUE(o.defined_funcs.count("__x64_sys_getppid"))
 	        << ::testing::PrintToString(o.defined_funcs);
@@ -198,7 +190,7 @@ TEST(DiffgenReal, BugTableEntriesFollowTheFunction)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("fs/proc/base", patched, out);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"proc_pid_cmdline_read"}));
 	// struct bug_entry of the test kernel (DWARF of vmlinux): relative pointers, 12 bytes.
@@ -228,7 +220,7 @@ TEST(DiffgenReal, AlternativesFollowTheFunction)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	auto o = kp::test::read_output(out);
 	EXPECT_EQ(o.defined_funcs, Set({"prctl_set_mm"}));
 	// struct alt_instr (DWARF): every kept entry's instruction is in prctl_set_mm, its
@@ -304,9 +296,9 @@ TEST(DiffgenReal, IntegrationPatchCatalogue)
 			EXPECT_TRUE(r.failure == kp::ErrorKind::unsupported ||
 			            r.failure == kp::ErrorKind::no_change)
 			        << name << ": " << r.outcome() << "\n"
-			        << joined(r);
+			        << kp::test::joined(r);
 		else
-			EXPECT_EQ(r.failure, std::nullopt) << name << "\n" << joined(r);
+			EXPECT_EQ(r.failure, std::nullopt) << name << "\n" << kp::test::joined(r);
 		tried++;
 	}
 	EXPECT_GE(tried, 10u);
@@ -335,7 +327,7 @@ TEST(DiffgenReal, EveryObjectAgainstItselfIsNoChange)
 		auto r = kp::diffgen::run(p.string(), p.string(), "/dev/null/never-written.o", {});
 		n++;
 		if (r.failure != kp::ErrorKind::no_change)
-			bad.push_back(rel + ": " + r.outcome() + " " + joined(r));
+			bad.push_back(rel + ": " + r.outcome() + " " + kp::test::joined(r));
 	}
 	EXPECT_GT(n, 100u);
 	EXPECT_TRUE(bad.empty()) << bad.size() << " of " << n << " objects, first: " << bad.front();
@@ -351,16 +343,16 @@ TEST(DiffgenReal, TransferValueOfOverflowuid)
 	ASSERT_FALSE(patched.empty());
 	std::string out = (fs::path(patched).parent_path() / "out.o").string();
 	auto r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("changed existing data: overflowuid"), std::string::npos)
-	        << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("changed existing data: overflowuid"), std::string::npos)
+	        << kp::test::joined(r);
 
 	patched = build_patched("kernel/sys", from,
 	                        "#include \"kp-value.h\"\nint overflowuid = 65533;\n"
 	                        "KP_TRANSFER_VALUE(overflowuid);");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	ASSERT_EQ(r.failure, std::nullopt) << joined(r);
+	ASSERT_EQ(r.failure, std::nullopt) << kp::test::joined(r);
 	EXPECT_EQ(r.transferred, std::vector<std::string>{"overflowuid"});
 	auto obj = kp::test::load_object(out);
 	auto recs = kp::records::read_patch_records(*obj);
@@ -381,7 +373,7 @@ TEST(DiffgenReal, TransferValueOfOverflowuid)
 	        "KP_TRANSFER_VALUE(kp_unused_marker);");
 	ASSERT_FALSE(patched.empty());
 	r = diff_real("kernel/sys", patched, out);
-	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << joined(r);
-	EXPECT_NE(joined(r).find("changed existing data: overflowgid"), std::string::npos)
-	        << joined(r);
+	EXPECT_EQ(r.failure, kp::ErrorKind::unsupported) << kp::test::joined(r);
+	EXPECT_NE(kp::test::joined(r).find("changed existing data: overflowgid"), std::string::npos)
+	        << kp::test::joined(r);
 }
