@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ci_skips import pytest_sessionfinish  # noqa: F401 (the hook)
+from schedule import pytest_collection_modifyitems, pytest_configure  # noqa: F401 (hooks)
 from paths import BUILD, HERE, KDIR, file_lock, kpvm, once, run_dir, tool
 
 
