@@ -205,18 +205,33 @@ def vm_kernel(flavour: str = "cloud-amd64", log=None, series: str | None = None)
     return k
 
 
+# A Debian kernel release: 6.1's `6.1.0-57-cloud-amd64` (series, ABI, flavour) or 6.12's
+# `6.12.118+deb12-cloud-amd64` (series and sublevel, Debian release, flavour).
+RELEASE_NAME = re.compile(r"^\d+\.\d+\.(\d+)(?:-(\d+)|\+deb\d+)-(.+)$")
+
+
 def abi_number(release: str) -> int:
-    """`6.1.0-57-cloud-amd64` -> 57, the ABI Debian bumps when the kernel's ABI changes."""
-    m = re.match(r"\d+\.\d+\.\d+-(\d+)-", release)
+    """The number Debian bumps when the kernel's ABI changes: `6.1.0-57-cloud-amd64` -> 57;
+    6.12's releases name no ABI, each sublevel is a new one: `6.12.118+deb12-...` -> 118."""
+    m = RELEASE_NAME.match(release)
     if not m:
         raise DebianKernelError(f"{release} is not a Debian kernel release")
-    return int(m.group(1))
+    return int(m.group(2) if m.group(2) is not None else m.group(1))
+
+
+def flavour_of(release: str) -> str:
+    """`6.1.0-57-cloud-amd64` and `6.12.118+deb12-cloud-amd64` -> `cloud-amd64`."""
+    m = RELEASE_NAME.match(release)
+    if not m:
+        raise DebianKernelError(f"{release} is not a Debian kernel release")
+    return m.group(3)
 
 
 def other_abi_vmlinuz(rel: Release, log=None) -> tuple[Release, Path]:
     """Debian's vmlinuz of the newest other ABI of rel's flavour (e.g. 6.1.0-56 beside
-    6.1.0-57): a kernel whose modules are not rel's. Only the vmlinuz is unpacked."""
-    flavour = rel.release.split("-", 2)[2]
+    6.1.0-57, 6.12.117+deb12 beside 6.12.118+deb12): a kernel whose modules are not rel's.
+    Only the vmlinuz is unpacked."""
+    flavour = flavour_of(rel.release)
     names = search_names(rf"^linux-image-{re.escape(rel.series)}\..*-{re.escape(flavour)}"
                          rf"-unsigned$")
     others = []

@@ -4,7 +4,9 @@ config, Module.symvers and -dbg vmlinux fetched into an empty kp-build cache), a
 (TCG), on Debian's own 6.12 vmlinuz, the patches take effect and go away again with kpctl:
 the demo fix with a static-key, a paravirt-call and a user-copy fix (vmlinux, one module),
 and a fix to binfmt_misc (a .ko.xz module target); an IBT fix with a new indirect call
-works, and one that takes the address of a sealed function is refused at build.
+works, and one that takes the address of a sealed function is refused at build; two
+patches stacked on top of the demo's; the module refused on the 6.12 kernel of the sublevel
+before; a source edited before the build refused by run-pre.
 
 The release is the newest 6.12 cloud image in the archive whose version is also a
 linux-source-6.12 version (vm-images/debian_kernel.py): no version, ABI or sublevel is
@@ -48,6 +50,9 @@ SEALED_FIX = HERE / "patches-612/ibt-sealed-address.patch"
 # A module target: 6.12's cloud flavour builds fuse in, so binfmt_misc (a .ko.xz).
 MODULE_FIX = HERE / "patches-612/module-binfmt-misc-status.patch"
 MODULE_TEST = HERE / "patches-612/module-binfmt-misc-status.test"
+# Stacked on version_proc_show, which the demo's module already replaces (the IBT fix): three
+# patches on one function, the newest in force, each older one back as the newer goes.
+STACK = {n: PATCHES / f"stacking/{n}" for n in ("stack-a", "stack-b")}
 # What 6.12's IBT, call-thunk, return-thunk and padding code says when a module lacks what
 # objtool gives it, or when a replacement lost its ENDBR or padding.
 COMPLAINTS = ["Unpatched return thunk", "Invalid padding area", "Missing ENDBR",
@@ -66,15 +71,17 @@ def debian612(tmp_path_factory) -> dk.VmKernel:
 
 @pytest.fixture(scope="module")
 def built612(debian612, kp_build_cache, tmp_path_factory) -> dict[str, Path]:
-    """The demo fix and VMLINUX_FIXES (vmlinux, one module) and the binfmt_misc fix (a .ko.xz
-    module) for Debian's 6.12 kernel, built with no --src in this run's (initially empty)
+    """The demo fix and VMLINUX_FIXES (vmlinux, one module), the binfmt_misc fix (a .ko.xz
+    module) and the two STACK patches for Debian's 6.12 kernel, built with no --src in this run's (initially empty)
     kp-build cache; kept with --keep-tmp so that the link's log can be read."""
     out = tmp_path_factory.mktemp("debian612-modules")
     rel = debian612.release
     kos = {}
     vmlinux_fixes = [DEMO_FIX] + [PATCHES / f"{p}.patch" for p in VMLINUX_FIXES.values()] + \
         [Path(f"{p}.patch") for p in IBT_FIXES.values()]
-    for name, patches in (("demo", vmlinux_fixes), ("binfmt", [MODULE_FIX])):
+    builds = [("demo", vmlinux_fixes), ("binfmt", [MODULE_FIX])] + \
+        [(n, [Path(f"{p}.patch")]) for n, p in STACK.items()]
+    for name, patches in builds:
         ko = out / f"kp_{name}612.ko"
         start = time.monotonic()
         r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache),
@@ -138,7 +145,9 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     for name, ko in built612.items():
         files[f"/kp/{ko.name}"] = ko
     ko = {name: f"/kp/{path.name}" for name, path in built612.items()}
-    names = ["demo", "binfmt"]
+    for n, p in STACK.items():
+        files[f"/kp/tests/{n}.test"] = Path(f"{p}.test")
+    names = ["demo", "binfmt"]   # loaded for the whole run; STACK in the middle
     checks = names + list(VMLINUX_FIXES) + list(IBT_FIXES)   # those: in the demo's module
     s = [CHECK_FN, "set -u", "export PATH=/kp/bin:$PATH",
          "modprobe binfmt_misc || echo NOMODULE"]
@@ -149,6 +158,18 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
     s += ["for i in 1 2; do (while :; do uname -m >/dev/null; "
           "cat /proc/sys/fs/binfmt_misc/status >/dev/null; done) & done",
           "sleep 2", "kp_check demo hot /kp/tests/demo.test"]
+    # Stacked on the demo's version_proc_show (the IBT fix), still hot.
+    s += [f"kpctl load {ko['stack-a']} --timeout 60 || echo 'LOADFAIL stack-a'",
+          "kp_check stack-a a-loaded /kp/tests/stack-a.test",
+          "kp_check ibt-indirect a-loaded /kp/tests/ibt-indirect.test",
+          f"kpctl load {ko['stack-b']} --timeout 60 || echo 'LOADFAIL stack-b'",
+          "kp_check stack-a both-loaded /kp/tests/stack-a.test",
+          "kp_check stack-b both-loaded /kp/tests/stack-b.test",
+          f"kpctl unload {ko['stack-b']} --timeout 60 || echo 'UNLOADFAIL stack-b'",
+          "kp_check stack-a b-unloaded /kp/tests/stack-a.test",
+          f"kpctl unload {ko['stack-a']} --timeout 60 || echo 'UNLOADFAIL stack-a'",
+          "kp_check stack-a all-unloaded /kp/tests/stack-a.test",
+          "kp_check ibt-indirect stack-unloaded /kp/tests/ibt-indirect.test"]
     s += [f"kpctl unload {ko[n]} --timeout 60 || echo 'UNLOADFAIL {n}'" for n in names]
     s += [f"kp_check {n} unloaded /kp/tests/{n}.test" for n in checks]
     s += ["kill $(jobs -p) 2>/dev/null; wait 2>/dev/null",
@@ -166,6 +187,11 @@ def test_patches_work_on_debians_own_612_kernel(debian612, built612, tmp_path):
         assert (c.get((n, "before")), c.get((n, "loaded")), c.get((n, "unloaded"))) == \
             ("fail", "pass", "fail"), f"{n}:\n{out}"
     assert c.get(("demo", "hot")) == "pass", out
+    assert [c.get(k) for k in (("stack-a", "a-loaded"), ("ibt-indirect", "a-loaded"),
+                               ("stack-a", "both-loaded"), ("stack-b", "both-loaded"),
+                               ("stack-a", "b-unloaded"), ("stack-a", "all-unloaded"),
+                               ("ibt-indirect", "stack-unloaded"))] == \
+        ["pass", "fail", "fail", "pass", "pass", "fail", "pass"], out
     assert "CORE-REMOVED" in out, out
     for word in COMPLAINTS:
         assert word not in r.console, f"the kernel said {word!r}:\n{r.console}"
@@ -187,3 +213,76 @@ def test_address_of_a_sealed_function_is_refused(debian612, built612, kp_build_c
                      r"\S* seals", r.stderr), r.stderr
     assert "#CP" in r.stderr, r.stderr
     assert not ko.exists() and not list(tmp_path.glob("*.ko")), list(tmp_path.iterdir())
+
+
+def test_module_for_another_612_release_is_refused(debian612, built612, tmp_path):
+    """Debian's 6.12 cloud kernel of the sublevel before (6.12's releases name no ABI: each
+    sublevel is another kernel): kpctl refuses the demo's module, built for another kernel,
+    naming both, and the function stays unpatched. Inserted directly, the patch is refused
+    too: by kp_core (build ID) when the kernel's loader takes kp_core, else by the loader."""
+    other, vmlinuz = dk.other_abi_vmlinuz(debian612.release, log=print)
+    ko = f"/kp/{built612['demo'].name}"
+    files = {"/kp/bin/kpctl": tool("kpctl"), "/kp/kp_core.ko": built612["demo"].parent /
+             "kp_core.ko", ko: built612["demo"]}
+    r = kpvm.run(f"""
+set -u
+export PATH=/kp/bin:$PATH
+uname -r
+kpctl load {ko} --timeout 30; echo "KPCTL-RC $?"
+grep -q '^kp_demo612 ' /proc/modules && echo KPCTL-LOADED-IT
+insmod /kp/kp_core.ko && echo CORE-LOADED
+insmod {ko}; echo "INSMOD-PATCH-RC $?"
+grep -q '^kp_demo612 ' /proc/modules && echo PATCH-STAYED
+test "$(uname -m)" = x86_64 && echo UNPATCHED
+""", files, timeout=180, kernel=vmlinuz,
+                 log_dir=kpvm.BUILD / "test-logs" / "debian612_other_release")
+    assert r.ok, r.describe()
+    out = r.output
+    assert out.splitlines()[0] == other.release, out
+    assert int(re.search(r"^KPCTL-RC (\d+)$", out, re.M).group(1)) == 7, out
+    assert re.search(rf"was built for kernel {re.escape(debian612.release.release)} with build "
+                     rf"ID [0-9a-f]+, but the running kernel {re.escape(other.release)} has",
+                     out), out
+    assert "KPCTL-LOADED-IT" not in out and "PATCH-STAYED" not in out, out
+    assert re.search(r"^INSMOD-PATCH-RC [1-9]", out, re.M), out
+    if "CORE-LOADED" in out:
+        assert re.search(r"kp_core: kp_demo612: refused: built for kernel build ID [0-9a-f]+, "
+                         r"the running kernel is [0-9a-f]+", r.console), r.console
+    assert "UNPATCHED" in out, out
+
+
+def test_run_pre_refuses_a_612_source_edited_before_the_build(debian612, built612,
+                                                              kp_build_cache, tmp_path):
+    """Debian's 6.12 source as `apt-get source` leaves it (debian/changelog names the
+    kernel's version), with one function that differs from what built the kernel, outside
+    the fix's hunk: the objects compile, the fix applies, and run-pre refuses, naming the
+    function and its object."""
+    rel = debian612.release
+    cached = [p for p in (kp_build_cache / "debian/sources").glob(f"*_{rel.version}/*")
+              if (p / "Makefile").is_file()]
+    assert len(cached) == 1, cached
+    src = tmp_path / "src"
+    subprocess.run(["cp", "-al", str(cached[0]), str(src)], check=True)
+    (src / "debian").mkdir(exist_ok=True)
+    (src / "debian" / "changelog").write_text(
+        f"linux ({rel.version}) bookworm-backports; urgency=medium\n\n  * kp test\n\n"
+        " -- kp <kp@localhost>  Mon, 07 Dec 2026 00:00:00 +0000\n")
+    sys_c = src / "kernel/sys.c"
+    text = sys_c.read_text()
+    body = text.index("SYSCALL_DEFINE1(newuname,")
+    end = text.index("\treturn 0;\n}\n", body)
+    sys_c.unlink()                      # break the hard link: the cached source stays intact
+    sys_c.write_text(text[:end] + "\treturn 2;\n}\n" + text[end + len("\treturn 0;\n}\n"):])
+    r = subprocess.run([str(tool("kp-build")), "--cache-dir", str(kp_build_cache), "--src",
+                        str(src), "--kernel", rel.release, "--patch", str(DEMO_FIX),
+                        "--check-only", "-j2"], capture_output=True, text=True, timeout=1800)
+    prepared = re.search(r"tree preparation: olddefconfig \+ modules_prepare in (\S+)", r.stderr)
+    try:
+        assert r.returncode == 1, f"rc {r.returncode}:\n{r.stderr}"
+        line = [x for x in r.stderr.splitlines() if "run-pre:" in x]
+        assert line and "newuname" in line[0] and "kernel/sys.o" in line[0], r.stderr
+        assert "instruction" in line[0], line[0]
+    finally:
+        if prepared:   # this SRC's own prepared tree: not worth keeping in the cache
+            subprocess.run(["rm", "-rf", prepared.group(1), prepared.group(1) + ".lock"])
+    assert (cached[0] / "kernel/sys.c").read_text() == text

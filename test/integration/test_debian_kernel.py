@@ -278,7 +278,7 @@ def test_kp_build_refuses_a_release_that_is_not_debians(debian_source, tmp_path,
 
 
 def test_kp_build_refuses_a_release_the_archive_lacks(debian, debian_source, tmp_path, kp_build):
-    series, flavour = debian.release.series, debian.release.release.split("-", 2)[2]
+    series, flavour = debian.release.series, dk.flavour_of(debian.release.release)
     missing = f"{series}.0-99999-{flavour}"
     p = kp_build("--src", str(debian_source), "--kernel", missing, "--resolve-only",
                  "--cache-dir", str(tmp_path))
