@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from e2e import CHECK_FN, parse_checks
+from other_kernel import assert_refused_on_other_kernel
 from paths import HERE, PATCHES, tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,35 +155,12 @@ def test_patches_work_on_debians_own_kernel(debian, built, tmp_path):
 
 def test_module_for_another_abi_is_refused(debian, built, tmp_path):
     """Debian's kernel of the ABI before, same upstream version: kpctl refuses the module
-    (built for another kernel), and so does kp_core when the module is inserted directly.
-    (The kernel's loader itself takes both: with MODVERSIONS it compares vermagic without
-    the release, and the CRCs of what they use are equal across these ABIs.)"""
+    (built for another kernel), and so does kp_core when the module is inserted directly
+    (other_kernel.py)."""
     other, vmlinuz = dk.other_abi_vmlinuz(debian.release, log=print)
-    ko = f"/kp/{built['demo'].name}"
-    r = kpvm.run(f"""
-set -u
-export PATH=/kp/bin:$PATH
-uname -r
-kpctl load {ko} --timeout 30; echo "KPCTL-RC $?"
-grep -q '^kp_demo ' /proc/modules && echo KPCTL-LOADED-IT
-insmod /kp/kp_core.ko && echo CORE-LOADED
-insmod {ko}; echo "INSMOD-PATCH-RC $?"
-grep -q '^kp_demo ' /proc/modules && echo PATCH-STAYED
-test "$(uname -m)" = x86_64 && echo UNPATCHED
-""", guest_files(built, tmp_path), timeout=180,
-                 kernel=vmlinuz, log_dir=kpvm.BUILD / "test-logs" / "debian_other_abi")
-    assert r.ok, r.describe()
-    out = r.output
-    assert out.splitlines()[0] == other.release
-    assert int(re.search(r"^KPCTL-RC (\d+)$", out, re.M).group(1)) == 7, out
-    assert re.search(rf"was built for kernel {re.escape(debian.release.release)} with build ID "
-                     rf"[0-9a-f]+, but the running kernel {re.escape(other.release)} has", out), out
-    assert "KPCTL-LOADED-IT" not in out and "PATCH-STAYED" not in out, out
-    assert "CORE-LOADED" in out, out
-    assert re.search(r"^INSMOD-PATCH-RC [1-9]", out, re.M), out
-    assert re.search(r"kp_core: kp_demo: refused: built for kernel build ID [0-9a-f]+, the "
-                     r"running kernel is [0-9a-f]+", r.console), r.console
-    assert "UNPATCHED" in out, out
+    assert_refused_on_other_kernel(debian.release.release, other.release, vmlinuz,
+                                   f"/kp/{built['demo'].name}", guest_files(built, tmp_path),
+                                   "debian_other_abi")
 
 
 def test_symvers_of_another_kernel_is_refused(debian, debian_source, built, kp_build,
