@@ -29,6 +29,7 @@
 #include "lockup.h"
 #include "memory.h"
 #include "module.h"
+#include "params.h"
 #include "passes.h"
 #include "probation.h"
 #include "stragglers.h"
@@ -623,6 +624,7 @@ err_transition:
 static void __exit kp_core_exit(void)
 {
 	kp_sysfs_exit();
+	kp_fault_inject_exit();
 	kp_lockup_exit();
 	kp_fault_exit();
 	kp_probation_exit();
