@@ -145,7 +145,7 @@ static void kp_record_blocker(struct kp_blockers *bl, struct task_struct *task,
 		return;
 	b = &bl->b[bl->nr++];
 	b->pid = task->pid;
-	strscpy(b->comm, task->comm, sizeof(b->comm));
+	kp_task_comm(b->comm, task);
 	b->addr = addr;
 	b->err = err;
 	b->nr_entries = nr > 0 ? min_t(int, nr, KP_BLOCKER_DEPTH) : 0;

@@ -125,7 +125,10 @@ static struct kobj_attribute shadow_attr = __ATTR_RO(shadow);
 /* Who may load what: root only. */
 static struct kobj_attribute canary_attr = __ATTR(canary, 0600, canary_show,
 						  canary_store);
-static struct kobj_attribute rolled_back_attr = __ATTR_RW(rolled_back);
+/* The rollbacks' causes name tasks (pid, comm, uid): root only. */
+static struct kobj_attribute rolled_back_attr = __ATTR(rolled_back, 0600,
+						       rolled_back_show,
+						       rolled_back_store);
 
 static struct attribute *kp_root_attrs[] = {
 	&shadow_attr.attr,
