@@ -102,12 +102,36 @@ int kp_callbacks_init(struct kp_patch *patch)
 	return 0;
 }
 
+/*
+ * The task running a callback, NULL when none (written under kp_mutex): what
+ * the callback may call that needs the lock asks (kp_in_callback()).
+ */
+static struct task_struct *kp_cb_task;
+
+/* Before a callback of @obj runs: its argument, and who runs it. */
 static struct kp_callback_object *kp_cb_arg(struct kp_object *obj)
 {
+	lockdep_assert_held(&kp_mutex);
+	WRITE_ONCE(kp_cb_task, current);
 	obj->cb.arg.name = obj->name;
 	obj->cb.arg.mod = obj->mod;
 	obj->cb.arg.patch = obj->patch->name;
 	return &obj->cb.arg;
+}
+
+/* After it returned. */
+static void kp_cb_done(void)
+{
+	WRITE_ONCE(kp_cb_task, NULL);
+}
+
+/*
+ * Is current inside a callback, kp_mutex held on its behalf?  A check that
+ * also holds without lockdep (Debian's kernels have none).
+ */
+bool kp_in_callback(void)
+{
+	return READ_ONCE(kp_cb_task) == current;
 }
 
 int kp_object_pre_patch(struct kp_object *obj)
@@ -117,6 +141,7 @@ int kp_object_pre_patch(struct kp_object *obj)
 	lockdep_assert_held(&kp_mutex);
 	if (obj->cb.pre_patch) {
 		ret = ((kp_pre_patch_t)obj->cb.pre_patch)(kp_cb_arg(obj));
+		kp_cb_done();
 		if (ret)
 			pr_err("%s: pre-patch callback for %s failed: %d\n",
 			       obj->patch->name, obj->name, ret);
@@ -127,20 +152,26 @@ int kp_object_pre_patch(struct kp_object *obj)
 
 void kp_object_post_patch(struct kp_object *obj)
 {
-	if (obj->cb.patched && obj->cb.post_patch)
+	if (obj->cb.patched && obj->cb.post_patch) {
 		((kp_callback_t)obj->cb.post_patch)(kp_cb_arg(obj));
+		kp_cb_done();
+	}
 }
 
 void kp_object_pre_unpatch(struct kp_object *obj)
 {
-	if (obj->cb.patched && obj->cb.pre_unpatch)
+	if (obj->cb.patched && obj->cb.pre_unpatch) {
 		((kp_callback_t)obj->cb.pre_unpatch)(kp_cb_arg(obj));
+		kp_cb_done();
+	}
 }
 
 void kp_object_post_unpatch(struct kp_object *obj)
 {
-	if (obj->cb.patched && obj->cb.post_unpatch)
+	if (obj->cb.patched && obj->cb.post_unpatch) {
 		((kp_callback_t)obj->cb.post_unpatch)(kp_cb_arg(obj));
+		kp_cb_done();
+	}
 	obj->cb.patched = false;
 }
 

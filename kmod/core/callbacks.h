@@ -16,5 +16,6 @@ void kp_object_post_unpatch(struct kp_object *obj);
 int kp_pre_patch_callbacks(struct kp_patch *patch);
 void kp_pre_unpatch_callbacks(struct kp_patch *patch);
 void kp_post_callbacks(struct kp_patch *patch, bool enabled);
+bool kp_in_callback(void);
 
 #endif /* KP_CALLBACKS_H */

@@ -29,6 +29,7 @@
 #include "lockup.h"
 #include "memory.h"
 #include "module.h"
+#include "params.h"
 #include "passes.h"
 #include "probation.h"
 #include "stragglers.h"
@@ -283,26 +284,37 @@ fail:
  * disabling then only change version stacks, without patching call sites or
  * creating and freeing ftrace trampolines while the functions are called.
  *
- * Nothing is left half-done (issue 25, item 8): when the transition cannot
- * start after the pre-unpatch callbacks (out of memory, tasks forking faster
- * than the table grows, a CPU that does not answer: cpus.c) the patch stays
- * enabled as it was: the values go back (none was restored if no CPU
- * answered) and the post-patch callbacks run again.  livepatch cannot fail
- * there (__klp_disable_patch() allocates nothing after its callbacks); kp's
- * first pass allocates and stops the machine.
+ * Nothing is left half-done (issue 25, item 8): what the transition's start
+ * allocates is allocated before the pre-unpatch callbacks, so a disable
+ * without memory is refused before anything ran.  When the transition cannot
+ * start after them all the same (tasks forking faster than the table grows,
+ * a CPU that does not answer: cpus.c, or no memory for a bigger table) the
+ * patch stays enabled as it was: the values go back (none was restored if no
+ * CPU answered) and the post-patch callbacks run again.  livepatch cannot
+ * fail there (__klp_disable_patch() allocates nothing after its callbacks);
+ * kp's first pass stops the machine.
  */
 int kp_disable_patch(struct kp_patch *patch)
 {
+	struct kp_trans_start *st;
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
 	if (kp_in_transition(patch) || kp_transition_other(patch))
 		return kp_transition(patch, false);	/* reverses, or -EBUSY */
+	/* Allocated before the callbacks: no memory, nothing ran. */
+	st = kp_transition_prepare(patch, false);
+	if (!st) {
+		pr_err("%s: cannot disable: %d\n", patch->name, -ENOMEM);
+		return -ENOMEM;
+	}
 	kp_pre_unpatch_callbacks(patch);
 	/* Before any task can run the old code again (values.c). */
 	ret = kp_values_restore(patch);
 	if (!ret)
-		ret = kp_transition(patch, false);
+		ret = kp_transition_start(patch, false, st);
+	else
+		kp_transition_unprepare(st);
 	if (ret) {
 		/* Still enabled: undo what the start did. */
 		if (kp_values_transfer(patch, NULL))
@@ -623,6 +635,7 @@ err_transition:
 static void __exit kp_core_exit(void)
 {
 	kp_sysfs_exit();
+	kp_fault_inject_exit();
 	kp_lockup_exit();
 	kp_fault_exit();
 	kp_probation_exit();

@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <kp/abi.h>
+#include "comm.h"
 #include "kp_patch.h"
 
 #define KP_MAX_BLOCKERS		16
@@ -69,7 +70,7 @@ struct kp_object {
 /* A task that held a transition, as the stack check saw it. */
 struct kp_blocker {
 	pid_t pid;
-	char comm[TASK_COMM_LEN];
+	char comm[KP_COMM_ESC_LEN];	/* escaped: comm.c */
 	unsigned long addr;		/* 0: unreliable stack */
 	int err;
 	unsigned int nr_entries;

@@ -18,6 +18,7 @@
 #include "module.h"
 #include "passes.h"
 #include "redirect.h"
+#include "stack.h"
 #include "symbols.h"
 #include "transition.h"
 #include "values.h"
@@ -113,6 +114,8 @@ static void kp_module_going(struct module *mod)
 			}
 		}
 	}
+	/* Before its memory can be reused: no check may match it any more. */
+	kp_ranges_drop_module(mod);
 	if (popped)
 		kp_synchronize();
 	list_for_each_entry(patch, &kp_patches, node) {

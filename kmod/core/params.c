@@ -5,7 +5,11 @@
 
 #include <linux/delay.h>
 #include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include "core.h"
 #include "params.h"
+#include "stack.h"
 
 static int kp_param_set_nonzero(const char *val, const struct kernel_param *kp)
 {
@@ -48,4 +52,81 @@ bool kp_fault_inject_overflow(void)
 {
 	return atomic_dec_if_positive(&fi_overflow) >= 0;
 }
+
+static atomic_t fi_nomem = ATOMIC_INIT(0);
+module_param_cb(fi_nomem, &param_ops_int, &fi_nomem.counter, 0644);
+MODULE_PARM_DESC(fi_nomem, "test build: the next N allocations of a transition's code ranges fail");
+
+bool kp_fault_inject_nomem(void)
+{
+	return atomic_dec_if_positive(&fi_nomem) >= 0;
+}
+
+static unsigned int fi_kobj_release_ms;
+module_param(fi_kobj_release_ms, uint, 0644);
+MODULE_PARM_DESC(fi_kobj_release_ms, "test build: milliseconds the last put of a patch's object and function kobjects waits");
+
+struct kp_fi_put {
+	struct delayed_work dw;
+	struct kobject *kobj;
+};
+
+static atomic_t fi_puts = ATOMIC_INIT(0);
+
+static void kp_fi_put_fn(struct work_struct *work)
+{
+	struct kp_fi_put *p = container_of(to_delayed_work(work),
+					   struct kp_fi_put, dw);
+
+	kobject_put(p->kobj);
+	kfree(p);
+	atomic_dec(&fi_puts);
+}
+
+/* The last put of a child kobject, later when fi_kobj_release_ms says so. */
+void kp_fault_inject_put(struct kobject *kobj)
+{
+	unsigned int ms = READ_ONCE(fi_kobj_release_ms);
+	struct kp_fi_put *p = ms ? kzalloc(sizeof(*p), GFP_KERNEL) : NULL;
+
+	if (!p) {
+		kobject_put(kobj);
+		return;
+	}
+	p->kobj = kobj;
+	INIT_DELAYED_WORK(&p->dw, kp_fi_put_fn);
+	atomic_inc(&fi_puts);
+	schedule_delayed_work(&p->dw, msecs_to_jiffies(ms));
+}
+
+/* Module exit: the delayed puts run this module's code. */
+void kp_fault_inject_exit(void)
+{
+	while (atomic_read(&fi_puts))
+		msleep(20);
+}
+
+/* "start-end" (hex) per non-empty range installed for the self-switch. */
+static int kp_fi_ranges_get(char *buf, const struct kernel_param *kp)
+{
+	struct kp_ranges *r;
+	unsigned int i;
+	int len = 0;
+
+	mutex_lock(&kp_mutex);
+	r = kp_ranges_installed();
+	for (i = 0; r && i < r->nr; i++)
+		if (r->r[i].end > r->r[i].start)
+			len += scnprintf(buf + len, PAGE_SIZE - len, "%lx-%lx\n",
+					 r->r[i].start, r->r[i].end);
+	mutex_unlock(&kp_mutex);
+	return len;
+}
+
+static const struct kernel_param_ops kp_fi_ranges_ops = {
+	.get = kp_fi_ranges_get,
+};
+
+module_param_cb(fi_ranges, &kp_fi_ranges_ops, NULL, 0400);
+MODULE_PARM_DESC(fi_ranges, "test build: the code ranges the self-switch checks");
 #endif

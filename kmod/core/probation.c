@@ -124,7 +124,7 @@ struct kp_fault {
 	pid_t pid;
 	uid_t uid;			/* the task's, in the initial namespace */
 	bool root;			/* uid and euid 0: root triggered it */
-	char comm[TASK_COMM_LEN];
+	char comm[KP_COMM_ESC_LEN];	/* escaped: comm.c */
 	u64 mono_ns;
 	u64 real_ns;
 	char detail[128];		/* a failed check's reason */
@@ -201,7 +201,7 @@ static void kp_pb_who(struct kp_fault *f)
 	f->uid = from_kuid(&init_user_ns, cred->uid);
 	f->root = uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
 		  uid_eq(cred->euid, GLOBAL_ROOT_UID);
-	memcpy(f->comm, current->comm, TASK_COMM_LEN);
+	kp_task_comm(f->comm, current);
 }
 
 /* Any context, no lock: record a fault in the slot of the patch it hit. */

@@ -6,7 +6,11 @@
  * every function is usable where the kernel's klp_shadow_* are.  As
  * klp_shadow_get(), __kp_shadow_get() never takes kp_shadow_lock and never
  * allocates: it runs in any context, NMI included, and inside a constructor
- * or destructor, which run under the lock.
+ * (which runs under the lock) or a destructor.  A free unhashes its
+ * variables under the lock and runs their destructors after, outside it,
+ * with interrupts as the caller had them (issue 25): freeing every variable
+ * of an id no longer keeps interrupts off for all the destructors of the
+ * table.  livepatch's klp_shadow_free_all() runs each under klp_shadow_lock.
  *
  * Where kp differs: it knows who uses an id.  Each patch module that calls
  * the API with an id, or declares it (kp_shadows records), is a user of the
@@ -32,6 +36,8 @@
 struct kp_shadow {
 	struct hlist_node node;
 	struct rcu_head rcu_head;
+	struct kp_shadow *next_free;	/* unhashed, its dtor not run yet */
+	kp_shadow_dtor_t dtor;
 	void *obj;
 	unsigned long id;
 	char data[];
@@ -255,32 +261,52 @@ void *__kp_shadow_get_or_alloc(struct module *self, void *obj,
 }
 EXPORT_SYMBOL_GPL(__kp_shadow_get_or_alloc);
 
-/* Unhash @s and free it after a grace period (kp_shadow_lock held). */
-static void kp_shadow_drop(struct kp_shadow *s, kp_shadow_dtor_t dtor)
+/*
+ * Unhash @s onto @list, its destructor @dtor to run once the lock is
+ * dropped (kp_shadow_lock held).  Readers may still see it until the grace
+ * period after kp_shadow_free_list().
+ */
+static void kp_shadow_drop(struct kp_shadow *s, kp_shadow_dtor_t dtor,
+			   struct kp_shadow **list)
 {
 	hash_del_rcu(&s->node);
-	if (dtor)
-		dtor(s->obj, s->data);
-	kfree_rcu(s, rcu_head);
+	s->dtor = dtor;
+	s->next_free = *list;
+	*list = s;
+}
+
+/* Outside kp_shadow_lock: run the destructors of @list, free it after RCU. */
+static void kp_shadow_free_list(struct kp_shadow *list)
+{
+	struct kp_shadow *s;
+
+	while ((s = list)) {
+		list = s->next_free;
+		if (s->dtor)
+			s->dtor(s->obj, s->data);
+		kfree_rcu(s, rcu_head);
+	}
 }
 
 void __kp_shadow_free(struct module *self, void *obj, unsigned long id,
 		      kp_shadow_dtor_t dtor)
 {
-	struct kp_shadow *s;
+	struct kp_shadow *s, *list = NULL;
 	unsigned long flags;
 
 	kp_shadow_use(self, id, GFP_ATOMIC);
 	spin_lock_irqsave(&kp_shadow_lock, flags);
 	s = kp_shadow_find(obj, id);
 	if (s)
-		kp_shadow_drop(s, dtor);
+		kp_shadow_drop(s, dtor, &list);
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	kp_shadow_free_list(list);
 }
 EXPORT_SYMBOL_GPL(__kp_shadow_free);
 
-/* Free every variable of @id (kp_shadow_lock held); returns how many. */
-static unsigned int kp_shadow_drop_id(unsigned long id, kp_shadow_dtor_t dtor)
+/* Unhash every variable of @id onto @list (lock held); returns how many. */
+static unsigned int kp_shadow_drop_id(unsigned long id, kp_shadow_dtor_t dtor,
+				      struct kp_shadow **list)
 {
 	struct hlist_node *tmp;
 	struct kp_shadow *s;
@@ -288,7 +314,7 @@ static unsigned int kp_shadow_drop_id(unsigned long id, kp_shadow_dtor_t dtor)
 
 	hash_for_each_safe(kp_shadow_hash, bkt, tmp, s, node) {
 		if (s->id == id) {
-			kp_shadow_drop(s, dtor);
+			kp_shadow_drop(s, dtor, list);
 			n++;
 		}
 	}
@@ -298,12 +324,14 @@ static unsigned int kp_shadow_drop_id(unsigned long id, kp_shadow_dtor_t dtor)
 void __kp_shadow_free_all(struct module *self, unsigned long id,
 			  kp_shadow_dtor_t dtor)
 {
+	struct kp_shadow *list = NULL;
 	unsigned long flags;
 
 	kp_shadow_use(self, id, GFP_ATOMIC);
 	spin_lock_irqsave(&kp_shadow_lock, flags);
-	kp_shadow_drop_id(id, dtor);
+	kp_shadow_drop_id(id, dtor, &list);
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	kp_shadow_free_list(list);
 }
 EXPORT_SYMBOL_GPL(__kp_shadow_free_all);
 
@@ -353,15 +381,15 @@ static bool kp_id_has_user(unsigned long id)
 	return false;
 }
 
-/* @id lost a user: free its variables if none is left (lock held). */
+/* @id lost a user: unhash its variables if none is left (lock held). */
 static void kp_shadow_orphan(unsigned long id, kp_shadow_dtor_t dtor,
-			     const char *patch)
+			     const char *patch, struct kp_shadow **list)
 {
 	unsigned int n;
 
 	if (kp_id_has_user(id))
 		return;
-	n = kp_shadow_drop_id(id, dtor);
+	n = kp_shadow_drop_id(id, dtor, list);
 	if (n)
 		pr_info("%s: freed %u shadow variable(s) of id %lu left behind (no other patch uses the id)\n",
 			patch, n, id);
@@ -376,6 +404,7 @@ static void kp_shadow_orphan(unsigned long id, kp_shadow_dtor_t dtor,
 void kp_shadow_release(struct module *mod, const char *patch)
 {
 	struct kp_shadow_user *u, *tmp;
+	struct kp_shadow *list = NULL;
 	struct kp_shadow_mod *m;
 	unsigned long flags;
 	unsigned int i;
@@ -388,13 +417,14 @@ void kp_shadow_release(struct module *mod, const char *patch)
 		if (u->mod != mod)
 			continue;
 		list_del_rcu(&u->node);
-		kp_shadow_orphan(u->id, u->dtor, patch);
+		kp_shadow_orphan(u->id, u->dtor, patch, &list);
 		kfree_rcu(u, rcu_head);
 	}
 	for (i = 0; m && i < KP_SHADOW_GOT_MAX; i++)
 		if (test_bit(i, m->got_set))
-			kp_shadow_orphan(m->got[i], NULL, patch);
+			kp_shadow_orphan(m->got[i], NULL, patch, &list);
 	spin_unlock_irqrestore(&kp_shadow_lock, flags);
+	kp_shadow_free_list(list);	/* the module's code is still there */
 	if (m)
 		kfree_rcu(m, rcu_head);
 }

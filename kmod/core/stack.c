@@ -17,6 +17,7 @@
 #include <linux/string.h>
 #include "compat.h"
 #include "kallsyms.h"
+#include "params.h"
 #include "redirect.h"
 #include "stack.h"
 
@@ -56,6 +57,8 @@ struct kp_ranges *kp_collect_ranges(struct kp_patch *patch, bool to_patched)
 	struct kp_ranges *r;
 	unsigned int n = 0;
 
+	if (kp_fault_inject_nomem())
+		return NULL;
 	kp_for_each_object(patch, obj)
 		n += obj->nr_funcs;
 	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
@@ -101,12 +104,32 @@ struct kp_ranges *kp_ranges_installed(void)
 					 lockdep_is_held(&kp_mutex));
 }
 
+/*
+ * A target module goes (MODULE_STATE_GOING, kp_mutex held): the ranges in
+ * force that lie in its memory are emptied in place (end = start), so a
+ * module loaded later at those addresses is not taken for the code a switch
+ * leaves (issue 25, item 11).  In place, because a GOING notification
+ * cannot fail and must not allocate; each end is one aligned word, so a
+ * concurrent check sees the range whole or empty.  livepatch has no such
+ * ranges: klp_check_stack_func() walks the patch's functions, whose
+ * old_func a going module's unpatch clears.
+ */
+void kp_ranges_drop_module(struct module *mod)
+{
+	struct kp_ranges *r = kp_ranges_installed();
+	unsigned int i;
+
+	for (i = 0; r && i < r->nr; i++)
+		if (within_module(r->r[i].start, mod))
+			WRITE_ONCE(r->r[i].end, r->r[i].start);
+}
+
 static unsigned long kp_in_ranges(const struct kp_ranges *r, unsigned long addr)
 {
 	unsigned int i;
 
 	for (i = 0; i < r->nr; i++)
-		if (addr >= r->r[i].start && addr < r->r[i].end)
+		if (addr >= r->r[i].start && addr < READ_ONCE(r->r[i].end))
 			return addr;
 	return 0;
 }
@@ -122,7 +145,7 @@ static void kp_record_blocker(struct kp_blockers *bl, struct task_struct *task,
 		return;
 	b = &bl->b[bl->nr++];
 	b->pid = task->pid;
-	strscpy(b->comm, task->comm, sizeof(b->comm));
+	kp_task_comm(b->comm, task);
 	b->addr = addr;
 	b->err = err;
 	b->nr_entries = nr > 0 ? min_t(int, nr, KP_BLOCKER_DEPTH) : 0;

@@ -32,6 +32,7 @@ void kp_stack_exit(void);
 struct kp_ranges *kp_collect_ranges(struct kp_patch *patch, bool to_patched);
 struct kp_ranges *kp_ranges_install(struct kp_ranges *r);
 struct kp_ranges *kp_ranges_installed(void);
+void kp_ranges_drop_module(struct module *mod);
 bool kp_stack_blocks(struct kp_stack_check *c, struct task_struct *task,
 		     unsigned long *addr);
 bool kp_stack_blocks_self(void);

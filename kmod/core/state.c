@@ -11,6 +11,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include "callbacks.h"
 #include "kp_patch.h"
 #include "state.h"
 
@@ -64,7 +65,17 @@ int __kp_state_prev_version(struct module *self, unsigned long id)
 	struct kp_patch *p;
 	int version = -ENOENT;
 
-	lockdep_assert_held(&kp_mutex);	/* from a callback */
+	/*
+	 * From a callback only: it walks kp_patches, which kp_mutex guards and
+	 * a callback alone holds.  livepatch's klp_get_prev_state() only
+	 * WARNs outside a transition; kp refuses, on every kernel.
+	 */
+	if (!kp_in_callback()) {
+		pr_err_ratelimited("%s: kp_state_prev_version() outside a callback: refused\n",
+				   self->name);
+		return -EPERM;
+	}
+	lockdep_assert_held(&kp_mutex);
 	list_for_each_entry(p, &kp_patches, node) {
 		if (p->mod == self || !kp_patch_in_force(p))
 			continue;

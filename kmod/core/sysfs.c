@@ -23,9 +23,11 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/wait.h>
 #include "build_id.h"
 #include "canary.h"
 #include "memory.h"
+#include "params.h"
 #include "shadow.h"
 #include "sysfs.h"
 
@@ -123,7 +125,10 @@ static struct kobj_attribute shadow_attr = __ATTR_RO(shadow);
 /* Who may load what: root only. */
 static struct kobj_attribute canary_attr = __ATTR(canary, 0600, canary_show,
 						  canary_store);
-static struct kobj_attribute rolled_back_attr = __ATTR_RW(rolled_back);
+/* The rollbacks' causes name tasks (pid, comm, uid): root only. */
+static struct kobj_attribute rolled_back_attr = __ATTR(rolled_back, 0600,
+						       rolled_back_show,
+						       rolled_back_store);
 
 static struct attribute *kp_root_attrs[] = {
 	&shadow_attr.attr,
@@ -166,14 +171,46 @@ static struct attribute *kp_func_attrs[] = {
 };
 ATTRIBUTE_GROUPS(kp_func);
 
+/*
+ * The kobjects of this module whose release has not run yet: the module's
+ * exit waits for them (a release may be delayed: DEBUG_KOBJECT_RELEASE).
+ */
+static atomic_t kp_kobjs = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(kp_kobjs_wq);
+
+static void kp_kobj_released(void)
+{
+	if (atomic_dec_and_test(&kp_kobjs))
+		wake_up_all(&kp_kobjs_wq);
+}
+
 static void kp_patch_release(struct kobject *kobj)
 {
 	kp_patch_free(to_patch(kobj));
+	kp_kobj_released();
 }
 
-/* Objects and functions live in arrays freed with their patch. */
-static void kp_child_release(struct kobject *kobj)
+/*
+ * Objects and functions live in the arrays of their patch, freed with it:
+ * each holds a reference on the patch's kobject until its own release, so
+ * the patch's release, which frees the arrays, comes after the last of
+ * theirs, however late (livepatch: a child's cleanup drops its parent's
+ * reference; kp drops the directories at once with kobject_del(), which
+ * drops it early, so it takes one of its own).  kobject_cleanup() no longer
+ * touches the kobject after the release.
+ */
+static void kp_object_release(struct kobject *kobj)
 {
+	struct kp_object *obj = container_of(kobj, struct kp_object, kobj);
+
+	kobject_put(&obj->patch->kobj);
+	kp_kobj_released();
+}
+
+static void kp_func_release(struct kobject *kobj)
+{
+	kobject_put(&to_func(kobj)->obj->patch->kobj);
+	kp_kobj_released();
 }
 
 static struct kobj_type kp_patch_ktype = {
@@ -183,12 +220,12 @@ static struct kobj_type kp_patch_ktype = {
 };
 
 static struct kobj_type kp_object_ktype = {
-	.release = kp_child_release,
+	.release = kp_object_release,
 	.sysfs_ops = &kobj_sysfs_ops,
 };
 
 static struct kobj_type kp_func_ktype = {
-	.release = kp_child_release,
+	.release = kp_func_release,
 	.sysfs_ops = &kobj_sysfs_ops,
 	.default_groups = kp_func_groups,
 };
@@ -199,12 +236,16 @@ int kp_sysfs_add_patch(struct kp_patch *patch)
 	struct kp_func *func;
 	int ret;
 
+	atomic_inc(&kp_kobjs);
 	ret = kobject_init_and_add(&patch->kobj, &kp_patch_ktype, kp_root_kobj,
 				   "%s", patch->name);
 	patch->kobj_added = true;
 	if (ret)
 		goto err;
 	kp_for_each_object(patch, obj) {
+		/* Each child's reference on the patch: its release drops it. */
+		atomic_inc(&kp_kobjs);
+		kobject_get(&patch->kobj);
 		ret = kobject_init_and_add(&obj->kobj, &kp_object_ktype,
 					   &patch->kobj, "%s", obj->name);
 		if (ret) {
@@ -212,6 +253,8 @@ int kp_sysfs_add_patch(struct kp_patch *patch)
 			goto err;
 		}
 		kp_for_each_func(obj, func) {
+			atomic_inc(&kp_kobjs);
+			kobject_get(&patch->kobj);
 			ret = kobject_init_and_add(&func->kobj, &kp_func_ktype,
 						   &obj->kobj, "%s,%lu",
 						   func->name, func->sympos);
@@ -228,9 +271,10 @@ err:
 }
 
 /*
- * Drop the sysfs tree of @patch; frees @patch with the last reference.  The
- * files go at once (kobject_del): they read the patch module's data, which
- * goes with the module even if a release is delayed.
+ * Drop the sysfs tree of @patch; frees @patch with the last reference, its
+ * children's included.  The files go at once (kobject_del): they read the
+ * patch module's data, which goes with the module even if a release is
+ * delayed.
  */
 void kp_sysfs_del_patch(struct kp_patch *patch)
 {
@@ -241,12 +285,12 @@ void kp_sysfs_del_patch(struct kp_patch *patch)
 		kp_for_each_func(obj, func) {
 			if (func->kobj.state_in_sysfs) {
 				kobject_del(&func->kobj);
-				kobject_put(&func->kobj);
+				kp_fault_inject_put(&func->kobj);
 			}
 		}
 		if (obj->kobj.state_in_sysfs) {
 			kobject_del(&obj->kobj);
-			kobject_put(&obj->kobj);
+			kp_fault_inject_put(&obj->kobj);
 		}
 	}
 	if (patch->kobj.state_in_sysfs)
@@ -268,7 +312,9 @@ int kp_sysfs_init(void)
 	return 0;
 }
 
+/* After every patch went: wait for their kobjects' releases (this code). */
 void kp_sysfs_exit(void)
 {
+	wait_event(kp_kobjs_wq, !atomic_read(&kp_kobjs));
 	kobject_put(kp_root_kobj);
 }

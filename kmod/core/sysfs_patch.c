@@ -27,11 +27,11 @@
  *   probation      rw  seconds of probation left; write N to (re)start it,
  *                      0 to end it (probation.c)
  *   rollback       w   write a reason: roll the patch back now
- *   rolled_back    ro  why probation rolled the patch back (memory.c),
+ *   rolled_back    r   (root) why probation rolled the patch back (memory.c),
  *                      ", unconfirmed" when a task other than root did it
  *   rollback_on    rw  "warn,stack": what rolls the patch back besides the
  *                      default; a write adds kinds for this load (probation.c)
- *   canary         rw  "pid comm" per live canary task; write "promote" or
+ *   canary         rw  (root) "pid comm" per live canary task; write "promote" or
  *                      "abort" (canary.c, transition.c)
  */
 
@@ -156,6 +156,7 @@ static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
 	for (i = 0; p && i < kp_pending_nr(p); i++) {
 		unsigned long *addr;
 		struct task_struct *task = kp_pending_task(p, i, &addr);
+		char comm[KP_COMM_ESC_LEN];
 
 		if (!task)
 			continue;
@@ -163,12 +164,13 @@ static ssize_t kp_pending_tasks_emit(struct kp_patch *patch, char *buf)
 			more++;
 			continue;
 		}
+		kp_task_comm(comm, task);
 		if (*addr)
 			ok = kp_emit_line(buf, &len, "%d %s %pS\n", task->pid,
-					  task->comm, (void *)*addr);
+					  comm, (void *)*addr);
 		else
 			ok = kp_emit_line(buf, &len, "%d %s unreliable-stack\n",
-					  task->pid, task->comm);
+					  task->pid, comm);
 		if (!ok)
 			more = 1;
 	}
@@ -514,12 +516,15 @@ static ssize_t rollback_on_store(struct kobject *kobj,
 static bool kp_canary_task_emit(struct task_struct *task, void *data)
 {
 	struct kp_sysfs_page *pg = data;
+	char comm[KP_COMM_ESC_LEN];
 
-	if (pg->len >= PAGE_SIZE - 64)
+	if (pg->len >= PAGE_SIZE - KP_COMM_ESC_LEN - 16)
 		return false;
-	if (!(task->flags & PF_EXITING))
+	if (!(task->flags & PF_EXITING)) {
+		kp_task_comm(comm, task);
 		pg->len += sysfs_emit_at(pg->buf, pg->len, "%d %s\n",
-					 task_pid_vnr(task), task->comm);
+					 task_pid_vnr(task), comm);
+	}
 	return true;
 }
 
@@ -572,9 +577,12 @@ static struct kobj_attribute blocked_attr = __ATTR(blocked, 0400, blocked_show, 
 static struct kobj_attribute build_id_attr = __ATTR_RO(build_id);
 static struct kobj_attribute probation_attr = __ATTR_RW(probation);
 static struct kobj_attribute rollback_attr = __ATTR_WO(rollback);
-static struct kobj_attribute rolled_back_attr = __ATTR_RO(rolled_back);
+/* Who faulted, and who is in the canary (pid, comm, uid): root only. */
+static struct kobj_attribute rolled_back_attr = __ATTR(rolled_back, 0400,
+						       rolled_back_show, NULL);
 static struct kobj_attribute rollback_on_attr = __ATTR_RW(rollback_on);
-static struct kobj_attribute canary_attr = __ATTR_RW(canary);
+static struct kobj_attribute canary_attr = __ATTR(canary, 0600, canary_show,
+						  canary_store);
 
 static struct attribute *kp_patch_attrs[] = {
 	&enabled_attr.attr,

@@ -156,23 +156,29 @@ static const char *kp_dir_name(bool to_patched)
 }
 
 /*
- * Run a full pass toward kp_trans.to_patched.  On success the pending tasks
- * are installed (or the flip is done); returns -ENOMEM, or -EAGAIN when
- * tasks appeared faster than the table grew.
+ * Run a full pass toward kp_trans.to_patched, with @ranges and @table (the
+ * first try's) when the caller got them beforehand (NULL: allocated here;
+ * both are the pass's from now on).  On success the pending tasks are
+ * installed (or the flip is done); returns -ENOMEM, or -EAGAIN when tasks
+ * appeared faster than the table grew.
  */
-static int kp_run_full_pass(struct kp_pass *ps)
+static int kp_run_full_pass(struct kp_pass *ps, struct kp_ranges *ranges,
+			    struct kp_pending *table)
 {
 	struct kp_pending *old = kp_trans.pending;
 	struct kp_ranges *old_ranges = kp_ranges_installed();
-	struct kp_ranges *ranges;
 	unsigned int i, tries;
 	int ret = 0;
 
-	ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
 	if (!ranges)
+		ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
+	if (!ranges) {
+		kp_pending_drop(table);
 		return -ENOMEM;
+	}
 	for (tries = 0; tries < 3; tries++) {
-		ps->build = kp_pass_table(64, kp_trans.to_patched);
+		ps->build = table ?: kp_pass_table(64, kp_trans.to_patched);
+		table = NULL;
 		if (!ps->build) {
 			ret = -ENOMEM;
 			break;
@@ -303,7 +309,7 @@ static int kp_reverse(const char *why)
 	pr_warn("%s: reversing the %s transition (%s)\n", patch->name,
 		kp_dir_name(kp_trans.to_patched), why);
 	kp_trans.to_patched = !kp_trans.to_patched;
-	ret = kp_run_full_pass(ps);
+	ret = kp_run_full_pass(ps, NULL, NULL);
 	if (ret) {
 		kp_trans.to_patched = !kp_trans.to_patched;
 		pr_err("%s: cannot reverse the transition: %d\n", patch->name, ret);
@@ -505,7 +511,7 @@ static int kp_canary_promote(struct kp_patch *patch)
 	kp_trans.canary_ops->close();
 	kp_trans.to_patched = true;
 	kp_trans_reset(false);
-	ret = kp_run_full_pass(ps);
+	ret = kp_run_full_pass(ps, NULL, NULL);
 	if (ret) {
 		/* Still open, but children no longer follow: say so. */
 		kp_trans.to_patched = false;
@@ -578,36 +584,68 @@ int kp_transition_canary_end(struct kp_patch *patch, bool promote)
 }
 
 /*
- * Switch @patch on or off (kp_mutex held; its functions of present objects
- * attached).  Returns 0 when the switch is done or in progress (completion or
- * reversal end in kp_patch_settled()), -EBUSY when another patch is in
- * transition.  A request for the patch in transition reverses it.
+ * What a transition's start allocates: its first full pass, the ranges that
+ * pass checks and its first table of pending tasks.  A disable gets them
+ * before its pre-unpatch callbacks (kp_disable_patch()), so that running out
+ * of memory refuses it before anything ran; livepatch's
+ * klp_init_transition() allocates nothing that can fail.
  */
-int kp_transition(struct kp_patch *patch, bool enable)
+struct kp_trans_start {
+	struct kp_pass ps;
+	struct kp_ranges *ranges;
+	struct kp_pending *table;
+};
+
+/* Free a prepared start that is not used. */
+void kp_transition_unprepare(struct kp_trans_start *st)
 {
-	struct kp_pass *ps;
+	if (!st)
+		return;
+	kfree(st->ranges);
+	kp_pending_drop(st->table);
+	kfree(st);
+}
+
+/* A transition of @patch to @enable, allocated (kp_mutex held); NULL: -ENOMEM. */
+struct kp_trans_start *kp_transition_prepare(struct kp_patch *patch,
+					     bool enable)
+{
+	struct kp_trans_start *st = kzalloc(sizeof(*st), GFP_KERNEL);
+
+	lockdep_assert_held(&kp_mutex);
+	if (!st)
+		return NULL;
+	st->ranges = kp_collect_ranges(patch, enable);
+	st->table = kp_pass_table(64, enable);
+	if (!st->ranges || !st->table) {
+		kp_transition_unprepare(st);
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * Start the transition @st was prepared for (kp_mutex held, no transition
+ * in progress); @st is freed.  As kp_transition().
+ */
+int kp_transition_start(struct kp_patch *patch, bool enable,
+			struct kp_trans_start *st)
+{
+	struct kp_pass *ps = &st->ps;
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
-	/* Disabling a patch in canary aborts it; only its file promotes it. */
-	if (kp_trans.patch == patch && kp_trans.canary)
-		return enable ? 0 : kp_canary_abort(patch);
-	if (kp_trans.patch == patch)
-		return enable == kp_trans.to_patched ? 0 :
-			enable && patch->rolling_back ? -EBUSY :
-			kp_reverse("requested");
-	ret = kp_transition_busy(patch, enable);
-	if (ret)
-		return ret;
-
-	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
-	if (!ps)
-		return -ENOMEM;
+	if (WARN_ON_ONCE(kp_trans.patch)) {
+		kp_transition_unprepare(st);
+		return -EBUSY;
+	}
 	ps->first = true;
 	kp_trans.patch = patch;
 	kp_trans.to_patched = enable;
 	kp_trans_reset(false);
-	ret = kp_run_full_pass(ps);
+	ret = kp_run_full_pass(ps, st->ranges, st->table);
+	st->ranges = NULL;
+	st->table = NULL;
 	if (ret) {
 		pr_err("%s: cannot %s: %d\n", patch->name, kp_dir_name(enable), ret);
 		kp_trans.patch = NULL;
@@ -634,8 +672,39 @@ int kp_transition(struct kp_patch *patch, bool enable)
 	mod_delayed_work(system_wq, &kp_trans.work,
 			 msecs_to_jiffies(kp_retry_ms));
 out:
-	kfree(ps);
+	kfree(st);
 	return ret;
+}
+
+/*
+ * Switch @patch on or off (kp_mutex held; its functions of present objects
+ * attached).  Returns 0 when the switch is done or in progress (completion or
+ * reversal end in kp_patch_settled()), -EBUSY when another patch is in
+ * transition.  A request for the patch in transition reverses it.
+ */
+int kp_transition(struct kp_patch *patch, bool enable)
+{
+	struct kp_trans_start *st;
+	int ret;
+
+	lockdep_assert_held(&kp_mutex);
+	/* Disabling a patch in canary aborts it; only its file promotes it. */
+	if (kp_trans.patch == patch && kp_trans.canary)
+		return enable ? 0 : kp_canary_abort(patch);
+	if (kp_trans.patch == patch)
+		return enable == kp_trans.to_patched ? 0 :
+			enable && patch->rolling_back ? -EBUSY :
+			kp_reverse("requested");
+	ret = kp_transition_busy(patch, enable);
+	if (ret)
+		return ret;
+	st = kp_transition_prepare(patch, enable);
+	if (!st) {
+		pr_err("%s: cannot %s: %d\n", patch->name, kp_dir_name(enable),
+		       -ENOMEM);
+		return -ENOMEM;
+	}
+	return kp_transition_start(patch, enable, st);
 }
 
 /*

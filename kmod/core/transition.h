@@ -26,7 +26,14 @@ struct kp_canary_ops {
 
 int kp_transition_init(void);
 void kp_transition_exit(void);
+struct kp_trans_start;
+
 int kp_transition(struct kp_patch *patch, bool enable);
+struct kp_trans_start *kp_transition_prepare(struct kp_patch *patch,
+					     bool enable);
+void kp_transition_unprepare(struct kp_trans_start *st);
+int kp_transition_start(struct kp_patch *patch, bool enable,
+			struct kp_trans_start *st);
 int kp_transition_force(struct kp_patch *patch);
 int kp_transition_canary(struct kp_patch *patch,
 			 const struct kp_canary_ops *ops, unsigned int room);

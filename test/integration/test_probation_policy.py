@@ -15,6 +15,9 @@ for the VM runner):
                  so remembered confirmed: the next load is refused (exit 16);
   warn_nobody    --rollback-on warn, the WARN raised by uid 65534: rolled back, uid in the
                  log and sysfs, unconfirmed: a fresh kpctl load of the same module works;
+  comm_escaped   a task named "\\nab p confirmed" faults: its name is escaped (\\xHH) in
+                 rolled_back and the log, forges no line; rolled_back and canary are
+                 root's only (0400, 0600);
   null_nobody    a NULL dereference in the new code (default policy) raised by uid 65534:
                  rolled back, a fresh load works; after a second rollback root confirms
                  (kpctl confirm): the next load is refused by kpctl and by the core;
@@ -31,8 +34,8 @@ from e2e import PROBATION_PRELUDE
 
 ROLLED_BACK = 16  # kpctl's exit status (docs/kpctl.md)
 
-STEPS = ("warn_default", "stack_default", "stack_asked", "warn_nobody", "null_nobody",
-         "warn_record", "rollback_held")
+STEPS = ("warn_default", "stack_default", "stack_asked", "warn_nobody", "comm_escaped",
+         "null_nobody", "warn_record", "rollback_held")
 
 GUEST_STEPS = PROBATION_PRELUDE + r"""
 echo 'root:x:0:0:root:/:/bin/sh' > /etc/passwd
@@ -127,6 +130,29 @@ step_warn_nobody() {
 	echo "STEP warn_nobody ok"
 }
 
+# A task whose name ends a line and writes a "confirmed" one (15 bytes, /proc/self/comm)
+# faults: its name stays one escaped field in sysfs and in the log.
+step_comm_escaped() {
+	kpctl load --probation 60 --rollback-on warn /kp/kp_test_pb_warn.ko > /dev/null 2>&1 \
+		|| fail "load kp_test_pb_warn"
+	faults_begin
+	as_nobody "printf '\nab p confirmed' > /proc/self/comm; read l < /proc/cmdline"
+	wait_reverted kp_test_pb_warn 20
+	faults_end
+	cat $K/kp_test_pb_warn/rolled_back
+	[ "$(grep -c . $K/kp_test_pb_warn/rolled_back)" = 1 ] || fail "rolled_back is not one line"
+	grep -qF 'task' $K/kp_test_pb_warn/rolled_back || fail "no task in rolled_back"
+	grep -qF '\x0aab\x20p\x20confirmed uid 65534' $K/kp_test_pb_warn/rolled_back \
+		|| fail "the task name is not escaped: $(cat $K/kp_test_pb_warn/rolled_back)"
+	grep -q "^ab p" $K/rolled_back && fail "a task name forged a line: $(cat $K/rolled_back)"
+	dmesg | grep -q "] ab p confirmed" && fail "a task name forged a log line"
+	[ "$(stat -c %a $K/rolled_back $K/kp_test_pb_warn/rolled_back $K/kp_test_pb_warn/canary | tr '\n' ' ')" = "600 400 600 " ] \
+		|| fail "modes: $(stat -c '%n %a' $K/rolled_back $K/kp_test_pb_warn/rolled_back $K/kp_test_pb_warn/canary)"
+	as_nobody "cat $K/rolled_back" 2> /dev/null && fail "nobody read $K/rolled_back"
+	kpctl unload kp_test_pb_warn || fail "unload kp_test_pb_warn"
+	echo "STEP comm_escaped ok"
+}
+
 # nobody reads the NULL-dereferencing /proc/cmdline: rolled back, unconfirmed.
 null_by_nobody() {
 	rollback_by kp_test_pb_null "as_nobody cat /proc/cmdline" \
@@ -211,8 +237,9 @@ def test_probation_policy(vm, kmods, kpctl_bin):
     assert "ALL OK" in r.output, r.describe()
     for step in STEPS:
         assert f"STEP {step} ok" in r.output, r.describe()
-    # The faults happened where the script said: two WARNs unblamed, one blamed by
-    # option and one by record; Oopses: stack twice, NULL twice.
+    # The faults happened where the script said: two WARNs unblamed, two blamed by
+    # option (one raised by the task with the forging name) and one by record; Oopses:
+    # stack twice, NULL twice.
     warns = [f for f in r.expected_faults if "WARNING:" in f]
-    assert len(warns) == 4, r.expected_faults
+    assert len(warns) == 5, r.expected_faults
     assert sum("Oops" in f for f in r.expected_faults) == 4, r.expected_faults

@@ -7,7 +7,9 @@ full passes find their table too small; the test kernel has no CONFIG_FAILSLAB):
      values out of their bounds (a table size that wraps, a kvcalloc over INT_MAX);
   1. a disable that cannot start (three overflowing full passes: -EAGAIN) fails, the
      patch stays enabled and in force, and its pre-unpatch callbacks are undone (the
-     post-patch callbacks run again); the next disable goes through;
+     post-patch callbacks run again); one that cannot get its memory (fi_nomem: the
+     ranges' allocation fails) fails before any callback runs; the next disable goes
+     through;
   2. a rollback whose disable cannot start (the same error: neither EBUSY nor ENOMEM)
      is retried until the patch is reverted;
   3. a patch that takes kp_test_lock (kp_test_lock.ko: a kthread on CPU 1 takes it every
@@ -66,6 +68,14 @@ cat /proc/cmdline | grep -q "^kp-state-v1 " || fail "kp_test_state1 no longer in
 cbs=$(since disable1 | grep -o "kp-cb: kp_test_state1 [a-z_]* vmlinux" | cut -d' ' -f3 | tr '\n' ' ')
 echo "callbacks: $cbs"
 [ "$cbs" = "pre_unpatch post_patch " ] || fail "callbacks of the failed disable: '$cbs'"
+mark disable2
+echo 1 > $P/fi_nomem || fail "no fi_nomem parameter"
+echo 0 > $S/enabled 2> /dev/null && fail "the disable started without memory"
+[ "$(cat $P/fi_nomem)" = 0 ] || fail "fi_nomem left: $(cat $P/fi_nomem)"
+[ "$(cat $S/enabled)" = 1 ] && [ "$(cat $S/transition)" = idle ] || fail "a disable without memory left $(cat $S/enabled) $(cat $S/transition)"
+cat /proc/cmdline | grep -q "^kp-state-v1 " || fail "kp_test_state1 no longer in force"
+cbs=$(since disable2 | grep -o "kp-cb: kp_test_state1 [a-z_]* vmlinux" | cut -d' ' -f3 | tr '\n' ' ')
+[ -z "$cbs" ] || fail "callbacks of a disable refused for memory: '$cbs'"
 echo 0 > $S/enabled || fail "the second disable"
 wait_idle kp_test_state1 200
 rmmod kp_test_state1 || fail "rmmod kp_test_state1"

@@ -274,11 +274,35 @@ echo "shadow_ids: $ids"
 echo 0 > $K/kp_test_shadow_nest/enabled || fail "disable"
 wait_for $K/kp_test_shadow_nest/transition idle 20
 rmmod kp_test_shadow_nest || fail "rmmod kp_test_shadow_nest"
+dmesg | grep "kp_test_shadow_nest: dtor:"
 dmesg | grep -q "kp_test_shadow_nest: dtor: id 3 is absent" || fail "the destructor did not run"
+dmesg | grep -q "kp_test_shadow_nest: dtor: id 3 is absent, interrupts on" || fail "the destructor ran with interrupts off"
 [ -z "$(cat $K/shadow)" ] || fail "shadow data left: $(cat $K/shadow)"
 cmdline_is "$ORIG" "after the unload"
 echo "NEST OK"
 """
+
+
+PREV_SCRIPT = r"""
+insmod /kp/kp_test_state1.ko || fail "insmod state1"
+insmod /kp/kp_test_state_prev.ko || fail "insmod state_prev"
+out=$(cat /proc/cmdline)
+echo "read: $out"
+echo "$out" | grep -q "^kp-state-v6 reads=[0-9]* prev=-1$" || fail "kp_state_prev_version outside a callback: $out"
+dmesg | grep -q "kp_test_state_prev: kp_state_prev_version() outside a callback: refused" || fail "no refusal line"
+echo 0 > $K/kp_test_state_prev/enabled && echo 0 > $K/kp_test_state1/enabled || fail "disable"
+rmmod kp_test_state_prev kp_test_state1 || fail "rmmod"
+echo PREV OK
+"""
+
+
+def test_state_prev_version_only_in_callbacks(vm, kmods):
+    """kp_state_prev_version() walks the patches under kp_mutex, which only a callback
+    holds: from a replacement it is refused (-EPERM, a log line), on every kernel, not
+    only under lockdep (issue 25)."""
+    r = vm.run(PRELUDE + PREV_SCRIPT, files(kmods, "kp_test_state1", "kp_test_state_prev"),
+               timeout=120)
+    assert "PREV OK" in r.output, r.describe()
 
 
 def test_shadow_get_in_ctor_and_dtor(vm, kmods):

@@ -1,6 +1,7 @@
 #include "memory.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,20 @@ namespace kp::ctl {
 
 namespace {
 
+// A line kpctl keeps (issue 25): a build ID in hex (an even number of digits, at most a
+// SHA-512's), a module name, and a cause of printable ASCII; anything else (a damaged
+// file, or a line a task name once forged before the core escaped it) is left out.
+bool well_formed(const RolledBack &r)
+{
+	auto hex = [](unsigned char c) { return std::isxdigit(c) != 0; };
+	auto name_char = [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; };
+	auto printable = [](unsigned char c) { return c >= 0x20 && c < 0x7f; };
+	return !r.build_id.empty() && r.build_id.size() % 2 == 0 && r.build_id.size() <= 128 &&
+	       std::all_of(r.build_id.begin(), r.build_id.end(), hex) && !r.name.empty() &&
+	       r.name.size() < 56 && std::all_of(r.name.begin(), r.name.end(), name_char) &&
+	       !r.why.empty() && std::all_of(r.why.begin(), r.why.end(), printable);
+}
+
 // "build_id name why..." per line as the disk keeps them; the core writes "build_id name
 // confirmed|unconfirmed why..." (@with_state).
 std::vector<RolledBack> parse(std::istream &in, bool with_state)
@@ -36,7 +51,8 @@ std::vector<RolledBack> parse(std::istream &in, bool with_state)
 			r.confirmed = state == "confirmed";
 		}
 		std::getline(l >> std::ws, r.why);
-		out.push_back(std::move(r));
+		if (well_formed(r))
+			out.push_back(std::move(r));
 	}
 	return out;
 }

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
@@ -325,6 +326,38 @@ TEST(Cli, StatusShowsRolledBack)
 	ASSERT_EQ(lj["rolled_back"].size(), 2u);
 	EXPECT_EQ(lj["rolled_back"][0]["name"], "kp_b");
 	EXPECT_EQ(lj["loaded"][1]["rolled_back"].get<std::string>().rfind("WARN", 0), 0u);
+}
+
+// Only well-formed lines of the core's memory are kept (issue 25): a line a task name
+// split (the core escapes names now), a name that is no module's, a cause with a
+// control character.
+TEST(Cli, RolledBackKeepsOnlyWellFormedLines)
+{
+	fs::path s = fake_sysfs();
+	fs::path state = scratch_dir("state-wf");
+	fs::path kp = s / "kernel/kp";
+	write_file(
+	        kp / "rolled_back",
+	        "beef01 kp_b confirmed WARN at kp_f+0x10/0x20 [kp_b], task 7 x\n"
+	        "uid 0, 2026-11-30T07:00:00Z confirmed 5 ms into probation\n"
+	        "beef02 ../kp_c confirmed page fault, 5 ms into probation\n"
+	        "beef03 kp_d confirmed page fault\x01, 5 ms into probation\n"
+	        "beef0 kp_e confirmed page fault, 5 ms into probation\n"
+	        "beef04 kp_f confirmed\n"
+	        "beef05 kp_g confirmed page fault at kp_g+0x1/0x20 [kp_g], task 8 a\\x0ab uid 0, "
+	        "2026-11-30T07:00:00Z, 5 ms into probation\n");
+	std::map<std::string, std::string> env{{"KPCTL_SYSFS", s.string()},
+	                                       {"KPCTL_STATE_DIR", state.string()}};
+	Result r = kpctl({"status", "--json"}, env);
+	ASSERT_EQ(r.status, 0) << r.err;
+	json j = json::parse(r.out);
+	ASSERT_EQ(j["rolled_back"].size(), 2u) << r.out;
+	EXPECT_EQ(j["rolled_back"][0]["module_build_id"], "beef01");
+	EXPECT_EQ(j["rolled_back"][0]["why"], "WARN at kp_f+0x10/0x20 [kp_b], task 7 x");
+	EXPECT_EQ(j["rolled_back"][1]["module_build_id"], "beef05");
+	std::string disk = read_file(state / "rolled-back");
+	EXPECT_EQ(std::count(disk.begin(), disk.end(), '\n'), 2) << disk;
+	EXPECT_EQ(disk.rfind("beef01 kp_b WARN at", 0), 0u) << disk;
 }
 
 TEST(Cli, StatusWithoutCore)

@@ -6,7 +6,9 @@
  *
  * The vmlinux post-patch callback allocates shadow id 1 on init_uts_ns; its
  * constructor gets id 2 (which this module never used before); the
- * destructor of id 1 (KP_SHADOW_ID), run when the module goes, gets id 3.
+ * destructor of id 1 (KP_SHADOW_ID), run when the module goes, gets id 3
+ * and says whether interrupts are off (they must not be: a destructor runs
+ * outside kp_shadow_lock).
  * The replacement of cmdline_proc_show() prints what the constructor saw:
  * "kp-shadow-nest <value> <got>".
  *   KP_OLD_SIZE    size of cmdline_proc_show in the target vmlinux (required)
@@ -40,8 +42,10 @@ static int kp_nest_ctor(void *obj, void *data, void *ctor_data)
 
 static void kp_nest_dtor(void *obj, void *data)
 {
-	pr_info("kp_test_shadow_nest: dtor: id %d is %s\n", KP_NEST_DTOR_ID,
-		kp_shadow_get(obj, KP_NEST_DTOR_ID) ? "there" : "absent");
+	pr_info("kp_test_shadow_nest: dtor: id %d is %s, interrupts %s\n",
+		KP_NEST_DTOR_ID,
+		kp_shadow_get(obj, KP_NEST_DTOR_ID) ? "there" : "absent",
+		irqs_disabled() ? "off" : "on");
 }
 KP_SHADOW_ID(KP_NEST_ID, kp_nest_dtor);
 

@@ -12,6 +12,8 @@
  *                   "kp-cb: <patch> <kind> <object> mod=<0|1>"
  *   KP_PRE_FAIL     a vmlinux pre-patch callback that allocates a shadow
  *                   variable (id KP_TEST_ID + 1) and fails with -ENODEV
+ *   KP_PREV_OUTSIDE the replacement also prints " prev=P": what
+ *                   kp_state_prev_version() says outside a callback
  */
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
@@ -36,7 +38,12 @@ static int kp_cmdline_state_show(struct seq_file *m, void *v)
 
 	if (!reads)
 		return -ENOMEM;
+#ifdef KP_PREV_OUTSIDE
+	seq_printf(m, "kp-state-v%d reads=%d prev=%d\n", KP_VARIANT, ++*reads,
+		   kp_state_prev_version(KP_TEST_ID));
+#else
 	seq_printf(m, "kp-state-v%d reads=%d\n", KP_VARIANT, ++*reads);
+#endif
 	return 0;
 }
 
