@@ -25,8 +25,8 @@ SCRIPT = r"""
 is() { [ "$(cat $1)" = "$2" ] || fail "$3: $1 is '$(cat $1)', want '$2'"; }
 ORIG_V=$(cat /proc/version)
 log_since() { dmesg | tail -n +$(($1 + 1)); }
-# Transitions that ended (completed at once, or later) or started task by task.
-transitions() { grep -cE "kp_core: kp_[a-z0-9_]+: ((enabled|disabled) in [0-9]+ us|(enabling|disabling) in progress)"; }
+# Transitions that ended (completed or reversed).
+transitions() { grep -cE "kp_core: kp_[a-z0-9_]+: ((enabled|disabled) in [0-9]+ us|transition reversed)"; }
 handlers() { cat /sys/kernel/tracing/enabled_functions; }
 faults_begin() { echo "@FAULTS_BEGIN@" > /dev/kmsg; }
 faults_end() { echo "@FAULTS_END@" > /dev/kmsg; }
@@ -45,10 +45,27 @@ stack3
 kpctl load /kp/kp_test_rsother.ko --probation 0 >/dev/null || fail "load rsother"
 is /proc/uptime rsother-uptime "set other"
 [ "$(cat $K/kp_test_rsother/set)" = other ] || fail "set: $(cat $K/kp_test_rsother/set)"
+# A fourth stacked patch of the set, with a kthread asleep in its version: it holds the
+# replace transition, and meanwhile every other task runs the new state as a whole.
+B=/sys/kernel/debug/kp_test_busy
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+kpctl load /kp/kp_test_busy_patch.ko --probation 0 >/dev/null || fail "load busy_patch"
+echo 1 > $B/start; sleep 1
 mark=$(dmesg | wc -l)
-kpctl load --keep-replaced --probation 0 /kp/kp_test_rsr.ko > /tmp/out 2>&1 || { cat /tmp/out; fail "load rsr"; }
+kpctl load --keep-replaced --probation 0 /kp/kp_test_rsr.ko > /tmp/out 2>&1 &
+kpctl_pid=$!
+wait_for $K/kp_test_rsr/transition enabling 20
+is $K/kp_test_rsr/pending 1 "rsr held by kp_busy"
+grep -q "kp_busy/0 kp_busy_wait_new+0x" $K/kp_test_rsr/pending_tasks || fail "pending: $(cat $K/kp_test_rsr/pending_tasks)"
+is /proc/cmdline "$ORIG" "cmdline during the transition (a nop)"
+is /proc/version "$ORIG_V" "version during the transition (a nop)"
+is /proc/loadavg rsr-loadavg "loadavg during the transition"
+is /proc/uptime rsr-uptime "uptime during the transition"
+is $K/kp_test_rs1/enabled 1 "rs1 during the transition"
+echo 1 > $B/release
+wait $kpctl_pid || { cat /tmp/out; fail "load rsr"; }
 cat /tmp/out
-grep -q "kpctl: patch kp_test_rsr replaced kp_test_rs1, kp_test_rs2, kp_test_rs3 (disabled, kept loaded" /tmp/out || fail "kpctl did not say what was replaced"
+grep -q "kpctl: patch kp_test_rsr replaced kp_test_rs1, kp_test_rs2, kp_test_rs3, kp_test_busy_patch (disabled, kept loaded" /tmp/out || fail "kpctl did not say what was replaced"
 is /proc/cmdline "$ORIG" "cmdline (rs1, rs3 only) is original again"
 is /proc/version "$ORIG_V" "version (rs1, rs2 only) is original again"
 is /proc/loadavg rsr-loadavg "loadavg"
@@ -56,8 +73,11 @@ is /proc/uptime rsr-uptime "uptime (new in rsr, on top of set other's)"
 log_since $mark > /tmp/log
 cat /tmp/log
 [ "$(transitions < /tmp/log)" = 1 ] || fail "$(transitions < /tmp/log) transitions, want 1"
-grep -q "kp_test_rsr: enabled in [0-9]* us" /tmp/log || fail "no enable line"
-grep -q "kp_test_rsr: replace: 2 function(s) of the patches it replaces go back to the original code" /tmp/log || fail "no nop line"
+grep -q "kp_test_rsr: enabling in progress: 1 of [0-9]* task(s)" /tmp/log || fail "no pending line"
+grep -q "kp_test_rsr: enabled in [0-9]* us: 1 of [0-9]* task(s) switched after the first pass" /tmp/log || fail "no enable line"
+grep -q "kp_test_rsr: replace: 3 function(s) of the patches it replaces go back to the original code" /tmp/log || fail "no nop line"
+[ "$(cat $B/last)" = 100 ] || fail "kp_busy/0 returned $(cat $B/last), want the old patch's 100"
+is $K/kp_test_busy_patch/replaced_by kp_test_rsr "busy_patch"
 for p in rs1 rs2 rs3; do
 	grep -q "kp_test_$p: replaced by kp_test_rsr: disabled (its unpatch callbacks not run)" /tmp/log || fail "$p not replaced"
 	grep -q "kp_test_$p: discarded: kp_test_rsr is in force for good; its module is removable" /tmp/log || fail "$p not discarded"
@@ -68,18 +88,19 @@ done
 is $K/kp_test_rsother/enabled 1 "another set's patch"
 is $K/kp_test_rsother/replaced_by "" "another set's patch"
 is $K/kp_test_rsr/replace 1 "rsr"
-[ "$(cat $K/kp_test_rsr/replaced | tr '\n' ' ')" = "kp_test_rs1 kp_test_rs2 kp_test_rs3 " ] || fail "replaced: $(cat $K/kp_test_rsr/replaced)"
+[ "$(cat $K/kp_test_rsr/replaced | tr '\n' ' ')" = "kp_test_rs1 kp_test_rs2 kp_test_rs3 kp_test_busy_patch " ] || fail "replaced: $(cat $K/kp_test_rsr/replaced)"
 echo 1 > $K/kp_test_rs1/enabled 2>/dev/null && fail "a replaced patch was enabled again"
 dmesg | grep -q "kp_test_rs1: cannot enable: it was replaced by kp_test_rsr" || fail "no reason for the refused enable"
 echo STATUS-JSON; kpctl status --json || fail "status"; echo STATUS-END
 kpctl status kp_test_rs1 | grep -q "REPLACED by kp_test_rsr" || fail "status text: $(kpctl status kp_test_rs1)"
-kpctl list | grep "kp_test_rsr .*replaces the default set (replaced kp_test_rs1, kp_test_rs2, kp_test_rs3)" || fail "list: $(kpctl list)"
+kpctl list | grep "kp_test_rsr .*replaces the default set (replaced kp_test_rs1, kp_test_rs2, kp_test_rs3, kp_test_busy_patch)" || fail "list: $(kpctl list)"
 kpctl list | grep -q "kp_test_rs2 .*REPLACED by kp_test_rsr" || fail "list: $(kpctl list)"
 # Removable: kpctl unload just removes a replaced patch; so does rmmod.
 kpctl unload kp_test_rs1 > /tmp/out || fail "unload rs1"
 grep -q "kpctl: patch kp_test_rs1 (replaced by kp_test_rsr) removed" /tmp/out || fail "unload said: $(cat /tmp/out)"
 rmmod kp_test_rs2 || fail "rmmod rs2"
 kpctl unload kp_test_rs3 >/dev/null || fail "unload rs3"
+rmmod kp_test_busy_patch kp_test_busy || fail "rmmod busy"
 handlers | grep -qE "cmdline_proc_show|version_proc_show" && fail "handlers left: $(handlers)"
 is /proc/cmdline "$ORIG" "after the removal"
 kpctl unload kp_test_rsr >/dev/null || fail "unload rsr"
@@ -220,7 +241,8 @@ def test_replace(vm, kmods, kpctl_bin, kp_stack_a):
     other = kpctl_info(kpctl_bin, kmods["kp_test_rsother"])
     assert (other["replace"], other["set"]) == (True, "other"), other
 
-    f = files(kmods, "kp_test_rs1", "kp_test_rs2", "kp_test_rs3", "kp_test_rsr",
+    f = files(kmods, "kp_test_busy", "kp_test_busy_patch",
+              "kp_test_rs1", "kp_test_rs2", "kp_test_rs3", "kp_test_rsr",
               "kp_test_rsother", "kp_test_state1", "kp_test_state_repl",
               "kp_test_state_repl_none", "kp_test_mix", "kp_test_mix_patch", "kp_test_rmix",
               "kp_test_rsnull")
@@ -235,7 +257,8 @@ def test_replace(vm, kmods, kpctl_bin, kp_stack_a):
     st = json.loads(r.output.split("STATUS-JSON", 1)[1].split("STATUS-END", 1)[0])
     by = {p["name"]: p for p in st["patches"]}
     assert by["kp_test_rsr"]["replace"] is True
-    assert by["kp_test_rsr"]["replaced"] == ["kp_test_rs1", "kp_test_rs2", "kp_test_rs3"]
+    assert by["kp_test_rsr"]["replaced"] == ["kp_test_rs1", "kp_test_rs2", "kp_test_rs3",
+                                             "kp_test_busy_patch"]
     assert by["kp_test_rsr"]["replaced_by"] is None
     for p in ("kp_test_rs1", "kp_test_rs2", "kp_test_rs3"):
         assert by[p]["replaced_by"] == "kp_test_rsr" and by[p]["enabled"] is False, by[p]
