@@ -8,7 +8,9 @@ replace patch of another set), the states and callbacks of a replaced patch (sta
 a replace while a kthread sleeps in a function only an old patch changed (mix.c on
 kp_test_mix.ko), a replace patch built by kp-build --replace (patches/stacking), and a
 replace patch rolled back by its probation (kp_test_rsnull: its /proc/cmdline handler
-dereferences NULL), which returns every function to the replaced patches' versions.
+dereferences NULL), which returns every function to the replaced patches' versions, and
+the incident: two kp-build --replace patches of do_exit (patches-replace/) replacing each
+other 100 times, each removing the other's module, under a fork/exit storm.
 """
 from __future__ import annotations
 
@@ -216,7 +218,38 @@ for p in rs3 rs2 rs1; do kpctl unload kp_test_$p >/dev/null || fail "unload $p";
 is /proc/cmdline "$ORIG" "at the end"
 [ -z "$(handlers)" ] || fail "handlers left: $(handlers)"
 echo ROLLBACK-OK
+
+# --- The incident (6.1.52, 2025): a patch to do_exit replaced, its module removed, under a
+# fork/exit storm; 100 replaces, each removing the module of the one before.
+storm() { while [ ! -e /tmp/stop ]; do for i in 1 2 3 4 5 6 7 8; do /bin/true & done; wait; done; }
+storm & storm_pid=$!
+kpctl load --probation 0 /kp/kp-exit-a.ko >/dev/null || fail "load exit-a"
+i=0
+while [ $i -lt 50 ]; do
+	i=$((i + 1))
+	kpctl load --probation 0 /kp/kp-exit-b.ko > /tmp/out 2>&1 || { cat /tmp/out; fail "replace $i by exit-b"; }
+	[ -e /sys/module/kp_exit_a ] && fail "replace $i: kp_exit_a not removed"
+	kpctl load --probation 0 /kp/kp-exit-a.ko > /tmp/out 2>&1 || { cat /tmp/out; fail "replace $i by exit-a"; }
+	[ -e /sys/module/kp_exit_b ] && fail "replace $i: kp_exit_b not removed"
+done
+touch /tmp/stop; wait $storm_pid
+kpctl unload kp_exit_a >/dev/null || fail "unload exit-a"
+[ -z "$(handlers)" ] || fail "handlers left: $(handlers)"
+echo "EXIT-OK $((i * 2))"
 """
+
+
+@pytest.fixture(scope="module")
+def kp_exit(tmp_path_factory, kernel_tree):
+    """Two replace patches of do_exit (patches-replace/exit-{a,b}.patch) by kp-build."""
+    out = tmp_path_factory.mktemp("exit")
+    for v in ("a", "b"):
+        r = kp_build_test_kernel([HERE / "patches-replace" / f"exit-{v}.patch"],
+                                 out / f"kp-exit-{v}.ko", "--replace")
+        if r.returncode != 0:
+            pytest.fail(f"kp-build failed ({r.returncode}):\n{r.stdout}\n{r.stderr}",
+                        pytrace=False)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +268,7 @@ def kpctl_info(kpctl_bin, ko) -> dict:
                                      capture_output=True, text=True, check=True).stdout)
 
 
-def test_replace(vm, kmods, kpctl_bin, kp_stack_a):
+def test_replace(vm, kmods, kpctl_bin, kp_stack_a, kp_exit):
     assert kpctl_info(kpctl_bin, kp_stack_a)["replace"] is True
     assert kpctl_info(kpctl_bin, kmods["kp_test_rs1"])["replace"] is False
     other = kpctl_info(kpctl_bin, kmods["kp_test_rsother"])
@@ -247,11 +280,14 @@ def test_replace(vm, kmods, kpctl_bin, kp_stack_a):
               "kp_test_state_repl_none", "kp_test_mix", "kp_test_mix_patch", "kp_test_rmix",
               "kp_test_rsnull")
     f["/kp/kp-stack-a.ko"] = kp_stack_a
+    for v in ("a", "b"):
+        f[f"/kp/kp-exit-{v}.ko"] = kp_exit / f"kp-exit-{v}.ko"
     f["/kp/bin/kpctl"] = kpctl_bin
     script = (SCRIPT.replace("@FAULTS_BEGIN@", kpvm.FAULTS_BEGIN)
               .replace("@FAULTS_END@", kpvm.FAULTS_END))
-    r = vm.run(PRELUDE + script, f, timeout=480, expect_faults=True)
-    for step in ("REPLACE-OK", "KPBUILD-OK", "STATES-OK", "MIX-OK", "ROLLBACK-OK"):
+    r = vm.run(PRELUDE + script, f, timeout=900, expect_faults=True)
+    for step in ("REPLACE-OK", "KPBUILD-OK", "STATES-OK", "MIX-OK", "ROLLBACK-OK",
+                 "EXIT-OK 100"):
         assert step in r.output, r.describe()
     assert sum("Oops" in x for x in r.expected_faults) == 1, r.expected_faults
     st = json.loads(r.output.split("STATUS-JSON", 1)[1].split("STATUS-END", 1)[0])
