@@ -3,9 +3,11 @@
 
 #include <cstdio>
 #include <exception>
+#include <kp/abi.h>
 
 #include "cache_evict.h"
 #include "error.h"
+#include "options.h"
 #include "pipeline.h"
 
 namespace {
@@ -114,6 +116,19 @@ int main(int argc, char **argv)
 	                                 "machines trust: built in, or enrolled with mokutil)");
 	sign_key->needs(sign_cert);
 	sign_cert->needs(sign_key);
+	app.add_flag("--replace", opt.replace,
+	             "the patch replaces every earlier kp patch of its set when it goes live, in "
+	             "one transition: the functions they changed and it does not go back to the "
+	             "original code (a cumulative patch)");
+	app.add_option("--set", opt.set,
+	               "the patch's replace set (default: the default set); a --replace patch "
+	               "replaces the patches of its own set only")
+	        ->check([](const std::string &s) {
+		        return kp::build::valid_set_name(s)
+		                       ? std::string()
+		                       : "a set name is 1 to " + std::to_string(KP_SET_NAME_MAX) +
+		                                 " characters of A-Z a-z 0-9 _ . -";
+	        });
 	app.add_flag("--explain", opt.explain, "print diffgen's report for each changed object");
 	app.add_flag("--keep-tmp", opt.keep_tmp, "keep the work directory");
 	app.add_flag("-v,--verbose", opt.verbose, "more detail");

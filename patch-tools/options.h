@@ -29,7 +29,12 @@ struct Options {
 	bool cache_only = false;   // build the original tree into the cache, print its path
 	std::string sign_key;      // --sign-key: sign the module and kp_core.ko (stages/sign.h)
 	std::string sign_cert;     // --sign-cert
+	bool replace = false;      // --replace: replaces the earlier patches of its set (issue 27)
+	std::string set;           // --set NAME: its replace set; empty: the default set
 };
+
+// Is @name a valid replace set name (1 to KP_SET_NAME_MAX of [A-Za-z0-9_.-])?
+bool valid_set_name(const std::string &name);
 
 // "fix" -> "kp-fix"; names already starting with "kp" are kept.
 std::string module_name_for(const std::string &name);

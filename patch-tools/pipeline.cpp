@@ -2,6 +2,7 @@
 
 #include <sys/utsname.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -40,6 +41,17 @@ std::string module_name_for(const std::string &name)
 	if (n.size() > 55)
 		n.resize(55); // MODULE_NAME_LEN - 1
 	return n;
+}
+
+bool valid_set_name(const std::string &name)
+{
+	if (name.empty() || name.size() > KP_SET_NAME_MAX)
+		return false;
+	for (char c : name)
+		if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
+		    c != '-')
+			return false;
+	return true;
 }
 
 ModuleOutput module_output(const Options &opt, const std::string &release, size_t targets)
@@ -312,6 +324,8 @@ private:
 			                      sha256_file(p.file, &log_));
 		req.core_symvers = core_.symvers;
 		req.make_vars = tree_.make_vars;
+		req.replace = opt_.replace;
+		req.set = opt_.set;
 		req.jobs = ctx_.jobs;
 		std::string ko = link_module(req, log_, &seconds);
 		stage.add_compiler_time(seconds);

@@ -24,8 +24,9 @@
  * 5: kp_policy records (the faults that roll the patch back during probation).
  * 6: kp_addrs records (target functions whose address the patch takes: IBT);
  *    kp_policy records carry on_timeout (what an enable does past its timeout).
+ * 7: kp_patch carries the patch's replace set and flags (KP_PATCH_REPLACE).
  */
-#define KP_ABI_VERSION 6
+#define KP_ABI_VERSION 7
 
 /* Section names (identifiers, so the patch linker script can bound them). */
 #define KP_SEC_FUNCS	"kp_funcs"	/* struct kp_func_rec[] */
@@ -235,7 +236,21 @@ struct kp_patch_rec {
 	__u64 policy_end;
 	__u64 addrs;		/* struct kp_addr_rec * */
 	__u64 addrs_end;
+	__u64 set;		/* const char *: replace set, 0 = the default set */
+	__u64 flags;		/* KP_PATCH_* */
 };
+
+/*
+ * kp_patch flags.  KP_PATCH_REPLACE (issue 27; livepatch: klp_patch.replace):
+ * when the patch goes live it replaces every enabled patch of its set in one
+ * transition; the functions they changed and it does not go back to the
+ * original code (docs/architecture.md "Replace").  Every patch belongs to one
+ * set (kp-build --set NAME; the default set when none is named).  An unknown
+ * bit refuses the patch.
+ */
+#define KP_PATCH_REPLACE	0x1ULL
+#define KP_PATCH_FLAGS		KP_PATCH_REPLACE
+#define KP_SET_NAME_MAX		64	/* a set name, NUL excluded */
 
 /*
  * .modinfo keys the template adds (readable with modinfo(8) and kpctl info):

@@ -37,6 +37,7 @@
 #include "redirect.h"
 #include "ibt.h"
 #include "reloc.h"
+#include "replace.h"
 #include "shadow.h"
 #include "state.h"
 #include "symbols.h"
@@ -222,7 +223,7 @@ static void kp_detach_all(struct kp_patch *patch)
 	struct kp_object *obj;
 	struct kp_func *func;
 
-	kp_for_each_object(patch, obj)
+	kp_for_each_object_all(patch, obj)
 		kp_for_each_func(obj, func)
 			if (!func->patched)
 				kp_detach_func(func);
@@ -239,6 +240,11 @@ int kp_enable_patch(struct kp_patch *patch)
 	int ret;
 
 	lockdep_assert_held(&kp_mutex);
+	if (patch->replaced_by[0]) {
+		pr_err("%s: cannot enable: it was replaced by %s; unload it, or load it again\n",
+		       patch->name, patch->replaced_by);
+		return -EINVAL;
+	}
 	if (!try_module_get(patch->mod))
 		return -ENODEV;
 
@@ -252,10 +258,13 @@ int kp_enable_patch(struct kp_patch *patch)
 	ret = kp_transition_busy(patch, true);
 	if (ret)
 		goto fail;
+	ret = kp_replace_add_nops(patch);	/* issue 27 */
+	if (ret)
+		goto fail;
 	ret = kp_pre_patch_callbacks(patch);
 	if (ret)
 		goto fail;
-	kp_for_each_object(patch, obj) {
+	kp_for_each_object_all(patch, obj) {
 		if (!obj->present)
 			continue;
 		kp_for_each_func(obj, func) {
@@ -274,6 +283,7 @@ fail_callbacks:
 	kp_post_callbacks(patch, false);
 fail:
 	kp_detach_all(patch);
+	kp_replace_free_nops(patch);
 	module_put(patch->mod);
 	return ret;
 }
@@ -336,11 +346,34 @@ int kp_rollback_patch(struct kp_patch *patch)
 {
 	int ret;
 
+	/* Replaced meanwhile (replace.c): held, tried again; or nothing left. */
+	if (patch->held)
+		return -EBUSY;
+	if (!patch->enabled && !kp_in_transition(patch)) {
+		kp_probation_settled(patch, false);
+		return 0;
+	}
+
 	patch->rolling_back = true;
 	ret = kp_disable_patch(patch);
 	if (ret)
 		patch->rolling_back = false;
 	return ret;
+}
+
+/*
+ * Replace patch @patch is in force (replace.c): its targets' own probation
+ * ends (a target that held patches of its own lets them go), and they are
+ * held for a rollback of @patch.
+ */
+static void kp_replace_settled(struct kp_patch *patch)
+{
+	struct kp_patch *p;
+
+	list_for_each_entry(p, &kp_patches, node)
+		if (kp_replaces(patch, p))
+			kp_probation_set(p, 0);
+	kp_replace_hold(patch);
 }
 
 /* A transition of @patch ended (completed or reversed) in state @enabled. */
@@ -349,12 +382,33 @@ void kp_patch_settled(struct kp_patch *patch, bool enabled)
 	patch->rolling_back = false;
 	patch->enabled = enabled;
 	patch->transition = KP_IDLE;
+	if (enabled) {
+		kp_replace_settled(patch);
+	} else {
+		/* Back to the patches it replaced; its nops popped with the rest. */
+		kp_replace_restore(patch);
+		kp_replace_free_nops(patch);
+	}
 	if (enabled)	/* every task runs the new code (values.c) */
 		kp_values_transfer(patch, NULL);
 	kp_post_callbacks(patch, enabled);
 	kp_probation_settled(patch, enabled);	/* issue 16 */
+	if (enabled && !kp_probation_left(patch))
+		kp_replace_discard(patch);	/* no probation to wait for */
 	if (!enabled)
 		module_put(patch->mod);
+}
+
+/*
+ * The probation of @patch ended without a rollback (probation.c, kp_mutex
+ * held): the patches it replaced go for good, unless a transition of it is
+ * in progress (its end decides: kp_patch_settled()).
+ */
+void kp_patch_probation_over(struct kp_patch *patch)
+{
+	lockdep_assert_held(&kp_mutex);
+	if (patch->enabled && !kp_in_transition(patch))
+		kp_replace_discard(patch);
 }
 
 static struct kp_object *kp_get_object(struct kp_patch *patch,
@@ -450,6 +504,7 @@ static int kp_init_patch(struct kp_patch *patch)
 void kp_patch_free(struct kp_patch *patch)
 {
 	kp_values_free(patch);
+	kfree(patch->replaced);
 	kfree(patch->funcs);
 	kfree(patch->objs);
 	kfree(patch->blocked);
@@ -510,6 +565,8 @@ int kp_register_patch(struct module *mod, const struct kp_patch_rec *rec,
 	patch->rec = rec;
 	patch->name = name;
 	patch->build_id = kp_str(rec->target_build_id);
+	patch->set = rec->set ? kp_str(rec->set) : NULL;
+	patch->replace = rec->flags & KP_PATCH_REPLACE;
 	patch->timeout_s = timeout_s ? timeout_s : kp_timeout_s;
 	INIT_LIST_HEAD(&patch->node);
 

@@ -45,6 +45,7 @@ struct kp_func {
 	struct list_head stack_node;	/* in ops->func_stack while patched */
 	bool patched;			/* on ops->func_stack */
 	bool transition;		/* in transition: per-task version */
+	bool nop;			/* replace.c: back to the original code */
 	struct kobject kobj;
 };
 
@@ -104,12 +105,42 @@ struct kp_patch {
 	unsigned int on_timeout;	/* KP_ON_TIMEOUT_*: stragglers.c */
 	enum kp_transition_state transition;
 	struct kp_blockers *blocked;	/* who held the last reversed transition */
+	/* Replace (issue 27, replace.c). */
+	const char *set;		/* replace set, NULL: the default set */
+	bool replace;			/* replaces the enabled patches of its set */
+	bool held;			/* replaced, kept for a rollback of replaced_by */
+	unsigned int nr_nop_objs;	/* the nops of an enable of a replace patch */
+	struct kp_object *nop_objs;
+	struct kp_func *nop_funcs;
+	char *replaced;			/* the patches it replaced, one per line */
+	char replaced_by[MODULE_NAME_LEN];	/* replaced by that patch: disabled */
 	struct kobject kobj;
 	bool kobj_added;
 };
 
 #define kp_for_each_object(patch, obj)					\
 	for (obj = (patch)->objs; obj < (patch)->objs + (patch)->nr_objs; obj++)
+
+/*
+ * Every object of @patch and then its nop objects (replace.c): what a
+ * transition pushes, marks, checks and pops.
+ */
+static inline struct kp_object *kp_object_next_all(struct kp_patch *patch,
+						   struct kp_object *obj)
+{
+	struct kp_object *end = patch->objs + patch->nr_objs;
+	struct kp_object *nops = patch->nr_nop_objs ? patch->nop_objs : NULL;
+
+	if (!obj)
+		return patch->nr_objs ? patch->objs : nops;
+	if (obj >= patch->objs && obj < end)
+		return ++obj < end ? obj : nops;
+	return ++obj < patch->nop_objs + patch->nr_nop_objs ? obj : NULL;
+}
+
+#define kp_for_each_object_all(patch, obj)				\
+	for (obj = kp_object_next_all(patch, NULL); obj;		\
+	     obj = kp_object_next_all(patch, obj))
 
 #define kp_for_each_func(obj, func)					\
 	for (func = (obj)->funcs; func < (obj)->funcs + (obj)->nr_funcs; func++)
@@ -124,6 +155,7 @@ int kp_enable_patch(struct kp_patch *patch);
 int kp_disable_patch(struct kp_patch *patch);
 int kp_rollback_patch(struct kp_patch *patch);
 void kp_patch_settled(struct kp_patch *patch, bool enabled);
+void kp_patch_probation_over(struct kp_patch *patch);
 void kp_patch_free(struct kp_patch *patch);
 
 #endif /* KP_CORE_H */

@@ -101,7 +101,7 @@ static void kp_module_going(struct module *mod)
 	bool popped = false;
 
 	list_for_each_entry(patch, &kp_patches, node) {
-		kp_for_each_object(patch, obj) {
+		kp_for_each_object_all(patch, obj) {
 			if (!obj->present || obj->mod != mod)
 				continue;
 			if (!kp_in_transition(patch))
@@ -119,7 +119,7 @@ static void kp_module_going(struct module *mod)
 	if (popped)
 		kp_synchronize();
 	list_for_each_entry(patch, &kp_patches, node) {
-		kp_for_each_object(patch, obj) {
+		kp_for_each_object_all(patch, obj) {
 			if (!obj->present || obj->mod != mod)
 				continue;
 			kp_for_each_func(obj, func)

@@ -61,7 +61,7 @@ static void kp_mark_funcs(struct kp_patch *patch, bool enable)
 	struct kp_object *obj;
 	struct kp_func *func;
 
-	kp_for_each_object(patch, obj) {
+	kp_for_each_object_all(patch, obj) {
 		kp_for_each_func(obj, func) {
 			if (enable && func->ops && !func->patched) {
 				WRITE_ONCE(func->transition, true);
@@ -82,7 +82,7 @@ bool kp_pop_funcs(struct kp_patch *patch, bool enabled)
 
 	if (enabled)
 		return false;
-	kp_for_each_object(patch, obj) {
+	kp_for_each_object_all(patch, obj) {
 		kp_for_each_func(obj, func) {
 			if (func->patched) {
 				kp_pop_version(func);
@@ -99,7 +99,7 @@ void kp_unmark_funcs(struct kp_patch *patch)
 	struct kp_object *obj;
 	struct kp_func *func;
 
-	kp_for_each_object(patch, obj)
+	kp_for_each_object_all(patch, obj)
 		kp_for_each_func(obj, func)
 			WRITE_ONCE(func->transition, false);
 }

@@ -446,10 +446,13 @@ static void kp_pb_work_fn(struct work_struct *work)
 				    now + (u64)KP_POLL_MS * NSEC_PER_MSEC);
 		} else if (atomic_cmpxchg(&pb->state, KP_PB_ACTIVE,
 					  KP_PB_FREE) == KP_PB_ACTIVE) {
+			struct kp_patch *patch = pb->patch;
+
 			atomic_dec(&kp_pb_open);
 			pr_info("%s: probation over: no fault in %u s\n",
-				pb->patch->name, pb->seconds);
+				patch->name, pb->seconds);
 			pb->patch = NULL;
+			kp_patch_probation_over(patch);	/* replace.c */
 		} else {
 			next = now;	/* a fault came in meanwhile */
 		}
@@ -582,6 +585,7 @@ int kp_probation_set(struct kp_patch *patch, unsigned int seconds)
 			kp_pb_free(pb);
 			pr_info("%s: probation ended\n", patch->name);
 		}
+		kp_patch_probation_over(patch);	/* replace.c */
 		return 0;
 	}
 	if (!pb)

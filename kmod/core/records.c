@@ -189,6 +189,18 @@ int kp_records_check(struct module *mod, const struct kp_patch_rec *rec)
 		       mod->name);
 		return -EINVAL;
 	}
+	if (rec->set && (!kp_in_core_ro(mod, rec->set) ||
+			 strlen((const char *)(unsigned long)rec->set) >
+			 KP_SET_NAME_MAX)) {
+		pr_err("%s: kp_patch record: its replace set is not a string of at most %d bytes in the patch module's core read-only data\n",
+		       mod->name, KP_SET_NAME_MAX);
+		return -EINVAL;
+	}
+	if (rec->flags & ~KP_PATCH_FLAGS) {
+		pr_err("%s: kp_patch record: unknown flags %#llx (a newer kp-build?)\n",
+		       mod->name, rec->flags & ~KP_PATCH_FLAGS);
+		return -EINVAL;
+	}
 	ret = kp_check_bounds(mod, rec);
 	if (!ret)
 		ret = KP_CHECK_STRINGS(mod, "kp_funcs", struct kp_func_rec, rec,

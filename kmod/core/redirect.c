@@ -201,7 +201,7 @@ void kp_detach_func(struct kp_func *func)
 
 	/* Still used by another attached function (of any patch)? */
 	list_for_each_entry(patch, &kp_patches, node)
-		kp_for_each_object(patch, obj)
+		kp_for_each_object_all(patch, obj)
 			kp_for_each_func(obj, f)
 				if (f->ops == ops)
 					return;

@@ -19,6 +19,7 @@
 #include "kallsyms.h"
 #include "params.h"
 #include "redirect.h"
+#include "replace.h"
 #include "stack.h"
 
 #define KP_STACK_ENTRIES	128
@@ -48,27 +49,35 @@ static void kp_add_range(struct kp_ranges *r, unsigned long start,
  * (its replacements, their .cold parts and the helpers they call or
  * tail-call, none of which needs a record: the module may go once the patch
  * is disabled) and the old functions, which only appear while a call is
- * inside the ftrace trampoline.
+ * inside the ftrace trampoline.  A replace patch (replace.c) switching on
+ * also leaves the whole core text of every patch it replaces: those modules
+ * may go once it is in force (livepatch checks only their versions).
  */
 struct kp_ranges *kp_collect_ranges(struct kp_patch *patch, bool to_patched)
 {
 	struct kp_object *obj;
 	struct kp_func *func, *below;
+	struct kp_patch *p;
 	struct kp_ranges *r;
 	unsigned int n = 0;
 
 	if (kp_fault_inject_nomem())
 		return NULL;
-	kp_for_each_object(patch, obj)
+	kp_for_each_object_all(patch, obj)
 		n += obj->nr_funcs;
-	r = kzalloc(struct_size(r, r, 2 * n + 1), GFP_KERNEL);
+	n = 2 * n + 1 + (to_patched ? kp_replace_nr_targets(patch) : 0);
+	r = kzalloc(struct_size(r, r, n), GFP_KERNEL);
 	if (!r)
 		return NULL;
 	if (!to_patched)
 		kp_add_range(r, kp_mod_text_start(patch->mod),
 			     kp_mod_text_size(patch->mod));
+	list_for_each_entry(p, &kp_patches, node)
+		if (to_patched && kp_replaces(patch, p))
+			kp_add_range(r, kp_mod_text_start(p->mod),
+				     kp_mod_text_size(p->mod));
 
-	kp_for_each_object(patch, obj) {
+	kp_for_each_object_all(patch, obj) {
 		kp_for_each_func(obj, func) {
 			if (!func->ops)
 				continue;

@@ -13,6 +13,7 @@
 
 #include "callbacks.h"
 #include "kp_patch.h"
+#include "replace.h"
 #include "state.h"
 
 static const struct kp_state_rec *kp_find_state(struct kp_patch *patch,
@@ -43,6 +44,12 @@ int kp_states_check(struct kp_patch *patch)
 			continue;
 		kp_for_each_state(p->rec, old) {
 			new = kp_find_state(patch, old->id);
+			if (!new && kp_replaces(patch, p)) {
+				/* livepatch: klp_is_patch_compatible() */
+				pr_err("%s: refused: it would replace patch %s, which created state %llu (version %llu); a replace patch must declare every state of the patches it replaces\n",
+				       patch->name, p->name, old->id, old->version);
+				return -EINVAL;
+			}
 			if (!new) {
 				pr_err("%s: refused: patch %s created state %llu (version %llu), which this patch does not declare\n",
 				       patch->name, p->name, old->id, old->version);

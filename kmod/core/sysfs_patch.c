@@ -33,6 +33,11 @@
  *                      default; a write adds kinds for this load (probation.c)
  *   canary         rw  (root) "pid comm" per live canary task; write "promote" or
  *                      "abort" (canary.c, transition.c)
+ *   replace        ro  1: the patch replaces the enabled patches of its set
+ *                      when it goes live (replace.c), else 0
+ *   set            ro  its replace set, empty for the default set
+ *   replaced       ro  the patches it replaced, one per line
+ *   replaced_by    ro  the patch that replaced it (it is disabled), or empty
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -311,6 +316,45 @@ static ssize_t build_id_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%s\n", to_patch(kobj)->build_id);
 }
 
+/* Replace (issue 27): replace.c. */
+static ssize_t replace_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", to_patch(kobj)->replace);
+}
+
+static ssize_t set_show(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf)
+{
+	const char *set = to_patch(kobj)->set;
+
+	return sysfs_emit(buf, "%s\n", set ? set : "");
+}
+
+static ssize_t replaced_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	struct kp_patch *patch = to_patch(kobj);
+	ssize_t n;
+
+	mutex_lock(&kp_mutex);
+	n = sysfs_emit(buf, "%s", patch->replaced ? patch->replaced : "");
+	mutex_unlock(&kp_mutex);
+	return n;
+}
+
+static ssize_t replaced_by_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	struct kp_patch *patch = to_patch(kobj);
+	ssize_t n;
+
+	mutex_lock(&kp_mutex);
+	n = sysfs_emit(buf, "%s\n", patch->replaced_by);
+	mutex_unlock(&kp_mutex);
+	return n;
+}
+
 /* State transfer (issue 15): callbacks.c, state.c, shadow.c, values.c. */
 /* "<object> <kind>..." per object with callbacks. */
 static ssize_t callbacks_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -583,6 +627,10 @@ static struct kobj_attribute rolled_back_attr = __ATTR(rolled_back, 0400,
 static struct kobj_attribute rollback_on_attr = __ATTR_RW(rollback_on);
 static struct kobj_attribute canary_attr = __ATTR(canary, 0600, canary_show,
 						  canary_store);
+static struct kobj_attribute replace_attr = __ATTR_RO(replace);
+static struct kobj_attribute set_attr = __ATTR_RO(set);
+static struct kobj_attribute replaced_attr = __ATTR_RO(replaced);
+static struct kobj_attribute replaced_by_attr = __ATTR_RO(replaced_by);
 
 static struct attribute *kp_patch_attrs[] = {
 	&enabled_attr.attr,
@@ -605,6 +653,10 @@ static struct attribute *kp_patch_attrs[] = {
 	&rolled_back_attr.attr,
 	&rollback_on_attr.attr,
 	&canary_attr.attr,
+	&replace_attr.attr,
+	&set_attr.attr,
+	&replaced_attr.attr,
+	&replaced_by_attr.attr,
 	NULL
 };
 

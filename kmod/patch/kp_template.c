@@ -4,7 +4,9 @@
  * objects that hold the replacement functions and their kp_funcs / kp_syms /
  * kp_relocs records; kp-patch.lds bounds the record sections.
  *
- * The builder passes -DKP_TARGET_BUILD_ID="hex" and -DKP_TARGET_RELEASE="rel";
+ * The builder passes -DKP_TARGET_BUILD_ID="hex" and -DKP_TARGET_RELEASE="rel",
+ * and for a patch that replaces the earlier ones of its set (kp-build
+ * --replace, --set NAME) -DKP_BUILD_REPLACE and -DKP_BUILD_SET="NAME";
  * kp_sources.h (generated, may be empty) lists the source patches with
  * KP_SOURCE("file:sha256") lines.
  */
@@ -44,6 +46,17 @@ static const struct kp_addr_rec __kp_addrs_none[0] __used
 
 #define KP_PTR(p) ((__u64)(unsigned long)(p))
 
+#ifdef KP_BUILD_SET
+#define KP_SET_PTR KP_PTR(KP_BUILD_SET)
+#else
+#define KP_SET_PTR 0	/* the default set */
+#endif
+#ifdef KP_BUILD_REPLACE
+#define KP_FLAGS KP_PATCH_REPLACE
+#else
+#define KP_FLAGS 0
+#endif
+
 const struct kp_patch_rec __kp_patch __used __aligned(8)
 	__section(KP_SEC_PATCH) = {
 	.magic = KP_PATCH_MAGIC,
@@ -69,6 +82,8 @@ const struct kp_patch_rec __kp_patch __used __aligned(8)
 	.policy_end = KP_PTR(__kp_policy_end),
 	.addrs = KP_PTR(__kp_addrs_start),
 	.addrs_end = KP_PTR(__kp_addrs_end),
+	.set = KP_SET_PTR,
+	.flags = KP_FLAGS,
 };
 
 #define KP_SOURCE(s) MODULE_INFO(kp_source, s)

@@ -228,6 +228,15 @@ void Reader::read_patch(const elf::Section &sec, PatchRecords &out)
 	r.name = f.string(offsetof(kp_patch_rec, name), "patch name");
 	r.target_release = f.string(offsetof(kp_patch_rec, target_release), "target release");
 	r.target_build_id = f.string(offsetof(kp_patch_rec, target_build_id), "target build ID");
+	r.set = f.string(offsetof(kp_patch_rec, set), "replace set");
+	if (r.set.size() > KP_SET_NAME_MAX)
+		fail("kp_patch record's replace set name is longer than " +
+		     std::to_string(KP_SET_NAME_MAX) + " bytes; rebuild the patch with kp-build");
+	uint64_t flags = f.u64(offsetof(kp_patch_rec, flags));
+	if (flags & ~KP_PATCH_FLAGS)
+		fail("kp_patch record has unknown flags " + hex(flags & ~KP_PATCH_FLAGS) +
+		     "; use the tools of the same kp release as kp-build");
+	r.replace = flags & KP_PATCH_REPLACE;
 	// The core names the patch after the record (else the module); tools find it by the
 	// module's name, so the two must agree.
 	std::string module = this_module_name(obj_);

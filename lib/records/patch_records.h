@@ -78,6 +78,8 @@ std::string value_text(const std::vector<uint8_t> &bytes);
 struct PatchRecord {
 	uint64_t abi_version = 0;
 	std::string name, target_release, target_build_id;
+	std::string set;      // replace set; empty: the default set
+	bool replace = false; // KP_PATCH_REPLACE: replaces the earlier patches of its set
 };
 
 struct PatchRecords {

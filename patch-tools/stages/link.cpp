@@ -68,6 +68,10 @@ std::string link_module(const LinkRequest &req, Log &log, double *make_seconds)
 	                                "SOURCES=" + sources,
 	                                "KDIR=" + req.kdir,
 	                                "CORE_SYMVERS=" + req.core_symvers};
+	if (req.replace)
+		cmd.push_back("REPLACE=1");
+	if (!req.set.empty())
+		cmd.push_back("SET=" + req.set);
 	cmd.insert(cmd.end(), req.make_vars.begin(), req.make_vars.end());
 	auto r = run_process(cmd, {}, &log);
 	if (make_seconds)

@@ -19,6 +19,8 @@ struct LinkRequest {
 	std::vector<std::string> sources;   // "fix.diff:sha256", in apply order
 	std::string core_symvers;           // kp_core's Module.symvers
 	std::vector<std::string> make_vars; // e.g. CC=gcc-12 KERNELRELEASE=... for a prepared tree
+	bool replace = false;               // the kp_patch record's KP_PATCH_REPLACE
+	std::string set;                    // its replace set; empty: the default set
 	int jobs = 1;
 };
 

@@ -99,6 +99,9 @@ void CommandLine::add_load()
 	              "module); default the patch's record, else pending")
 	        ->type_name("MODE")
 	        ->check(CLI::IsMember({"pending", "reverse"}));
+	c->add_flag("--keep-replaced", load_.keep_replaced,
+	            "a replace patch: leave the patches it replaced loaded (disabled) instead "
+	            "of removing their modules");
 	c->footer(exit_codes_text());
 	auto *k = confirm_cmd_ = app_.add_subcommand(
 	        "confirm", "confirm a rollback that a task other than root triggered: refuse "

@@ -97,6 +97,10 @@ std::optional<PatchState> read_patch(const std::string &name)
 	st.on_timeout = read_text(dir / "on_timeout").value_or("");
 	st.stalled = number("stalled") != 0;
 	st.canary = lines(read_text(dir / "canary").value_or(""));
+	st.replace = number("replace") != 0;
+	st.set = read_text(dir / "set").value_or("");
+	st.replaced = lines(read_text(dir / "replaced").value_or(""));
+	st.replaced_by = read_text(dir / "replaced_by").value_or("");
 	std::error_code ec;
 	for (const auto &obj : fs::directory_iterator(dir, ec)) {
 		std::error_code ec2;

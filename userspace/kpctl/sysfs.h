@@ -31,7 +31,12 @@ struct PatchState {
 	std::string on_timeout;          // pending | reverse: an enable past its timeout
 	bool stalled = false;            // past its timeout, pending: stragglers hold it
 	std::vector<std::string> canary; // "pid comm" of each live canary task (issue 16)
-	std::vector<FuncState> funcs;    // sorted by object, function, sympos
+	// Replace (issue 27).
+	bool replace = false;              // replaces the enabled patches of its set
+	std::string set;                   // its replace set; empty: the default set
+	std::vector<std::string> replaced; // the patches it replaced
+	std::string replaced_by;           // the patch that replaced it (it is disabled)
+	std::vector<FuncState> funcs;      // sorted by object, function, sympos
 	// State transfer (issue 15), as the core prints them.
 	std::vector<std::string> callbacks;  // "<object> <kind>..."
 	std::vector<std::string> states;     // "<id> <version>"

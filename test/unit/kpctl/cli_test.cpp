@@ -122,11 +122,26 @@ TEST(Cli, InfoJsonShape)
 	Result r = kpctl({"info", "--json", fixtures().patch_ko.string()});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
-	EXPECT_EQ(keys(j), (std::set<std::string>{"file", "name", "kp_patch", "abi_version",
-	                                          "vermagic", "target", "matches_running_kernel",
-	                                          "sources", "functions", "symbols", "relocations",
-	                                          "callbacks", "states", "shadow_ids", "values",
-	                                          "rollback_on", "on_timeout", "undefined"}));
+	EXPECT_EQ(keys(j), (std::set<std::string>{"file",
+	                                          "name",
+	                                          "kp_patch",
+	                                          "abi_version",
+	                                          "vermagic",
+	                                          "target",
+	                                          "matches_running_kernel",
+	                                          "sources",
+	                                          "functions",
+	                                          "symbols",
+	                                          "relocations",
+	                                          "callbacks",
+	                                          "states",
+	                                          "shadow_ids",
+	                                          "values",
+	                                          "rollback_on",
+	                                          "on_timeout",
+	                                          "replace",
+	                                          "set",
+	                                          "undefined"}));
 	EXPECT_EQ(j["name"], "kpctl_fixture");
 	EXPECT_EQ(j["target"]["release"], test_kernel_release());
 	EXPECT_EQ(j["target"]["build_id"], test_kernel_build_id());
@@ -222,11 +237,13 @@ TEST(Cli, StatusFromSysfs)
 	EXPECT_EQ(j["core_loaded"], true);
 	ASSERT_EQ(j["patches"].size(), 3u);
 	const json &a = j["patches"][0];
-	EXPECT_EQ(keys(a), (std::set<std::string>{"name", "enabled", "transition", "transition_ms",
-	                                          "pending", "timeout", "forced", "blocked",
-	                                          "build_id", "probation_left", "rolled_back",
-	                                          "functions", "callbacks", "states", "shadow_ids",
-	                                          "canary", "values", "on_timeout", "stalled"}));
+	EXPECT_EQ(keys(a), (std::set<std::string>{
+	                           "name",      "enabled",        "transition",  "transition_ms",
+	                           "pending",   "timeout",        "forced",      "blocked",
+	                           "build_id",  "probation_left", "rolled_back", "functions",
+	                           "callbacks", "states",         "shadow_ids",  "canary",
+	                           "values",    "on_timeout",     "stalled",     "replace",
+	                           "set",       "replaced",       "replaced_by"}));
 	EXPECT_EQ(a["name"], "kp_a");
 	EXPECT_EQ(a["values"], json::array({"vmlinux overflowuid,0 4 kept 0xfffe -> 0xfffd"}));
 	EXPECT_EQ(a["enabled"], true);
@@ -390,8 +407,10 @@ TEST(Cli, ListLoadedAndInstalled)
 	EXPECT_EQ(keys(j), (std::set<std::string>{"dir", "loaded", "installed", "rolled_back"}));
 	ASSERT_EQ(j["loaded"].size(), 3u);
 	EXPECT_EQ(j["loaded"][2]["transition"], "enabling");
-	EXPECT_EQ(keys(j["loaded"][0]), (std::set<std::string>{"name", "enabled", "transition",
-	                                                       "functions", "rolled_back"}));
+	EXPECT_EQ(
+	        keys(j["loaded"][0]),
+	        (std::set<std::string>{"name", "enabled", "transition", "functions", "rolled_back",
+	                               "replace", "set", "replaced", "replaced_by"}));
 	EXPECT_EQ(j["loaded"][0]["functions"], 2);
 	ASSERT_EQ(j["installed"].size(), 2u);
 	const json &fx = j["installed"][0];

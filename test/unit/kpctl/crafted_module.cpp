@@ -125,6 +125,8 @@ std::string crafted_module(const CraftedModule &spec)
 	str += std::string("decoy") + '\0';
 	size_t patch_name_off = str.size();
 	str += (spec.record_name.empty() ? spec.module_name : spec.record_name) + '\0';
+	size_t set_off = str.size();
+	str += spec.record_set + '\0';
 	if (str.size() > spec.string_section)
 		throw std::invalid_argument("crafted_module: string_section too small");
 	str.resize(spec.string_section, '\0');
@@ -186,10 +188,14 @@ std::string crafted_module(const CraftedModule &spec)
 		kp_patch_rec rec{};
 		rec.magic = KP_PATCH_MAGIC;
 		rec.abi_version = KP_ABI_VERSION;
+		rec.flags = spec.record_flags;
 		std::memcpy(b.data(patch).data(), &rec, sizeof(rec));
 		add_rela(patch,
-		         rela(offsetof(kp_patch_rec, name), sym_str,
-		              static_cast<int64_t>(patch_name_off)) +
+		         (spec.record_set.empty() ? std::string()
+		                                  : rela(offsetof(kp_patch_rec, set), sym_str,
+		                                         static_cast<int64_t>(set_off))) +
+		                 rela(offsetof(kp_patch_rec, name), sym_str,
+		                      static_cast<int64_t>(patch_name_off)) +
 		                 rela(offsetof(kp_patch_rec, funcs), sym_funcs, 0) +
 		                 rela(offsetof(kp_patch_rec, funcs_end), sym_funcs,
 		                      static_cast<int64_t>(spec.records * sizeof(kp_func_rec))));

@@ -18,6 +18,8 @@ struct CraftedModule {
 	std::string modinfo_name = "kp_crafted"; // modinfo name=
 	bool patch_record = false; // a kp_patch record whose funcs bounds cover kp_funcs
 	std::string record_name;   // the record's patch name; "" = module_name
+	std::string record_set;    // the record's replace set; "" = none (the default set)
+	uint64_t record_flags = 0; // the record's flags (KP_PATCH_*)
 	// Another kp_funcs section before the real one, with one record replacing "decoy":
 	// allocated (the record's bounds point past it) or not (the module loader ignores it).
 	enum class Decoy { none, allocated, not_allocated } decoy = Decoy::none;

@@ -71,7 +71,8 @@ TEST(Json, PatchStateShape)
 	        R"({"blocked":["42 busy_thread kp_busy_fn+0x10/0x40"],"build_id":"abcd","callbacks":[],"canary":[],"enabled":true,"forced":false,)"
 	        R"("functions":[{"function":"cmdline_proc_show","new_addr":"0xffffffffc0000000",)"
 	        R"("object":"vmlinux","old_addr":"0xffffffff81000000","sympos":0}],"name":"kp_fix",)"
-	        R"("on_timeout":"","pending":["42 busy_thread kp_busy_fn_new+0x10/0x40"],"probation_left":0,"rolled_back":null,)"
+	        R"("on_timeout":"","pending":["42 busy_thread kp_busy_fn_new+0x10/0x40"],"probation_left":0,)"
+	        R"("replace":false,"replaced":[],"replaced_by":null,"rolled_back":null,"set":"",)"
 	        R"("shadow_ids":[],"stalled":false,"states":[],)"
 	        R"("timeout":30,"transition":"disabling",)"
 	        R"("transition_ms":250,"values":[]})");

@@ -3,6 +3,8 @@
 // first allocated one of a name), and the records between the kp_patch record's bounds.
 #include <gtest/gtest.h>
 
+#include <kp/abi.h>
+
 #include "crafted_module.h"
 #include "errors.h"
 #include "fixtures.h"
@@ -94,6 +96,43 @@ TEST(ModuleSections, RecordNamingAnotherPatchIsRefused)
 	std::string why;
 	EXPECT_EQ(error_of(write_crafted("recname", spec), &why), Exit::not_kp_patch);
 	EXPECT_NE(why.find("kp_other"), std::string::npos) << why;
+}
+
+TEST(ModuleSections, ReplaceFlagAndSet)
+{
+	CraftedModule spec;
+	spec.patch_record = true;
+	ModuleInfo plain = kp::ctl::read_module(write_crafted("stacked", spec).string());
+	ASSERT_TRUE(plain.patch);
+	EXPECT_FALSE(plain.patch->replace);
+	EXPECT_EQ(plain.patch->set, "");
+	spec.record_flags = KP_PATCH_REPLACE;
+	spec.record_set = "fleet";
+	ModuleInfo m = kp::ctl::read_module(write_crafted("replace", spec).string());
+	ASSERT_TRUE(m.patch);
+	EXPECT_TRUE(m.patch->replace);
+	EXPECT_EQ(m.patch->set, "fleet");
+}
+
+TEST(ModuleSections, UnknownPatchFlagIsRefused)
+{
+	CraftedModule spec;
+	spec.patch_record = true;
+	spec.record_flags = KP_PATCH_REPLACE | 0x100;
+	std::string why;
+	EXPECT_EQ(error_of(write_crafted("flags", spec), &why), Exit::not_kp_patch);
+	EXPECT_NE(why.find("unknown flags 0x100"), std::string::npos) << why;
+}
+
+TEST(ModuleSections, LongSetNameIsRefused)
+{
+	CraftedModule spec;
+	spec.patch_record = true;
+	spec.string_section = 256;
+	spec.record_set = std::string(KP_SET_NAME_MAX + 1, 's');
+	std::string why;
+	EXPECT_EQ(error_of(write_crafted("longset", spec), &why), Exit::not_kp_patch);
+	EXPECT_NE(why.find("replace set name is longer than 64"), std::string::npos) << why;
 }
 
 TEST(ModuleSections, RealPatchModuleReadsItsBoundedRecords)

@@ -19,6 +19,7 @@ struct LoadOptions {
 	std::vector<std::string> canary;        // --canary SELECTOR...: a canary of these processes
 	std::optional<std::string> rollback_on; // --rollback-on warn,stack: added to the policy
 	std::optional<std::string> on_timeout;  // --on-timeout pending|reverse: this load's
+	bool keep_replaced = false;             // --keep-replaced: leave replaced patches loaded
 };
 
 struct ConfirmOptions {

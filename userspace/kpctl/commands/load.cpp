@@ -155,6 +155,59 @@ void refuse_rolled_back(const ModuleInfo &m, bool force)
 	                    "--force");
 }
 
+// A replace patch went live (issue 27): the patches it replaced are disabled.  Once its
+// probation is over the core lets them go: remove their modules, unless --keep-replaced.
+// While it lasts they stay (a rollback returns to them); kpctl says so.  A module that
+// cannot go is named; the load still stands.
+void remove_replaced(const std::string &name, bool keep)
+{
+	auto st = read_patch(name);
+	if (!st || st->replaced.empty())
+		return;
+	std::string names;
+	for (const auto &r : st->replaced)
+		names += (names.empty() ? "" : ", ") + r;
+	if (keep) {
+		std::cout
+		        << "kpctl: patch " << name << " replaced " << names
+		        << " (disabled, kept loaded: --keep-replaced; kpctl unload removes them)\n";
+		return;
+	}
+	if (st->probation_left) {
+		std::cout << "kpctl: patch " << name << " replaced " << names
+		          << ": disabled, kept loaded until its probation ends in "
+		          << st->probation_left
+		          << " s (a rollback returns to them); kpctl unload them then\n";
+		return;
+	}
+	std::string removed;
+	for (const auto &r : st->replaced) {
+		auto rs = read_patch(r);
+		if (!rs || rs->replaced_by != name)
+			continue; // unloaded meanwhile, or back in force
+		if (rs->forced) {
+			std::cerr << "kpctl: warning: replaced patch " << r
+			          << " had a transition forced: its module can never be removed\n";
+			continue;
+		}
+		auto until = deadline_after(5);
+		int err;
+		while ((err = remove_module(r)) == EAGAIN || err == EBUSY) {
+			if (Clock::now() >= until)
+				break;
+			nap(until, 100);
+		}
+		if (err == 0 || err == ENOENT)
+			removed += (removed.empty() ? "" : ", ") + r;
+		else
+			std::cerr << "kpctl: warning: "
+			          << errno_text("cannot remove replaced patch " + r, err)
+			          << "; it is disabled; retry with kpctl unload " << r << "\n";
+	}
+	std::cout << "kpctl: patch " << name << " replaced " << names
+	          << (removed.empty() ? "" : "; removed " + removed) << "\n";
+}
+
 } // namespace
 
 Exit cmd_load(const LoadOptions &o)
@@ -226,7 +279,10 @@ Exit cmd_load(const LoadOptions &o)
 		std::cout << "kpctl: patch " << name << " enabled (" << st->funcs.size()
 		          << " function(s))\n";
 		core_guard.keep();
-		return run_probation(name, o.probation);
+		Exit e = run_probation(name, o.probation);
+		if (e == Exit::ok)
+			remove_replaced(name, o.keep_replaced);
+		return e;
 	}
 	if (st && st->stalled) {
 		core_guard.keep();

@@ -85,6 +85,19 @@ Exit cmd_unload(const UnloadOptions &o)
 		                    "disable it with echo 0 > " +
 		                    paths::kp_sysfs() + "/" + name + "/enabled");
 
+	if (!st->replaced_by.empty()) {
+		auto by = read_patch(st->replaced_by);
+		if (by && by->enabled && by->probation_left)
+			throw Error(
+			        Exit::busy,
+			        "patch " + name + " was replaced by " + st->replaced_by +
+			                ", which keeps it for a rollback until its probation ends "
+			                "in " +
+			                std::to_string(by->probation_left) +
+			                " s; unload it then, or end the probation first: echo 0 "
+			                "> " +
+			                paths::kp_sysfs() + "/" + st->replaced_by + "/probation");
+	}
 	const unsigned timeout_s = std::max(1u, static_cast<unsigned>(std::ceil(o.timeout)));
 	auto deadline = deadline_after(o.timeout);
 	if (st->enabled || st->transition != "idle")
@@ -104,7 +117,11 @@ Exit cmd_unload(const UnloadOptions &o)
 			                "; retry kpctl unload " + name + " later");
 		nap(remove_deadline, 100);
 	}
-	std::cout << "kpctl: patch " << name << " disabled and removed\n";
+	if (!st->replaced_by.empty())
+		std::cout << "kpctl: patch " << name << " (replaced by " << st->replaced_by
+		          << ") removed\n";
+	else
+		std::cout << "kpctl: patch " << name << " disabled and removed\n";
 	return Exit::ok;
 }
 

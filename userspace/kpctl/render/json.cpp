@@ -70,6 +70,8 @@ json module_json(const ModuleInfo &m, std::optional<bool> matches)
 	j["rollback_on"] = records::rollback_kinds_text(m.rollback_on);
 	j["on_timeout"] =
 	        m.on_timeout ? json(records::on_timeout_text(m.on_timeout)) : json(nullptr);
+	j["replace"] = m.patch ? m.patch->replace : false;
+	j["set"] = m.patch ? m.patch->set : "";
 	j["undefined"] = m.undefined;
 	return j;
 }
@@ -95,6 +97,10 @@ json patch_json(const PatchState &p)
 	j["probation_left"] = p.probation_left;
 	j["canary"] = p.canary;
 	j["rolled_back"] = p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back);
+	j["replace"] = p.replace;
+	j["set"] = p.set;
+	j["replaced"] = p.replaced;
+	j["replaced_by"] = p.replaced_by.empty() ? json(nullptr) : json(p.replaced_by);
 	j["functions"] = json::array();
 	for (const auto &f : p.funcs)
 		j["functions"].push_back({{"object", f.object},
@@ -163,7 +169,12 @@ json list_json(const ListView &v)
 		         {"transition", p.transition},
 		         {"functions", p.funcs.size()},
 		         {"rolled_back",
-		          p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back)}});
+		          p.rolled_back.empty() ? json(nullptr) : json(p.rolled_back)},
+		         {"replace", p.replace},
+		         {"set", p.set},
+		         {"replaced", p.replaced},
+		         {"replaced_by",
+		          p.replaced_by.empty() ? json(nullptr) : json(p.replaced_by)}});
 	j["installed"] = json::array();
 	for (const auto &i : v.installed)
 		j["installed"].push_back(installed_json(i));

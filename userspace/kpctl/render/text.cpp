@@ -33,6 +33,33 @@ void print_patch_state_transfer(std::ostream &o, const PatchState &p)
 	print_lines(o, "    ", p.shadow_ids);
 }
 
+// "set S" or "the default set".
+std::string set_text(const std::string &set)
+{
+	return set.empty() ? "the default set" : "set " + set;
+}
+
+std::string joined_names(const std::vector<std::string> &names)
+{
+	std::string s;
+	for (const auto &n : names)
+		s += (s.empty() ? "" : ", ") + n;
+	return s;
+}
+
+// Replace (issue 27): which patch replaced which.
+void print_patch_replace(std::ostream &o, const PatchState &p)
+{
+	if (!p.replaced_by.empty())
+		o << "  REPLACED by " << p.replaced_by
+		  << ": disabled, its module removable (kpctl unload " << p.name << ")\n";
+	if (p.replace)
+		o << "  replace patch of " << set_text(p.set)
+		  << (p.replaced.empty() ? "" : "; replaced " + joined_names(p.replaced)) << "\n";
+	else if (!p.set.empty())
+		o << "  in " << set_text(p.set) << "\n";
+}
+
 void print_patch(std::ostream &o, const PatchState &p, unsigned total_tasks)
 {
 	bool moving = p.transition != "idle" && p.transition != "canary";
@@ -48,6 +75,7 @@ void print_patch(std::ostream &o, const PatchState &p, unsigned total_tasks)
 		o << "  canary tasks (and the tasks they create) on the new code:\n";
 		print_lines(o, "    ", p.canary);
 	}
+	print_patch_replace(o, p);
 	if (!p.rolled_back.empty())
 		o << "  ROLLED BACK by probation: " << p.rolled_back << "\n";
 	else if (p.probation_left)
@@ -157,6 +185,9 @@ void print_list(std::ostream &o, const ListView &v)
 		              ? " (" + std::to_string(p.canary.size()) + " task(s))"
 		              : "")
 		  << "  " << p.funcs.size() << " function(s)"
+		  << (p.replace ? "  replaces " + set_text(p.set) : "")
+		  << (p.replaced.empty() ? "" : " (replaced " + joined_names(p.replaced) + ")")
+		  << (p.replaced_by.empty() ? "" : "  REPLACED by " + p.replaced_by)
 		  << (p.rolled_back.empty() ? "" : "  ROLLED BACK") << "\n";
 	o << "installed in " << v.dir << " (" << v.installed.size() << "):\n";
 	for (const auto &i : v.installed)
@@ -174,6 +205,11 @@ void print_info(std::ostream &o, const InfoView &v)
 	o << "file:     " << m.path << "\n";
 	o << "target:   release " << m.target_release << ", build ID " << m.target_build_id << "\n";
 	o << "vermagic: " << m.vermagic << "\n";
+	if (m.patch)
+		o << "replace:  "
+		  << (m.patch->replace ? "yes: replaces the enabled patches of "
+		                       : "no (stacks); in ")
+		  << set_text(m.patch->set) << "\n";
 	o << "running kernel: "
 	  << (!match   ? "unknown"
 	      : *match ? "matches"
