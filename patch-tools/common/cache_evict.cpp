@@ -237,7 +237,7 @@ bool is_prepared_tree(const std::string &name)
 {
 	if (name.rfind(".", 0) == 0)
 		return false;
-	for (const char *s : {".tmp", ".deps", ".use", ".lock"})
+	for (const char *s : {".tmp", ".deps", ".deps2", ".use", ".lock"})
 		if (ends_with(name, s) || name.find(std::string(s) + ".") != std::string::npos)
 			return false;
 	return true;
@@ -307,8 +307,9 @@ EvictionReport evict_release_cache(const std::string &cache_dir, size_t max_tree
 		return report;
 	const std::string debian_dir = cache_dir + "/debian";
 	evict_release_dir(debian_dir + "/trees", "prepared tree", max_trees, current,
-	                  {".lock", ".use", ".deps", ".deps.lock", ".tmp"}, report,
-	                  is_prepared_tree);
+	                  {".lock", ".use", ".deps", ".deps.failed", ".deps2", ".deps2.failed",
+	                   ".deps.lock", ".tmp"},
+	                  report, is_prepared_tree);
 	evict_release_dir(debian_dir + "/sources", "source", max_trees, current, {".use"}, report,
 	                  is_source_dir);
 	return report;

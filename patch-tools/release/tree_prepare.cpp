@@ -276,7 +276,9 @@ double compile_objects(const PreparedTree &prepared, const std::string &tree,
 DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *log)
 {
 	DependencyIndex d;
-	d.path = prepared.dir + ".deps";
+	// ".deps2": the index since objects including a generated header are built for their
+	// records (an older ".deps" missed what such a header includes).
+	d.path = prepared.dir + ".deps2";
 	std::string failed_path = d.path + ".failed";
 	auto lock = take(kp::support::FileLock::acquire(prepared.dir + ".lock"));
 	if (fs::exists(d.path) && fs::exists(failed_path)) {
