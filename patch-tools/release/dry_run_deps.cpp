@@ -267,8 +267,8 @@ DependencyScan scan_dependencies(const std::string &tree, const DryRun &dry,
 	});
 	// -MG lists a header the tree does not have yet as written (`x509.asn1.h`), and what
 	// that header includes stays unknown: Kbuild generates it (asn1_compiler, for the
-	// module signing parsers) when it builds the object. Such objects go with the generated
-	// sources: built, and read from Kbuild's own records.
+	// module signing parsers) when it builds the object. Such records are `partial`: the
+	// caller builds those objects and takes Kbuild's own records instead.
 	std::map<std::string, bool> exists;
 	auto present = [&](const std::string &path) {
 		auto [it, fresh] = exists.try_emplace(path, false);
@@ -284,10 +284,8 @@ DependencyScan scan_dependencies(const std::string &tree, const DryRun &dry,
 			s.failed.push_back(why[i]);
 			continue;
 		}
-		if (!std::all_of(passed[i].deps.begin(), passed[i].deps.end(), present)) {
-			s.generated.push_back(passed[i].object);
-			continue;
-		}
+		if (!std::all_of(passed[i].deps.begin(), passed[i].deps.end(), present))
+			s.partial.push_back(passed[i].object);
 		s.records.push_back(std::move(passed[i]));
 		++s.preprocessed;
 	}
@@ -295,6 +293,7 @@ DependencyScan scan_dependencies(const std::string &tree, const DryRun &dry,
 		log->write("dependency scan of " + tree + ": " + std::to_string(s.preprocessed) +
 		           " preprocessed, " + std::to_string(s.recorded) + " from .o.cmd, " +
 		           std::to_string(s.generated.size()) + " with generated sources, " +
+		           std::to_string(s.partial.size()) + " including generated headers, " +
 		           std::to_string(s.failed.size()) + " failed\n");
 	std::sort(s.records.begin(), s.records.end(),
 	          [](const ObjectDeps &a, const ObjectDeps &b) { return a.object < b.object; });

@@ -53,17 +53,19 @@ ObjectDeps parse_make_rule(const std::string &text);
 struct DependencyScan {
 	std::vector<ObjectDeps> records;    // one per object of vmlinux and the modules
 	std::vector<std::string> failed;    // objects whose dependencies could not be found (why)
-	std::vector<std::string> generated; // objects whose source, or a header they include,
-	                                    // Kbuild generates (absent from the unbuilt tree):
-	                                    // only building them tells
+	std::vector<std::string> generated; // objects whose source Kbuild generates (absent from
+	                                    // the unbuilt tree): only building them tells
+	std::vector<std::string> partial;   // objects whose record names a header Kbuild
+	                                    // generates: what that header includes is missing
 	size_t preprocessed = 0;            // objects run through the dependency pass
 	size_t recorded = 0;                // objects read from the tree's own .o.cmd
 };
 
 // Every object linked into vmlinux or a module, with what it reads: the dependency pass for
 // the dry run's compiles, the tree's .o.cmd for objects already built. An object whose
-// source does not exist yet (an .asn1.c, the vDSO image, capflags.c), or that includes a
-// header that does not (an .asn1.h), is listed in `generated` for the caller to build. Scratch
+// source does not exist yet (an .asn1.c, the vDSO image, capflags.c) is listed in
+// `generated` for the caller to build; one that includes a header that does not exist yet
+// (an .asn1.h) has its record, and is listed in `partial`, to be built for a complete one. Scratch
 // files go to work_dir.
 DependencyScan scan_dependencies(const std::string &tree, const DryRun &dry,
                                  const std::string &work_dir, int jobs, Log *log);

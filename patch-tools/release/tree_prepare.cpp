@@ -314,6 +314,24 @@ DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *lo
 				                      ": its generated source could not be built");
 		}
 	}
+	// Records naming a header Kbuild generates: built (make -k: one that cannot be built
+	// here, init/version.o, stops none of the others), Kbuild's record replaces the
+	// dependency pass's; an object that did not build keeps the partial record.
+	if (!scan.partial.empty()) {
+		std::vector<std::string> targets{"-k"};
+		targets.insert(targets.end(), scan.partial.begin(), scan.partial.end());
+		try {
+			run_make(prepared.dir, prepared.make_vars, targets, jobs, log,
+			         "compiling objects that include generated headers");
+		} catch (const Error &) {
+		}
+		std::set<std::string> partial(scan.partial.begin(), scan.partial.end());
+		for (auto &record : scan.records) {
+			std::string cmd = object_record_path(prepared.dir, record.object);
+			if (partial.count(record.object) && fs::exists(cmd))
+				record = parse_cmd_file(cmd, prepared.dir);
+		}
+	}
 	{
 		std::ofstream out(failed_path + ".tmp", std::ios::trunc);
 		for (const auto &f : scan.failed)

@@ -117,9 +117,9 @@ TEST(DryRun, ParsesTheDependencyRule)
 
 // -MG names a header the unbuilt tree lacks as written, and what it includes stays unknown
 // (the module signing parsers include asn1_compiler's x509.asn1.h, which includes
-// linux/asn1_ber_bytecode.h): such an object goes with the generated sources, to be built
-// and read from Kbuild's records; the others are indexed from the dependency pass.
-TEST(DryRun, ObjectIncludingAGeneratedHeaderIsBuiltForItsRecord)
+// linux/asn1_ber_bytecode.h): such a record is partial, for the caller to complete by
+// building the object; the others come whole from the dependency pass.
+TEST(DryRun, ObjectIncludingAGeneratedHeaderHasAPartialRecord)
 {
 	kp::kit::TempDir t;
 	kp::kit::write_file(t / "a.c", "#include \"x509.asn1.h\"\nint a;\n");
@@ -134,8 +134,11 @@ TEST(DryRun, ObjectIncludingAGeneratedHeaderIsBuiltForItsRecord)
 	dry.vmlinux = {"a.o", "b.o"};
 	auto scan = kp::build::scan_dependencies(t.path(), dry, t / "scratch", 1, nullptr);
 	EXPECT_TRUE(scan.failed.empty());
-	EXPECT_EQ(scan.generated, std::vector<std::string>{"a.o"});
-	ASSERT_EQ(scan.records.size(), 1u);
-	EXPECT_EQ(scan.records[0].object, "b.o");
-	EXPECT_EQ(scan.records[0].deps, std::vector<std::string>{"b.h"});
+	EXPECT_TRUE(scan.generated.empty());
+	EXPECT_EQ(scan.partial, std::vector<std::string>{"a.o"});
+	ASSERT_EQ(scan.records.size(), 2u);
+	EXPECT_EQ(scan.records[0].object, "a.o");
+	EXPECT_EQ(scan.records[0].deps, std::vector<std::string>{"x509.asn1.h"});
+	EXPECT_EQ(scan.records[1].object, "b.o");
+	EXPECT_EQ(scan.records[1].deps, std::vector<std::string>{"b.h"});
 }
