@@ -30,6 +30,7 @@
 #include "params.h"
 #include "passes.h"
 #include "redirect.h"
+#include "selfswitch.h"
 #include "stack.h"
 #include "stragglers.h"
 #include "transition.h"
@@ -64,73 +65,16 @@ static struct {
 	struct delayed_work work;
 } kp_trans;
 
-/* Self-switch request queued on a pending user task. */
-struct kp_twork {
-	struct callback_head cb;
-	unsigned int gen;
-};
-
-static atomic_t kp_tworks = ATOMIC_INIT(0);
-
-static bool kp_twork_match(struct callback_head *cb, void *data)
+/* The generation a self-switch request was queued for is still current. */
+bool kp_transition_gen_is(unsigned int gen)
 {
-	return cb->func == data;
+	return READ_ONCE(kp_trans.gen) == gen;
 }
 
-/*
- * Task work: the pending task is on its way back to user space (or inside
- * another task_work_run() caller).  Switch it if its own stack is clean; the
- * last one to switch completes the transition without waiting for a retry.
- */
-static void kp_twork_fn(struct callback_head *cb)
+/* The last pending task switched itself: complete without waiting for a retry. */
+void kp_transition_kick(void)
 {
-	struct kp_twork *w = container_of(cb, struct kp_twork, cb);
-	struct kp_pending *p;
-
-	preempt_disable();	/* no stop_machine pass meanwhile */
-	p = kp_pending_installed();
-	if (p && READ_ONCE(kp_trans.gen) == w->gen &&
-	    kp_pending_has(p, current) && !kp_stack_blocks_self() &&
-	    kp_pending_switch(p, current) && !kp_pending_left(p))
-		mod_delayed_work(system_wq, &kp_trans.work, 0);
-	preempt_enable();
-	kfree(w);
-	atomic_dec(&kp_tworks);
-}
-
-/* Ask @task to switch itself when it next returns to user space. */
-static void kp_queue_twork(struct task_struct *task, unsigned int gen)
-{
-	struct kp_twork *w;
-
-	if (task->flags & (PF_KTHREAD | PF_EXITING))
-		return;
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
-	if (!w)
-		return;		/* the retry passes still switch it */
-	w->gen = gen;
-	init_task_work(&w->cb, kp_twork_fn);
-	atomic_inc(&kp_tworks);
-	if (task_work_add(task, &w->cb, TWA_RESUME)) {
-		atomic_dec(&kp_tworks);
-		kfree(w);
-	}
-}
-
-/* Free @p (unpublished) with the self-switch requests still queued for it. */
-static void kp_pending_drop(struct kp_pending *p)
-{
-	struct callback_head *cb;
-	unsigned int i;
-
-	for (i = 0; p && i < kp_pending_nr(p); i++) {
-		while ((cb = kp_task_work_cancel(p->tasks[i], kp_twork_match,
-						 kp_twork_fn))) {
-			kfree(container_of(cb, struct kp_twork, cb));
-			atomic_dec(&kp_tworks);
-		}
-	}
-	kp_pending_free(p);
+	mod_delayed_work(system_wq, &kp_trans.work, 0);
 }
 
 /* A pass of the transition in progress, on its table and ranges. */
@@ -173,7 +117,7 @@ static int kp_run_full_pass(struct kp_pass *ps, struct kp_ranges *ranges,
 	if (!ranges)
 		ranges = kp_collect_ranges(kp_trans.patch, kp_trans.to_patched);
 	if (!ranges) {
-		kp_pending_drop(table);
+		kp_selfswitch_drop(table);
 		return -ENOMEM;
 	}
 	for (tries = 0; tries < 3; tries++) {
@@ -192,13 +136,13 @@ static int kp_run_full_pass(struct kp_pass *ps, struct kp_ranges *ranges,
 			ret = -EINVAL;
 		}
 		if (ret == -EINVAL) {
-			kp_pending_drop(ps->build);
+			kp_selfswitch_drop(ps->build);
 			ps->build = NULL;
 			break;
 		}
 		if (!ret && !ps->overflow)
 			break;
-		kp_pending_drop(ps->build);
+		kp_selfswitch_drop(ps->build);
 		ps->build = NULL;
 		ret = ret ?: -EAGAIN;
 	}
@@ -208,21 +152,21 @@ static int kp_run_full_pass(struct kp_pass *ps, struct kp_ranges *ranges,
 	}
 	if (ps->first && ps->done) {	/* flipped at once: table uninstalled */
 		kp_synchronize();
-		kp_pending_drop(ps->build);
+		kp_selfswitch_drop(ps->build);
 		kfree(ranges);
 		return 0;
 	}
 	kp_trans.pending = ps->build;
 	if (old || old_ranges) {
 		kp_synchronize();
-		kp_pending_drop(old);
+		kp_selfswitch_drop(old);
 		kfree(old_ranges);
 	}
 	for (i = 0; i < kp_pending_nr(ps->build); i++) {
 		struct task_struct *task = kp_pending_task(ps->build, i, NULL);
 
 		if (task)
-			kp_queue_twork(task, kp_trans.gen);
+			kp_selfswitch_queue(task, kp_trans.gen);
 	}
 	return 0;
 }
@@ -258,7 +202,7 @@ static void kp_complete(void)
 	kp_synchronize();
 	/* After: a task work may queue it until no CPU runs one (issue 25). */
 	cancel_delayed_work(&kp_trans.work);
-	kp_pending_drop(old);
+	kp_selfswitch_drop(old);
 	kfree(ranges);
 
 	if (kp_trans.aborted) {
@@ -431,7 +375,7 @@ static int kp_canary_passes(struct kp_pass *ps, struct kp_ranges *ranges,
 		kp_pass_stats(ps);
 		if (!ret && ps->done)
 			return 0;
-		kp_pending_drop(ps->build);
+		kp_selfswitch_drop(ps->build);
 		ps->build = NULL;
 		if (!ret && !ps->blocked && !ps->overflow)
 			return -ESRCH;	/* every canary process is gone */
@@ -568,7 +512,7 @@ static int kp_canary_abort(struct kp_patch *patch)
 		struct task_struct *task = kp_pending_task(p, i, NULL);
 
 		if (task)
-			kp_queue_twork(task, kp_trans.gen);
+			kp_selfswitch_queue(task, kp_trans.gen);
 	}
 	mod_delayed_work(system_wq, &kp_trans.work, 0);
 	return 0;
@@ -602,7 +546,7 @@ void kp_transition_unprepare(struct kp_trans_start *st)
 	if (!st)
 		return;
 	kfree(st->ranges);
-	kp_pending_drop(st->table);
+	kp_selfswitch_drop(st->table);
 	kfree(st);
 }
 
@@ -846,8 +790,7 @@ int kp_transition_init(void)
 void kp_transition_exit(void)
 {
 	cancel_delayed_work_sync(&kp_trans.work);
-	while (atomic_read(&kp_tworks))
-		msleep(20);
+	kp_selfswitch_wait();
 	synchronize_rcu_tasks();
 	kp_passes_exit();
 	kp_stack_exit();

@@ -47,4 +47,7 @@ u64 kp_transition_elapsed_ms(struct kp_patch *patch);
 bool kp_transition_stalled(struct kp_patch *patch);
 struct kp_pending *kp_transition_pending(struct kp_patch *patch);
 
+bool kp_transition_gen_is(unsigned int gen);
+void kp_transition_kick(void);
+
 #endif /* KP_TRANSITION_H */
