@@ -58,8 +58,9 @@ kernel: deps
 modules: kernel
 	@if [ -f kmod/Makefile ]; then $(MAKE) -C kmod KDIR=$(KDIR); fi
 
-# diffgen's real-object tests need a function-sections build of the test kernel: kp-build's
-# cached original build (build/kp-build-cache), which the integration tests use too.
+# diffgen's real-object tests need function-sections objects of the test kernel: kp-build's
+# cache tree (build/kp-build-cache) with a few directories' originals compiled
+# (--prebuild), which the integration tests use too.
 fs-tree: all kernel
 	@bash test/unit/diffgen/real-objects.sh $(BUILD)
 

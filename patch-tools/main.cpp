@@ -91,8 +91,13 @@ int main(int argc, char **argv)
 	        "check them against the kernel's image (run-pre), write no module");
 	auto *cache_only = app.add_flag(
 	        "--cache-only", opt.cache_only,
-	        "build SRC's original objects into the cache (once per kernel tree), print the "
-	        "cache tree's path and stop; no --patch needed");
+	        "make SRC's entry in the cache (a copy of the built tree, once per tree), print "
+	        "the cache tree's path and stop; no --patch needed");
+	auto *prebuild = app.add_option(
+	        "--prebuild", opt.prebuild,
+	        "with --cache-only: also compile the original objects under PATH (a directory or "
+	        "an object of SRC's build) into the cache, for the patches to come; repeatable");
+	prebuild->type_name("PATH");
 	app.add_option("-o,--output", opt.output, "output module (default ./kp-<NAME>.ko)");
 	app.add_option("-n,--name", opt.name, "patch name (default: from the first patch file)");
 	app.add_option("--vmlinux", opt.vmlinux,
@@ -143,6 +148,8 @@ int main(int argc, char **argv)
 			        "--cache-only is for SRC's own build, not --kernel");
 		if (cache_only->count() && opt.src.empty())
 			throw CLI::RequiredError("--src");
+		if (prebuild->count() && !cache_only->count())
+			throw CLI::ValidationError("--prebuild goes with --cache-only");
 	} catch (const CLI::ParseError &e) {
 		int rc = app.exit(e);
 		return rc == 0 ? 0 : 1;

@@ -24,13 +24,14 @@ struct Options {
 	std::string config;               // overrides for a kernel that is not Debian's
 	std::string symvers;
 	std::string modules;
-	bool resolve_only = false; // print what was found for --kernel and stop
-	bool check_only = false;   // stop after run-pre (no module written)
-	bool cache_only = false;   // build the original tree into the cache, print its path
-	std::string sign_key;      // --sign-key: sign the module and kp_core.ko (stages/sign.h)
-	std::string sign_cert;     // --sign-cert
-	bool replace = false;      // --replace: replaces the earlier patches of its set (issue 27)
-	std::string set;           // --set NAME: its replace set; empty: the default set
+	bool resolve_only = false;         // print what was found for --kernel and stop
+	bool check_only = false;           // stop after run-pre (no module written)
+	bool cache_only = false;           // make SRC's cache entry, print its tree's path
+	std::vector<std::string> prebuild; // with cache_only: original objects compiled now
+	std::string sign_key;  // --sign-key: sign the module and kp_core.ko (stages/sign.h)
+	std::string sign_cert; // --sign-cert
+	bool replace = false;  // --replace: replaces the earlier patches of its set (issue 27)
+	std::string set;       // --set NAME: its replace set; empty: the default set
 };
 
 // Is @name a valid replace set name (1 to KP_SET_NAME_MAX of [A-Za-z0-9_.-])?

@@ -2,12 +2,13 @@
 # kp-build benchmarks (docs/benchmarks.md, section "kp-build").
 #
 #   scripts/bench-kp-build.sh          cached runs: one-function patch, header change (~20 objects)
-#   scripts/bench-kp-build.sh --fs-cost [N]  gcc CPU time of N (default 60) objects of the cache
-#                                      tree with and without -ffunction-sections -fdata-sections
-#                                      (outputs in a temporary directory; the tree is only read)
-#   scripts/bench-kp-build.sh --cold   also a cold run (empty cache) and a plain `make` of a
-#                                      clean copy of the same tree, for the ratio (slow: two
-#                                      full kernel builds)
+#   scripts/bench-kp-build.sh --fs-cost [N]  gcc CPU time of N (default 60) objects of the test
+#                                      kernel with and without -ffunction-sections -fdata-sections
+#                                      (their own command lines; outputs in a temporary
+#                                      directory; the tree is only read)
+#   scripts/bench-kp-build.sh --cold   also a cold run (empty cache: the tree's copy, one
+#                                      original object) and a plain `make` of a clean copy of
+#                                      the same tree, for the ratio (slow: a full kernel build)
 #
 # "cpu" is user + system time of kp-build and its children (make, gcc): less sensitive than
 # wall time to other jobs on the machine.
@@ -50,8 +51,8 @@ run() {
 		printf "%-26s wall %7.2f s  cpu %7.2f s  in compiler %7.2f s  outside compiler %5.1f%%  objects rebuilt %s\n",
 			n, w, cpu, c, 100 * (t - c) / t, o }'
 	sed -n 's/^kp-build: \(.*\) \[\([0-9.]*\) s\]$/    \2 s  \1/p' "$work/$name.err" | cut -c1-120
-	# The original build's steps (cold runs, -v).
-	grep -E '^kp-build: (cache tree:|make mrproper|original build \(once)' "$work/$name.err" | cut -c1-160 |
+	# The cache's steps (cold runs, -v).
+	grep -E '^kp-build: (cache tree:|original objects)' "$work/$name.err" | cut -c1-160 |
 		sed 's/^/    /' || true
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -72,11 +73,11 @@ repeat() {
 	printf '%-26s median of %d runs: wall %s s, outside compiler %s%%\n' "$name" "$(wc -l < "$work/$name.runs")" "$w" "$o"
 }
 
-# fs_cost N: the compile cost of function sections, from the objects' own gcc command lines.
+# fs_cost N: the compile cost of function sections, from the objects' own gcc command lines
+# in the test kernel's build (KDIR), compiled as they are and with the flags added.
 fs_cost() {
-	local n=$1 tree
-	tree=$(ls -d "$cache"/*/tree 2>/dev/null | head -1)
-	[ -n "$tree" ] && [ -f "$tree/vmlinux.a" ] || { echo "bench-kp-build: no cache tree in $cache" >&2; exit 1; }
+	local n=$1 tree=$kdir
+	[ -f "$tree/vmlinux.a" ] || { echo "bench-kp-build: $tree is not built" >&2; exit 1; }
 	local with=0 without=0 k=0 cmdf line gcc_part obj c v t
 	while read -r cmdf; do
 		line=$(sed -n '1s/^cmd_[^ ]* := //p' "$tree/$cmdf")
@@ -86,7 +87,7 @@ fs_cost() {
 		[ -n "$obj" ] || continue
 		for v in with without; do
 			c=$(echo "$gcc_part" | sed "s#-Wp,-MMD,[^ ]*##; s# -o $obj # -o $work/fs-$v.o #")
-			[ $v = without ] && c=${c//-ffunction-sections -fdata-sections/}
+			[ $v = with ] && c=${c/#gcc /gcc -ffunction-sections -fdata-sections }
 			(cd "$tree" && /usr/bin/time -f '%U %S' -o "$work/fs.cpu" bash -c "$c" > /dev/null 2>&1) ||
 				{ echo "bench-kp-build: compiling $obj failed" >&2; exit 1; }
 			t=$(awk '{ print $1 + $2 }' "$work/fs.cpu")

@@ -207,15 +207,33 @@ bool is_kconfig_symbol_stamp(const std::string &rel)
 	});
 }
 
-CopyPolicy source_tree_policy(struct timespec cutoff)
+bool is_host_program_path(const std::string &rel)
+{
+	return rel.rfind("tools/", 0) == 0 || rel.rfind("scripts/", 0) == 0 ||
+	       rel.find("/tools/") != std::string::npos;
+}
+
+namespace {
+// tools/ (objtool) is built with O=<absolute tree>: its records name the tree's path.
+bool is_tools_record(const std::string &rel)
+{
+	return rel.rfind("tools/", 0) == 0 && (ends_with(rel, ".cmd") || ends_with(rel, ".d"));
+}
+} // namespace
+
+CopyPolicy built_tree_policy(struct timespec cutoff)
 {
 	return [cutoff](const std::string &rel, const struct stat &st) {
-		if (is_object_product(rel))
-			return CopyAction::kSkip;
+		if (is_object_product(rel) && !is_host_program_path(rel))
+			return ends_with(rel, ".o.cmd") && !ends_with(rel, ".mod.o.cmd")
+			               ? CopyAction::kCopy
+			               : CopyAction::kSkip;
 		bool older =
 		        st.st_mtim.tv_sec < cutoff.tv_sec ||
 		        (st.st_mtim.tv_sec == cutoff.tv_sec && st.st_mtim.tv_nsec < cutoff.tv_nsec);
-		return older ? CopyAction::kLink : CopyAction::kCopy;
+		if (older && !is_object_product(rel))
+			return CopyAction::kLink;
+		return is_tools_record(rel) ? CopyAction::kCopyRelocated : CopyAction::kCopy;
 	};
 }
 
@@ -224,24 +242,12 @@ CopyPolicy work_tree_policy()
 	return [](const std::string &rel, const struct stat &st) {
 		if (st.st_nlink > 1)
 			return CopyAction::kLink;
-		// Host programs (scripts/, tools/: fixdep, modpost, objtool) keep their objects, or
-		// `make <obj>.o` would relink them; kernel objects are rebuilt only when asked for.
-		bool tools = rel.rfind("tools/", 0) == 0;
-		bool host = tools || rel.rfind("scripts/", 0) == 0 ||
-		            rel.find("/tools/") != std::string::npos;
-		if (!host && is_object_product(rel))
+		// Kernel objects are rebuilt only when asked for.
+		if (!is_host_program_path(rel) && is_object_product(rel))
 			return CopyAction::kSkip;
 		if (is_kconfig_symbol_stamp(rel))
 			return CopyAction::kSkip;
-		// tools/ (objtool) is built with O=<absolute tree>: its records name the tree's
-		// path.
-		auto ends = [&](const char *suf) {
-			size_t n = std::strlen(suf);
-			return rel.size() >= n && rel.compare(rel.size() - n, n, suf) == 0;
-		};
-		if (tools && (ends(".cmd") || ends(".d")))
-			return CopyAction::kCopyRelocated;
-		if (rel == "include/config/auto.conf.cmd")
+		if (is_tools_record(rel) || rel == "include/config/auto.conf.cmd")
 			return CopyAction::kCopyRelocated;
 		return CopyAction::kCopy;
 	};

@@ -51,10 +51,17 @@ CopyStats copy_tree(const std::string &src, const std::string &dst, const CopyPo
 // vmlinux and its intermediates). Never needed in a copy that only rebuilds some objects.
 bool is_object_product(const std::string &rel);
 
-// Policy for the cache's copy of a user tree: link files older than `cutoff` (sources, from
-// before the tree's first build step) unless they are object products; copy newer files
-// (products of the user's build or files edited since; copies are always safe).
-CopyPolicy source_tree_policy(struct timespec cutoff);
+// Host programs' build products (scripts/, tools/ and any */tools/: fixdep, modpost,
+// objtool, relocs): a copy keeps their objects, or `make <obj>.o` would link them again.
+bool is_host_program_path(const std::string &rel);
+
+// Policy for the cache's copy of a user's built tree: link files older than `cutoff`
+// (sources, from before the tree's first build step) unless they are object products; copy
+// newer files (products of the user's build, or files edited since: copies are always
+// safe). Of the kernel's object products only the objects' Kbuild records (.o.cmd: what
+// each object reads and how it was compiled) are kept; the objects themselves are compiled
+// again, with kKcflags, when a patch reaches them. Host programs keep their objects.
+CopyPolicy built_tree_policy(struct timespec cutoff);
 
 // Kconfig's per-symbol stamps (include/config/FOO_BAR: empty files whose mtime is when
 // CONFIG_FOO_BAR last changed). Kbuild names them only as $(wildcard ...) dependencies, so a

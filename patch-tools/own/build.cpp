@@ -156,7 +156,8 @@ std::string first_error_line(const std::string &message)
 }
 
 ObjectBuild build_objects(const std::string &tree, const std::vector<std::string> &objects,
-                          int jobs, Log &log, double *make_seconds)
+                          int jobs, Log &log, double *make_seconds, const std::string &sources,
+                          const std::function<void(std::string_view)> &on_output)
 {
 	std::vector<std::string> cmd = {"make", "-C", tree, "-j" + std::to_string(jobs),
 	                                std::string("KCFLAGS=") + kKcflags};
@@ -168,18 +169,18 @@ ObjectBuild build_objects(const std::string &tree, const std::vector<std::string
 			throw_errno("unlink " + p);
 		cmd.push_back(o);
 	}
-	auto r = run_process(cmd, {}, &log);
+	auto r = run_process(cmd, {}, &log, on_output);
 	ObjectBuild b;
 	b.seconds = r.seconds;
 	if (make_seconds)
 		*make_seconds += r.seconds;
 	if (r.status != 0)
-		throw Error("the patched sources do not compile (full compiler output in " +
-		            log.path() + "):\n" + compiler_errors(r.output));
+		throw Error(sources + " do not compile (full compiler output in " + log.path() +
+		            "):\n" + compiler_errors(r.output));
 	for (const auto &o : objects) {
 		struct stat st;
 		if (stat((tree + "/" + o).c_str(), &st) != 0)
-			throw Error("the patched build did not produce " + o +
+			throw Error("make did not produce " + o + " in " + tree +
 			            " (log: " + log.path() + ")");
 	}
 	return b;

@@ -1,8 +1,11 @@
-// The patched build: a cheap copy of the cache tree, then `make <obj>...` for the objects
-// whose dependency records name a changed file. vmlinux is never relinked.
+// Compiling single objects in a kernel tree (`make <obj>...` with kKcflags): the original
+// objects in the cache tree, the patched ones in a cheap copy of it. vmlinux is never
+// relinked.
 #pragma once
+#include <functional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tree_copy.h"
@@ -32,10 +35,13 @@ struct ObjectBuild {
 };
 
 // Builds `objects` in `tree` with the cache's KCFLAGS. Throws Error with the compiler's
-// messages (and the log's path) when an object does not build.
-// `make_seconds` (optional) accumulates the time in make, failed runs included.
+// messages (and the log's path) when an object does not build, saying that `sources` ("the
+// patched sources") do not compile. `make_seconds` (optional) accumulates the time in make,
+// failed runs included; `on_output` (optional) sees make's output as it comes.
 ObjectBuild build_objects(const std::string &tree, const std::vector<std::string> &objects,
-                          int jobs, Log &log, double *make_seconds = nullptr);
+                          int jobs, Log &log, double *make_seconds = nullptr,
+                          const std::string &sources = "the patched sources",
+                          const std::function<void(std::string_view)> &on_output = {});
 
 // The compiler's error lines of a failed make (file:line: error: ...), at most `max` lines.
 std::string compiler_errors(const std::string &output, size_t max = 20);

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
+#include "build.h"
 #include "error.h"
 #include "process.h"
 #include "progress.h"
@@ -21,7 +23,8 @@ namespace kp::build {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr int kCacheFormat = 1;
+// 2: originals compiled on demand in a copy of the built tree (1: one full build).
+constexpr int kCacheFormat = 2;
 
 std::string seconds_text(double s)
 {
@@ -34,17 +37,6 @@ std::string seconds_since(std::chrono::steady_clock::time_point t)
 {
 	return seconds_text(
 	        std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
-}
-
-std::string tail_lines(const std::string &text, size_t n)
-{
-	size_t pos = text.size();
-	for (size_t i = 0; i <= n && pos > 0; ++i) {
-		pos = text.rfind('\n', pos - 1);
-		if (pos == std::string::npos)
-			return text;
-	}
-	return text.substr(pos + 1);
 }
 } // namespace
 
@@ -77,30 +69,6 @@ CacheKey make_cache_key(const KernelTree &tree)
 	         "compiler=" + tree.host_compiler + "\n" + "kcflags=" + kKcflags + "\n";
 	k.hex = hex64(fnv1a64(k.text));
 	return k;
-}
-
-std::vector<std::string> original_build_command(const std::string &tree, int jobs,
-                                                const std::string &config_text)
-{
-	// Everything kp-build reads from the cache tree comes from compiling: the objects and
-	// their .cmd records, vmlinux.a and lib.a (what is built in), modules.order and *.mod
-	// (what is a module). `vmlinux_o` stops at vmlinux.o (one `ld -r`); the final vmlinux link
-	// is never needed (symbols come from the user's vmlinux) and costs three full links that
-	// are slow with -ffunction-sections (tens of thousands of orphan sections each).
-	// `modules` with KBUILD_MODPOST_NOFINAL=1 compiles the module objects and runs modpost
-	// but links no .ko (the user's tree has them).
-	std::vector<std::string> cmd = {"make",
-	                                "-C",
-	                                tree,
-	                                "-j" + std::to_string(jobs),
-	                                std::string("KCFLAGS=") + kKcflags,
-	                                "vmlinux_o"};
-	if (config_text.find("\nCONFIG_MODULES=y\n") != std::string::npos ||
-	    config_text.rfind("CONFIG_MODULES=y\n", 0) == 0) {
-		cmd.push_back("modules");
-		cmd.push_back("KBUILD_MODPOST_NOFINAL=1");
-	}
-	return cmd;
 }
 
 std::string default_cache_dir()
@@ -177,21 +145,20 @@ bool CacheEntry::complete() const
 	if (!in)
 		return false;
 	std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-	return text == key_.text && fs::exists(dir_ + "/tree/vmlinux.a");
+	return text == key_.text && fs::is_directory(dir_ + "/tree");
 }
 
-bool CacheEntry::ensure_original_build(const KernelTree &tree, int jobs, Progress &progress,
-                                       double *compiler_seconds)
+bool CacheEntry::ensure_tree(const KernelTree &tree, Progress &progress)
 {
 	lock(false);
 	if (complete()) {
 		mark_used();
 		return true;
 	}
-	lock(true); // converts; another kp-build may have finished it meanwhile
+	lock(true); // converts; another kp-build may have made it meanwhile
 	bool hit = complete();
 	if (!hit)
-		build(tree, jobs, progress, compiler_seconds);
+		make_tree(tree, progress);
 	lock(false);
 	mark_used();
 	return hit;
@@ -231,64 +198,97 @@ void verify_shared_untouched(const std::string &tree, struct timespec since)
 	}
 }
 
-void CacheEntry::build(const KernelTree &tree, int jobs, Progress &progress,
-                       double *compiler_seconds)
+void CacheEntry::make_tree(const KernelTree &tree, Progress &progress)
 {
 	std::string t = this->tree();
 	std::error_code ec;
 	fs::remove(dir_ + "/complete", ec);
+	fs::remove(dir_ + "/originals", ec);
 	if (fs::exists(t)) {
 		progress.note("removing incomplete cache tree " + t);
 		take(kp::support::remove_tree(t));
 	}
 	Log &log = progress.log();
 	log.write("cache key:\n" + key_.text);
-	auto cutoff = first_build_product_time(tree.src);
-	auto t_copy = std::chrono::steady_clock::now();
-	// The user's build left one record per object: what the original build compiles again.
-	size_t expected = 0;
-	CopyStats cs = copy_tree(tree.src, t,
-	                         [&expected, policy = source_tree_policy(cutoff)](
-	                                 const std::string &rel, const struct stat &st) {
-		                         expected += is_rebuilt_object_record(rel);
-		                         return policy(rel, st);
-	                         });
-	progress.verbose("cache tree: " + std::to_string(cs.linked) + " files linked, " +
-	                 std::to_string(cs.copied) + " copied, " + std::to_string(cs.skipped) +
-	                 " build products left out (" + seconds_since(t_copy) + " s)");
-	// Remove whatever else the user's build left (mrproper only unlinks), then put the
-	// configuration back as a file of our own.
-	auto clean = run_process({"make", "-C", t, "-s", "mrproper"}, {}, &log);
-	if (clean.status != 0)
-		throw Error("'make mrproper' failed in the cache tree " + t +
-		            " (log: " + log.path() + ")");
-	progress.verbose("make mrproper in the cache tree: " + seconds_text(clean.seconds) + " s");
-	{
-		struct stat st;
-		if (stat((tree.src + "/.config").c_str(), &st) != 0)
-			throw_errno("stat .config");
-		copy_file_preserving(tree.src + "/.config", t + "/.config", st);
-	}
-	struct timespec start;
-	clock_gettime(CLOCK_REALTIME, &start);
-	std::vector<std::string> cmd = original_build_command(t, jobs, tree.config_text);
-	progress.note("original build (once per tree): " + join_command(cmd));
-	BuildProgress bp("kp-build: original build", expected, isatty(STDERR_FILENO) == 1,
-	                 [](const std::string &text) { std::fputs(text.c_str(), stderr); });
-	auto r = run_process(cmd, {}, &log, [&bp](std::string_view out) { bp.feed(out); });
-	std::string summary = bp.finish(r.seconds);
-	std::fprintf(stderr, "%s\n", summary.c_str());
-	log.write("-- " + summary + "\n");
-	if (compiler_seconds)
-		*compiler_seconds += r.seconds;
-	if (r.status != 0)
-		throw Error("original build failed in the cache tree (full output in " +
-		            log.path() + "):\n" + tail_lines(r.output, 25));
-	verify_shared_untouched(t, start);
+	auto start = std::chrono::steady_clock::now();
+	size_t records = 0;
+	CopyPolicy policy = built_tree_policy(first_build_product_time(tree.src));
+	auto count_records = [&records, &policy](const std::string &rel, const struct stat &st) {
+		records += is_rebuilt_object_record(rel);
+		return policy(rel, st);
+	};
+	CopyStats cs = copy_tree(tree.src, t, count_records);
+	if (records == 0)
+		throw Error(tree.src + " has no Kbuild records of compiled objects (.*.o.cmd): " +
+		            "build it with make first");
+	progress.verbose(
+	        "cache tree: " + std::to_string(cs.linked) + " files linked, " +
+	        std::to_string(cs.copied) + " copied (" + std::to_string(cs.copied_bytes >> 20) +
+	        " MiB), " + std::to_string(cs.skipped) + " objects left out, " +
+	        std::to_string(records) + " object records (" + seconds_since(start) + " s)");
 	std::ofstream out(dir_ + "/complete", std::ios::trunc);
 	out << key_.text;
 	if (!out)
 		throw Error("cannot write " + dir_ + "/complete");
+}
+
+kp::support::FileLock CacheEntry::hold_build_lock() const
+{
+	return take(kp::support::FileLock::acquire(dir_ + "/build.lock"));
+}
+
+std::set<std::string> CacheEntry::originals() const
+{
+	std::set<std::string> done;
+	std::ifstream in(dir_ + "/originals");
+	for (std::string line; std::getline(in, line);)
+		if (!line.empty())
+			done.insert(line);
+	return done;
+}
+
+size_t CacheEntry::compile_originals(const std::vector<std::string> &objects, int jobs,
+                                     Progress &progress, double *seconds)
+{
+	std::set<std::string> done = originals();
+	std::vector<std::string> missing;
+	for (const auto &o : objects)
+		if (!done.count(o))
+			missing.push_back(o);
+	if (missing.empty())
+		return 0;
+	struct timespec start;
+	clock_gettime(CLOCK_REALTIME, &start);
+	Log &log = progress.log();
+	log.write("original objects compiled into the cache: " + std::to_string(missing.size()) +
+	          "\n");
+	// Many objects (--prebuild): progress as the full build showed it.
+	std::unique_ptr<BuildProgress> bp;
+	if (missing.size() >= 20)
+		bp = std::make_unique<BuildProgress>(
+		        "kp-build: original objects", missing.size(), isatty(STDERR_FILENO) == 1,
+		        [](const std::string &text) { std::fputs(text.c_str(), stderr); });
+	ObjectBuild b = build_objects(tree(), missing, jobs, log, seconds, "the original sources",
+	                              bp ? [&bp](std::string_view out) { bp->feed(out); }
+	                                 : std::function<void(std::string_view)>{});
+	if (bp) {
+		std::string summary = bp->finish(b.seconds);
+		std::fprintf(stderr, "%s\n", summary.c_str());
+		log.write("-- " + summary + "\n");
+	}
+	verify_shared_untouched(tree(), start);
+	// Listed only once built: an object an interrupted make left behind is compiled again.
+	done.insert(missing.begin(), missing.end());
+	std::string tmp = dir_ + "/originals.new";
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		for (const auto &o : done)
+			out << o << "\n";
+		if (!out)
+			throw Error("cannot write " + tmp);
+	}
+	fs::rename(tmp, dir_ + "/originals");
+	return missing.size();
 }
 
 } // namespace kp::build

@@ -1,10 +1,13 @@
-// The cache of original builds: one copy of the user's tree per (source, identity, config,
-// compiler), built once with -ffunction-sections -fdata-sections and reused by every patch.
+// The cache of original builds: one copy of the user's built tree per (source, identity,
+// config, compiler), in which the original objects a patch reaches are compiled with
+// -ffunction-sections -fdata-sections, once each, and reused by every later patch.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
 #include "kernel_info.h"
+#include "support/files.h"
 
 namespace kp::build {
 
@@ -23,12 +26,12 @@ uint64_t fnv1a64(const std::string &data, uint64_t seed = 0xcbf29ce484222325ULL)
 
 std::string default_cache_dir();
 
-// The make command of the original build in the cache tree: the objects, vmlinux.a and the
-// module objects with kKcflags; no final vmlinux or .ko link.
-std::vector<std::string> original_build_command(const std::string &tree, int jobs,
-                                                const std::string &config_text);
-
-// Holds the cache entry's lock (shared while in use, exclusive while building).
+// Holds the cache entry's lock (shared while in use, exclusive while the tree is made).
+//
+// The entry's tree is a copy of the user's built tree: sources hard-linked, build products
+// copied, the kernel's objects left out (their Kbuild records kept). Each original object is
+// compiled there with kKcflags the first time a patch reaches it, and kept: a tree costs a
+// copy (seconds), not a kernel build, and a patch compiles only its own objects.
 class CacheEntry {
 public:
 	CacheEntry(const std::string &cache_dir, const CacheKey &key);
@@ -36,9 +39,18 @@ public:
 	CacheEntry(const CacheEntry &) = delete;
 	CacheEntry &operator=(const CacheEntry &) = delete;
 
-	// Makes sure the original build exists; returns true on a cache hit.
-	bool ensure_original_build(const KernelTree &tree, int jobs, Progress &progress,
-	                           double *compiler_seconds);
+	// Makes sure the entry's tree exists; returns true when an earlier run made it.
+	bool ensure_tree(const KernelTree &tree, Progress &progress);
+
+	// One make at a time compiles in the tree, and no copy of it is made meanwhile: held
+	// around compile_originals() and the patched copy.
+	kp::support::FileLock hold_build_lock() const;
+
+	// With the build lock held: compiles, with kKcflags, the objects among `objects` that
+	// no earlier run compiled (the entry's list of originals). Returns how many it compiled.
+	// `seconds` (optional) accumulates the time in make.
+	size_t compile_originals(const std::vector<std::string> &objects, int jobs,
+	                         Progress &progress, double *seconds);
 
 	const std::string &dir() const { return dir_; }
 	const std::string &name() const { return key_.hex; }
@@ -50,7 +62,8 @@ private:
 	void lock(bool exclusive);
 	void mark_used();
 	bool complete() const;
-	void build(const KernelTree &tree, int jobs, Progress &progress, double *compiler_seconds);
+	void make_tree(const KernelTree &tree, Progress &progress);
+	std::set<std::string> originals() const;
 
 	std::string root_, dir_;
 	CacheKey key_;

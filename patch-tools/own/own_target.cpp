@@ -1,6 +1,7 @@
 #include "own_target.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <kp/abi.h>
 #include <set>
@@ -44,6 +45,44 @@ void evict_cache(const Options &opt, const std::string &cache_dir, const CacheEn
 	        "kept at most " + std::to_string(max) + " tree(s), removed" + list);
 }
 
+std::string seconds_text(double s)
+{
+	char buf[32];
+	std::snprintf(buf, sizeof buf, "%.1f", s);
+	return buf;
+}
+
+// --prebuild: the objects of SRC's build (vmlinux's and the modules') under each path, a
+// directory or one object. A path that holds none is an error.
+std::vector<std::string> objects_under(const std::string &src,
+                                       const std::vector<std::string> &paths, Log &log)
+{
+	Membership m = read_membership(src, &log);
+	std::set<std::string> out;
+	std::vector<std::string> records = list_object_records(src);
+	for (std::string p : paths) {
+		while (p.size() > 1 && p.back() == '/')
+			p.pop_back();
+		size_t before = out.size();
+		bool found = false;
+		for (const auto &o : records) {
+			if (!m.vmlinux.count(o) && !m.module_of.count(o))
+				continue;
+			if (o == p || (o.size() > p.size() && o.compare(0, p.size(), p) == 0 &&
+			               o[p.size()] == '/')) {
+				out.insert(o);
+				found = true;
+			}
+		}
+		if (!found)
+			throw Error("--prebuild " + p + ": no object of " + src +
+			            "'s build (vmlinux or a module) is there");
+		log.write("--prebuild " + p + ": " + std::to_string(out.size() - before) +
+		          " object(s)\n");
+	}
+	return {out.begin(), out.end()};
+}
+
 // The files the patches change and create.
 struct Touched {
 	std::set<std::string> changed, created;
@@ -74,11 +113,18 @@ public:
 	StageReport build_original(RunContext &ctx) override
 	{
 		cache_ = std::make_unique<CacheEntry>(ctx.cache_dir, make_cache_key(tree_));
+		auto start = std::chrono::steady_clock::now();
+		bool hit = cache_->ensure_tree(tree_, ctx.progress);
+		double took =
+		        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+		                .count();
 		StageReport r;
-		bool hit = cache_->ensure_original_build(tree_, ctx.jobs, ctx.progress,
-		                                         &r.compiler_seconds);
-		r.detail = hit ? "cache hit (" + cache_->tree() + ")"
-		               : "built into the cache (" + cache_->tree() + ")";
+		if (hit)
+			r.detail = "cache hit (" + cache_->tree() + ")";
+		else
+			r.detail = "copy of the built tree made in the cache (" + cache_->tree() +
+			           ", " + seconds_text(took) +
+			           " s); objects are compiled as patches reach them";
 		// Eviction reports its own stage line, when it removed something.
 		evict_cache(ctx.opt, ctx.cache_dir, *cache_, ctx.progress);
 		return r;
@@ -87,9 +133,10 @@ public:
 	TargetObjects objects(const std::vector<PatchInfo> &patches, RunContext &ctx) override
 	{
 		Touched t = touched_files(patches);
-		membership_ = read_membership(cache_->tree(), &ctx.log);
+		// The user's build says what is built in and what each object read.
+		membership_ = read_membership(tree_.src, &ctx.log);
 		AffectedObjects affected = find_affected_objects_cached(
-		        cache_->tree(), t.changed, membership_, cache_->dir() + "/deps-index-v2");
+		        tree_.src, t.changed, membership_, cache_->dir() + "/deps-index-v2");
 		for (const auto &f : t.changed)
 			if (!affected.by_file.count(f))
 				throw Error(
@@ -116,9 +163,15 @@ public:
 	{
 		std::string wtree = ctx.work + "/tree";
 		std::set<std::string> touched = touched_files(patches).all();
-		prepare_copy(patches, objects, touched, wtree, true, ctx);
 		BuiltObjects out;
 		double &seconds = out.report.compiler_seconds;
+		size_t compiled = 0;
+		{
+			auto lock = cache_->hold_build_lock();
+			compiled = cache_->compile_originals(objects, ctx.jobs, ctx.progress,
+			                                     &seconds);
+			prepare_copy(patches, objects, touched, wtree, true, ctx);
+		}
 		try {
 			build_objects(wtree, objects, ctx.jobs, ctx.log, &seconds);
 		} catch (const Error &e) {
@@ -130,13 +183,19 @@ public:
 			                  "); retrying in a full copy");
 			ctx.log.write("sparse build failure: " + std::string(e.what()) + "\n");
 			take(kp::support::remove_tree(wtree));
-			prepare_copy(patches, objects, touched, wtree, false, ctx);
+			{
+				auto lock = cache_->hold_build_lock();
+				prepare_copy(patches, objects, touched, wtree, false, ctx);
+			}
 			build_objects(wtree, objects, ctx.jobs, ctx.log, &seconds);
 		}
 		for (const auto &o : objects)
 			out.objects.push_back(patch_object(o, wtree));
 		out.report.detail = std::to_string(touched.size()) + " file(s) changed, " +
-		                    std::to_string(objects.size()) + " object(s) rebuilt";
+		                    std::to_string(objects.size()) + " object(s) rebuilt; " +
+		                    (compiled ? std::to_string(compiled) +
+		                                        " original(s) compiled into the cache"
+		                              : std::string("originals from the cache"));
 		return out;
 	}
 
@@ -147,7 +206,7 @@ public:
 		return {tree_.src, {}, tree_.src + "/Module.symvers"};
 	}
 
-	const CacheEntry &cache() const { return *cache_; }
+	CacheEntry &cache() const { return *cache_; }
 
 private:
 	void prepare_copy(const std::vector<PatchInfo> &patches,
@@ -203,12 +262,25 @@ std::string build_own_cache(const Options &opt, Log &log, Progress &progress)
 {
 	KernelTree tree = inspect_tree(opt.src, opt.vmlinux, &log);
 	check_compiler(tree);
+	std::vector<std::string> objects;
+	if (!opt.prebuild.empty())
+		objects = objects_under(tree.src, opt.prebuild, log);
 	OwnTarget target(std::move(tree));
 	RunContext ctx{opt, job_count(opt), cache_dir(opt), {}, log, progress};
-	Stage stage(progress, "original build");
-	StageReport r = target.build_original(ctx);
-	stage.add_compiler_time(r.compiler_seconds);
-	stage.done(r.detail);
+	{
+		Stage stage(progress, "original build");
+		stage.done(target.build_original(ctx).detail);
+	}
+	if (!objects.empty()) {
+		Stage stage(progress, "original objects");
+		auto lock = target.cache().hold_build_lock();
+		double seconds = 0;
+		size_t n = target.cache().compile_originals(objects, ctx.jobs, progress, &seconds);
+		stage.add_compiler_time(seconds);
+		stage.done(std::to_string(objects.size()) + " object(s) under " +
+		           std::to_string(opt.prebuild.size()) + " path(s), " + std::to_string(n) +
+		           " compiled, " + std::to_string(objects.size() - n) + " cached");
+	}
 	return target.cache().tree();
 }
 

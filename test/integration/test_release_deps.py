@@ -3,7 +3,7 @@ on the test kernel: `kp-build --kernel` prepares an unbuilt copy of the source w
 kernel's config, finds which objects read which file with Kbuild's dry run and a
 preprocessor pass (patch-tools/dry_run_deps.h), and rebuilds those a header patch reaches.
 Its index must equal, file by file, what the .cmd records of a full build of that config
-say (build/linux-fs, the function-sections build), and run-pre must find the functions the
+say (build/linux, the test kernel's own build), and run-pre must find the functions the
 header change alters to be the test kernel's code.
 """
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_kernel_source(debian_source) -> Path:
 
 def test_header_dependency_set_equals_a_full_builds_records(test_kernel_source, tmp_path):
     debian_source = test_kernel_source
-    built = BUILD / "linux-fs"
+    built = KDIR
     r = kp_build_for_test_kernel(debian_source, HEADER_PATCH, tmp_path, "--check-only")
     assert r.returncode == 0, r.stderr
     m = re.search(r"the changed header\(s\) reach (\d+) object\(s\) \(index (\S+)\)",

@@ -201,7 +201,7 @@ TEST(CacheEvict, EveryCacheHitMarksTheEntryUsed)
 	set_used(entry.dir() + "/lock", 1000);
 	kp::build::Log log;
 	kp::build::Progress progress(log, false);
-	EXPECT_TRUE(entry.ensure_original_build(t, 1, progress, nullptr));
+	EXPECT_TRUE(entry.ensure_tree(t, progress));
 	EXPECT_GT(used(entry.dir() + "/lock"), 1000) << "a hit must count as a use";
 }
 
@@ -232,10 +232,10 @@ TEST(CacheEvict, AWaitingKpBuildStartsOverWhenItsEntryWasEvicted)
 	kp::build::Log log;
 	kp::build::Progress progress(log, false);
 	try {
-		entry.ensure_original_build(t, 1, progress, nullptr);
+		entry.ensure_tree(t, progress);
 		ADD_FAILURE() << "reported a hit for an evicted entry";
 	} catch (const kp::build::Error &) {
-		// It tried to build (t.src is no kernel tree): the entry was seen as missing.
+		// It tried to copy t.src (no built kernel tree): the entry was seen as missing.
 	}
 	EXPECT_TRUE(fs::exists(entry.dir() + "/lock"))
 	        << "the lock was reopened at the entry's path";

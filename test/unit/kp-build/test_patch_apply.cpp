@@ -27,7 +27,7 @@ TEST(PatchApply, PatchesAHardLinkedCopyWithoutWritingTheOriginal)
 	ASSERT_EQ(stat((t / "orig/dir/f.c").c_str(), &before), 0);
 	struct timespec future {};
 	future.tv_sec = before.st_mtim.tv_sec + 3600;
-	kp::build::copy_tree(t / "orig", t / "copy", kp::build::source_tree_policy(future));
+	kp::build::copy_tree(t / "orig", t / "copy", kp::build::built_tree_policy(future));
 	struct stat linked;
 	ASSERT_EQ(stat((t / "copy/dir/f.c").c_str(), &linked), 0);
 	ASSERT_EQ(linked.st_ino, before.st_ino) << "the copy should start as a hard link";

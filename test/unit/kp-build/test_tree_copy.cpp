@@ -43,30 +43,44 @@ TEST(TreeCopy, BreakingALinkLeavesTheOriginalUntouched)
 	EXPECT_NE(stat_of(t / "b.c").st_ino, before.st_ino);
 }
 
-TEST(TreeCopy, SourcePolicyLinksOldFilesCopiesNewOnesAndDropsObjects)
+// The cache's copy of a built tree: sources linked, products copied, the kernel's objects
+// left out but their Kbuild records kept; host programs keep their objects; objtool's
+// records (absolute O= paths) name the copy.
+TEST(TreeCopy, BuiltTreePolicyKeepsRecordsAndHostObjectsButNotKernelObjects)
 {
 	TempDir t;
 	write_file(t / "u/kernel/fork.c", "old\n");
 	write_file(t / "u/kernel/fork.o", "obj\n");
 	write_file(t / "u/kernel/.fork.o.cmd", "cmd\n");
+	write_file(t / "u/kernel/built-in.a", "!<thin>\n");
+	write_file(t / "u/fs/fuse/fuse.ko", "ko\n");
+	write_file(t / "u/fs/fuse/.fuse.mod.o.cmd", "final link\n");
+	write_file(t / "u/vmlinux", "elf\n");
 	write_file(t / "u/include/generated/autoconf.h", "gen\n");
+	write_file(t / "u/scripts/mod/modpost.o", "host obj\n");
+	write_file(t / "u/tools/objtool/.check.o.cmd", "cmd_" + std::string(t / "u") + "/x\n");
 	ASSERT_EQ(symlink("fork.c", (t / "u/kernel/link.c").c_str()), 0);
-	// fork.c predates the cutoff, the generated header does not.
+	// fork.c predates the cutoff, the products do not.
 	struct timespec old_times[2] = {{1000, 0}, {1000, 0}};
 	ASSERT_EQ(utimensat(AT_FDCWD, (t / "u/kernel/fork.c").c_str(), old_times, 0), 0);
 	struct timespec cutoff {
 		2000, 0
 	};
-	auto stats = kp::build::copy_tree(t / "u", t / "c", kp::build::source_tree_policy(cutoff));
+	auto stats = kp::build::copy_tree(t / "u", t / "c", kp::build::built_tree_policy(cutoff));
 	EXPECT_EQ(stats.linked, 1u);
-	EXPECT_EQ(stats.copied, 1u);
-	EXPECT_EQ(stats.skipped, 2u);
+	EXPECT_EQ(stats.copied, 4u);
+	EXPECT_EQ(stats.skipped, 5u);
 	EXPECT_EQ(stat_of(t / "c/kernel/fork.c").st_ino, stat_of(t / "u/kernel/fork.c").st_ino);
 	EXPECT_NE(stat_of(t / "c/include/generated/autoconf.h").st_ino,
 	          stat_of(t / "u/include/generated/autoconf.h").st_ino);
 	EXPECT_EQ(read_file(t / "c/include/generated/autoconf.h"), "gen\n");
-	EXPECT_NE(access((t / "c/kernel/fork.o").c_str(), F_OK), 0);
-	EXPECT_NE(access((t / "c/kernel/.fork.o.cmd").c_str(), F_OK), 0);
+	EXPECT_EQ(read_file(t / "c/kernel/.fork.o.cmd"), "cmd\n");
+	EXPECT_EQ(read_file(t / "c/scripts/mod/modpost.o"), "host obj\n");
+	EXPECT_EQ(read_file(t / "c/tools/objtool/.check.o.cmd"),
+	          "cmd_" + std::string(t / "c") + "/x\n");
+	for (const char *gone : {"kernel/fork.o", "kernel/built-in.a", "fs/fuse/fuse.ko",
+	                         "fs/fuse/.fuse.mod.o.cmd", "vmlinux"})
+		EXPECT_NE(access((t / "c/" + std::string(gone)).c_str(), F_OK), 0) << gone;
 	EXPECT_TRUE(S_ISLNK(stat_of(t / "c/kernel/link.c").st_mode));
 }
 
