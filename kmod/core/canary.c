@@ -10,7 +10,7 @@
  * task stays on the code it runs.  The canary is a disabling-shaped
  * transition held open: its pending table holds the canary tasks, so the
  * unchanged ftrace handler sends them to the new version and every other
- * task to the old one; no retry pass, timeout or self-switch runs while it
+ * task to the old one; no task pass, timeout or self-switch runs while it
  * is open.  A task a canary task creates joins it before it first runs: a
  * probe on the sched_process_fork tracepoint (called by kernel_clone()
  * before wake_up_new_task()) adds it to the table.

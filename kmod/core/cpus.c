@@ -169,6 +169,44 @@ int kp_cpus_answer(struct kp_cpus_stuck *stuck)
 }
 
 /*
+ * Every machine-wide stop kp makes: every online CPU answers first, then
+ * stop_machine(); counted (module parameter stop_machine_count), so that a
+ * test can see a transition stop no machine after its first pass.
+ */
+static atomic_t kp_stops = ATOMIC_INIT(0);
+
+static int kp_stops_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&kp_stops));
+}
+
+static const struct kernel_param_ops kp_stops_ops = {
+	.get = kp_stops_get,
+};
+
+module_param_cb(stop_machine_count, &kp_stops_ops, NULL, 0444);
+MODULE_PARM_DESC(stop_machine_count, "machine-wide stops (stop_machine) kp made since it was loaded");
+
+int kp_cpus_stop(cpu_stop_fn_t fn, void *data, const struct cpumask *cpus)
+{
+	int ret = kp_cpus_answer(NULL);
+
+	if (ret)
+		return ret;
+	atomic_inc(&kp_stops);
+	return stop_machine(fn, data, cpus);
+}
+
+/*
+ * Stop @cpu alone and run @fn there (its stopper, preemption disabled), once
+ * every online CPU answered: the task @cpu ran is then not running.
+ */
+int kp_cpus_stop_one(unsigned int cpu, cpu_stop_fn_t fn, void *data)
+{
+	return kp_cpus_answer(NULL) ?: kp_stop_one_cpu(cpu, fn, data);
+}
+
+/*
  * No patch is left: wait until every no-op queued has run and left this
  * module's code (the stopper runs it with preemption disabled).
  */

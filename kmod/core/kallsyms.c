@@ -49,6 +49,8 @@ DEFINE_STATIC_CALL_NULL(kp_sc_ftrace_location, ftrace_location);
 DEFINE_STATIC_CALL_NULL(kp_sc_text_poke, text_poke);
 DEFINE_STATIC_CALL_NULL(kp_sc_text_poke_sync, text_poke_sync);
 DEFINE_STATIC_CALL_NULL(kp_sc_stop_one_cpu_nowait, stop_one_cpu_nowait);
+DEFINE_STATIC_CALL_NULL(kp_sc_stop_one_cpu, stop_one_cpu);
+DEFINE_STATIC_CALL_NULL(kp_sc_task_call_func, task_call_func);
 static struct mutex *kp_text_mutex;
 static struct mutex *kp_module_mutex;
 static const char *kp_notes_start;
@@ -124,6 +126,8 @@ int kp_kallsyms_init(void)
 	      kp_need_call(text_poke, kp_sc_text_poke) ?:
 	      kp_need_call(text_poke_sync, kp_sc_text_poke_sync) ?:
 	      kp_need_call(stop_one_cpu_nowait, kp_sc_stop_one_cpu_nowait) ?:
+	      kp_need_call(stop_one_cpu, kp_sc_stop_one_cpu) ?:
+	      kp_need_call(task_call_func, kp_sc_task_call_func) ?:
 	      kp_need("text_mutex", &kp_text_mutex) ?:
 	      kp_need("module_mutex", &kp_module_mutex) ?:
 	      kp_need("__start_notes", &kp_notes_start) ?:
@@ -247,4 +251,16 @@ bool kp_stop_one_cpu_nowait(unsigned int cpu, cpu_stop_fn_t fn, void *arg,
 			    struct cpu_stop_work *work)
 {
 	return static_call(kp_sc_stop_one_cpu_nowait)(cpu, fn, arg, work);
+}
+
+/* Run @fn on @cpu's stopper and wait for it. */
+int kp_stop_one_cpu(unsigned int cpu, cpu_stop_fn_t fn, void *arg)
+{
+	return static_call(kp_sc_stop_one_cpu)(cpu, fn, arg);
+}
+
+/* @fn(@task, @arg) with @task fixed: it neither runs nor wakes meanwhile. */
+int kp_task_call_func(struct task_struct *task, task_call_f fn, void *arg)
+{
+	return static_call(kp_sc_task_call_func)(task, fn, arg);
 }

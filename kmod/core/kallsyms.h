@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/stop_machine.h>
+#include <linux/wait.h>
 
 struct pt_regs;
 
@@ -36,5 +37,7 @@ void kp_text_poke(void *addr, const void *opcode, size_t len);
 void kp_text_poke_sync(void);
 bool kp_stop_one_cpu_nowait(unsigned int cpu, cpu_stop_fn_t fn, void *arg,
 			    struct cpu_stop_work *work);
+int kp_stop_one_cpu(unsigned int cpu, cpu_stop_fn_t fn, void *arg);
+int kp_task_call_func(struct task_struct *task, task_call_f fn, void *arg);
 
 #endif /* KP_KALLSYMS_H */

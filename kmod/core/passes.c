@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * passes.c - the stop_machine passes of a transition (transition.c says when
- * each runs):
- *   full pass    the first pass of a transition, or the pass that reverses
- *                one: every stack (idle tasks included) is checked
- *                (stack.c); if no task holds the code the switch leaves, the
- *                version stacks flip at once, else the holders go in a new
- *                table of pending tasks and the patch's functions are marked
- *                in transition.  Runs on every CPU: the NMI handshake below.
- *   retry pass   switches the pending tasks whose stacks are clean now.
- *   canary pass  takes the tasks a canary selects into a table of their own.
+ * passes.c - the passes of a transition over the tasks (transition.c says
+ * when each runs):
+ *   full pass    stop_machine: the first pass of a transition, or the pass
+ *                that reverses one: every stack (idle tasks included) is
+ *                checked (stack.c); if no task holds the code the switch
+ *                leaves, the version stacks flip at once, else the holders go
+ *                in a new table of pending tasks and the patch's functions
+ *                are marked in transition.  Runs on every CPU: the NMI
+ *                handshake below.
+ *   task pass    every later pass: no machine stop; each pending task whose
+ *                stack is clean now switches, one at a time.
+ *   canary pass  stop_machine: takes the tasks a canary selects into a table
+ *                of their own.
  * and kp_synchronize(), the wait for every handler, NMI and task work that
  * may still see what was unpublished.  Before each pass every online CPU
  * must answer (cpus.c): a CPU that cannot reach its stopper would hold every
@@ -257,42 +260,93 @@ out:
  */
 int kp_pass_full(struct kp_pass *ps)
 {
-	int ret = kp_cpus_answer(NULL);
-
-	if (ret)
-		return ret;
 	ps->overflow = false;
 	ps->step = KP_STEP_SCAN;
-	return stop_machine(kp_full_pass_fn, ps, cpu_online_mask);
+	return kp_cpus_stop(kp_full_pass_fn, ps, cpu_online_mask);
 }
 
-/* Retry: switch the pending tasks of ps->cur whose stacks are clean now. */
-static int kp_retry_pass_fn(void *data)
+/* One pending task of ps->cur, checked and switched by the task pass. */
+struct kp_task_try {
+	struct kp_pass *ps;
+	unsigned long *addr;	/* its address slot in the table */
+};
+
+static bool kp_try_switch(struct kp_task_try *t, struct task_struct *task)
 {
-	struct kp_pass *ps = data;
-	struct kp_pending *p = ps->cur;
-	u64 start = ktime_get_ns();
-	unsigned int i, n = kp_pending_nr(p);
+	if (!kp_task_dead(task) && kp_stack_blocks(&t->ps->c, task, t->addr))
+		return false;
+	if (kp_pending_switch(t->ps->cur, task))
+		t->ps->switched++;
+	return true;
+}
 
-	for (i = 0; i < n; i++) {
-		unsigned long *addr;
-		struct task_struct *task = kp_pending_task(p, i, &addr);
+/*
+ * Through task_call_func(): @task neither runs nor wakes meanwhile.  One that
+ * is on a CPU is left alone (its stack cannot be read reliably, and its
+ * state changes only in its own context: an NMI there must see no change),
+ * unless it is the task running this pass.
+ */
+static int kp_task_switch_fn(struct task_struct *task, void *data)
+{
+	if (task != current && READ_ONCE(task->on_cpu))
+		return -EBUSY;
+	return kp_try_switch(data, task) ? 0 : -EAGAIN;
+}
 
-		if (!task)
-			continue;
-		if (kp_task_dead(task) || !kp_stack_blocks(&ps->c, task, addr)) {
-			kp_pending_switch(p, task);
-			ps->switched++;
-		}
-	}
-	ps->done = !kp_pending_left(p);
-	ps->pause_ns = ktime_get_ns() - start;
+/* On an idle task's CPU, in its stopper: the idle task is not running. */
+static int kp_idle_switch_fn(void *data)
+{
+	struct kp_task_try *t = data;
+
+	kp_try_switch(t, kp_idle_task(smp_processor_id()));
 	return 0;
 }
 
-int kp_pass_retry(struct kp_pass *ps)
+/*
+ * The task pass, every pass after the first (livepatch's
+ * klp_try_complete_transition()): each pending task of ps->cur in turn, in a
+ * fixed state, switched if its stack is clean now; no CPU stops.  A running
+ * task is left for the next pass, or to switch itself on its way back to user
+ * space (selfswitch.c).  The idle task of an online CPU runs whenever that
+ * CPU has nothing else to do (livepatch switches it from the idle loop, which
+ * a module cannot): its CPU alone is stopped, once every CPU answered, and
+ * its stack read there.  Called with kp_mutex held; cond_resched() between
+ * tasks, nothing held across them.  -ETIMEDOUT: a CPU did not answer.
+ */
+int kp_pass_tasks(struct kp_pass *ps)
 {
-	return kp_cpus_answer(NULL) ?: stop_machine(kp_retry_pass_fn, ps, NULL);
+	struct kp_pending *p = ps->cur;
+	unsigned int i, n = kp_pending_nr(p);
+	bool idle = false;
+	int cpu, ret = 0;
+
+	for (i = 0; i < n; i++) {
+		struct kp_task_try t = { .ps = ps };
+		struct task_struct *task = kp_pending_task(p, i, &t.addr);
+
+		if (!task)
+			continue;
+		if (is_idle_task(task) && cpu_online(task_cpu(task))) {
+			idle = true;
+			continue;
+		}
+		kp_task_call_func(task, kp_task_switch_fn, &t);
+		cond_resched();
+	}
+	for_each_online_cpu(cpu) {
+		struct kp_task_try t = { .ps = ps };
+		struct task_struct *task = kp_idle_task(cpu);
+
+		if (!idle || !kp_pending_has(p, task))
+			continue;
+		for (i = 0; i < n; i++)
+			if (kp_pending_task(p, i, &t.addr) == task)
+				break;
+		if (i < n)
+			ret = kp_cpus_stop_one(cpu, kp_idle_switch_fn, &t) ?: ret;
+	}
+	ps->done = !kp_pending_left(p);
+	return ret;
 }
 
 /*
@@ -335,13 +389,9 @@ out:
 /* On return (0) with ps->done, ps->build is the table in force. */
 int kp_pass_canary(struct kp_pass *ps)
 {
-	int ret = kp_cpus_answer(NULL);
-
-	if (ret)
-		return ret;
 	ps->blocked = false;
 	ps->overflow = false;
-	return stop_machine(kp_canary_pass_fn, ps, NULL);
+	return kp_cpus_stop(kp_canary_pass_fn, ps, NULL);
 }
 
 static void kp_sync_cpu(struct work_struct *work)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * passes.h - the stop_machine passes of a transition and the NMI handshake
- * of the full pass (passes.c), and kp_synchronize().  transition.c decides
+ * passes.h - the passes of a transition over the tasks (the stop_machine
+ * full and canary passes, the task pass) and the NMI handshake of the full
+ * pass (passes.c), and kp_synchronize().  transition.c decides
  * when a pass runs and what follows from it; a pass only looks at the
  * tasks, fills the table of pending tasks and flips.
  */
@@ -12,7 +13,7 @@
 #include "pending.h"
 #include "stack.h"
 
-/* One pass: inside stop_machine, serialised by kp_mutex. */
+/* One pass, serialised by kp_mutex. */
 struct kp_pass {
 	/* Set by the caller. */
 	struct kp_patch *patch;
@@ -31,7 +32,7 @@ struct kp_pass {
 	unsigned long stopper_addr;	/* the patch replaces stop_machine code */
 	bool done;			/* no task left on the old state */
 	bool blocked;			/* canary: a canary task holds old code */
-	unsigned int switched;		/* retry pass: tasks switched */
+	unsigned int switched;		/* task pass: tasks switched */
 	/* The handshake of a full pass. */
 	int step;			/* what the other stoppers do */
 	atomic_t acks;			/* stoppers that did it */
@@ -41,7 +42,7 @@ int kp_passes_init(void);
 void kp_passes_exit(void);
 struct kp_pending *kp_pass_table(unsigned int room, bool to_patched);
 int kp_pass_full(struct kp_pass *ps);
-int kp_pass_retry(struct kp_pass *ps);
+int kp_pass_tasks(struct kp_pass *ps);
 int kp_pass_canary(struct kp_pass *ps);
 bool kp_pop_funcs(struct kp_patch *patch, bool enabled);
 void kp_unmark_funcs(struct kp_patch *patch);

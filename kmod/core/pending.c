@@ -76,7 +76,7 @@ bool kp_pending_switch(struct kp_pending *p, struct task_struct *task)
 {
 	struct task_struct **slot = kp_slot(p, task);
 
-	/* Two switchers (the task itself, a retry pass, force) may race. */
+	/* Two switchers (the task itself, a task pass, force) may race. */
 	if (cmpxchg(slot, task, KP_SLOT_SWITCHED) != task)
 		return false;
 	atomic_dec(&p->nr_left);

@@ -7,8 +7,8 @@
  * tasks are pending, and the ftrace handler sends them to the version they
  * ran before and every other task to the target.  Pending tasks switch
  * themselves on their way back to user space (a task work checks their own
- * stack), or in a retry pass every retry_interval_ms; when none is left the
- * transition completes.  The tasks that stay are stragglers.c's: fake
+ * stack), or in a task pass every retry_interval_ms (one task at a time, no
+ * machine stop); when none is left the transition completes.  The tasks that stay are stragglers.c's: fake
  * signals, and what the patch's timeout does (an enable stays pending by
  * default, as livepatch's does; else it reverses).  When "enabled" gets the
  * other value, it reverses: the target flips and a new full pass decides who
@@ -313,7 +313,7 @@ static void kp_transition_work_fn(struct work_struct *work)
 	if (!ps)
 		goto again;
 	kp_pass_setup(ps, kp_ranges_installed());
-	if (kp_pass_retry(ps))
+	if (kp_pass_tasks(ps))
 		goto again;
 	kp_pass_stats(ps);
 	if (ps->done) {

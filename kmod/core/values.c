@@ -227,13 +227,12 @@ static int kp_values_run(struct kp_patch *patch, struct kp_object *only,
 		       transfer != (v->state == KP_VALUE_TRANSFERRED);
 	if (!any)
 		return 0;
-	ret = kp_cpus_answer(NULL);
+	ret = kp_cpus_stop(kp_values_fn, &p, NULL);
 	if (ret) {
 		pr_err("%s: values not %s: a CPU does not answer\n",
 		       patch->name, transfer ? "transferred" : "restored");
 		return ret;
 	}
-	stop_machine(kp_values_fn, &p, NULL);
 	kp_for_each_value(patch, v) {
 		if (!v->changed)
 			continue;

@@ -2,7 +2,7 @@
 
 A patch switches in one stop_machine pass when every stack is clean; otherwise
 the tasks inside the code being replaced stay on the old version and switch one
-by one (retry passes, or on their way back to user space), the patch completes
+by one (task passes, no machine stop, or on their way back to user space), the patch completes
 by itself, and a transition that does not finish in time reverses when its
 on_timeout says so (pending by default: test_veto.py).  Modules:
 kmod_guest.py; the kthreads live in test/integration/modules/targets.
@@ -61,6 +61,43 @@ rmmod kp_test_busy || fail "rmmod busy"
 echo OK
 """, "kp_test_busy", "kp_test_busy_patch", timeout=240)
     assert "OK" in r.output
+
+
+def test_no_machine_stop_after_the_first_pass(vm, kmods):
+    """Issue 28, item 2: after the first pass (stop_machine), a transition checks and
+    switches its pending tasks one at a time, each in a fixed state (task_call_func), as
+    livepatch does: while kp_busy/0 sleeps in the patched function for 3 s, some 30 task
+    passes run and kp stops no machine (kp_core's stop_machine_count); once it leaves, a
+    task pass switches it (a kthread: no self-switch) and the transition completes."""
+    r = run(vm, kmods, WAIT + r"""
+D=/sys/kernel/debug/kp_test_busy
+B=$K/kp_test_busy_patch
+S=/sys/module/kp_core/parameters/stop_machine_count
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $D/start; sleep 1
+s0=$(cat $S)
+insmod /kp/kp_test_busy_patch.ko || fail "insmod patch"
+[ "$(cat $B/transition)" = enabling ] || fail "transition is $(cat $B/transition)"
+s1=$(cat $S)
+[ $s1 -gt $s0 ] || fail "no stop_machine for the first pass ($s0, $s1)"
+sleep 3
+[ "$(cat $B/pending)" = 1 ] || fail "pending is $(cat $B/pending)"
+[ "$(cat $S)" = $s1 ] || fail "stop_machine after the first pass: $s1, then $(cat $S)"
+echo 1 > $D/release
+wait_for $B/transition idle 10
+[ "$(cat $S)" = $s1 ] || fail "stop_machine to complete: $s1, then $(cat $S)"
+line=$(dmesg | grep "kp_test_busy_patch: enabled in")
+echo "$line"
+echo "$line" | grep -q ": 1 of [0-9]* task(s) switched after the first pass" || fail "completion: $line"
+passes=$(echo "$line" | sed -n 's/.* \([0-9]*\) pass(es).*/\1/p')
+[ "$passes" -ge 20 ] || fail "only $passes task passes in 3 s"
+echo 0 > $B/enabled || fail "disable"
+wait_for $B/transition idle 10
+rmmod kp_test_busy_patch || fail "rmmod patch"
+rmmod kp_test_busy || fail "rmmod busy"
+echo NOSTOP-OK
+""", "kp_test_busy", "kp_test_busy_patch", timeout=240)
+    assert "NOSTOP-OK" in r.output, r.output
 
 
 def test_taint_and_module_mark_at_load(vm, kmods):
