@@ -62,6 +62,15 @@ bool kp_fault_inject_nomem(void)
 	return atomic_dec_if_positive(&fi_nomem) >= 0;
 }
 
+static bool fi_idle_pending;
+module_param(fi_idle_pending, bool, 0644);
+MODULE_PARM_DESC(fi_idle_pending, "test build: full passes leave the online CPUs' idle tasks pending");
+
+bool kp_fault_inject_idle_pending(void)
+{
+	return READ_ONCE(fi_idle_pending);
+}
+
 static unsigned int fi_kobj_release_ms;
 module_param(fi_kobj_release_ms, uint, 0644);
 MODULE_PARM_DESC(fi_kobj_release_ms, "test build: milliseconds the last put of a patch's object and function kobjects waits");

@@ -23,12 +23,16 @@ extern const struct kernel_param_ops kp_param_nonzero;
  * fi_kobj_release_ms delays the last put of a patch's object and function
  * kobjects, as CONFIG_DEBUG_KOBJECT_RELEASE (not in the test kernel) delays
  * their release; fi_ranges (read, root) lists the ranges installed for the
- * self-switch (issue 25, item 11).
+ * self-switch (issue 25, item 11); fi_idle_pending makes every full pass
+ * leave the online CPUs' idle tasks pending, as a patch of a function they
+ * sleep in would, for the task pass to switch them from their CPU's stopper
+ * (issue 28, item 2).
  */
 #ifdef KP_FAULT_INJECT
 void kp_fault_inject_work_delay(void);
 bool kp_fault_inject_overflow(void);
 bool kp_fault_inject_nomem(void);
+bool kp_fault_inject_idle_pending(void);
 void kp_fault_inject_put(struct kobject *kobj);
 void kp_fault_inject_exit(void);
 #else
@@ -42,6 +46,11 @@ static inline bool kp_fault_inject_overflow(void)
 }
 
 static inline bool kp_fault_inject_nomem(void)
+{
+	return false;
+}
+
+static inline bool kp_fault_inject_idle_pending(void)
 {
 	return false;
 }

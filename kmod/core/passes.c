@@ -196,8 +196,13 @@ static bool kp_full_pass_scan(struct kp_pass *ps)
 		}
 		kp_full_pass_task(ps, task);
 	}
-	for_each_online_cpu(cpu)
-		kp_full_pass_task(ps, kp_idle_task(cpu));
+	for_each_online_cpu(cpu) {
+		task = kp_idle_task(cpu);
+		if (!kp_fault_inject_idle_pending())
+			kp_full_pass_task(ps, task);
+		else if (!kp_pending_add(ps->build, task, 0))
+			ps->overflow = true;
+	}
 	return !ps->overflow;
 }
 

@@ -100,6 +100,42 @@ echo NOSTOP-OK
     assert "NOSTOP-OK" in r.output, r.output
 
 
+def test_idle_tasks_switch_from_their_cpus_stopper(vm, kmods):
+    """An idle CPU's idle task is always on its CPU, so the task pass cannot take it in a
+    fixed state: it stops that CPU alone and checks the idle task from its stopper.  The
+    core's fault-injection build leaves every online CPU's idle task pending in the first
+    pass (fi_idle_pending, as a patch of a function they sleep in would); the task passes
+    must switch them all, with no machine-wide stop, and the transition complete."""
+    script = PRELUDE + WAIT + r"""
+B=$K/kp_test_busy_patch
+P=/sys/module/kp_core/parameters
+S=$P/stop_machine_count
+cpus=$(grep -c ^processor /proc/cpuinfo)
+insmod /kp/kp_test_busy.ko || fail "insmod busy"
+echo 1 > $P/fi_idle_pending || fail "no fi_idle_pending parameter"
+s0=$(cat $S)
+insmod /kp/kp_test_busy_patch.ko || fail "insmod patch"
+s1=$(cat $S)
+echo 0 > $P/fi_idle_pending
+wait_for $B/transition idle 10
+[ "$(cat $S)" = $s1 ] || fail "stop_machine after the first pass: $s1, then $(cat $S)"
+[ $s1 -gt $s0 ] || fail "no first pass ($s0, $s1)"
+line=$(dmesg | grep "kp_test_busy_patch: enabled in")
+echo "$line"
+echo "$line" | grep -q ": $cpus of [0-9]* task(s) switched after the first pass" || fail "completion: $line (cpus $cpus)"
+echo 0 > $B/enabled || fail "disable"
+wait_for $B/transition idle 10
+rmmod kp_test_busy_patch || fail "rmmod patch"
+rmmod kp_test_busy || fail "rmmod busy"
+echo IDLE-OK
+"""
+    files = {"/kp/kp_core.ko": kmods["core-fi"],
+             "/kp/kp_test_busy.ko": kmods["kp_test_busy"],
+             "/kp/kp_test_busy_patch.ko": kmods["kp_test_busy_patch"]}
+    r = vm.run(script, files, timeout=120)
+    assert "IDLE-OK" in r.output, r.output
+
+
 def test_taint_and_module_mark_at_load(vm, kmods):
     """issue 14, item 8: the kernel is tainted (TAINT_LIVEPATCH) and the patch
     module marked (K in /proc/modules, as livepatch does) as soon as the patch
