@@ -170,6 +170,7 @@ void kp_stragglers_kick(struct kp_patch *patch, struct kp_pending *p,
 			kp_kick_task(task);
 			n++;
 		}
+		cond_resched();
 	}
 	pr_notice("%s: kicked %u pending task(s) out of their sleeps\n",
 		  patch->name, n);

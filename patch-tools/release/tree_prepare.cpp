@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -273,6 +274,25 @@ double compile_objects(const PreparedTree &prepared, const std::string &tree,
 	return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+namespace {
+// Kbuild's record of @obj in @tree, when it holds one. A record without its source_ and
+// deps_ lines says nothing of what the object reads: one such was left in a cold run for
+// arch/x86/lib/inat.o (which includes the generated inat-tables.c), without the object,
+// and took inat.o out of the index.
+std::optional<ObjectDeps> kbuild_record(const std::string &tree, const std::string &obj, Log *log)
+{
+	std::string cmd = object_record_path(tree, obj);
+	if (!fs::exists(cmd))
+		return std::nullopt;
+	ObjectDeps d = parse_cmd_file(cmd, tree);
+	if (!d.source.empty())
+		return d;
+	if (log)
+		log->write(cmd + " has no source_ line: the dependency pass's record is kept\n");
+	return std::nullopt;
+}
+} // namespace
+
 DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *log)
 {
 	DependencyIndex d;
@@ -306,9 +326,9 @@ DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *lo
 			// Each object without a record is reported below.
 		}
 		for (const auto &obj : scan.generated) {
-			std::string cmd = object_record_path(prepared.dir, obj);
-			if (fs::exists(cmd))
-				scan.records.push_back(parse_cmd_file(cmd, prepared.dir));
+			std::optional<ObjectDeps> built = kbuild_record(prepared.dir, obj, log);
+			if (built)
+				scan.records.push_back(std::move(*built));
 			else
 				scan.failed.push_back(obj +
 				                      ": its generated source could not be built");
@@ -327,9 +347,11 @@ DependencyIndex dependency_index(const PreparedTree &prepared, int jobs, Log *lo
 		}
 		std::set<std::string> partial(scan.partial.begin(), scan.partial.end());
 		for (auto &record : scan.records) {
-			std::string cmd = object_record_path(prepared.dir, record.object);
-			if (partial.count(record.object) && fs::exists(cmd))
-				record = parse_cmd_file(cmd, prepared.dir);
+			if (!partial.count(record.object))
+				continue;
+			if (std::optional<ObjectDeps> built =
+			            kbuild_record(prepared.dir, record.object, log))
+				record = std::move(*built);
 		}
 	}
 	{

@@ -33,13 +33,14 @@ class Vm:
 
     def run(self, script: str, files: dict[str, str | Path] | None = None,
             timeout: float = 120, check: bool = True, append: str = "",
-            expect_faults: bool = False, smp: int = 2) -> kpvm.VmResult:
+            expect_faults: bool = False, smp: int = 2,
+            memory: str = "512M") -> kpvm.VmResult:
         """expect_faults: the script brackets the faults it provokes (kpvm.FAULTS_BEGIN);
-        smp: the guest's vCPUs."""
+        smp: the guest's vCPUs; memory: its RAM (QEMU's -m)."""
         self.runs += 1
         result = kpvm.run(script, files, timeout=timeout, append=append,
                           log_dir=self.log_dir / f"run{self.runs}",
-                          expect_faults=expect_faults, smp=smp)
+                          expect_faults=expect_faults, smp=smp, memory=memory)
         if check and not result.ok:
             pytest.fail(result.describe(), pytrace=False)
         return result

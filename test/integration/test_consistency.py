@@ -415,3 +415,43 @@ echo OK
     kp = re.search(r"^KP threads=500 calls=(\d+) transition_ms=([\d.]+) all_new=yes", r.output, re.M)
     assert kp, r.output
     assert re.search(r"KPLOG .*kp_sleep_patch: enabl", r.output), r.output
+
+
+def test_10000_threads_transition_stays_quiet(vm, kmods, guest_tools):
+    """Issue 28, item 4: a transition over 10,000 threads that loop through the patched
+    path (each read sleeps in the patched function), with two busy user tasks on the
+    CPUs: it completes, every thread ends on the new version, and the guest's log has no
+    RCU stall, lockup or hung-task warning.  The first pass (the only machine stop)
+    walks every task: its pause is reported (PAUSE line) for docs/benchmarks.md."""
+    fl = dict(files(kmods, "kp_bench_target", "kp_sleep_patch"),
+              **{"/kp/bin/kp-threads": guest_tools["/kp/bin/kp-threads"]})
+    r = vm.run(PRELUDE + r"""
+echo 20000 > /proc/sys/kernel/threads-max
+insmod /kp/kp_bench_target.ko || fail "insmod target"
+S=/sys/kernel/debug/kp_bench_target/sleep
+busy() { while :; do :; done; }
+busy & b1=$!; busy & b2=$!
+dmesg -c > /dev/null
+/kp/bin/kp-threads 10000 $S $K/kp_sleep_patch/transition idle 2 300 -- insmod /kp/kp_sleep_patch.ko > /tmp/kp.out || fail "kp: $(cat /tmp/kp.out)"
+kill $b1 $b2
+echo "KP $(cat /tmp/kp.out)"
+dmesg | grep "kp_sleep_patch:" | sed 's/^/KPLOG /'
+dmesg | grep -Ei "rcu.*stall|soft lockup|hard lockup|hung_task|blocked for more than|BUG:|WARNING:" | sed 's/^/BAD /'
+echo OK
+""", fl, timeout=900, memory="1536M")
+    assert "OK" in r.output, r.output
+    assert re.search(r"^KP threads=10000 calls=\d+ transition_ms=[\d.]+ all_new=yes", r.output,
+                     re.M), r.output
+    assert not re.search(r"^BAD ", r.output, re.M), r.output
+    # Settled in the first pass, or with tasks pending after it.
+    one = re.search(r"KPLOG .*kp_sleep_patch: enabled in (\d+) us after 1 pass; stop_machine "
+                    r"pause (\d+) us, (\d+) tasks checked", r.output)
+    more = re.search(r"KPLOG .*kp_sleep_patch: enabled in (\d+) us: (\d+) of (\d+) task\(s\) "
+                     r"switched after the first pass; (\d+) pass\(es\), longest stop_machine "
+                     r"pause (\d+) us", r.output)
+    assert one or more, r.output
+    tasks = int(one.group(3) if one else more.group(3))
+    assert tasks >= 10000, r.output
+    pause = one.group(2) if one else more.group(5)
+    print(f"PAUSE 10000 threads: first pass {pause} us over {tasks} tasks; " +
+          (f"{more.group(2)} pending after it, {more.group(4)} passes" if more else "one pass"))
