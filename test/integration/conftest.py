@@ -33,14 +33,13 @@ class Vm:
 
     def run(self, script: str, files: dict[str, str | Path] | None = None,
             timeout: float = 120, check: bool = True, append: str = "",
-            expect_faults: bool = False, smp: int = 2,
-            memory: str = "512M") -> kpvm.VmResult:
+            expect_faults: bool = False, smp: int = 2) -> kpvm.VmResult:
         """expect_faults: the script brackets the faults it provokes (kpvm.FAULTS_BEGIN);
-        smp: the guest's vCPUs; memory: its RAM (QEMU's -m)."""
+        smp: the guest's vCPUs."""
         self.runs += 1
         result = kpvm.run(script, files, timeout=timeout, append=append,
                           log_dir=self.log_dir / f"run{self.runs}",
-                          expect_faults=expect_faults, smp=smp, memory=memory)
+                          expect_faults=expect_faults, smp=smp)
         if check and not result.ok:
             pytest.fail(result.describe(), pytrace=False)
         return result
